@@ -1,0 +1,233 @@
+"""`corpus`: build materials-science training corpora from a manifest.
+
+  corpus build MANIFEST [--output DIR] [--dry-run] [--force] [--verbose]
+  corpus check SHARDS_DIR [--eos-id N] [--vocab-size N]
+
+Exit codes: 0 success; 1 the build ran but did not reconcile, a stage failed, or the shards are
+invalid; 2 the manifest or its inputs are wrong (nothing was run).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import sys
+import time
+
+from corpus.manifest import Manifest, ManifestError, expand_inputs, load_manifest, tokenizer_source
+
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+
+
+def _human_bytes(n: int) -> str:
+    for unit in ("B", "kB", "MB", "GB", "TB"):
+        if n < 1000 or unit == "TB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000
+    return f"{n} B"
+
+
+@contextlib.contextmanager
+def _stderr_to(path: str | None):
+    """Send everything written to file descriptor 2 (datatrove's per-task logs, worker processes) to a file."""
+    if path is None:
+        yield
+        return
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with open(path, "ab") as log:
+        os.dup2(log.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
+def _load_tokenizer_info(manifest: Manifest) -> tuple[int, int]:
+    """(vocab size, EOS id), loading the tokenizer the shards will use; ManifestError when it cannot."""
+    from datatrove.utils.tokenization import load_tokenizer
+
+    try:
+        tok = load_tokenizer(tokenizer_source(manifest.tokenizer))
+    except Exception as e:  # noqa: BLE001
+        raise ManifestError(f"tokenizer: cannot load {tokenizer_source(manifest.tokenizer)}: {e}") from None
+    eos = tok.token_to_id(manifest.tokenizer.eos_token)
+    if eos is None:
+        raise ManifestError(f"tokenizer.eos_token: {manifest.tokenizer.eos_token!r} is not in the tokenizer's vocabulary")
+    return tok.get_vocab_size(), eos
+
+
+def print_plan(manifest: Manifest, manifest_path: str, inputs: dict[str, list[str]], stages, vocab: int, eos: int) -> None:
+    from corpus.shards.format import token_size_for
+
+    ex = manifest.executor
+    workers = min(ex.tasks, os.cpu_count() or 1) if ex.workers == -1 else ex.workers
+    print(f"Manifest   {manifest_path}  (name {manifest.name}, seed {manifest.seed})")
+    print(f"Output     {manifest.output_dir}")
+    print(f"Executor   {ex.type}: {ex.tasks} task(s)" + (f", {workers} at once" if ex.type == "local" else "") +
+          (f", options {ex.options}" if ex.options else ""))
+    size = token_size_for(vocab)
+    print(f"Tokenizer  {tokenizer_source(manifest.tokenizer)}: vocabulary {vocab:,} -> uint{size * 8} shards, "
+          f"EOS {manifest.tokenizer.eos_token!r} = {eos}")
+    print("Sources")
+    width = max(len(s.name) for s in manifest.sources)
+    for src in manifest.sources:
+        files = inputs[src.name]
+        nbytes = sum(os.path.getsize(f) for f in files)
+        print(f"  {src.name:<{width}}  {src.reader:<6} {len(files):>7,} file(s) {_human_bytes(nbytes):>9}  -> component {manifest.component_of(src.name)}")
+    print("Stages")
+    for i, st in enumerate(stages, 1):
+        print(f"  {i}. {st.name} ({st.tasks} task(s)): " + " -> ".join(st.steps))
+    print("Outputs")
+    for comp in manifest.components:
+        weight = f" (target weight {comp.weight})" if comp.weight else ""
+        print(f"  shards/{comp.name}/  from {', '.join(comp.sources)}{weight}")
+    print("  summary.json, rejected/, failed/, stats/documents.parquet, logs/")
+
+
+def print_summary(summary: dict, root: str) -> None:
+    print()
+    print(f"Build {summary['name']}: {summary['inputs']:,} input documents -> "
+          f"{summary['kept']:,} kept, {summary['dropped']:,} dropped, {summary['failed']:,} failed")
+    for reason, n in summary["dropped_by_reason"].items():
+        print(f"  dropped {reason:<22} {n:>9,}")
+    for reason, n in summary["failed_by_reason"].items():
+        print(f"  failed  {reason:<22} {n:>9,}")
+    print("Components")
+    for name, c in summary["components"].items():
+        print(f"  {name:<16} {c['documents']:>9,} documents {c['tokens']:>14,} tokens in {c['shards']} shard(s)")
+    print(f"  {'total':<16} {summary['kept']:>9,} documents {summary['tokens']:>14,} tokens")
+    state = "reconciled" if summary["reconciled"] else "NOT reconciled: " + "; ".join(summary["problems"])
+    print(f"Accounting {state}; shard check {'passed' if summary['shard_check']['ok'] else 'FAILED'}")
+    print(f"Shards     {os.path.join(root, 'shards')}")
+    print(f"Summary    {os.path.join(root, 'summary.json')}")
+    print(f"Rejected   {os.path.join(root, 'rejected')}   Failed {os.path.join(root, 'failed')}")
+    print(f"Logs       {os.path.join(root, 'logs')}")
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    from corpus.pipeline import build_stages, make_executor, prepare_output, write_paths_files, OutputLayout
+    from corpus.progress import ProgressDisplay
+
+    try:
+        manifest = load_manifest(args.manifest, output_dir=args.output)
+        inputs = expand_inputs(manifest)
+        vocab, eos = _load_tokenizer_info(manifest)
+    except ManifestError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+
+    if args.dry_run:
+        stages = build_stages(manifest, inputs, OutputLayout(manifest.output_dir))
+        print_plan(manifest, args.manifest, inputs, stages, vocab, eos)
+        print("\nDry run: nothing was read or written.")
+        return EXIT_OK
+
+    try:
+        layout = prepare_output(manifest, inputs, force=args.force)
+    except ManifestError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    roots = write_paths_files(layout, inputs)
+    stages = build_stages(manifest, inputs, layout, roots)
+    print_plan(manifest, args.manifest, inputs, stages, vocab, eos)
+    print()
+
+    timings = {}
+    if manifest.executor.type != "local":
+        # cluster executors chain the stages as dependent jobs; the last one launches the others
+        executor = None
+        for stage in stages:
+            executor = make_executor(manifest, stage, layout, depends=executor)
+        executor.run()
+        if manifest.executor.type == "slurm":
+            print(f"Submitted to Slurm. When the jobs finish: {layout.summary}  (logs: {layout.logs})")
+            return EXIT_OK
+    else:
+        for stage in stages:
+            executor = make_executor(manifest, stage, layout)
+            start = time.monotonic()
+            console = None if args.verbose else os.path.join(layout.logs, "console.log")
+            try:
+                with _stderr_to(console), ProgressDisplay(layout.progress, stage.name, f"{stage.name:<8}", stage.total_files):
+                    executor.run()
+            except Exception as e:  # noqa: BLE001 - report, point at the logs, exit non-zero
+                print(f"error: stage {stage.name} failed: {type(e).__name__}: {e}", file=sys.stderr)
+                print(f"       task logs: {os.path.join(layout.logs, stage.name, 'logs')}", file=sys.stderr)
+                return EXIT_FAILED
+            timings[stage.name] = round(time.monotonic() - start, 3)
+        with open(os.path.join(layout.logs, "timings.json"), "w") as f:
+            json.dump(timings, f, indent=2)
+
+    with open(layout.summary) as f:
+        summary = json.load(f)
+    print_summary(summary, layout.root)
+    return EXIT_OK if summary["reconciled"] else EXIT_FAILED
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from corpus.shards.check import ShardError, check_shards
+
+    try:
+        report = check_shards(args.shards_dir, eos_id=args.eos_id, vocab_size=args.vocab_size)
+    except ShardError as e:
+        print(f"INVALID {e}", file=sys.stderr)
+        return EXIT_FAILED
+    for c in report.components:
+        print(f"ok  {c.folder}: {c.files} shard(s), {c.documents:,} documents, {c.tokens:,} tokens "
+              f"({c.tokenizer}|{c.token_size})")
+    print(f"VALID {len(report.components)} component(s), {report.documents:,} documents, {report.tokens:,} tokens")
+    return EXIT_OK
+
+
+def make_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="corpus",
+        description="Build LLaMat-style materials-science training corpora: sources -> filters -> token shards, "
+        "with every input accounted for.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    b = sub.add_parser(
+        "build",
+        help="run a manifest: read, filter and tokenise into shards",
+        description="Run the pipeline a manifest describes. Output: OUT/shards/<component>/ (nanotron/datatrove "
+        ".ds shards with provenance), OUT/summary.json (counts that reconcile), OUT/rejected/ (dropped documents "
+        "with their reason), OUT/failed/ (unreadable inputs with their error), OUT/stats/, OUT/logs/. "
+        "Re-running the same manifest into the same OUT resumes: finished tasks are skipped and the result is "
+        "byte-identical to an uninterrupted run.",
+    )
+    b.add_argument("manifest", help="manifest YAML (see manifests/demo.yaml)")
+    b.add_argument("--output", "-o", help="output folder (overrides the manifest's output_dir)")
+    b.add_argument("--dry-run", action="store_true", help="validate and print the plan (sources, file counts, steps, executor) without reading data")
+    b.add_argument("--force", action="store_true", help="delete the output folder first instead of resuming it")
+    b.add_argument("--verbose", "-v", action="store_true", help="show datatrove's per-task logs on the terminal (default: OUT/logs/console.log)")
+    b.set_defaults(func=cmd_build)
+
+    c = sub.add_parser(
+        "check",
+        help="validate token shards",
+        description="Validate every .ds shard under SHARDS_DIR (a component folder, or a folder of them): index "
+        "monotone and ending at the file length, EOS at every document end, token size matching the vocabulary, "
+        "metadata consistent across the folder, provenance covering every index entry. Exit 0 when valid; 1 and "
+        "the first problem (file, offset) when not.",
+    )
+    c.add_argument("shards_dir")
+    c.add_argument("--eos-id", type=int, help="EOS token id (default: recorded in the provenance side-car)")
+    c.add_argument("--vocab-size", type=int, help="vocabulary size (default: recorded in the provenance side-car)")
+    c.set_defaults(func=cmd_check)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = make_parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,311 @@
+"""The manifest: a declarative, validated description of one corpus build.
+
+A manifest names its inputs (sources, each read by one reader), the stage settings, the
+mixture components the sources feed, the tokenizer, the executor and the seed. It is
+validated completely before any work starts: a wrong field fails with its location
+(`sources[1].reader`), the bad value and what is allowed; a missing input names the path.
+
+Relative paths are resolved against the manifest's own folder, so a manifest means the same
+thing whatever the working directory. `${VAR}` and `${VAR:-default}` are expanded from the
+environment in every string, so cluster recipes keep their data roots outside the file.
+"""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+import json
+import os
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+class ManifestError(ValueError):
+    """A manifest that cannot be run; the message names the field and what is allowed."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ExecutorConfig(_Strict):
+    """Where the steps run: datatrove's local, Slurm or Ray executor."""
+
+    type: Literal["local", "slurm", "ray"] = "local"
+    tasks: int = Field(1, ge=1, description="number of tasks the inputs are split into")
+    workers: int = Field(-1, description="tasks run at once (local); -1 means as many as the machine has cores")
+    options: dict[str, Any] = Field(
+        default_factory=dict,
+        description="passed to the datatrove executor (slurm: partition, time, cpus_per_task, ...; ray: cpus_per_task, ...)",
+    )
+
+    @field_validator("workers")
+    @classmethod
+    def _workers(cls, v: int) -> int:
+        if v == 0 or v < -1:
+            raise ValueError(f"must be -1 (one per core) or a positive number, got {v}")
+        return v
+
+
+class TokenizerConfig(_Strict):
+    """The tokenizer: a local `tokenizer.json` (file or the folder holding it), or a hub name."""
+
+    path: str | None = None
+    name: str | None = None
+    eos_token: str = "</s>"
+    metadata_name: str | None = Field(
+        None,
+        description="what the shards' .ds.metadata names as tokenizer (nanotron loads it with AutoTokenizer); "
+        "defaults to `name`, else the tokenizer folder",
+    )
+
+    @model_validator(mode="after")
+    def _one_of(self) -> "TokenizerConfig":
+        if bool(self.path) == bool(self.name):
+            raise ValueError("give exactly one of `path` (a local tokenizer.json or its folder) or `name` (a hub name)")
+        return self
+
+
+class SourceConfig(_Strict):
+    """One input: files of one format, read by one reader, with default metadata (e.g. licence)."""
+
+    name: str = Field(pattern=NAME_PATTERN)
+    reader: str
+    paths: list[str] = Field(min_length=1, description="files, folders or glob patterns")
+    metadata: dict[str, Any] = Field(default_factory=dict, description="added to every document (licence, publisher, ...)")
+    options: dict[str, Any] = Field(default_factory=dict, description="reader options, checked by the reader")
+
+
+class FilterSettings(_Strict):
+    min_chars: int = Field(200, ge=0, description="documents shorter than this after reading are dropped as too_short")
+
+
+class StageSettings(_Strict):
+    filters: FilterSettings = FilterSettings()
+
+
+class ComponentConfig(_Strict):
+    """A mixture component: the sources whose documents go into one shard folder."""
+
+    name: str = Field(pattern=NAME_PATTERN)
+    sources: list[str] = Field(min_length=1)
+    weight: float | None = Field(None, gt=0, description="target share of training tokens (used by the training mixture)")
+
+
+class Manifest(_Strict):
+    name: str = Field(pattern=NAME_PATTERN)
+    output_dir: str
+    seed: int = Field(ge=0)
+    executor: ExecutorConfig = ExecutorConfig()
+    tokenizer: TokenizerConfig
+    sources: list[SourceConfig] = Field(min_length=1)
+    stages: StageSettings = StageSettings()
+    components: list[ComponentConfig] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _cross_references(self) -> "Manifest":
+        _unique("sources", [s.name for s in self.sources])
+        _unique("components", [c.name for c in self.components])
+        known = {s.name for s in self.sources}
+        feeds: dict[str, str] = {}
+        for i, comp in enumerate(self.components):
+            for j, src in enumerate(comp.sources):
+                if src not in known:
+                    raise ValueError(
+                        f"components[{i}].sources[{j}]: {src!r} is not a source; sources are: {', '.join(sorted(known))}"
+                    )
+                if src in feeds:
+                    raise ValueError(
+                        f"components[{i}].sources[{j}]: source {src!r} already feeds component {feeds[src]!r}; "
+                        "a source feeds exactly one component"
+                    )
+                feeds[src] = comp.name
+        unused = known - set(feeds)
+        if unused:
+            raise ValueError(f"sources {', '.join(sorted(unused))} feed no component; add them to one of `components`")
+        return self
+
+    def component_of(self, source: str) -> str:
+        return next(c.name for c in self.components if source in c.sources)
+
+    def fingerprint(self, inputs: dict[str, list[str]]) -> str:
+        """Hash of everything that decides the output: the manifest and the exact input file list."""
+        payload = json.dumps({"manifest": self.model_dump(mode="json"), "inputs": inputs}, sort_keys=True)
+        return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def _unique(what: str, names: list[str]) -> None:
+    seen = set()
+    for i, n in enumerate(names):
+        if n in seen:
+            raise ValueError(f"{what}[{i}].name: {n!r} is used twice; names must be unique")
+        seen.add(n)
+
+
+# --------------------------------------------------------------------------------------------
+# loading
+
+
+def _expand_env(value: Any, where: str) -> Any:
+    if isinstance(value, str):
+
+        def repl(m: re.Match) -> str:
+            var, default = m.group(1), m.group(2)
+            if var in os.environ:
+                return os.environ[var]
+            if default is not None:
+                return default
+            raise ManifestError(f"{where}: environment variable {var} is not set (used as ${{{var}}}); export it or give a default as ${{{var}:-...}}")
+
+        return _ENV_REF.sub(repl, value)
+    if isinstance(value, dict):
+        return {k: _expand_env(v, f"{where}.{k}" if where else str(k)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_expand_env(v, f"{where}[{i}]") for i, v in enumerate(value)]
+    return value
+
+
+def _loc(loc: tuple) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _format_validation_error(err: ValidationError, origin: str) -> str:
+    lines = []
+    for e in err.errors():
+        where = _loc(e["loc"])
+        msg = e["msg"].removeprefix("Value error, ")
+        if e["type"] == "extra_forbidden":
+            lines.append(f"{where}: unknown field (check its spelling and indentation)")
+        elif e["type"] == "missing":
+            lines.append(f"{where}: required field is missing")
+        elif e["type"] == "literal_error":
+            lines.append(f"{where}: {e['input']!r} is not allowed; {msg.lower()}")
+        elif where:
+            lines.append(f"{where}: {msg} (got {e['input']!r})" if "input" in e and not isinstance(e["input"], dict) else f"{where}: {msg}")
+        else:
+            lines.append(msg)
+    return f"{origin}: invalid manifest\n  " + "\n  ".join(lines)
+
+
+def _resolve(base: Path, p: str) -> str:
+    path = Path(os.path.expanduser(p))
+    return str(path if path.is_absolute() else (base / path).resolve())
+
+
+def load_manifest(path: str | os.PathLike, output_dir: str | None = None) -> Manifest:
+    """Read, expand, validate and resolve a manifest file. Raises ManifestError naming the problem."""
+    from corpus.readers import READERS, reader_options_error
+
+    path = Path(path)
+    if not path.is_file():
+        raise ManifestError(f"{path}: manifest file not found")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as e:
+        raise ManifestError(f"{path}: not valid YAML: {e}") from None
+    if not isinstance(raw, dict):
+        raise ManifestError(f"{path}: a manifest is a YAML mapping with name, output_dir, seed, tokenizer, sources, components")
+    raw = _expand_env(raw, "")
+    try:
+        manifest = Manifest.model_validate(raw)
+    except ValidationError as e:
+        raise ManifestError(_format_validation_error(e, str(path))) from None
+
+    problems = []
+    for i, src in enumerate(manifest.sources):
+        if src.reader not in READERS:
+            problems.append(f"sources[{i}].reader: {src.reader!r} is not a known reader; allowed: {', '.join(sorted(READERS))}")
+            continue
+        if err := reader_options_error(src.reader, src.options, f"sources[{i}].options"):
+            problems.append(err)
+    if problems:
+        raise ManifestError(f"{path}: invalid manifest\n  " + "\n  ".join(problems))
+
+    # resolve every path against the manifest's folder
+    base = path.resolve().parent
+    data = manifest.model_dump()
+    data["output_dir"] = _resolve(Path.cwd(), output_dir) if output_dir else _resolve(base, manifest.output_dir)
+    if data["tokenizer"]["path"]:
+        data["tokenizer"]["path"] = _resolve(base, data["tokenizer"]["path"])
+    for src in data["sources"]:
+        src["paths"] = [_resolve(base, p) for p in src["paths"]]
+        src["options"] = {
+            k: _resolve(base, v) if k in READERS[src["reader"]].path_options and isinstance(v, str) else v
+            for k, v in src["options"].items()
+        }
+    return Manifest.model_validate(data)
+
+
+def expand_inputs(manifest: Manifest) -> dict[str, list[str]]:
+    """The sorted list of input files of every source. Raises ManifestError naming a path that matches nothing."""
+    from corpus.readers import READERS
+
+    missing = []
+    inputs: dict[str, list[str]] = {}
+    for i, src in enumerate(manifest.sources):
+        files: set[str] = set()
+        for j, pattern in enumerate(src.paths):
+            if os.path.isdir(pattern):
+                found = [
+                    f
+                    for g in READERS[src.reader].default_globs
+                    for f in glob.glob(os.path.join(pattern, "**", g), recursive=True)
+                    if os.path.isfile(f)
+                ]
+            else:
+                found = [f for f in glob.glob(pattern, recursive=True) if os.path.isfile(f)]
+            if not found:
+                what = "folder holds no readable files" if os.path.isdir(pattern) else "no file matches"
+                missing.append(f"sources[{i}].paths[{j}] ({src.name}): {what}: {pattern}")
+            files.update(found)
+        for key in READERS[src.reader].path_options:
+            value = src.options.get(key)
+            if value and not os.path.isfile(value):
+                missing.append(f"sources[{i}].options.{key} ({src.name}): file not found: {value}")
+        reader = READERS[src.reader]
+        missing += [f"sources[{i}].options ({src.name}): {p}" for p in reader.preflight(reader.Options.model_validate(src.options))]
+        inputs[src.name] = sorted(files)
+    if manifest.tokenizer.path and not _tokenizer_file(manifest.tokenizer.path):
+        missing.append(f"tokenizer.path: no tokenizer.json at {manifest.tokenizer.path}")
+    if missing:
+        raise ManifestError("missing inputs:\n  " + "\n  ".join(missing))
+    return inputs
+
+
+def _tokenizer_file(path: str) -> str | None:
+    p = Path(path)
+    if p.is_file():
+        return str(p)
+    if (p / "tokenizer.json").is_file():
+        return str(p / "tokenizer.json")
+    return None
+
+
+def tokenizer_source(cfg: TokenizerConfig) -> str:
+    """What datatrove's `load_tokenizer` takes: a tokenizer.json file, or a hub name."""
+    if cfg.path:
+        found = _tokenizer_file(cfg.path)
+        if not found:
+            raise ManifestError(f"tokenizer.path: no tokenizer.json at {cfg.path}")
+        return found
+    return cfg.name
+
+
+def tokenizer_metadata_name(cfg: TokenizerConfig) -> str:
+    """The name written into .ds.metadata: something AutoTokenizer.from_pretrained can load."""
+    if cfg.metadata_name:
+        return cfg.metadata_name
+    if cfg.name:
+        return cfg.name
+    p = Path(cfg.path)
+    return str(p.parent if p.is_file() else p)

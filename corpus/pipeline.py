@@ -1,0 +1,289 @@
+"""From a manifest to datatrove pipelines, and running them on the configured executor.
+
+Three stages, each a list of datatrove steps run by a datatrove executor:
+
+1. `process` (N tasks): every source's reader -> stable ids -> filters -> kept documents
+   written per component (OUT/work/kept/); drops go to OUT/rejected/ with their reason, read
+   failures to OUT/failed/ with their error.
+2. `shards` (N tasks): per component, the task's kept documents -> `ShardWriter` ->
+   OUT/shards/<component>/<task>.ds (+ .index, .metadata, .provenance.parquet).
+3. `summary` (1 task): reconciles inputs against outcomes and shards, checks the shards and
+   writes OUT/summary.json and OUT/stats/documents.parquet.
+
+Later stages (dedup, mixture) slot in between as further stages. Each task first clears what
+an interrupted run of the same task may have left, and datatrove skips tasks that completed,
+so re-running after a kill finishes the work and gives the same bytes as an uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+import shutil
+from dataclasses import dataclass, field
+from typing import Callable
+
+from datatrove.data import DocumentsPipeline
+from datatrove.pipeline.base import PipelineStep
+from datatrove.pipeline.readers.jsonl import JsonlReader
+
+from corpus.filters import MinCharsFilter
+from corpus.identity import StableIdAssigner
+from corpus.manifest import Manifest, ManifestError, tokenizer_metadata_name, tokenizer_source
+from corpus.outcomes import DROPPED, FAILED, KEPT, OutcomeWriter
+from corpus.progress import ProgressBeacon
+from corpus.readers import READERS
+from corpus.shards.writer import ShardWriter
+
+
+@dataclass(frozen=True)
+class OutputLayout:
+    """Every path of a build, in one place."""
+
+    root: str
+
+    @property
+    def shards(self) -> str:
+        return os.path.join(self.root, "shards")
+
+    @property
+    def rejected(self) -> str:
+        return os.path.join(self.root, "rejected")
+
+    @property
+    def failed(self) -> str:
+        return os.path.join(self.root, "failed")
+
+    @property
+    def stats(self) -> str:
+        return os.path.join(self.root, "stats")
+
+    @property
+    def outcomes(self) -> str:
+        return os.path.join(self.root, "stats", "outcomes")
+
+    @property
+    def inputs(self) -> str:
+        return os.path.join(self.root, "stats", "inputs")
+
+    @property
+    def work(self) -> str:
+        return os.path.join(self.root, "work")
+
+    @property
+    def kept(self) -> str:
+        return os.path.join(self.root, "work", "kept")
+
+    @property
+    def logs(self) -> str:
+        return os.path.join(self.root, "logs")
+
+    @property
+    def progress(self) -> str:
+        return os.path.join(self.root, "logs", "progress")
+
+    @property
+    def summary(self) -> str:
+        return os.path.join(self.root, "summary.json")
+
+    @property
+    def build_record(self) -> str:
+        return os.path.join(self.root, "build.json")
+
+    def paths_file(self, source: str) -> str:
+        return os.path.join(self.work, "inputs", f"{source}.txt")
+
+
+@dataclass
+class Stage:
+    name: str
+    description: str
+    pipeline: list[PipelineStep | Callable]
+    tasks: int
+    total_files: int | None = None
+    steps: list[str] = field(default_factory=list)
+
+
+class ClearTaskOutputs(PipelineStep):
+    """First step of a stage: removes what an interrupted run of this task left behind."""
+
+    name = "🧹 Clear task outputs"
+    type = "🧹 - HOUSEKEEPING"
+
+    def __init__(self, patterns: list[str]):
+        super().__init__()
+        self.patterns = patterns  # globs with {rank}
+
+    def run(self, data: DocumentsPipeline, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
+        for pattern in self.patterns:
+            for path in glob.glob(pattern.format(rank=rank)):
+                os.remove(path)
+        if data:
+            yield from data
+
+
+class RankFileReader(JsonlReader):
+    """Reads exactly this task's file `<rank>.jsonl.zst` from a folder (the kept documents of one component)."""
+
+    name = "🐿 Kept documents"
+
+    def __init__(self, folder: str):
+        super().__init__(folder, compression="zstd")
+        self.name = f"{type(self).name} [{os.path.basename(folder)}]"
+
+    def run(self, data: DocumentsPipeline = None, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
+        if data:
+            yield from data
+        filename = f"{rank:05d}.jsonl.zst"
+        if self.data_folder.exists(filename):
+            yield from self.read_file(filename)
+
+
+def write_paths_files(layout: OutputLayout, inputs: dict[str, list[str]]) -> dict[str, str]:
+    """One paths file per source (datatrove's `paths_file`), relative to the files' common folder."""
+    roots = {}
+    for source, files in inputs.items():
+        root = os.path.commonpath([os.path.dirname(f) for f in files])
+        os.makedirs(os.path.dirname(layout.paths_file(source)), exist_ok=True)
+        with open(layout.paths_file(source), "w") as f:
+            f.writelines(os.path.relpath(p, root) + "\n" for p in files)
+        roots[source] = root
+    return roots
+
+
+def build_stages(manifest: Manifest, inputs: dict[str, list[str]], layout: OutputLayout, roots: dict[str, str] | None = None) -> list[Stage]:
+    tasks = manifest.executor.tasks
+    roots = roots or {s: os.path.commonpath([os.path.dirname(f) for f in files]) for s, files in inputs.items()}
+
+    # ---- stage 1: read, identify, filter, route
+    process_progress = ProgressBeacon(layout.progress, "process")
+    readers = [
+        READERS[src.reader](
+            source=src.name,
+            component=manifest.component_of(src.name),
+            data_folder=roots[src.name],
+            paths_file=layout.paths_file(src.name),
+            failed_writer=OutcomeWriter(
+                layout.failed, f"{src.name}-${{rank}}.jsonl", FAILED, os.path.join(layout.outcomes, f"failed-{src.name}-{{rank:05d}}.parquet")
+            ),
+            inputs_folder=layout.inputs,
+            options=src.options,
+            default_metadata=src.metadata,
+            progress=process_progress,
+        )
+        for src in manifest.sources
+    ]
+    min_chars = MinCharsFilter(
+        manifest.stages.filters.min_chars,
+        exclusion_writer=OutcomeWriter(
+            layout.rejected, "min_chars-${rank}.jsonl", DROPPED, os.path.join(layout.outcomes, "dropped-min_chars-{rank:05d}.parquet")
+        ),
+    )
+    keep = OutcomeWriter(layout.kept, "${component}/${rank}.jsonl", KEPT, os.path.join(layout.outcomes, "kept-{rank:05d}.parquet"))
+    clear_process = ClearTaskOutputs(
+        [
+            os.path.join(layout.rejected, "*-{rank:05d}.jsonl.zst"),
+            os.path.join(layout.failed, "*-{rank:05d}.jsonl.zst"),
+            os.path.join(layout.outcomes, "*-{rank:05d}.parquet"),
+            os.path.join(layout.inputs, "*-{rank:05d}.json"),
+            os.path.join(layout.kept, "*", "{rank:05d}.jsonl.zst"),
+            os.path.join(layout.progress, "process-{rank:05d}.json"),
+        ]
+    )
+    process = Stage(
+        "process",
+        "reading and filtering",
+        [clear_process, *readers, StableIdAssigner(), min_chars, keep],
+        tasks,
+        total_files=sum(len(v) for v in inputs.values()),
+    )
+
+    # ---- stage 2: token shards per component
+    shard_progress = ProgressBeacon(layout.progress, "shards")
+    shard_steps: list[PipelineStep] = [ClearTaskOutputs([os.path.join(layout.progress, "shards-{rank:05d}.json")])]
+    for comp in manifest.components:
+        shard_steps += [
+            RankFileReader(os.path.join(layout.kept, comp.name)),
+            ShardWriter(
+                os.path.join(layout.shards, comp.name),
+                tokenizer_source(manifest.tokenizer),
+                eos_token=manifest.tokenizer.eos_token,
+                seed=manifest.seed,
+                component=comp.name,
+                work_folder=os.path.join(layout.work, "tmp"),
+                metadata_name=tokenizer_metadata_name(manifest.tokenizer),
+                progress=shard_progress,
+            ),
+        ]
+    shards = Stage("shards", "tokenizing into shards", shard_steps, tasks)
+
+    # ---- stage 3: accounting
+    from corpus.summary import SummaryStep
+
+    summary = Stage("summary", "reconciling and checking", [SummaryStep(manifest, layout.root)], 1)
+
+    for stage in (process, shards, summary):
+        stage.steps = [getattr(s, "name", None) or type(s).__name__ for s in stage.pipeline]
+    return [process, shards, summary]
+
+
+def make_executor(manifest: Manifest, stage: Stage, layout: OutputLayout, depends=None):
+    """The datatrove executor for one stage, as the manifest's `executor` section asks."""
+    cfg = manifest.executor
+    logging_dir = os.path.join(layout.logs, stage.name)
+    options = dict(cfg.options)
+    if cfg.type == "local":
+        from datatrove.executor import LocalPipelineExecutor
+
+        workers = min(stage.tasks, os.cpu_count() or 1) if cfg.workers == -1 else min(cfg.workers, stage.tasks)
+        return LocalPipelineExecutor(
+            stage.pipeline, tasks=stage.tasks, workers=workers, logging_dir=logging_dir, depends=depends, **options
+        )
+    if cfg.type == "slurm":
+        from datatrove.executor import SlurmPipelineExecutor
+
+        missing = [k for k in ("time", "partition") if k not in options]
+        if missing:
+            raise ManifestError(f"executor.options: slurm needs {', '.join(missing)} (e.g. time: '24:00:00', partition: cpu)")
+        return SlurmPipelineExecutor(
+            stage.pipeline,
+            tasks=stage.tasks,
+            logging_dir=logging_dir,
+            depends=depends,
+            job_name=f"{manifest.name}-{stage.name}",
+            **options,
+        )
+    from datatrove.executor.ray import RayPipelineExecutor
+
+    return RayPipelineExecutor(
+        stage.pipeline,
+        tasks=stage.tasks,
+        workers=cfg.workers,
+        logging_dir=logging_dir,
+        depends=depends,
+        **options,
+    )
+
+
+def prepare_output(manifest: Manifest, inputs: dict[str, list[str]], force: bool) -> OutputLayout:
+    """Create OUT, or resume it when it was started by the same manifest and inputs."""
+    layout = OutputLayout(manifest.output_dir)
+    fingerprint = manifest.fingerprint(inputs)
+    if os.path.exists(layout.root) and force:
+        shutil.rmtree(layout.root)
+    if os.path.exists(layout.build_record):
+        with open(layout.build_record) as f:
+            previous = json.load(f).get("fingerprint")
+        if previous != fingerprint:
+            raise ManifestError(
+                f"{layout.root} holds a build of a different manifest or different input files; "
+                "use --force to start it over, or --output to build elsewhere"
+            )
+    elif os.path.isdir(layout.root) and os.listdir(layout.root):
+        raise ManifestError(f"{layout.root} exists and is not a corpus build; use --force to replace it, or --output")
+    for folder in (layout.root, layout.shards, layout.rejected, layout.failed, layout.stats):
+        os.makedirs(folder, exist_ok=True)
+    with open(layout.build_record, "w") as f:
+        json.dump({"name": manifest.name, "fingerprint": fingerprint}, f, indent=2, sort_keys=True)
+    return layout

@@ -1,0 +1,34 @@
+"""Readers by manifest name. A new format registers one `SourceReader` subclass here."""
+
+from __future__ import annotations
+
+from pydantic import ValidationError
+
+from corpus.readers.base import Failure, SourceReader
+from corpus.readers.jsonl import JsonlSourceReader
+from corpus.readers.text import TextFolderReader
+
+READERS: dict[str, type[SourceReader]] = {
+    "jsonl": JsonlSourceReader,
+    "text": TextFolderReader,
+}
+
+
+def reader_options_error(reader: str, options: dict, where: str) -> str | None:
+    """A message naming the bad option, or None when the options are valid."""
+    try:
+        READERS[reader].Options.model_validate(options)
+    except ValidationError as e:
+        parts = []
+        for err in e.errors():
+            loc = ".".join(str(x) for x in err["loc"])
+            if err["type"] == "extra_forbidden":
+                allowed = ", ".join(READERS[reader].Options.model_fields)
+                parts.append(f"{where}.{loc}: unknown option for reader {reader!r}; allowed: {allowed}")
+            else:
+                parts.append(f"{where}.{loc}: {err['msg']} (got {err.get('input')!r})")
+        return "\n  ".join(parts)
+    return None
+
+
+__all__ = ["READERS", "Failure", "SourceReader", "reader_options_error"]

@@ -1,0 +1,139 @@
+"""The reader contract every format plugs into.
+
+A `SourceReader` is a datatrove `BaseDiskReader` with accounting: its `read_records(path)`
+yields either a `Document` or a `Failure`, and the base class does the rest — default
+metadata, the source and component tags, failures written to OUT/failed/ with their reason,
+a file that raises mid-way recorded as failed without stopping the run, and an input count
+per task that the build later reconciles against the outcomes.
+
+A new format is one new subclass with an `Options` model and `read_records`; nothing else
+changes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import Counter
+from typing import ClassVar, Iterator, NamedTuple
+
+from datatrove.data import Document, DocumentsPipeline
+from datatrove.pipeline.readers.base import BaseDiskReader
+from pydantic import BaseModel, ConfigDict
+
+from corpus.outcomes import OutcomeWriter
+from corpus.progress import ProgressBeacon
+
+
+class ReaderOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Failure(NamedTuple):
+    """A record (or a whole file) that could not be read."""
+
+    kind: str  # short code that the summary groups by: unreadable_file, invalid_json, not_utf8, ...
+    error: str  # the message a person reads
+    line: int | None = None  # 1-based record position inside the file, when the failure is one record
+
+
+class SourceReader(BaseDiskReader):
+    """Base of all readers: accounting, metadata and failure handling around `read_records`."""
+
+    type = "📖 - READER"
+    Options: ClassVar[type[ReaderOptions]] = ReaderOptions
+    default_globs: ClassVar[tuple[str, ...]] = ("*",)  # files taken when a source path is a folder
+    path_options: ClassVar[tuple[str, ...]] = ()  # option keys holding file paths (resolved, checked before work)
+
+    def __init__(
+        self,
+        source: str,
+        component: str,
+        data_folder: str,
+        paths_file: str,
+        failed_writer: OutcomeWriter,
+        inputs_folder: str,
+        options: dict | None = None,
+        default_metadata: dict | None = None,
+        progress: ProgressBeacon | None = None,
+    ):
+        super().__init__(data_folder, paths_file=paths_file, default_metadata=default_metadata)
+        self.source = source
+        self.component = component
+        self.options = self.Options.model_validate(options or {})
+        self.failed_writer = failed_writer
+        self.inputs_folder = inputs_folder
+        self.progress = progress
+        self.name = f"{self.name} [{source}]"
+        self._rank = 0
+
+    @classmethod
+    def preflight(cls, options: ReaderOptions) -> list[str]:
+        """Problems with the options that need the file system (e.g. a table's columns); checked before work."""
+        return []
+
+    def read_records(self, filepath: str) -> Iterator[Document | Failure]:
+        raise NotImplementedError
+
+    # datatrove's contract: one file -> documents (used by datatrove tools that call read_file directly)
+    def read_file(self, filepath: str) -> DocumentsPipeline:
+        for item in self.read_records(filepath):
+            if isinstance(item, Document):
+                yield self._tag(item, filepath)
+
+    def _tag(self, doc: Document, filepath: str) -> Document:
+        doc.metadata = (self.default_metadata or {}) | doc.metadata
+        doc.metadata["source"] = self.source
+        doc.metadata["component"] = self.component
+        doc.metadata.setdefault("file_path", self.data_folder.resolve_paths(filepath))
+        return doc
+
+    def _failure_document(self, failure: Failure, filepath: str) -> Document:
+        where = filepath if failure.line is None else f"{filepath}#{failure.line}"
+        return Document(
+            text="",
+            id=f"{self.source}:{where}",
+            metadata={
+                "source": self.source,
+                "component": self.component,
+                "file_path": self.data_folder.resolve_paths(filepath),
+                "line": failure.line,
+                "error_kind": failure.kind,
+                "error": failure.error[:2000],
+            },
+        )
+
+    def run(self, data: DocumentsPipeline = None, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
+        self._rank = rank
+        yield from super().run(data, rank, world_size)
+
+    def read_files_shard(self, shard: list[str]) -> DocumentsPipeline:
+        counts: Counter = Counter(files=0, documents=0, failed=0)
+        rank = self._rank
+        with self.failed_writer as failed:
+            for filepath in shard:
+                counts["files"] += 1
+                yielded = 0
+                try:
+                    for item in self.read_records(filepath):
+                        if isinstance(item, Failure):
+                            failed.write(self._failure_document(item, filepath), rank)
+                            counts["failed"] += 1
+                            self.stat_update("failed")
+                            continue
+                        yielded += 1
+                        counts["documents"] += 1
+                        self.stat_update("documents")
+                        yield self._tag(item, filepath)
+                except Exception as e:  # noqa: BLE001 - a bad file must never stop the run
+                    kind = "unreadable_file" if yielded == 0 else "truncated_file"
+                    failed.write(self._failure_document(Failure(kind, f"{type(e).__name__}: {e}"), filepath), rank)
+                    counts["failed"] += 1
+                    self.stat_update("failed")
+                if self.progress:
+                    self.progress.add(rank, files=1, documents=yielded)
+        if self.progress:
+            self.progress.flush()
+        os.makedirs(self.inputs_folder, exist_ok=True)
+        with open(os.path.join(self.inputs_folder, f"{self.source}-{rank:05d}.json"), "w") as f:
+            json.dump({"source": self.source, "rank": rank, **counts}, f, sort_keys=True)

@@ -1,0 +1,182 @@
+"""The accounting of a build: OUT/summary.json and OUT/stats/documents.parquet.
+
+Three independent records are reconciled:
+- what the readers say they read (OUT/stats/inputs/: files, documents, failures per task),
+- where every document ended (the outcome ledgers under OUT/stats/outcomes/),
+- what is in the shards (the provenance side-cars, and `corpus check` over the shard files).
+Inputs must equal kept + dropped + failed per source, every input file must have been read,
+kept documents must equal shard entries per component, and the shards must pass the check.
+The summary says `"reconciled": true` only when all hold; otherwise it lists what did not.
+Nothing in it depends on timing or on where OUT lives, so two builds of one manifest give the
+same bytes.
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+
+import polars as pl
+from datatrove.data import DocumentsPipeline
+from datatrove.pipeline.base import PipelineStep
+
+from corpus.manifest import Manifest
+from corpus.outcomes import DROPPED, FAILED, KEPT, LEDGER_SCHEMA
+from corpus.shards.check import ShardError, check_shards
+from corpus.shards.format import provenance_path, shard_files
+
+
+def _ledger(stats_folder: str) -> pl.DataFrame:
+    files = sorted(glob.glob(os.path.join(stats_folder, "outcomes", "*.parquet")))
+    if not files:
+        return pl.DataFrame(schema={f.name: pl.String if str(f.type) == "string" else pl.Int64 for f in LEDGER_SCHEMA})
+    return pl.concat([pl.read_parquet(f) for f in files], how="vertical")
+
+
+def _provenance(shards_folder: str, components: list[str]) -> pl.DataFrame:
+    frames = []
+    for comp in components:
+        folder = os.path.join(shards_folder, comp)
+        if not os.path.isdir(folder):
+            continue
+        for ds in shard_files(folder):
+            frames.append(pl.read_parquet(provenance_path(ds)).with_columns(pl.lit(comp).alias("component")))
+    if not frames:
+        return pl.DataFrame(schema={"id": pl.String, "source": pl.String, "licence": pl.String, "shard": pl.String,
+                                    "token_start": pl.Int64, "token_end": pl.Int64, "component": pl.String})
+    return pl.concat(frames, how="vertical")
+
+
+def _reader_counts(stats_folder: str) -> dict[str, dict[str, int]]:
+    counts: dict[str, dict[str, int]] = {}
+    for path in sorted(glob.glob(os.path.join(stats_folder, "inputs", "*.json"))):
+        with open(path) as f:
+            rec = json.load(f)
+        c = counts.setdefault(rec["source"], {"files": 0, "documents": 0, "failed": 0})
+        for k in c:
+            c[k] += rec[k]
+    return counts
+
+
+def _by(frame: pl.DataFrame, key: str) -> dict[str, int]:
+    if frame.is_empty():
+        return {}
+    rows = frame.group_by(key).len().sort(key).iter_rows()
+    return {str(k): int(n) for k, n in rows}
+
+
+def build_summary(manifest: Manifest, root: str) -> dict:
+    stats = os.path.join(root, "stats")
+    shards = os.path.join(root, "shards")
+    components = [c.name for c in manifest.components]
+    ledger = _ledger(stats)
+    provenance = _provenance(shards, components)
+    readers = _reader_counts(stats)
+    problems: list[str] = []
+
+    # per source: what was read against where it ended
+    by_source = {}
+    expected_files = _count_listed_inputs(root)
+    for src in manifest.sources:
+        rows = ledger.filter(pl.col("source") == src.name)
+        outcome = {s: rows.filter(pl.col("status") == s).height for s in (KEPT, DROPPED, FAILED)}
+        read = readers.get(src.name, {"files": 0, "documents": 0, "failed": 0})
+        inputs = read["documents"] + read["failed"]
+        by_source[src.name] = {"component": manifest.component_of(src.name), "files": read["files"], "inputs": inputs, **outcome}
+        if inputs != sum(outcome.values()):
+            problems.append(f"source {src.name}: {inputs} inputs read but {sum(outcome.values())} outcomes recorded")
+        if read["files"] != expected_files.get(src.name, 0):
+            problems.append(f"source {src.name}: {read['files']} of {expected_files.get(src.name, 0)} input files were read")
+
+    # per component: kept documents against shard entries
+    by_component = {}
+    for comp in components:
+        kept = ledger.filter((pl.col("status") == KEPT) & (pl.col("component") == comp)).height
+        prov = provenance.filter(pl.col("component") == comp)
+        tokens = int((prov["token_end"] - prov["token_start"]).sum()) if prov.height else 0
+        folder = os.path.join(shards, comp)
+        files = len(shard_files(folder)) if os.path.isdir(folder) else 0
+        by_component[comp] = {"documents": prov.height, "tokens": tokens, "shards": files, "folder": os.path.relpath(folder, root)}
+        if kept != prov.height:
+            problems.append(f"component {comp}: {kept} documents kept but {prov.height} in the shards")
+
+    try:
+        check = check_shards(shards)
+        check_result = {"ok": True, "documents": check.documents, "tokens": check.tokens}
+        if check.documents != provenance.height or check.tokens != sum(c["tokens"] for c in by_component.values()):
+            problems.append("shard check counts differ from the provenance side-cars")
+    except ShardError as e:
+        check_result = {"ok": False, "error": str(e)}
+        problems.append(f"shard check failed: {e}")
+
+    dropped = ledger.filter(pl.col("status") == DROPPED)
+    failed = ledger.filter(pl.col("status") == FAILED)
+    total_inputs = sum(s["inputs"] for s in by_source.values())
+    return {
+        "name": manifest.name,
+        "seed": manifest.seed,
+        "inputs": total_inputs,
+        "kept": ledger.filter(pl.col("status") == KEPT).height,
+        "dropped": dropped.height,
+        "failed": failed.height,
+        "dropped_by_reason": _by(dropped, "reason"),
+        "failed_by_reason": _by(failed, "reason"),
+        "tokens": sum(c["tokens"] for c in by_component.values()),
+        "components": by_component,
+        "sources": by_source,
+        "shard_check": check_result,
+        "reconciled": not problems,
+        "problems": problems,
+        "outputs": {
+            "shards": "shards/",
+            "rejected": "rejected/",
+            "failed": "failed/",
+            "documents": "stats/documents.parquet",
+        },
+    }
+
+
+def _count_listed_inputs(root: str) -> dict[str, int]:
+    out = {}
+    for path in glob.glob(os.path.join(root, "work", "inputs", "*.txt")):
+        with open(path) as f:
+            out[os.path.basename(path)[: -len(".txt")]] = sum(1 for line in f if line.strip())
+    return out
+
+
+def write_documents_table(root: str, components: list[str]) -> None:
+    """One row per input document: its outcome, and for kept ones its shard and token range."""
+    ledger = _ledger(os.path.join(root, "stats"))
+    prov = _provenance(os.path.join(root, "shards"), components).select(
+        "id", "component", "shard", "token_start", "token_end", (pl.col("token_end") - pl.col("token_start")).alias("tokens")
+    )
+    # ids can repeat (the same text twice before dedup): pair the k-th kept row of an id with its k-th shard entry
+    kept = ledger.filter(pl.col("status") == KEPT).sort("id", "file_path").with_columns(pl.int_range(pl.len()).over("id").alias("_k"))
+    prov = prov.sort("id", "component", "shard", "token_start").with_columns(pl.int_range(pl.len()).over("id").alias("_k"))
+    kept = kept.join(prov.drop("component"), on=["id", "_k"], how="left").drop("_k")
+    rest = ledger.filter(pl.col("status") != KEPT)
+    table = pl.concat([kept, rest], how="diagonal_relaxed").sort("status", "source", "id", "file_path", nulls_last=True)
+    table.write_parquet(os.path.join(root, "stats", "documents.parquet"))
+
+
+class SummaryStep(PipelineStep):
+    """Last stage (one task): writes summary.json and the per-document table."""
+
+    name = "🧾 Summary"
+    type = "🧾 - ACCOUNTING"
+
+    def __init__(self, manifest: Manifest, root: str):
+        super().__init__()
+        self.manifest = manifest
+        self.root = root
+
+    def run(self, data: DocumentsPipeline = None, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
+        components = [c.name for c in self.manifest.components]
+        write_documents_table(self.root, components)
+        summary = build_summary(self.manifest, self.root)
+        with open(os.path.join(self.root, "summary.json"), "w") as f:
+            json.dump(summary, f, indent=2, sort_keys=False)
+            f.write("\n")
+        if data:
+            yield from data

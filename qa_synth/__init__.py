@@ -1,0 +1,1 @@
+"""qa_synth: see the issues; this package is filled in by its own issue."""

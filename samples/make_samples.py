@@ -1,0 +1,58 @@
+"""Rebuild the bundled samples from ../shared/data (run once by a maintainer, not by the demo).
+
+Only rows that ../shared/data/README.md marks "may copy" are copied, each with its licence.
+The general-English slice is deterministic: the first N records of every sub-source, so that
+every licence of the original sample is represented.
+"""
+
+import gzip
+import json
+import shutil
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+SHARED = HERE.parent.parent / "shared" / "data"
+PER_SUBSOURCE = 40
+
+
+def copy_sofc() -> None:
+    src = SHARED / "papers" / "sofc_exp_texts"
+    dst = HERE / "papers" / "sofc_exp"
+    dst.mkdir(parents=True, exist_ok=True)
+    for f in sorted(src.iterdir()):
+        shutil.copyfile(f, dst / f.name)
+
+
+def copy_general() -> None:
+    by_source: dict[str, list[dict]] = defaultdict(list)
+    with gzip.open(SHARED / "general" / "general_english_sample.jsonl.gz", "rt", encoding="utf-8") as f:
+        for line in f:
+            record = json.loads(line)
+            if len(by_source[record["source"]]) < PER_SUBSOURCE:
+                by_source[record["source"]].append(record)
+    dst = HERE / "general" / "general_english_slice.jsonl.gz"
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    # mtime=0 keeps the file byte-identical across rebuilds
+    with open(dst, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as gz:
+        for source in sorted(by_source):
+            for record in by_source[source]:
+                gz.write((json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8"))
+
+
+def copy_tokenizer() -> None:
+    src = SHARED / "tokenizers" / "llama2"
+    dst = HERE / "tokenizers" / "llama2"
+    dst.mkdir(parents=True, exist_ok=True)
+    for name in ("tokenizer.json", "tokenizer.model", "tokenizer_config.json", "LICENSE", "USE_POLICY.md"):
+        shutil.copyfile(src / name, dst / name)
+
+
+if __name__ == "__main__":
+    if not SHARED.is_dir():
+        sys.exit(f"{SHARED} not found: the samples are rebuilt from the shared data folder")
+    copy_sofc()
+    copy_general()
+    copy_tokenizer()
+    print("samples rebuilt under", HERE)
