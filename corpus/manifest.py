@@ -136,8 +136,8 @@ class Manifest(_Strict):
         return next(c.name for c in self.components if source in c.sources)
 
     def fingerprint(self, inputs: dict[str, list[str]]) -> str:
-        """Hash of everything that decides the output: the manifest and the exact input file list."""
-        payload = json.dumps({"manifest": self.model_dump(mode="json"), "inputs": inputs}, sort_keys=True)
+        """Hash of everything that decides the output: the manifest and the exact input file list (not where OUT is)."""
+        payload = json.dumps({"manifest": self.model_dump(mode="json", exclude={"output_dir"}), "inputs": inputs}, sort_keys=True)
         return hashlib.sha256(payload.encode()).hexdigest()
 
 

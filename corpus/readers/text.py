@@ -30,7 +30,7 @@ class TextOptions(ReaderOptions):
 
 
 def _read_table(opt: TextOptions) -> pl.DataFrame:
-    return pl.read_csv(opt.metadata_table, separator=opt.metadata_separator, infer_schema=False, quote_char=None)
+    return pl.read_csv(opt.metadata_table, separator=opt.metadata_separator, infer_schema=False)
 
 
 class TextFolderReader(SourceReader):
@@ -80,5 +80,7 @@ class TextFolderReader(SourceReader):
             return
         stem = os.path.basename(filepath).split(".")[0]
         metadata = dict(self._metadata_by_name.get(stem, {}))
+        if self.options.metadata_table and not metadata:
+            self.stat_update("no_metadata_row")  # the id falls back to the file name
         metadata["source_id"] = stem
         yield Document(text=text.removeprefix("\ufeff"), id="", metadata=metadata)

@@ -1,0 +1,82 @@
+import copy
+import os
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLES = ROOT / "samples"
+SHARED = ROOT.parent / "shared" / "data"
+TOKENIZER = SAMPLES / "tokenizers" / "llama2" / "tokenizer.json"
+
+BASE_MANIFEST = {
+    "name": "test",
+    "output_dir": "out",
+    "seed": 7,
+    "executor": {"type": "local", "tasks": 2, "workers": 1},
+    "tokenizer": {"path": str(TOKENIZER.parent), "eos_token": "</s>"},
+    "sources": [
+        {
+            "name": "sofc_papers",
+            "reader": "text",
+            "paths": [str(SAMPLES / "papers" / "sofc_exp" / "*.txt")],
+            "metadata": {"licence": "CC BY 4.0"},
+            "options": {
+                "metadata_table": str(SAMPLES / "papers" / "sofc_exp" / "SOFC-Exp-Metadata.csv"),
+                "metadata_separator": "\t",
+                "metadata_columns": {"doi": "DOI", "title": "Document title", "journal": "Journal"},
+            },
+        },
+        {
+            "name": "general_english",
+            "reader": "jsonl",
+            "paths": [str(SAMPLES / "general" / "general_english_slice.jsonl.gz")],
+            "options": {"id_key": "id", "metadata_keys": ["license", "source"]},
+        },
+    ],
+    "stages": {"filters": {"min_chars": 200}},
+    "components": [
+        {"name": "papers", "sources": ["sofc_papers"]},
+        {"name": "general", "sources": ["general_english"]},
+    ],
+}
+
+
+def base_manifest() -> dict:
+    return copy.deepcopy(BASE_MANIFEST)
+
+
+def write_manifest(folder: Path, data: dict, name: str = "manifest.yaml") -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
+def run_cli(*args: str) -> int:
+    from corpus.cli import main
+
+    return main([str(a) for a in args])
+
+
+def tree_bytes(root: Path, subdirs=("shards", "rejected", "failed")) -> dict[str, bytes]:
+    """Every file under the given sub-folders, plus summary.json and the documents table, by relative path."""
+    files = {}
+    for sub in subdirs:
+        for dirpath, _, names in os.walk(root / sub):
+            for n in names:
+                p = Path(dirpath) / n
+                files[str(p.relative_to(root))] = p.read_bytes()
+    for extra in ("summary.json", "stats/documents.parquet"):
+        files[extra] = (root / extra).read_bytes()
+    return files
+
+
+@pytest.fixture(scope="session")
+def demo_build(tmp_path_factory):
+    """One build of the sample data, shared by the read-only tests."""
+    folder = tmp_path_factory.mktemp("demo")
+    manifest = write_manifest(folder, base_manifest())
+    assert run_cli("build", manifest) == 0
+    return folder / "out"

@@ -1,0 +1,131 @@
+"""A wrong manifest fails before any work, naming the field, the bad value and what is allowed."""
+
+import os
+
+import pytest
+
+from conftest import ROOT, base_manifest, run_cli, write_manifest
+from corpus.manifest import ManifestError, expand_inputs, load_manifest
+
+
+def _error(tmp_path, data) -> str:
+    path = write_manifest(tmp_path, data)
+    with pytest.raises(ManifestError) as e:
+        expand_inputs(load_manifest(path))
+    return str(e.value)
+
+
+def test_demo_manifest_resolves_paths_against_its_folder():
+    m = load_manifest(ROOT / "manifests" / "demo.yaml")
+    assert m.output_dir == str(ROOT / "out" / "demo")
+    inputs = expand_inputs(m)
+    assert len(inputs["sofc_papers"]) == 45
+    assert all(os.path.isabs(p) for p in inputs["sofc_papers"])
+
+
+def test_unknown_reader_names_field_value_and_allowed(tmp_path):
+    data = base_manifest()
+    data["sources"][1]["reader"] = "jsonll"
+    msg = _error(tmp_path, data)
+    assert "sources[1].reader" in msg and "'jsonll'" in msg and "jsonl, text" in msg
+
+
+def test_bad_executor_type_lists_allowed_values(tmp_path):
+    data = base_manifest()
+    data["executor"]["type"] = "kubernetes"
+    msg = _error(tmp_path, data)
+    assert "executor.type" in msg and "'kubernetes'" in msg and "'local'" in msg and "'slurm'" in msg and "'ray'" in msg
+
+
+def test_unknown_field_and_missing_field(tmp_path):
+    data = base_manifest()
+    data["sead"] = 3
+    del data["seed"]
+    msg = _error(tmp_path, data)
+    assert "sead: unknown field" in msg
+    assert "seed: required field is missing" in msg
+
+
+def test_negative_tasks_and_bad_name(tmp_path):
+    data = base_manifest()
+    data["executor"]["tasks"] = 0
+    data["components"][0]["name"] = "bad name"
+    msg = _error(tmp_path, data)
+    assert "executor.tasks" in msg and "got 0" in msg
+    assert "components[0].name" in msg
+
+
+def test_unknown_reader_option_lists_allowed_options(tmp_path):
+    data = base_manifest()
+    data["sources"][1]["options"]["txt_key"] = "body"
+    msg = _error(tmp_path, data)
+    assert "sources[1].options.txt_key" in msg and "text_key" in msg
+
+
+def test_component_referencing_unknown_source(tmp_path):
+    data = base_manifest()
+    data["components"][1]["sources"] = ["general"]
+    msg = _error(tmp_path, data)
+    assert "components[1].sources[0]" in msg and "'general'" in msg and "general_english" in msg
+
+
+def test_source_feeding_no_component(tmp_path):
+    data = base_manifest()
+    data["components"] = data["components"][:1]
+    assert "general_english feed no component" in _error(tmp_path, data)
+
+
+def test_missing_input_path_is_named(tmp_path):
+    data = base_manifest()
+    data["sources"][0]["paths"] = ["/nonexistent/papers/*.txt"]
+    msg = _error(tmp_path, data)
+    assert "sources[0].paths[0]" in msg and "/nonexistent/papers/*.txt" in msg
+
+
+def test_metadata_table_without_the_key_column(tmp_path):
+    data = base_manifest()
+    data["sources"][0]["options"]["metadata_key"] = "filename"
+    msg = _error(tmp_path, data)
+    assert "no column 'filename'" in msg
+
+
+def test_environment_variables_expand_and_missing_ones_are_named(tmp_path, monkeypatch):
+    data = base_manifest()
+    data["sources"][0]["paths"] = ["${SOFC_ROOT}/*.txt"]
+    monkeypatch.delenv("SOFC_ROOT", raising=False)
+    msg = _error(tmp_path, data)
+    assert "SOFC_ROOT is not set" in msg and "sources[0].paths[0]" in msg
+    monkeypatch.setenv("SOFC_ROOT", str(ROOT / "samples" / "papers" / "sofc_exp"))
+    path = write_manifest(tmp_path, data)
+    assert len(expand_inputs(load_manifest(path))["sofc_papers"]) == 45
+
+
+def test_bad_manifest_exits_2_and_writes_nothing(tmp_path, capsys):
+    data = base_manifest()
+    data["tokenizer"]["eos_token"] = "<|endoftext|>"
+    path = write_manifest(tmp_path, data)
+    assert run_cli("build", path) == 2
+    assert "tokenizer.eos_token" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+def test_dry_run_prints_the_plan_and_touches_nothing(tmp_path, capsys):
+    path = write_manifest(tmp_path, base_manifest())
+    assert run_cli("build", path, "--dry-run") == 0
+    out = capsys.readouterr().out
+    assert "45 file(s)" in out and "uint16" in out and "process (2 task(s))" in out and "Dry run" in out
+    assert not (tmp_path / "out").exists()
+
+
+def test_full_manifest_without_data_names_what_is_missing(monkeypatch, capsys):
+    for var in ("LLAMAT_DATA",):
+        monkeypatch.delenv(var, raising=False)
+    assert run_cli("build", ROOT / "manifests" / "full.yaml", "--dry-run") == 2
+    assert "LLAMAT_DATA is not set" in capsys.readouterr().err
+
+
+def test_full_manifest_dry_run_on_a_data_root_that_lacks_sources(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("LLAMAT_DATA", str(tmp_path))
+    assert run_cli("build", ROOT / "manifests" / "full.yaml", "--dry-run") == 2
+    err = capsys.readouterr().err
+    assert "missing inputs" in err and str(tmp_path) in err
