@@ -96,7 +96,10 @@ class ShardWriter(PipelineStepWithTokenizer):
                 os.remove(path)
 
     def run(self, data: DocumentsPipeline, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
-        eos_id = self.tokenizer.token_to_id(self.eos_token)
+        try:  # datatrove's EOS post-processor fails with a TypeError when the token is unknown
+            eos_id = self.tokenizer.token_to_id(self.eos_token)
+        except TypeError:
+            eos_id = None
         if eos_id is None:
             raise ValueError(f"EOS token {self.eos_token!r} is not in the tokenizer's vocabulary")
         dtype = token_dtype(self.token_size)
