@@ -37,59 +37,23 @@ from corpus.readers import READERS
 from corpus.shards.writer import ShardWriter
 
 
-@dataclass(frozen=True)
 class OutputLayout:
     """Every path of a build, in one place."""
 
-    root: str
-
-    @property
-    def shards(self) -> str:
-        return os.path.join(self.root, "shards")
-
-    @property
-    def rejected(self) -> str:
-        return os.path.join(self.root, "rejected")
-
-    @property
-    def failed(self) -> str:
-        return os.path.join(self.root, "failed")
-
-    @property
-    def stats(self) -> str:
-        return os.path.join(self.root, "stats")
-
-    @property
-    def outcomes(self) -> str:
-        return os.path.join(self.root, "stats", "outcomes")
-
-    @property
-    def inputs(self) -> str:
-        return os.path.join(self.root, "stats", "inputs")
-
-    @property
-    def work(self) -> str:
-        return os.path.join(self.root, "work")
-
-    @property
-    def kept(self) -> str:
-        return os.path.join(self.root, "work", "kept")
-
-    @property
-    def logs(self) -> str:
-        return os.path.join(self.root, "logs")
-
-    @property
-    def progress(self) -> str:
-        return os.path.join(self.root, "logs", "progress")
-
-    @property
-    def summary(self) -> str:
-        return os.path.join(self.root, "summary.json")
-
-    @property
-    def build_record(self) -> str:
-        return os.path.join(self.root, "build.json")
+    def __init__(self, root: str):
+        self.root = root
+        self.shards = os.path.join(root, "shards")
+        self.rejected = os.path.join(root, "rejected")
+        self.failed = os.path.join(root, "failed")
+        self.stats = os.path.join(root, "stats")
+        self.outcomes = os.path.join(self.stats, "outcomes")  # per-writer ledgers
+        self.inputs = os.path.join(self.stats, "inputs")  # per-reader input counts
+        self.work = os.path.join(root, "work")
+        self.kept = os.path.join(self.work, "kept")
+        self.logs = os.path.join(root, "logs")
+        self.progress = os.path.join(self.logs, "progress")
+        self.summary = os.path.join(root, "summary.json")
+        self.build_record = os.path.join(root, "build.json")
 
     def paths_file(self, source: str) -> str:
         return os.path.join(self.work, "inputs", f"{source}.txt")

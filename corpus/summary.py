@@ -24,13 +24,13 @@ from datatrove.pipeline.base import PipelineStep
 from corpus.manifest import Manifest
 from corpus.outcomes import DROPPED, FAILED, KEPT, LEDGER_SCHEMA
 from corpus.shards.check import ShardError, check_shards
-from corpus.shards.format import provenance_path, shard_files
+from corpus.shards.format import PROVENANCE_SCHEMA, provenance_path, shard_files
 
 
 def _ledger(stats_folder: str) -> pl.DataFrame:
     files = sorted(glob.glob(os.path.join(stats_folder, "outcomes", "*.parquet")))
     if not files:
-        return pl.DataFrame(schema={f.name: pl.String if str(f.type) == "string" else pl.Int64 for f in LEDGER_SCHEMA})
+        return pl.from_arrow(LEDGER_SCHEMA.empty_table())
     return pl.concat([pl.read_parquet(f) for f in files], how="vertical")
 
 
@@ -43,8 +43,7 @@ def _provenance(shards_folder: str, components: list[str]) -> pl.DataFrame:
         for ds in shard_files(folder):
             frames.append(pl.read_parquet(provenance_path(ds)).with_columns(pl.lit(comp).alias("component")))
     if not frames:
-        return pl.DataFrame(schema={"id": pl.String, "source": pl.String, "licence": pl.String, "shard": pl.String,
-                                    "token_start": pl.Int64, "token_end": pl.Int64, "component": pl.String})
+        return pl.from_arrow(PROVENANCE_SCHEMA.empty_table()).with_columns(pl.lit(None, pl.String).alias("component"))
     return pl.concat(frames, how="vertical")
 
 
@@ -101,14 +100,10 @@ def build_summary(manifest: Manifest, root: str) -> dict:
         if kept != prov.height:
             problems.append(f"component {comp}: {kept} documents kept but {prov.height} in the shards")
 
-    try:
-        check = check_shards(shards)
-        check_result = {"ok": True, "documents": check.documents, "tokens": check.tokens}
-        if check.documents != provenance.height or check.tokens != sum(c["tokens"] for c in by_component.values()):
-            problems.append("shard check counts differ from the provenance side-cars")
-    except ShardError as e:
-        check_result = {"ok": False, "error": str(e)}
-        problems.append(f"shard check failed: {e}")
+    if provenance.is_empty():  # nothing was kept: no shards to check, and nothing wrong with that
+        check_result = {"ok": True, "documents": 0, "tokens": 0}
+    else:
+        check_result = _check(shards, provenance, by_component, problems)
 
     dropped = ledger.filter(pl.col("status") == DROPPED)
     failed = ledger.filter(pl.col("status") == FAILED)
@@ -135,6 +130,17 @@ def build_summary(manifest: Manifest, root: str) -> dict:
             "documents": "stats/documents.parquet",
         },
     }
+
+
+def _check(shards: str, provenance: pl.DataFrame, by_component: dict, problems: list[str]) -> dict:
+    try:
+        check = check_shards(shards)
+    except ShardError as e:
+        problems.append(f"shard check failed: {e}")
+        return {"ok": False, "error": str(e)}
+    if check.documents != provenance.height or check.tokens != sum(c["tokens"] for c in by_component.values()):
+        problems.append("shard check counts differ from the provenance side-cars")
+    return {"ok": True, "documents": check.documents, "tokens": check.tokens}
 
 
 def _count_listed_inputs(root: str) -> dict[str, int]:

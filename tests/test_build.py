@@ -293,3 +293,14 @@ def test_large_vocabulary_gives_uint32_shards(tmp_path):
     tokens = np.fromfile(ds, dtype="<u4")
     assert tokens[:3].tolist() == [66_000, 66_001, 66_002] and tokens[-1] == 70_001
     assert run_cli("check", tmp_path / "out" / "shards") == 0
+
+
+def test_a_build_of_nothing_but_bad_files_completes_and_reconciles(tmp_path):
+    (tmp_path / "bad.jsonl").write_bytes(b"\x00\x01not json\n{\"text\": 5}\n")
+    data = base_manifest()
+    data["sources"] = [{"name": "bad", "reader": "jsonl", "paths": [str(tmp_path / "bad.jsonl")]}]
+    data["components"] = [{"name": "c", "sources": ["bad"]}]
+    assert run_cli("build", write_manifest(tmp_path, data)) == 0
+    s = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert s["reconciled"] and s["kept"] == 0 and s["failed"] == 2 and s["tokens"] == 0
+    assert s["failed_by_reason"] == {"invalid_json": 1, "missing_text_field": 1}
