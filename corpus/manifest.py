@@ -46,6 +46,13 @@ class ExecutorConfig(_Strict):
         description="passed to the datatrove executor (slurm: partition, time, cpus_per_task, ...; ray: cpus_per_task, ...)",
     )
 
+    @model_validator(mode="after")
+    def _cluster_options(self) -> "ExecutorConfig":
+        missing = [k for k in ("partition", "time") if self.type == "slurm" and k not in self.options]
+        if missing:
+            raise ValueError(f"executor.options: slurm needs {' and '.join(missing)} (e.g. partition: cpu, time: '24:00:00')")
+        return self
+
     @field_validator("workers")
     @classmethod
     def _workers(cls, v: int) -> int:

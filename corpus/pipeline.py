@@ -207,9 +207,6 @@ def make_executor(manifest: Manifest, stage: Stage, layout: OutputLayout, depend
     if cfg.type == "slurm":
         from datatrove.executor import SlurmPipelineExecutor
 
-        missing = [k for k in ("time", "partition") if k not in options]
-        if missing:
-            raise ManifestError(f"executor.options: slurm needs {', '.join(missing)} (e.g. time: '24:00:00', partition: cpu)")
         return SlurmPipelineExecutor(
             stage.pipeline,
             tasks=stage.tasks,

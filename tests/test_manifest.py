@@ -129,3 +129,26 @@ def test_full_manifest_dry_run_on_a_data_root_that_lacks_sources(tmp_path, monke
     assert run_cli("build", ROOT / "manifests" / "full.yaml", "--dry-run") == 2
     err = capsys.readouterr().err
     assert "missing inputs" in err and str(tmp_path) in err
+
+
+def test_slurm_needs_partition_and_time_before_any_work(tmp_path):
+    data = base_manifest()
+    data["executor"] = {"type": "slurm", "tasks": 4, "options": {"partition": "cpu"}}
+    assert "slurm needs time" in _error(tmp_path, data)
+
+
+def test_cluster_executors_chain_the_stages(tmp_path):
+    from datatrove.executor import SlurmPipelineExecutor
+
+    from corpus.pipeline import OutputLayout, build_stages, make_executor
+
+    data = base_manifest()
+    data["executor"] = {"type": "slurm", "tasks": 8, "options": {"partition": "cpu", "time": "01:00:00", "cpus_per_task": 2}}
+    manifest = load_manifest(write_manifest(tmp_path, data))
+    layout = OutputLayout(manifest.output_dir)
+    executor = None
+    for stage in build_stages(manifest, expand_inputs(manifest), layout):
+        executor = make_executor(manifest, stage, layout, depends=executor)  # builds, submits nothing
+    assert isinstance(executor, SlurmPipelineExecutor) and executor.tasks == 1 and executor.job_name == "test-summary"
+    assert executor.depends.tasks == 8 and executor.depends.depends.job_name == "test-process"
+    assert executor.depends.depends.cpus_per_task == 2
