@@ -185,6 +185,36 @@ def cmd_check(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_extract(args: argparse.Namespace) -> int:
+    import orjson
+
+    from corpus.extract import extract
+    from corpus.readers import READERS, Failure, reader_options_error
+
+    options = {}
+    for opt in args.option or []:
+        key, _, value = opt.partition("=")
+        options[key] = {"true": True, "false": False}.get(value.lower(), value)
+    if args.reader != "auto" and (err := reader_options_error(args.reader, options, "--option")):
+        print(f"error: {err}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    out = open(args.output, "wb") if args.output else sys.stdout.buffer
+    documents = failed = 0
+    try:
+        for path, item in extract(args.paths, args.reader, options):
+            if isinstance(item, Failure):
+                failed += 1
+                print(f"failed  {path}: {item.kind}: {item.error}", file=sys.stderr)
+                continue
+            documents += 1
+            out.write(orjson.dumps({"id": item.id, "text": item.text, "metadata": item.metadata}, default=str) + b"\n")
+    finally:
+        if args.output:
+            out.close()
+    print(f"{documents} document(s), {failed} failure(s)" + (f" -> {args.output}" if args.output else ""), file=sys.stderr)
+    return EXIT_OK if documents or not failed else EXIT_FAILED
+
+
 def make_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="corpus",
@@ -221,7 +251,26 @@ def make_parser() -> argparse.ArgumentParser:
     c.add_argument("--eos-id", type=int, help="EOS token id (default: recorded in the provenance side-car)")
     c.add_argument("--vocab-size", type=int, help="vocabulary size (default: recorded in the provenance side-car)")
     c.set_defaults(func=cmd_check)
+
+    x = sub.add_parser(
+        "extract",
+        help="show what the toolkit makes of some files (reader + cleaning, no build)",
+        description="Run a reader and its cleaning (section policy, normalisation) on files or folders and write one "
+        "JSON object per document: id, text, metadata (including the source file path). Failures go to stderr with "
+        "their reason. The format is detected from the file name and, for .xml, from its first bytes.",
+    )
+    x.add_argument("paths", nargs="+", help="files or folders")
+    x.add_argument("--reader", default="auto", choices=["auto", *sorted(_reader_names())], help="format (default: detect)")
+    x.add_argument("--option", action="append", metavar="KEY=VALUE", help="reader option, e.g. markers=llamat or keep_tables=true")
+    x.add_argument("--output", "-o", help="JSONL file to write (default: standard output)")
+    x.set_defaults(func=cmd_extract)
     return parser
+
+
+def _reader_names() -> list[str]:
+    from corpus.readers import READERS
+
+    return list(READERS)
 
 
 def main(argv: list[str] | None = None) -> int:

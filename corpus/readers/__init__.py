@@ -5,12 +5,18 @@ from __future__ import annotations
 from pydantic import ValidationError
 
 from corpus.readers.base import Failure, SourceReader
+from corpus.readers.elsevier import ElsevierReader
+from corpus.readers.jats import JatsReader
 from corpus.readers.jsonl import JsonlSourceReader
+from corpus.readers.tei import TeiReader
 from corpus.readers.text import TextFolderReader
 
 READERS: dict[str, type[SourceReader]] = {
     "jsonl": JsonlSourceReader,
     "text": TextFolderReader,
+    "jats": JatsReader,
+    "elsevier": ElsevierReader,
+    "tei": TeiReader,
 }
 
 

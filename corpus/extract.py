@@ -1,0 +1,81 @@
+"""`corpus extract`: what the toolkit makes of some files, without a manifest or a build.
+
+Runs a reader and the cleaning it applies (section policy, normalisation) on files or folders and
+yields one document per paper, with the same stable id and metadata a build would give, or a
+failure with its reason. With `--reader auto` the format comes from the file name and, for
+`.xml`, from its first bytes.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Iterator
+
+from datatrove.data import Document
+
+from corpus.identity import stable_id
+from corpus.readers import READERS, Failure
+
+_EXTENSIONS = {".pdf": "pdf", ".txt": "text", ".md": "text", ".jsonl": "jsonl", ".nxml": "jats", ".tei": "tei"}
+
+
+def detect_reader(path: str) -> str | None:
+    name = path.lower()
+    if name.endswith((".tei.xml", ".tei")):
+        return "tei"
+    if name.endswith((".jsonl", ".jsonl.gz", ".jsonl.zst")):
+        return "jsonl"
+    if name.endswith(".xml"):
+        with open(path, "rb") as f:
+            head = f.read(8192)
+        if b"full-text-retrieval-response" in head or b"xocs:doc" in head or b"elsevier.com/xml" in head:
+            return "elsevier"
+        if b"<TEI" in head or b"<tei" in head:
+            return "tei"
+        if b"<article" in head or b"JATS" in head or b"<records>" in head:
+            return "jats"
+        return None
+    return _EXTENSIONS.get(os.path.splitext(name)[1])
+
+
+def _files(paths: list[str]) -> Iterator[str]:
+    for p in paths:
+        if os.path.isdir(p):
+            for root, _, names in sorted(os.walk(p)):
+                for n in sorted(names):
+                    yield os.path.join(root, n)
+        else:
+            yield p
+
+
+def extract(paths: list[str], reader: str = "auto", options: dict | None = None) -> Iterator[tuple[str, Document | Failure]]:
+    """(file, document or failure) for every record of every file."""
+    cache: dict[str, object] = {}
+    for path in _files(paths):
+        path = os.path.abspath(path)
+        if not os.path.isfile(path):
+            yield path, Failure("not_found", "no such file")
+            continue
+        name = reader if reader != "auto" else detect_reader(path)
+        if name not in READERS:
+            yield path, Failure("unknown_format", f"cannot tell the format of {os.path.basename(path)}; pass --reader")
+            continue
+        folder = os.path.dirname(path)
+        key = f"{name}:{folder}"
+        if key not in cache:
+            cache[key] = READERS[name](
+                source="extract", component="", data_folder=folder, paths_file=None, failed_writer=None,
+                inputs_folder="", options=options or {},
+            )
+        r = cache[key]
+        try:
+            for item in r.read_records(os.path.basename(path)):
+                if isinstance(item, Failure):
+                    yield path, item
+                    continue
+                doc = r._tag(item, os.path.basename(path))
+                doc.metadata.pop("component", None)
+                doc.id = stable_id(doc.text, doc.metadata)
+                yield path, doc
+        except Exception as e:  # noqa: BLE001 - one bad file never stops the others
+            yield path, Failure("unreadable_file", f"{type(e).__name__}: {e}")
