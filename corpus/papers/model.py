@@ -11,9 +11,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from pydantic import Field
-
-from corpus.readers.base import ReaderOptions
 
 
 @dataclass
@@ -32,15 +29,6 @@ class Paper:
     captions: list[str] = field(default_factory=list)
     keywords: list[str] = field(default_factory=list)
     metadata: dict = field(default_factory=dict)  # doi, title, journal, publisher, year, licence, source_format
-
-
-class PaperOptions(ReaderOptions):
-    """Options every paper reader takes."""
-
-    markers: str = Field("plain", pattern="^(plain|llamat)$", description="llamat: [BIB_REF]..[/BIB_REF], [FIG_REF]..[/FIG_REF], [TEX]..[/TEX]")
-    keep_appendices: bool = False
-    keep_tables: bool = Field(False, description="keep table bodies as text (captions are always kept)")
-    keep_keywords: bool = False
 
 
 # What a section is, from its title. Numbering ("3.", "IV.", "A.") is stripped first.

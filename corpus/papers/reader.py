@@ -10,9 +10,19 @@ from __future__ import annotations
 from typing import ClassVar, Iterator
 
 from datatrove.data import Document
+from pydantic import Field
 
-from corpus.papers.model import Paper, PaperOptions, SectionPolicy
-from corpus.readers.base import Failure, SourceReader
+from corpus.papers.model import Paper, SectionPolicy
+from corpus.readers.base import Failure, ReaderOptions, SourceReader
+
+
+class PaperOptions(ReaderOptions):
+    """Options every paper reader takes."""
+
+    markers: str = Field("plain", pattern="^(plain|llamat)$", description="llamat: [BIB_REF]..[/BIB_REF], [FIG_REF]..[/FIG_REF], [TEX]..[/TEX]")
+    keep_appendices: bool = False
+    keep_tables: bool = Field(False, description="keep table bodies as text (captions are always kept)")
+    keep_keywords: bool = False
 
 
 class PaperReader(SourceReader):

@@ -19,7 +19,7 @@ from xml.etree.ElementTree import Element, ParseError
 import defusedxml
 import defusedxml.ElementTree as SafeET
 
-from corpus.readers.base import Failure
+from corpus.records import Failure
 
 _SAFE_DOCTYPE = re.compile(
     rb"<!DOCTYPE\s+[\w:.-]+\s*\[\s*(?:<!ENTITY\s+%\s+[\w.-]+\s+(?:SYSTEM\s+\"[^\"<>]*\"|PUBLIC\s+\"[^\"<>]*\"\s+\"[^\"<>]*\")\s*>\s*)*\]\s*>"

@@ -15,26 +15,16 @@ from __future__ import annotations
 import json
 import os
 from collections import Counter
-from typing import ClassVar, Iterator, NamedTuple
+from typing import ClassVar, Iterator
 
 from datatrove.data import Document, DocumentsPipeline
 from datatrove.pipeline.readers.base import BaseDiskReader
-from pydantic import BaseModel, ConfigDict
 
 from corpus.outcomes import OutcomeWriter
 from corpus.progress import ProgressBeacon
+from corpus.records import Failure, ReaderOptions
 
-
-class ReaderOptions(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Failure(NamedTuple):
-    """A record (or a whole file) that could not be read."""
-
-    kind: str  # short code that the summary groups by: unreadable_file, invalid_json, not_utf8, ...
-    error: str  # the message a person reads
-    line: int | None = None  # 1-based record position inside the file, when the failure is one record
+__all__ = ["Failure", "ReaderOptions", "SourceReader"]
 
 
 class SourceReader(BaseDiskReader):

@@ -1,0 +1,344 @@
+"""Scientific PDF -> clean paper text, with PyMuPDF and no GPU.
+
+PyMuPDF gives positioned text (blocks, lines, spans with font size and flags); what a corpus
+needs on top is layout knowledge of papers, which no maintained CPU library provides at this
+speed (GROBID needs a JVM server, marker/nougat a GPU), hence this module:
+- running headers, footers and page numbers: lines in the top/bottom margins that repeat across
+  pages (digits ignored) or are bare numbers; text rotated into the margin (arXiv stamps);
+- reading order: per page, full-width blocks split the page into bands; inside a band the left
+  column is read before the right one;
+- front matter: on the first page, everything between the title (largest type) and the abstract
+  is authors, affiliations, e-mails and dates, and is dropped;
+- figure text: blocks in type much smaller than the body (axis labels, legends) are dropped, captions
+  ("Fig. 3", "TABLE I") are kept and collected after the body; table bodies by option;
+- back matter: the reference list (by heading, or by a run of numbered entries) and everything
+  after it is cut, acknowledgements and similar sections are dropped by the shared section policy;
+- text: hyphenation at line ends repaired, ligatures expanded, Unicode NFC, sub/superscripts
+  joined to their neighbours (spans are concatenated as positioned, so LiFePO4 stays one word);
+- pages without a text layer are counted (`no_text_pages`), never emitted as garbage.
+"""
+
+from __future__ import annotations
+
+import re
+import statistics
+import unicodedata
+from collections import Counter
+from dataclasses import dataclass, field
+
+import pymupdf
+
+from corpus.papers.model import Paper, Section, section_kind
+from corpus.records import Failure
+
+_LIGATURES = str.maketrans({"ﬀ": "ff", "ﬁ": "fi", "ﬂ": "fl", "ﬃ": "ffi", "ﬄ": "ffl", "ﬅ": "st", "ﬆ": "st", "\u00ad": ""})
+_CAPTION = re.compile(r"^(fig\.?|figure|table|tab\.|scheme|chart)\s*([0-9]+|[ivxlc]+|s[0-9]+)\s*(?:[.:|—–]|\(colou?r)", re.IGNORECASE)
+_HEADING_NUMBER = re.compile(r"^(?:[0-9]+(?:\.[0-9]+)*\.?|[IVXLC]+\.|[A-H]\.)\s+\S")
+_REF_ENTRY = re.compile(r"^\s*(?:\[\d{1,3}\]|\d{1,3}\.|\(\d{1,3}\)|\d{1,3}\s+(?:[A-Z]\.\s*-?)+\s*[A-Z])\s*\S")
+_AFFILIATION = re.compile(r"\b(universit|institut|department|dept\.|laborator|college|school of|academy|faculty|centre|center for|research cent|national lab|corresponding author|e-?mail|received|accepted|published|pacs|keywords?:|doi:|©|copyright)", re.IGNORECASE)
+_ACKNOWLEDGEMENT = re.compile(r"^(we|the authors?|one of us|this (work|research|study) (was|is|has been)) (\w+ )?(thank|acknowledge|are (grateful|indebted)|is (grateful|indebted)|(was |is )?(supported|funded|financially supported))", re.IGNORECASE)
+_YEAR = re.compile(r"\b(?:19|20)\d\d\b")
+_EMAIL = re.compile(r"\S+@\S+\.\w+")
+_DIGITS = re.compile(r"\d+")
+_ABSTRACT = re.compile(r"^\s*(abstract|summary)\b", re.IGNORECASE)
+MARGIN = 0.075  # top and bottom fraction of the page where running headers and footers live
+
+
+@dataclass
+class Line:
+    text: str
+    size: float  # dominant font size
+    bold: bool
+    bbox: tuple
+
+
+@dataclass
+class Block:
+    page: int
+    bbox: tuple
+    lines: list[Line]
+
+    @property
+    def text(self) -> str:
+        return join_lines([ln.text for ln in self.lines])
+
+    @property
+    def size(self) -> float:
+        return max((ln.size for ln in self.lines), default=0.0)
+
+    @property
+    def width(self) -> float:
+        return self.bbox[2] - self.bbox[0]
+
+
+@dataclass
+class PdfText:
+    paper: Paper
+    pages: int
+    no_text_pages: list[int] = field(default_factory=list)
+
+    @property
+    def text(self) -> str:
+        from corpus.papers.model import SectionPolicy
+
+        return SectionPolicy().render(self.paper)[0]
+
+
+def join_lines(lines: list[str]) -> str:
+    """Join wrapped lines, repairing words hyphenated at a line end ("super-" + "conductor")."""
+    out = ""
+    for line in lines:
+        line = line.strip()
+        if not line:
+            continue
+        if out.endswith("-") and len(out) > 1 and out[-2].isalpha() and line[:1].islower():
+            out = out[:-1] + line
+        elif out:
+            out += " " + line
+        else:
+            out = line
+    return out
+
+
+def clean(text: str) -> str:
+    return unicodedata.normalize("NFC", text.translate(_LIGATURES))
+
+
+def _line(raw: dict) -> Line | None:
+    spans = [s for s in raw["spans"] if s["text"]]
+    if not spans:
+        return None
+    text = "".join(s["text"] for s in spans)
+    if not text.strip():
+        return None
+    sizes = Counter()
+    bold = 0
+    for s in spans:
+        n = len(s["text"].strip())
+        sizes[round(s["size"], 1)] += n
+        if s["flags"] & 16 or "bold" in s["font"].lower():
+            bold += n
+    return Line(clean(text), sizes.most_common(1)[0][0], bold > 0.6 * max(1, sum(sizes.values())), tuple(raw["bbox"]))
+
+
+class PdfExtractor:
+    """PDF bytes -> `PdfText` (a Paper with the body, captions and metadata), or a Failure."""
+
+    def __init__(self, keep_tables: bool = False, min_chars_per_page: int = 20):
+        self.keep_tables = keep_tables
+        self.min_chars_per_page = min_chars_per_page
+
+    def extract(self, data: bytes) -> PdfText | Failure:
+        try:
+            doc = pymupdf.open(stream=data, filetype="pdf")
+        except Exception as e:  # noqa: BLE001 - whatever MuPDF says about a non-PDF
+            return Failure("not_a_pdf", f"{type(e).__name__}: {e}")
+        with doc:
+            if doc.needs_pass or doc.is_encrypted:
+                return Failure("encrypted_pdf", "the PDF is encrypted and needs a password")
+            if doc.page_count == 0:
+                return Failure("no_pages", "the PDF has no pages")
+            try:
+                pages = [self._page_blocks(doc[i], i) for i in range(doc.page_count)]
+            except Exception as e:  # noqa: BLE001 - a damaged page tree
+                return Failure("damaged_pdf", f"{type(e).__name__}: {e}")
+            meta = doc.metadata or {}
+            page_count = doc.page_count
+        no_text = [i + 1 for i, blocks in enumerate(pages) if sum(len(b.text) for b in blocks) < self.min_chars_per_page]
+        if len(no_text) == page_count:
+            return Failure("no_text_layer", f"none of the {page_count} pages has a text layer (scanned without OCR?)")
+        paper = self._paper([b for blocks in self._drop_running_lines(pages) for b in self._reading_order(blocks)])
+        doi = re.search(r"10\.\d{4,9}/[^\s\"<>]+", " ".join(str(v) for v in meta.values() if v))
+        if doi:
+            paper.metadata["doi"] = doi.group(0).rstrip(".")
+        if meta.get("title") and not paper.title:
+            paper.title = clean(meta["title"])
+        paper.metadata["pages"] = page_count
+        paper.metadata["no_text_pages"] = no_text
+        return PdfText(paper, page_count, no_text)
+
+    # ---- page level ---------------------------------------------------------------------
+    def _page_blocks(self, page: pymupdf.Page, number: int) -> list[Block]:
+        flags = pymupdf.TEXT_PRESERVE_WHITESPACE | pymupdf.TEXT_MEDIABOX_CLIP  # ligatures expanded
+        width, height = page.rect.width, page.rect.height
+        blocks = []
+        for raw in page.get_text("dict", flags=flags)["blocks"]:
+            if raw.get("type") != 0:
+                continue
+            lines = []
+            for rl in raw["lines"]:
+                if abs(rl["dir"][1]) > 0.1:  # rotated text: arXiv stamps, vertical axis labels
+                    continue
+                if (ln := _line(rl)) is not None:
+                    lines.append(ln)
+            if lines:
+                x0, y0, x1, y1 = raw["bbox"]
+                blocks.append(Block(number, (x0 / width, y0 / height, x1 / width, y1 / height), lines))
+        return blocks
+
+    def _drop_running_lines(self, pages: list[list[Block]]) -> list[list[Block]]:
+        """Remove headers, footers and page numbers: margin lines that repeat or are bare numbers."""
+
+        def key(line: Line) -> str:
+            return _DIGITS.sub("#", line.text.strip().lower())
+
+        def in_margin(block: Block) -> bool:
+            return block.bbox[3] < MARGIN + 0.02 or block.bbox[1] > 1 - MARGIN - 0.02
+
+        seen = Counter()
+        for blocks in pages:
+            seen.update({key(ln) for b in blocks if in_margin(b) for ln in b.lines})
+        repeated = {k for k, n in seen.items() if n >= 2 and len(pages) > 1}
+        out = []
+        for blocks in pages:
+            kept = []
+            for b in blocks:
+                if in_margin(b):
+                    b.lines = [ln for ln in b.lines if key(ln) not in repeated and not re.fullmatch(r"[#\s\-–—/|.]*(?:page|p\.)?[#\s\-–—/|.]*", key(ln))]
+                if b.lines:
+                    kept.append(b)
+            out.append(kept)
+        return out
+
+    def _reading_order(self, blocks: list[Block]) -> list[Block]:
+        """Full-width blocks split the page into bands; in a band, the left column comes first."""
+        def full(b: Block) -> bool:
+            return b.width > 0.55 or (b.bbox[0] < 0.45 and b.bbox[2] > 0.55)
+
+        blocks = sorted(blocks, key=lambda b: (b.bbox[1], b.bbox[0]))
+        two_columns = sum(1 for b in blocks if not full(b)) >= 2
+        if not two_columns:
+            return blocks
+        out: list[Block] = []
+        band: list[Block] = []
+        for b in blocks:
+            if full(b):
+                out += sorted(band, key=lambda x: (x.bbox[0] >= 0.45, x.bbox[1]))
+                band = []
+                out.append(b)
+            else:
+                band.append(b)
+        out += sorted(band, key=lambda x: (x.bbox[0] >= 0.45, x.bbox[1]))
+        return out
+
+    # ---- document level ---------------------------------------------------------------------
+    def _paper(self, blocks: list[Block]) -> Paper:
+        sizes = Counter()
+        for b in blocks:
+            for ln in b.lines:
+                sizes[ln.size] += len(ln.text)
+        body_size = sizes.most_common(1)[0][0] if sizes else 10.0
+
+        title, start = self._title(blocks, body_size)
+        blocks = blocks[start:]
+        body_start = self._front_matter_end(blocks, body_size)
+        front, blocks = blocks[:body_start], blocks[body_start:]
+
+        abstract: list[str] = []
+        for b in front:  # an abstract set apart above the body
+            if _ABSTRACT.match(b.text) or (len(b.text) > 400 and b.page == 0):
+                abstract.append(_ABSTRACT.sub("", b.text, count=1).lstrip(" .:—-"))
+        sections: list[Section] = []
+        captions: list[str] = []
+        current = Section("", [], 1, None)
+        refs_started = False
+        for b in blocks:
+            text = b.text
+            if _CAPTION.match(text) and len(text) > 12:
+                captions.append(text)
+                continue
+            if refs_started:
+                continue
+            if self._is_reference_list(b):
+                refs_started = True
+                continue
+            if b.size < 0.8 * body_size:
+                continue  # figure labels, legends, footnotes in small type
+            if self._is_fragment(b, body_size) or (_EMAIL.search(text) and len(text) < 200):
+                continue  # axis labels and panel letters of vector figures, e-mail footnotes
+            if self._is_table_body(b):
+                if self.keep_tables:
+                    captions.append("\n".join(ln.text for ln in b.lines))
+                continue
+            heading, rest = self._split_heading(b, body_size)
+            if heading:
+                kind = section_kind(heading)
+                if kind == "references":
+                    refs_started = True
+                    continue
+                if current.title or current.paragraphs:
+                    sections.append(current)
+                current = Section(heading, [], 1, None)
+                if not rest:
+                    continue
+                text = rest
+            if _ACKNOWLEDGEMENT.match(text):
+                sections.append(current)  # an unheaded acknowledgement paragraph closes the body section
+                sections.append(Section("Acknowledgements", [text], 1, "acknowledgements"))
+                current = Section("", [], 1, None)
+                continue
+            current.paragraphs.append(text)
+        if current.title or current.paragraphs:
+            sections.append(current)
+        return Paper(title=title, abstract=abstract, sections=sections, captions=captions, metadata={})
+
+    def _title(self, blocks: list[Block], body_size: float) -> tuple[str | None, int]:
+        first_page = [i for i, b in enumerate(blocks) if b.page == 0][:12]
+        if not first_page:
+            return None, 0
+        i = max(first_page, key=lambda j: (blocks[j].size, -j))
+        if blocks[i].size < 1.15 * body_size or len(blocks[i].text) > 300:
+            return None, 0
+        end = i + 1  # a title set in several blocks of the same type
+        while end < len(blocks) and blocks[end].page == 0 and abs(blocks[end].size - blocks[i].size) < 0.5 and len(blocks[end].text) < 200:
+            end += 1
+        return join_lines([b.text for b in blocks[i:end]]), end
+
+    def _front_matter_end(self, blocks: list[Block], body_size: float) -> int:
+        """Index of the first block after authors/affiliations: the abstract or the first body paragraph."""
+        for i, b in enumerate(blocks[:25]):
+            if b.page > 0:
+                return i
+            text = b.text
+            if _ABSTRACT.match(text):
+                return i
+            if _AFFILIATION.search(text[:300]) or _EMAIL.search(text):
+                continue
+            if len(text) > 250 and abs(b.size - body_size) < 1.5 or len(text) > 600:
+                return i
+        return 0
+
+    def _split_heading(self, b: Block, body_size: float) -> tuple[str | None, str]:
+        first = b.lines[0]
+        t = first.text.strip()
+        if len(t) > 90 or len(t) < 3 or t.endswith((",", ";")):
+            return None, ""
+        looks_numbered = bool(_HEADING_NUMBER.match(t)) and not t[-1].isdigit()
+        letters = [c for c in t if c.isalpha()]
+        upper = len(letters) > 3 and sum(c.isupper() for c in letters) / len(letters) > 0.8
+        emphasised = first.bold or first.size > body_size + 0.9
+        known = section_kind(t) != "body"
+        if not (known or (looks_numbered and (upper or emphasised)) or (upper and emphasised) or (emphasised and len(b.lines) == 1 and len(t) < 60)):
+            return None, ""
+        rest = join_lines([ln.text for ln in b.lines[1:]])
+        return t, rest
+
+    def _is_fragment(self, b: Block, body_size: float) -> bool:
+        """Too little running text to be prose: panel labels, axis ticks, legend entries."""
+        words = b.text.split()
+        if len(words) >= 6:
+            return False
+        return not (b.lines[0].bold or b.size > body_size + 0.9)  # short bold/large lines may be headings
+
+    def _is_reference_list(self, b: Block) -> bool:
+        entries = sum(1 for ln in b.lines if _REF_ENTRY.match(ln.text))
+        return entries >= 2 and entries >= 0.25 * len(b.lines) and bool(_YEAR.search(b.text))
+
+    def _is_table_body(self, b: Block) -> bool:
+        text = b.text
+        if len(b.lines) < 2 or _CAPTION.match(text):
+            return False
+        avg = statistics.mean(len(ln.text) for ln in b.lines)
+        chars = [c for c in text if not c.isspace()]
+        digits = sum(c.isdigit() for c in chars) / max(1, len(chars))
+        return avg < 30 and digits > 0.3

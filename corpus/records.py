@@ -1,0 +1,19 @@
+"""What a reader yields besides documents, and the base of reader options (a leaf module: no project imports)."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from pydantic import BaseModel, ConfigDict
+
+
+class ReaderOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Failure(NamedTuple):
+    """A record (or a whole file) that could not be read."""
+
+    kind: str  # short code that the summary groups by: unreadable_file, invalid_json, not_utf8, ...
+    error: str  # the message a person reads
+    line: int | None = None  # 1-based record position inside the file, when the failure is one record
