@@ -34,12 +34,13 @@ from corpus.records import Failure
 _LIGATURES = str.maketrans({"ﬀ": "ff", "ﬁ": "fi", "ﬂ": "fl", "ﬃ": "ffi", "ﬄ": "ffl", "ﬅ": "st", "ﬆ": "st", "\u00ad": ""})
 _CAPTION = re.compile(r"^(fig\.?|figure|table|tab\.|scheme|chart)\s*([0-9]+|[ivxlc]+|s[0-9]+)\s*(?:[.:|—–]|\(colou?r)", re.IGNORECASE)
 _HEADING_NUMBER = re.compile(r"^(?:[0-9]+(?:\.[0-9]+)*\.?|[IVXLC]+\.|[A-H]\.)\s+\S")
-_REF_ENTRY = re.compile(r"^\s*(?:\[\d{1,3}\]|\d{1,3}\.|\(\d{1,3}\)|\d{1,3}\s+(?:[A-Z]\.\s*-?)+\s*[A-Z])\s*\S")
+_REF_ENTRY = re.compile(r"^\s*(?:\[\d{1,3}\]\s*\S|(?:\d{1,3}[.)]|\(\d{1,3}\))\s+[A-Z\u00c0-\u024f]|\d{1,3}\s+(?:[A-Z]\.\s*-?)+\s*[A-Z])")
 _AFFILIATION = re.compile(r"\b(universit|institut|department|dept\.|laborator|college|school of|academy|faculty|centre|center for|research cent|national lab|corresponding author|e-?mail|received|accepted|published|pacs|keywords?:|doi:|©|copyright)", re.IGNORECASE)
 _ACKNOWLEDGEMENT = re.compile(r"^(we|the authors?|one of us|this (work|research|study) (was|is|has been)) (\w+ )?(thank|acknowledge|are (grateful|indebted)|is (grateful|indebted)|(was |is )?(supported|funded|financially supported))", re.IGNORECASE)
 _YEAR = re.compile(r"\b(?:19|20)\d\d\b")
 _EMAIL = re.compile(r"\S+@\S+\.\w+")
 _DIGITS = re.compile(r"\d+")
+_BOILERPLATE = re.compile(r"(creative\s*commons|all rights reserved|further distribution of this work|this (article|work) is (licensed|distributed)|published by .{0,60}under the terms|licensee|open access (article|funded)|©|\(c\) \d{4})", re.IGNORECASE)
 _ABSTRACT = re.compile(r"^\s*(abstract|summary)\b", re.IGNORECASE)
 MARGIN = 0.075  # top and bottom fraction of the page where running headers and footers live
 
@@ -98,6 +99,20 @@ def join_lines(lines: list[str]) -> str:
         else:
             out = line
     return out
+
+
+def _looks_like_authors(text: str) -> bool:
+    """A list of names: many commas, capitalised words, no sentence ends."""
+    words = text.split()
+    if len(words) < 4 or text.count(",") < 2 or re.search(r"[a-z]{3,}\. [A-Z]", text):
+        return False
+    capitalised = sum(1 for w in words if w[:1].isupper() or w in ("and", "&"))
+    return capitalised > 0.7 * len(words)
+
+
+def _continues(previous: str, text: str) -> bool:
+    """Whether `text` carries on a paragraph cut by a column or page break."""
+    return bool(previous) and previous.rstrip()[-1:] not in ".!?:" and text[:1].islower()
 
 
 def clean(text: str) -> str:
@@ -236,16 +251,32 @@ class PdfExtractor:
 
         abstract: list[str] = []
         for b in front:  # an abstract set apart above the body
-            if _ABSTRACT.match(b.text) or (len(b.text) > 400 and b.page == 0):
-                abstract.append(_ABSTRACT.sub("", b.text, count=1).lstrip(" .:—-"))
-        sections: list[Section] = []
-        captions: list[str] = []
-        current = Section("", [], 1, None)
-        refs_started = False
-        for b in blocks:
             text = b.text
+            if _ABSTRACT.match(text) or (len(text) > 400 and not (_AFFILIATION.search(text[:300]) or _EMAIL.search(text) or _looks_like_authors(text))):
+                abstract.append(_ABSTRACT.sub("", text, count=1).lstrip(" .:—-"))
+        sections: list[Section] = []
+        current = Section("", [], 1, None)
+        pending: list[str] = []  # captions met inside a paragraph that continues after them
+        refs_started = False
+
+        def add_paragraph(text: str) -> None:
+            paras = current.paragraphs
+            if paras and _continues(paras[-1], text):
+                paras[-1] = join_lines([paras[-1], text])  # a paragraph broken by a column or page end
+                return
+            paras.extend(pending)
+            pending.clear()
+            paras.append(text)
+
+        refs_at = self._references_start(blocks)
+        for i, b in enumerate(blocks):
+            text = b.text
+            if i == refs_at:
+                refs_started = True
+            if _BOILERPLATE.search(text) and len(text) < 500:
+                continue  # licence and copyright footnotes
             if _CAPTION.match(text) and len(text) > 12:
-                captions.append(text)
+                pending.append(text)  # captions stay in reading order, between paragraphs
                 continue
             if refs_started:
                 continue
@@ -254,18 +285,20 @@ class PdfExtractor:
                 continue
             if b.size < 0.8 * body_size:
                 continue  # figure labels, legends, footnotes in small type
-            if self._is_fragment(b, body_size) or (_EMAIL.search(text) and len(text) < 200):
-                continue  # axis labels and panel letters of vector figures, e-mail footnotes
-            if self._is_table_body(b):
-                if self.keep_tables:
-                    captions.append("\n".join(ln.text for ln in b.lines))
-                continue
             heading, rest = self._split_heading(b, body_size)
+            if not heading:
+                if self._is_fragment(b, body_size) or (_EMAIL.search(text) and len(text) < 200):
+                    continue  # axis labels and panel letters of vector figures, e-mail footnotes
+                if self._is_table_body(b):
+                    if self.keep_tables:
+                        pending.append("\n".join(ln.text for ln in b.lines))
+                    continue
             if heading:
-                kind = section_kind(heading)
-                if kind == "references":
+                if section_kind(heading) == "references":
                     refs_started = True
                     continue
+                current.paragraphs.extend(pending)
+                pending.clear()
                 if current.title or current.paragraphs:
                     sections.append(current)
                 current = Section(heading, [], 1, None)
@@ -273,14 +306,17 @@ class PdfExtractor:
                     continue
                 text = rest
             if _ACKNOWLEDGEMENT.match(text):
+                current.paragraphs.extend(pending)
+                pending.clear()
                 sections.append(current)  # an unheaded acknowledgement paragraph closes the body section
                 sections.append(Section("Acknowledgements", [text], 1, "acknowledgements"))
                 current = Section("", [], 1, None)
                 continue
-            current.paragraphs.append(text)
+            add_paragraph(text)
+        current.paragraphs.extend(pending)
         if current.title or current.paragraphs:
             sections.append(current)
-        return Paper(title=title, abstract=abstract, sections=sections, captions=captions, metadata={})
+        return Paper(title=title, abstract=abstract, sections=sections, metadata={})
 
     def _title(self, blocks: list[Block], body_size: float) -> tuple[str | None, int]:
         first_page = [i for i, b in enumerate(blocks) if b.page == 0][:12]
@@ -302,7 +338,7 @@ class PdfExtractor:
             text = b.text
             if _ABSTRACT.match(text):
                 return i
-            if _AFFILIATION.search(text[:300]) or _EMAIL.search(text):
+            if _AFFILIATION.search(text[:300]) or _EMAIL.search(text) or _looks_like_authors(text):
                 continue
             if len(text) > 250 and abs(b.size - body_size) < 1.5 or len(text) > 600:
                 return i
@@ -330,9 +366,22 @@ class PdfExtractor:
             return False
         return not (b.lines[0].bold or b.size > body_size + 0.9)  # short bold/large lines may be headings
 
+    def _references_start(self, blocks: list[Block]) -> int | None:
+        """Where a reference list of one block per entry begins: most of the next blocks are entries."""
+        starts = [bool(_REF_ENTRY.match(b.text)) for b in blocks]
+        for i in range(len(blocks) // 3, len(blocks)):
+            window = [b for b, entry in zip(blocks[i : i + 8], starts[i : i + 8]) if not _CAPTION.match(b.text)]
+            marked = sum(starts[i : i + 8])
+            if starts[i] and len(window) >= 3 and marked >= 0.4 * len(window) and sum(bool(_YEAR.search(b.text)) for b in window) >= 2:
+                return i
+        return None
+
     def _is_reference_list(self, b: Block) -> bool:
         entries = sum(1 for ln in b.lines if _REF_ENTRY.match(ln.text))
-        return entries >= 2 and entries >= 0.25 * len(b.lines) and bool(_YEAR.search(b.text))
+        if entries < 2 or entries < 0.25 * len(b.lines) or not _YEAR.search(b.text):
+            return False
+        chars = [c for c in b.text if not c.isspace()]
+        return sum(c.isalpha() for c in chars) > 0.55 * len(chars)  # not a table of numbers
 
     def _is_table_body(self, b: Block) -> bool:
         text = b.text
