@@ -35,6 +35,10 @@ _LIGATURES = str.maketrans({"ﬀ": "ff", "ﬁ": "fi", "ﬂ": "fl", "ﬃ": "ffi",
 _CAPTION = re.compile(r"^(fig\.?|figure|table|tab\.|scheme|chart)\s*([0-9]+|[ivxlc]+|s[0-9]+)\s*(?:[.:|—–]|\(colou?r)", re.IGNORECASE)
 _HEADING_NUMBER = re.compile(r"^(?:[0-9]+(?:\.[0-9]+)*\.?|[IVXLC]+\.|[A-H]\.)\s+\S")
 _REF_ENTRY = re.compile(r"^\s*(?:\[\d{1,3}\]\s*\S|(?:\d{1,3}[.)]|\(\d{1,3}\))\s+[A-Z\u00c0-\u024f]|\d{1,3}\s+(?:[A-Z]\.\s*-?)+\s*[A-Z])")
+_FIRST_REF = re.compile(r"^\s*(?:\[1\]|\(1\)|1[.)]?)\s*(?:[A-Z]\.|[A-Z][a-z]+,)")
+_AUTHOR_INITIALS = re.compile(r"\b[A-Z]\.\s?(?:-?[A-Z]\.\s?)*(?:[a-z]{1,3}\s)?[A-Z][a-zA-Z'\u00c0-\u024f-]+|\b[A-Z][a-zA-Z'\u00c0-\u024f-]+,\s[A-Z]\.")
+_BRACKET_CITATION = re.compile(r"\s?\[\d{1,3}(?:\s*[,–-]\s*\d{1,3})*\]")
+_SUPERSCRIPT_CITATION = re.compile(r"^\d{1,3}(?:\s*[,–-]\s*\d{1,3})*,?$")
 _AFFILIATION = re.compile(r"\b(universit|institut|department|dept\.|laborator|college|school of|academy|faculty|centre|center for|research cent|national lab|corresponding author|e-?mail|received|accepted|published|pacs|keywords?:|doi:|©|copyright)", re.IGNORECASE)
 _ACKNOWLEDGEMENT = re.compile(r"^(we|the authors?|one of us|this (work|research|study) (was|is|has been)) (\w+ )?(thank|acknowledge|are (grateful|indebted)|is (grateful|indebted)|(was |is )?(supported|funded|financially supported))", re.IGNORECASE)
 _YEAR = re.compile(r"\b(?:19|20)\d\d\b")
@@ -101,6 +105,20 @@ def join_lines(lines: list[str]) -> str:
     return out
 
 
+def _is_reference_entry(text: str) -> bool:
+    """A numbered entry with an author near its start: "[3] J. S. Kim et al., ...", "12. Smith, A., ..."."""
+    return bool(_REF_ENTRY.match(text)) and bool(_AUTHOR_INITIALS.search(text[:60]))
+
+
+def _reference_density(text: str) -> float:
+    """Author initials and years per 100 characters: about 3 in a reference list, under 0.5 in prose."""
+    return 100 * (len(_AUTHOR_INITIALS.findall(text)) + len(_YEAR.findall(text))) / max(len(text), 1)
+
+
+def _is_prose(text: str) -> bool:
+    return len(text) >= 150 and _reference_density(text) < 0.8 and not _REF_ENTRY.match(text)
+
+
 def _looks_like_authors(text: str) -> bool:
     """A list of names: many commas, capitalised words, no sentence ends."""
     words = text.split()
@@ -123,6 +141,17 @@ def _line(raw: dict) -> Line | None:
     spans = [s for s in raw["spans"] if s["text"]]
     if not spans:
         return None
+    kept = []
+    for s in spans:
+        # a raised run of numbers right after a word or punctuation is a citation ("metals.12", "doping3,4"),
+        # not a unit power (after a short unit: "mm3") or an isotope (before a word: "75As")
+        if s["flags"] & 1 and kept and _SUPERSCRIPT_CITATION.match(s["text"].strip()):
+            before = kept[-1]["text"].rstrip()
+            word = re.search(r"([A-Za-z]+)\W?$", before)
+            if before[-1:] in ".,;:)" or (word and len(word.group(1)) >= 3):
+                continue
+        kept.append(s)
+    spans = kept
     text = "".join(s["text"] for s in spans)
     if not text.strip():
         return None
@@ -260,6 +289,7 @@ class PdfExtractor:
         refs_started = False
 
         def add_paragraph(text: str) -> None:
+            text = _BRACKET_CITATION.sub("", text)  # numeric citation markers carry nothing for a language model
             paras = current.paragraphs
             if paras and _continues(paras[-1], text):
                 paras[-1] = join_lines([paras[-1], text])  # a paragraph broken by a column or page end
@@ -278,11 +308,11 @@ class PdfExtractor:
             if _CAPTION.match(text) and len(text) > 12:
                 pending.append(text)  # captions stay in reading order, between paragraphs
                 continue
-            if refs_started:
-                continue
             if self._is_reference_list(b):
                 refs_started = True
                 continue
+            if refs_started and not _is_prose(text):
+                continue  # inside the reference list: only clear prose (a column that goes on) survives
             if b.size < 0.8 * body_size:
                 continue  # figure labels, legends, footnotes in small type
             heading, rest = self._split_heading(b, body_size)
@@ -368,8 +398,10 @@ class PdfExtractor:
 
     def _references_start(self, blocks: list[Block]) -> int | None:
         """Where a reference list of one block per entry begins: most of the next blocks are entries."""
-        starts = [bool(_REF_ENTRY.match(b.text)) for b in blocks]
+        starts = [_is_reference_entry(b.text) for b in blocks]
         for i in range(len(blocks) // 3, len(blocks)):
+            if _FIRST_REF.match(blocks[i].text) and starts[i] and any(_YEAR.search(b.text) for b in blocks[i : i + 3]):
+                return i  # the first entry of a numbered reference list
             window = [b for b, entry in zip(blocks[i : i + 8], starts[i : i + 8]) if not _CAPTION.match(b.text)]
             marked = sum(starts[i : i + 8])
             if starts[i] and len(window) >= 3 and marked >= 0.4 * len(window) and sum(bool(_YEAR.search(b.text)) for b in window) >= 2:
@@ -377,11 +409,11 @@ class PdfExtractor:
         return None
 
     def _is_reference_list(self, b: Block) -> bool:
-        entries = sum(1 for ln in b.lines if _REF_ENTRY.match(ln.text))
+        entries = sum(1 for ln in b.lines if _is_reference_entry(ln.text))
         if entries < 2 or entries < 0.25 * len(b.lines) or not _YEAR.search(b.text):
             return False
         chars = [c for c in b.text if not c.isspace()]
-        return sum(c.isalpha() for c in chars) > 0.55 * len(chars)  # not a table of numbers
+        return sum(c.isalpha() for c in chars) > 0.4 * len(chars)  # not a table of numbers
 
     def _is_table_body(self, b: Block) -> bool:
         text = b.text
