@@ -41,6 +41,22 @@ def copy_general() -> None:
                 gz.write((json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8"))
 
 
+PDFS = ["PhysRevX.8.041024-CC", "piva2015combined-CC", "PHC1580183-CC"]  # the CC BY 4.0 SuperMat papers
+
+
+def copy_papers() -> None:
+    pdf = HERE / "papers" / "pdf"
+    xml = HERE / "papers" / "xml"
+    pdf.mkdir(parents=True, exist_ok=True)
+    xml.mkdir(parents=True, exist_ok=True)
+    for name in PDFS:
+        shutil.copyfile(SHARED / "papers" / "pdf_supermat" / "pdf" / f"{name}.pdf", pdf / f"{name}.pdf")
+    shutil.copyfile(SHARED / "papers" / "publisher_xml" / "springer_jats_10.1186_s11671-021-03631-x.xml", xml / "springer_jats_10.1186_s11671-021-03631-x.xml")
+    shutil.copyfile(SHARED / "papers" / "grobid_tei" / "s41598-020-58065-9.training.fulltext.tei.xml", xml / "s41598-020-58065-9.training.fulltext.tei.xml")
+    for folder in (pdf, xml):
+        shutil.copyfile(SHARED / "papers" / "sofc_exp_texts" / "LICENSE.CC-BY-4.0", folder / "LICENSE.CC-BY-4.0")
+
+
 def copy_tokenizer() -> None:
     src = SHARED / "tokenizers" / "llama2"
     dst = HERE / "tokenizers" / "llama2"
@@ -53,6 +69,7 @@ if __name__ == "__main__":
     if not SHARED.is_dir():
         sys.exit(f"{SHARED} not found: the samples are rebuilt from the shared data folder")
     copy_sofc()
+    copy_papers()
     copy_general()
     copy_tokenizer()
     print("samples rebuilt under", HERE)

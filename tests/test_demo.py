@@ -11,7 +11,7 @@ def test_demo_manifest_builds_and_checks(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "Accounting reconciled; shard check passed" in printed and str(out / "summary.json") in printed
     summary = json.loads((out / "summary.json").read_text())
-    assert summary["reconciled"] and summary["inputs"] == 285
+    assert summary["reconciled"] and summary["inputs"] == 290
     assert set(summary["components"]) == {"papers", "general"}
     assert run_cli("check", out / "shards") == 0
 

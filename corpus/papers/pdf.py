@@ -173,6 +173,8 @@ class PdfExtractor:
         self.min_chars_per_page = min_chars_per_page
 
     def extract(self, data: bytes) -> PdfText | Failure:
+        if b"%PDF-" not in data[:1024]:  # MuPDF would "repair" an HTML page into an empty PDF
+            return Failure("not_a_pdf", f"no %PDF- signature at the start (starts with {data[:16]!r})")
         try:
             doc = pymupdf.open(stream=data, filetype="pdf")
         except Exception as e:  # noqa: BLE001 - whatever MuPDF says about a non-PDF
@@ -181,7 +183,7 @@ class PdfExtractor:
             if doc.needs_pass or doc.is_encrypted:
                 return Failure("encrypted_pdf", "the PDF is encrypted and needs a password")
             if doc.page_count == 0:
-                return Failure("no_pages", "the PDF has no pages")
+                return Failure("no_pages", "the PDF has no readable pages (truncated or damaged?)")
             try:
                 pages = [self._page_blocks(doc[i], i) for i in range(doc.page_count)]
             except Exception as e:  # noqa: BLE001 - a damaged page tree

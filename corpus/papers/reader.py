@@ -36,7 +36,7 @@ class PaperReader(SourceReader):
         opt: PaperOptions = self.options
         policy = SectionPolicy(keep_appendices=opt.keep_appendices, keep_keywords=opt.keep_keywords)
         text, spans, dropped = policy.render(paper)
-        metadata = {k: v for k, v in paper.metadata.items() if v not in (None, "", [])}
+        metadata = {k: v for k, v in paper.metadata.items() if v is not None and v != ""}
         if paper.title:
             metadata.setdefault("title", paper.title)
         metadata["source_format"] = self.source_format

@@ -8,6 +8,7 @@ from corpus.readers.base import Failure, SourceReader
 from corpus.readers.elsevier import ElsevierReader
 from corpus.readers.jats import JatsReader
 from corpus.readers.jsonl import JsonlSourceReader
+from corpus.readers.pdf import PdfReader
 from corpus.readers.tei import TeiReader
 from corpus.readers.text import TextFolderReader
 
@@ -17,6 +18,7 @@ READERS: dict[str, type[SourceReader]] = {
     "jats": JatsReader,
     "elsevier": ElsevierReader,
     "tei": TeiReader,
+    "pdf": PdfReader,
 }
 
 
