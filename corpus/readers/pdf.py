@@ -1,27 +1,82 @@
-"""PDF papers through PyMuPDF (no GPU, no server): see corpus/papers/pdf.py for the layout rules.
+"""PDF papers: PyMuPDF by default (no GPU, no server), or a GROBID server when `grobid_url` is set.
+
+PyMuPDF path: see corpus/papers/pdf.py for the layout rules. GROBID path: each PDF is posted to
+`{grobid_url}/api/processFulltextDocument` through grobid-client-python and the TEI it returns
+goes through the TEI reader, so both paths give the same Paper shape and section policy. The
+server is checked before any work (`/api/isalive`); a PDF that GROBID cannot process fails as
+`grobid_error` with the HTTP status, and the run goes on.
 
 Bad input ends as a failure with its own reason: `not_a_pdf` (a file named .pdf that is not
-one, or truncated beyond repair), `encrypted_pdf`, `no_pages`, `damaged_pdf`, `no_text_layer`
-(scanned pages without OCR). Pages without text inside an otherwise good PDF are counted in
-the document's `no_text_pages` metadata rather than emitted as garbage.
+one), `encrypted_pdf`, `no_pages` (truncated or damaged), `damaged_pdf`, `no_text_layer`
+(scanned pages without OCR). Pages without text inside an otherwise good PDF are counted in the
+document's `no_text_pages` metadata rather than emitted as garbage.
 """
 
 from __future__ import annotations
 
+from functools import cached_property
+
+from pydantic import Field
+
 from corpus.papers.pdf import PdfExtractor
-from corpus.papers.reader import PaperReader
+from corpus.papers.reader import PaperOptions, PaperReader
 from corpus.readers.base import Failure
+from corpus.readers.tei import TeiParser
+
+
+class PdfOptions(PaperOptions):
+    grobid_url: str | None = Field(None, description="a GROBID server, e.g. http://localhost:8070; default: PyMuPDF")
+    grobid_timeout: int = Field(180, gt=0, description="seconds per PDF")
+    grobid_consolidate_header: bool = Field(False, description="let GROBID look the header up online (the server needs network)")
+
+
+def _grobid_client(url: str, timeout: int):
+    from grobid_client.grobid_client import GrobidClient
+
+    return GrobidClient(grobid_server=url.rstrip("/"), timeout=timeout, check_server=False)
 
 
 class PdfReader(PaperReader):
     name = "📕 PDF"
     source_format = "pdf"
     default_globs = ("*.pdf",)
+    Options = PdfOptions
+
+    @classmethod
+    def preflight(cls, options: PdfOptions) -> list[str]:
+        if not options.grobid_url:
+            return []
+        from grobid_client.grobid_client import ServerUnavailableException
+
+        try:
+            alive, status = _grobid_client(options.grobid_url, options.grobid_timeout).ping()
+        except ServerUnavailableException as e:
+            alive, status = False, str(e).rsplit(": ", 1)[-1][:120]
+        return [] if alive else [f"grobid_url: no GROBID server answers at {options.grobid_url} ({status}); start one or remove grobid_url"]
+
+    @cached_property
+    def _grobid(self):
+        return _grobid_client(self.options.grobid_url, self.options.grobid_timeout)
 
     def read_paper(self, data: bytes, filepath: str):
+        if self.options.grobid_url:
+            return self._read_with_grobid(data, filepath)
         result = PdfExtractor(keep_tables=self.options.keep_tables).extract(data)
         if isinstance(result, Failure):
             return result
         if result.no_text_pages:
             self.stat_update("pages_without_text", value=len(result.no_text_pages))
         return result.paper
+
+    def _read_with_grobid(self, data: bytes, filepath: str):
+        if b"%PDF-" not in data[:1024]:
+            return Failure("not_a_pdf", f"no %PDF- signature at the start (starts with {data[:16]!r})")
+        _, status, tei = self._grobid.process_pdf(
+            "processFulltextDocument", data, consolidate_header=self.options.grobid_consolidate_header
+        )
+        if status != 200 or not tei:
+            return Failure("grobid_error", f"GROBID answered HTTP {status}: {(tei or '')[:300]}")
+        paper = TeiParser(self.options).parse(tei.encode("utf-8"))
+        if not isinstance(paper, Failure):
+            paper.metadata["extracted_by"] = "grobid"
+        return paper

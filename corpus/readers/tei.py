@@ -14,7 +14,7 @@ import re
 from xml.etree.ElementTree import Element
 
 from corpus.papers.model import Paper, Section, section_kind
-from corpus.papers.reader import PaperReader
+from corpus.papers.reader import PaperOptions, PaperReader
 from corpus.papers.xml import (
     InlineRenderer,
     bib_label,
@@ -61,10 +61,11 @@ class TeiInline(InlineRenderer):
         return squash(raw)
 
 
-class TeiReader(PaperReader):
-    name = "📜 TEI"
-    source_format = "tei"
-    default_globs = ("*.tei.xml", "*.tei")
+class TeiParser:
+    """TEI bytes -> Paper, with the paper reader options (markers, tables); shared with the GROBID path."""
+
+    def __init__(self, options: PaperOptions):
+        self.options = options
 
     def _blocks(self, div: Element, inline: TeiInline, heads: bool = False) -> list[str]:
         out = []
@@ -85,7 +86,7 @@ class TeiReader(PaperReader):
                 out.append(p)
         return " ".join(out)
 
-    def read_paper(self, data: bytes, filepath: str) -> Paper | Failure:
+    def parse(self, data: bytes) -> Paper | Failure:
         root = parse_untrusted_xml(data)
         if isinstance(root, Failure):
             return root
@@ -162,3 +163,12 @@ class TeiReader(PaperReader):
                 "licence": licence_name(licence_value),
             },
         )
+
+
+class TeiReader(PaperReader):
+    name = "📜 TEI"
+    source_format = "tei"
+    default_globs = ("*.tei.xml", "*.tei")
+
+    def read_paper(self, data: bytes, filepath: str) -> Paper | Failure:
+        return TeiParser(self.options).parse(data)
