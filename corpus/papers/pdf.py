@@ -168,8 +168,14 @@ def _line(raw: dict) -> Line | None:
 class PdfExtractor:
     """PDF bytes -> `PdfText` (a Paper with the body, captions and metadata), or a Failure."""
 
-    def __init__(self, keep_tables: bool = False, min_chars_per_page: int = 20):
+    def __init__(self, keep_tables: bool = False, caption_placement: str = "inline", min_chars_per_page: int = 20):
+        """caption_placement: "inline" puts a caption where the figure sits in the reading order (as GROBID
+        does), which may fall inside a paragraph that runs round the figure; "after_paragraph" holds it
+        back until that paragraph ends."""
+        if caption_placement not in ("inline", "after_paragraph"):
+            raise ValueError(f"caption_placement must be inline or after_paragraph, not {caption_placement!r}")
         self.keep_tables = keep_tables
+        self.caption_placement = caption_placement
         self.min_chars_per_page = min_chars_per_page
 
     def extract(self, data: bytes) -> PdfText | Failure:
@@ -308,7 +314,7 @@ class PdfExtractor:
             if _BOILERPLATE.search(text) and len(text) < 500:
                 continue  # licence and copyright footnotes
             if _CAPTION.match(text) and len(text) > 12:
-                pending.append(text)  # captions stay in reading order, between paragraphs
+                (current.paragraphs if self.caption_placement == "inline" else pending).append(text)
                 continue
             if self._is_reference_list(b):
                 refs_started = True

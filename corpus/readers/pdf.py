@@ -15,6 +15,7 @@ document's `no_text_pages` metadata rather than emitted as garbage.
 from __future__ import annotations
 
 from functools import cached_property
+from typing import Literal
 
 from pydantic import Field
 
@@ -25,6 +26,9 @@ from corpus.readers.tei import TeiParser
 
 
 class PdfOptions(PaperOptions):
+    caption_placement: Literal["inline", "after_paragraph"] = Field(
+        "inline", description="inline: where the figure sits in the reading order; after_paragraph: never inside a paragraph"
+    )
     grobid_url: str | None = Field(None, description="a GROBID server, e.g. http://localhost:8070; default: PyMuPDF")
     grobid_timeout: int = Field(180, gt=0, description="seconds per PDF")
     grobid_consolidate_header: bool = Field(False, description="let GROBID look the header up online (the server needs network)")
@@ -61,7 +65,7 @@ class PdfReader(PaperReader):
     def read_paper(self, data: bytes, filepath: str):
         if self.options.grobid_url:
             return self._read_with_grobid(data, filepath)
-        result = PdfExtractor(keep_tables=self.options.keep_tables).extract(data)
+        result = PdfExtractor(keep_tables=self.options.keep_tables, caption_placement=self.options.caption_placement).extract(data)
         if isinstance(result, Failure):
             return result
         if result.no_text_pages:
