@@ -297,7 +297,11 @@ class PdfExtractor:
         refs_started = False
 
         def add_paragraph(text: str) -> None:
+            nonlocal current
             text = _BRACKET_CITATION.sub("", text)  # numeric citation markers carry nothing for a language model
+            if current.kind == "acknowledgements" and not (current.paragraphs and _continues(current.paragraphs[-1], text)):
+                sections.append(current)  # an unheaded acknowledgement ends where its paragraph ends
+                current = Section("", [], 1, None)
             paras = current.paragraphs
             if paras and _continues(paras[-1], text):
                 paras[-1] = join_lines([paras[-1], text])  # a paragraph broken by a column or page end
@@ -311,7 +315,7 @@ class PdfExtractor:
             text = b.text
             if i == refs_at:
                 refs_started = True
-            if _BOILERPLATE.search(text) and len(text) < 500:
+            if _BOILERPLATE.search(text) and len(text) < 800:
                 continue  # licence and copyright footnotes
             if _CAPTION.match(text) and len(text) > 12:
                 (current.paragraphs if self.caption_placement == "inline" else pending).append(text)
@@ -347,8 +351,7 @@ class PdfExtractor:
                 current.paragraphs.extend(pending)
                 pending.clear()
                 sections.append(current)  # an unheaded acknowledgement paragraph closes the body section
-                sections.append(Section("Acknowledgements", [text], 1, "acknowledgements"))
-                current = Section("", [], 1, None)
+                current = Section("Acknowledgements", [text], 1, "acknowledgements")
                 continue
             add_paragraph(text)
         current.paragraphs.extend(pending)
@@ -389,10 +392,15 @@ class PdfExtractor:
             return None, ""
         looks_numbered = bool(_HEADING_NUMBER.match(t)) and not t[-1].isdigit()
         letters = [c for c in t if c.isalpha()]
+        visible = [c for c in t if not c.isspace()]
+        if len(letters) < 4 or len(letters) < 0.6 * len(visible):
+            return None, ""  # axis ticks, panel labels, units: not a heading
         upper = len(letters) > 3 and sum(c.isupper() for c in letters) / len(letters) > 0.8
         emphasised = first.bold or first.size > body_size + 0.9
         known = section_kind(t) != "body"
-        if not (known or (looks_numbered and (upper or emphasised)) or (upper and emphasised) or (emphasised and len(b.lines) == 1 and len(t) < 60)):
+        several_words = len(t.split()) >= 2
+        if not (known or (looks_numbered and (upper or emphasised)) or (upper and emphasised and several_words)
+                or (first.bold and len(b.lines) == 1 and len(t) < 60 and several_words)):
             return None, ""
         rest = join_lines([ln.text for ln in b.lines[1:]])
         return t, rest
