@@ -92,6 +92,12 @@ def ours(pdf: Path) -> str:
     return PdfExtractor().extract(pdf.read_bytes()).text
 
 
+def ours_keep_appendices(pdf: Path) -> str:
+    from corpus.papers.model import SectionPolicy
+
+    return SectionPolicy(keep_appendices=True).render(PdfExtractor().extract(pdf.read_bytes()).paper)[0]
+
+
 def ours_after_paragraph(pdf: Path) -> str:
     return PdfExtractor(caption_placement="after_paragraph").extract(pdf.read_bytes()).text
 
@@ -133,6 +139,7 @@ def main() -> None:
     else:
         print("note: pdftotext not installed (apt-get install poppler-utils); its column is left out")
     extractors["ours, captions after paragraph"] = ours_after_paragraph
+    extractors["ours, appendices kept"] = ours_keep_appendices
     extractors["ours PdfReader"] = ours  # the default: captions inline
 
     rows = []

@@ -1,6 +1,6 @@
 """The GROBID path of the PDF reader, against a local server answering GROBID's REST endpoints with recorded TEI.
 
-A real server: `docker run --rm -p 8070:8070 grobid/grobid:0.8.1` (or lfoppiano/grobid), then set
+A real server: one of GROBID's official images (grobid/grobid on Docker Hub) on port 8070, then set
 `options: {grobid_url: http://localhost:8070}` on a `reader: pdf` source.
 """
 
