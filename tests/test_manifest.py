@@ -154,3 +154,26 @@ def test_cluster_executors_chain_the_stages(tmp_path):
     assert isinstance(executor, SlurmPipelineExecutor) and executor.tasks == 1 and executor.job_name == "test-summary"
     assert executor.depends.tasks == 8 and executor.depends.depends.job_name == "test-process"
     assert executor.depends.depends.cpus_per_task == 2
+
+
+def test_full_manifest_dry_run_explains_the_plan_on_a_complete_data_root(tmp_path, monkeypatch, capsys):
+    import shutil
+
+    root = tmp_path / "data"
+    for sub, src in [
+        ("papers/elsevier", ROOT / "tests" / "fixtures" / "elsevier" / "S0000000000000001.xml"),
+        ("papers/springer", ROOT / "samples" / "papers" / "xml" / "springer_jats_10.1186_s11671-021-03631-x.xml"),
+        ("papers/pdf", ROOT / "samples" / "papers" / "pdf" / "PHC1580183-CC.pdf"),
+    ]:
+        (root / sub).mkdir(parents=True)
+        shutil.copy(src, root / sub)
+    for name in ("crystals/mp.jsonl.gz", "general/rp.jsonl.zst", "forum/qa.jsonl"):
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_bytes(b"")
+    monkeypatch.setenv("LLAMAT_DATA", str(root))
+    monkeypatch.setenv("LLAMAT_OUT", str(tmp_path / "out"))
+    assert run_cli("build", ROOT / "manifests" / "full.yaml", "--dry-run") == 0
+    out = capsys.readouterr().out
+    assert "1024 task(s)" in out and "elsevier_papers  elsevier" in out and "pdf_papers       pdf" in out
+    assert "shards/crystals/" in out and "target weight 0.025" in out
+    assert not (tmp_path / "out").exists()
