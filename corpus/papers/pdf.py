@@ -45,6 +45,16 @@ _YEAR = re.compile(r"\b(?:19|20)\d\d\b")
 _EMAIL = re.compile(r"\S+@\S+\.\w+")
 _DIGITS = re.compile(r"\d+")
 _BOILERPLATE = re.compile(r"(creative\s*commons|all rights reserved|further distribution of this work|this (article|work) is (licensed|distributed)|published by .{0,60}under the terms|licensee|open access (article|funded)|©|\(c\) \d{4})", re.IGNORECASE)
+# sheets that repositories put in front of a paper (eScholarship, Pure, ResearchGate, JSTOR, ...)
+_COVER_MARKERS = re.compile(
+    r"(permalink|escholarship|previously published works|powered by the california digital library|"
+    r"take ?down policy|general rights|document version|citation for published version|"
+    r"this content downloaded from|researchgate|terms and conditions of (use|access)|downloaded from https?://)",
+    re.IGNORECASE,
+)
+_IDENTIFIER = re.compile(r"^\s*(pii:?\s|doi:?\s*10\.|issn\b|https?://|www\.)", re.IGNORECASE)
+_ADDRESS_NOTE = re.compile(r"^\W{0,3}(permanent|present|current) address|^\W{0,3}(also at|on leave from)\b|^\W{0,3}(corresponding author|e-?mail)\b", re.IGNORECASE)
+_DOI = re.compile(r"10\.\d{4,9}/[^\s\"<>]+")
 _ABSTRACT = re.compile(r"^\s*(abstract|summary)\b", re.IGNORECASE)
 MARGIN = 0.075  # top and bottom fraction of the page where running headers and footers live
 
@@ -103,6 +113,17 @@ def join_lines(lines: list[str]) -> str:
         else:
             out = line
     return out
+
+
+def _is_cover_page(blocks: list["Block"]) -> bool:
+    """A repository's cover sheet: its markers, and little text."""
+    text = "\n".join(b.text for b in blocks)
+    return len(set(m.group(0).lower() for m in _COVER_MARKERS.finditer(text))) >= 2 and len(text) < 3000
+
+
+def _renumber(block: "Block", shift: int) -> "Block":
+    """The same block on another page number (page 0 is the paper's first page once a cover is dropped)."""
+    return Block(block.page + shift, block.bbox, block.lines)
 
 
 def _is_reference_entry(text: str) -> bool:
@@ -199,10 +220,18 @@ class PdfExtractor:
         no_text = [i + 1 for i, blocks in enumerate(pages) if sum(len(b.text) for b in blocks) < self.min_chars_per_page]
         if len(no_text) == page_count:
             return Failure("no_text_layer", f"none of the {page_count} pages has a text layer (scanned without OCR?)")
+        cover = ""
+        if page_count > 1 and _is_cover_page(pages[0]):
+            cover = "\n".join(b.text for b in pages[0])
+            pages = [[] for _ in pages[:1]] + [[_renumber(b, -1) for b in blocks] for blocks in pages[1:]]
         paper = self._paper([b for blocks in self._drop_running_lines(pages) for b in self._reading_order(blocks)])
-        doi = re.search(r"10\.\d{4,9}/[^\s\"<>]+", " ".join(str(v) for v in meta.values() if v))
+        doi = _DOI.search(" ".join(str(v) for v in meta.values() if v)) or _DOI.search(cover)
         if doi:
             paper.metadata["doi"] = doi.group(0).rstrip(".")
+        if cover and not paper.title and (title := re.search(r"\bTitle\n(.+?)\n(?:Permalink|Journal|Author)", cover, re.DOTALL)):
+            paper.title = " ".join(title.group(1).split())
+        if cover and (licence := re.search(r"\bCC[ -]BY(?:[ -](?:NC|SA|ND))*(?:[ -]\d\.\d)?", cover)):
+            paper.metadata["licence"] = licence.group(0).replace("-", " ")
         if meta.get("title") and not paper.title:
             paper.title = clean(meta["title"])
         paper.metadata["pages"] = page_count
@@ -317,6 +346,8 @@ class PdfExtractor:
                 refs_started = True
             if _BOILERPLATE.search(text) and len(text) < 800:
                 continue  # licence and copyright footnotes
+            if len(text) < 300 and (_IDENTIFIER.match(text) or _ADDRESS_NOTE.match(text)):
+                continue  # PII/DOI/ISSN lines and address footnotes
             if _CAPTION.match(text) and len(text) > 12:
                 (current.paragraphs if self.caption_placement == "inline" else pending).append(text)
                 continue
@@ -360,7 +391,7 @@ class PdfExtractor:
         return Paper(title=title, abstract=abstract, sections=sections, metadata={})
 
     def _title(self, blocks: list[Block], body_size: float) -> tuple[str | None, int]:
-        first_page = [i for i, b in enumerate(blocks) if b.page == 0][:12]
+        first_page = [i for i, b in enumerate(blocks) if b.page == 0 and not _IDENTIFIER.match(b.text)][:12]
         if not first_page:
             return None, 0
         i = max(first_page, key=lambda j: (blocks[j].size, -j))
