@@ -231,3 +231,11 @@ def test_extract_command_writes_jsonl_and_reports_failures(tmp_path, capsys):
 def test_every_reader_is_registered_with_its_formats():
     assert {"jsonl", "text", "jats", "elsevier", "tei", "pdf"} <= set(READERS)
     assert isinstance(read_one(Path(__file__), "jats"), Failure)
+
+
+def test_pdf_repository_cover_sheet_is_dropped_and_its_metadata_kept():
+    doc = read_one(SAMPLES / "papers" / "pdf" / "PHC1580183-CC.pdf", "pdf")
+    assert doc.id == "doi:10.1088/0031-8949/1989/t29/017"  # read from the eScholarship cover sheet
+    assert doc.metadata["licence"] == "CC BY 4.0"
+    assert "Permalink" not in doc.text and "eScholarship" not in doc.text and "Powered by" not in doc.text
+    assert "neutron" in doc.text.lower() and len(doc.text) > 5_000
