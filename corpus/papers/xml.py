@@ -181,6 +181,12 @@ def year_of(value: str | None) -> int | None:
     return int(m.group(1)) if m else None
 
 
+def table_text(table: Element, row: str, cells: tuple[str, ...] | None = None) -> str:
+    """A table body as text: one line a row, cells joined by " | " (kept only with keep_tables)."""
+    lines = [" | ".join(plain_text(c) for c in r if cells is None or local(c.tag) in cells) for r in descendants(table, row)]
+    return "\n".join(line for line in lines if line.strip(" |"))
+
+
 def bib_label(title: str, first_author: str | None) -> str:
     title = squash(title).rstrip(".")
     return f"{title}, by {first_author}" if first_author else title

@@ -28,6 +28,7 @@ from corpus.papers.xml import (
     local,
     parse_untrusted_xml,
     plain_text,
+    table_text,
     year_of,
 )
 from corpus.readers.base import Failure
@@ -111,10 +112,8 @@ class ElsevierReader(PaperReader):
                 figs[fig.get("id")] = cap
             if cap:
                 captions.append(cap)
-            if local(fig.tag) == "table" and self.options.keep_tables:
-                rows = [" | ".join(plain_text(c) for c in row if local(c.tag) == "entry") for row in descendants(fig, "row")]
-                if rows := [r for r in rows if r.strip(" |")]:
-                    captions.append("\n".join(rows))
+            if local(fig.tag) == "table" and self.options.keep_tables and (table := table_text(fig, "row", ("entry",))):
+                captions.append(table)
 
         abstract = []
         for ab in descendants(head, "abstract"):

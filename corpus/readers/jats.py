@@ -25,6 +25,7 @@ from corpus.papers.xml import (
     local,
     parse_untrusted_xml,
     plain_text,
+    table_text,
     year_of,
 )
 from corpus.readers.base import Failure
@@ -79,12 +80,6 @@ class JatsReader(PaperReader):
         text = " ".join(filter(None, [inline.text(child(cap, "title"))] + [inline.text(p) for p in children(cap, "p")])) if cap is not None else ""
         return " ".join(filter(None, [label, text]))
 
-    def _table_body(self, wrap: Element) -> str:
-        rows = []
-        for tr in descendants(wrap, "tr"):
-            rows.append(" | ".join(plain_text(c) for c in tr if local(c.tag) in ("td", "th")))
-        return "\n".join(r for r in rows if r.strip(" |"))
-
     def _blocks(self, elem: Element, inline: JatsInline) -> list[str]:
         out = []
         for c in elem:
@@ -131,7 +126,7 @@ class JatsReader(PaperReader):
                 figs[fig.get("id")] = cap
             if cap:
                 captions.append(cap)
-            if local(fig.tag) == "table-wrap" and self.options.keep_tables and (table := self._table_body(fig)):
+            if local(fig.tag) == "table-wrap" and self.options.keep_tables and (table := table_text(fig, "tr", ("td", "th"))):
                 captions.append(table)
 
         abstracts = [a for a in descendants(meta, "abstract") if a.get("abstract-type") in (None, "summary", "author")]

@@ -28,6 +28,7 @@ from corpus.papers.xml import (
     parse_untrusted_xml,
     plain_text,
     squash,
+    table_text,
     year_of,
 )
 from corpus.readers.base import Failure
@@ -114,10 +115,8 @@ class TeiParser:
                 figs[fig_id] = cap
             if cap:
                 captions.append(cap)
-            if fig.get("type") == "table" and self.options.keep_tables:
-                rows = [" | ".join(plain_text(c) for c in row) for row in descendants(fig, "row")]
-                if rows := [r for r in rows if r.strip(" |")]:
-                    captions.append("\n".join(rows))
+            if fig.get("type") == "table" and self.options.keep_tables and (table := table_text(fig, "row")):
+                captions.append(table)
 
         sections: list[Section] = []
         container = body if body is not None else text
