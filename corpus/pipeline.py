@@ -29,6 +29,9 @@ from datatrove.pipeline.base import PipelineStep
 from datatrove.pipeline.readers.jsonl import JsonlReader
 
 from corpus.filters import MinCharsFilter
+from corpus.filters.language import LanguageFilter
+from corpus.filters.quality import ProseFilter, ScienceQualityFilter
+from corpus.text.annotate import Annotator
 from corpus.identity import StableIdAssigner
 from corpus.manifest import Manifest, ManifestError, tokenizer_metadata_name, tokenizer_source
 from corpus.outcomes import DROPPED, FAILED, KEPT, OutcomeWriter
@@ -138,12 +141,19 @@ def build_stages(manifest: Manifest, inputs: dict[str, list[str]], layout: Outpu
         )
         for src in manifest.sources
     ]
-    min_chars = MinCharsFilter(
-        manifest.stages.filters.min_chars,
-        exclusion_writer=OutcomeWriter(
-            layout.rejected, "min_chars-${rank}.jsonl", DROPPED, os.path.join(layout.outcomes, "dropped-min_chars-{rank:05d}.parquet")
-        ),
-    )
+    def rejected(step: str) -> OutcomeWriter:
+        return OutcomeWriter(layout.rejected, f"{step}-${{rank}}.jsonl", DROPPED, os.path.join(layout.outcomes, f"dropped-{step}-{{rank:05d}}.parquet"))
+
+    settings = manifest.stages.filters
+    filters: list[PipelineStep] = [MinCharsFilter(settings.min_chars, exclusion_writer=rejected("min_chars")), Annotator()]
+    # structural rules first, so garbled text is dropped for what it is rather than as "wrong language"
+    if settings.quality_enabled:
+        filters.append(ScienceQualityFilter(settings.quality, exclusion_writer=rejected("quality")))
+    if settings.language.enabled:
+        lang = settings.language
+        filters.append(LanguageFilter(lang.keep, lang.min_score, lang.model_path, exclusion_writer=rejected("language")))
+        if lang.keep == ["en"] and settings.quality_enabled:
+            filters.append(ProseFilter(settings.quality.min_stopword_ratio, exclusion_writer=rejected("prose")))
     keep = OutcomeWriter(layout.kept, "${component}/${rank}.jsonl", KEPT, os.path.join(layout.outcomes, "kept-{rank:05d}.parquet"))
     clear_process = ClearTaskOutputs(
         [
@@ -158,7 +168,7 @@ def build_stages(manifest: Manifest, inputs: dict[str, list[str]], layout: Outpu
     process = Stage(
         "process",
         "reading and filtering",
-        [clear_process, *readers, StableIdAssigner(), min_chars, keep],
+        [clear_process, *readers, StableIdAssigner(), *filters, keep],
         tasks,
         total_files=sum(len(v) for v in inputs.values()),
     )

@@ -166,7 +166,8 @@ def _bad_inputs(folder: Path) -> dict:
         + b"\n"
     )
     truncated = folder / "truncated.jsonl.gz"
-    payload = gzip.compress(("\n".join(json.dumps({"id": f"t{i}", "text": "Grain boundaries " * 40}) for i in range(200)) + "\n").encode())
+    sentence = "Grain boundaries in the doped ceria electrolyte were imaged by transmission electron microscopy after {} h at 800 °C, and the segregation of gadolinium to the boundary core was quantified. "
+    payload = gzip.compress(("\n".join(json.dumps({"id": f"t{i}", "text": sentence.format(i) * 3}) for i in range(200)) + "\n").encode())
     truncated.write_bytes(payload[: len(payload) // 2])
     data = base_manifest()
     data["sources"] = [
@@ -287,6 +288,7 @@ def test_large_vocabulary_gives_uint32_shards(tmp_path):
     data["tokenizer"] = {"path": str(tok_path), "eos_token": "</s>"}
     data["sources"] = [{"name": "t", "reader": "text", "paths": [str(texts)]}]
     data["components"] = [{"name": "c", "sources": ["t"]}]
+    data["stages"] = {"filters": {"min_chars": 10, "language": {"enabled": False}, "quality_enabled": False}}  # a word list, not prose
     assert run_cli("build", write_manifest(tmp_path, data)) == 0
     ds = shard_files(str(tmp_path / "out" / "shards" / "c"))[0]
     assert read_metadata(ds)[1] == 4

@@ -1,0 +1,1 @@
+"""Text: the shared one-pass annotation of documents."""

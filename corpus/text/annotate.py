@@ -1,0 +1,92 @@
+"""One pass over a document's text, shared by every filter after it.
+
+Web-tuned filters each re-tokenise the document (datatrove's Gopher, C4 and FineWeb filters split
+words and lines again, one after another). Here the statistics are computed once, with C-speed
+string operations (split, count, regex findall) rather than Python loops over characters, and
+stored on the document as `metadata["signals"]`, a flat dict of numbers that the filters read,
+the documents table records and the report plots.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+
+from datatrove.data import Document, DocumentsPipeline
+from datatrove.pipeline.base import PipelineStep
+
+_CID = re.compile(r"\(cid:\d+\)")
+_MOJIBAKE = re.compile(r"[ÃÂâ][\x80-\xbf\u0152\u0153\u0160\u0161\u0178\u017d\u017e\u0192\u02c6\u02dc\u2013-\u203a\u20ac\u2122]")
+_WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
+_LATEX = re.compile(r"\\[A-Za-z]+|\$[^$\n]{1,200}\$")
+_NUMBERISH = re.compile(r"^[\s\d.,;:%±+\-−–()\[\]/|×eE]*$")
+_SINGLE_LETTERS = re.compile(r"(?:\b[^\W\d_]\b[ \t]){6,}")  # "T h e  s a m p l e" OCR letter spacing
+_BOILERPLATE = re.compile(
+    r"\b(table of contents|erratum|corrigendum|retraction notice|this article has been retracted|"
+    r"expression of concern|cover (image|page)|issue information|editorial board|front matter|back matter|"
+    r"author index|subject index|instructions (for|to) authors)\b",
+    re.IGNORECASE,
+)
+STOPWORDS = frozenset(
+    "the of and to in a is that for it as was with be by on not he this are or his from at which but have an they "
+    "you were her their one all we can has there been if more when will would who so no these its than into only also "
+    "then other such may some between both each most after two under where while using used however".split()
+)
+
+
+def signals(text: str) -> dict[str, float]:
+    """The statistics every filter reads; about a dozen C-level passes, no Python loop over characters."""
+    n = len(text) or 1
+    lines = text.split("\n")
+    nonempty = [ln.strip() for ln in lines if ln.strip()]
+    words = text.split()
+    n_words = len(words) or 1
+    letters = sum(len(w) for w in _WORD.findall(text))
+    digits = sum(text.count(d) for d in "0123456789")
+    lowered = [w.lower().strip(".,;:()[]\"'") for w in words]
+    stop = sum(1 for w in lowered if w in STOPWORDS)
+    single = sum(1 for w in words if len(w) == 1 and w.isalpha())
+    counts = Counter(nonempty)
+    repeated_chars = sum(len(line) * (c - 1) for line, c in counts.items() if c > 1)
+    nonempty_chars = sum(len(line) for line in nonempty) or 1
+    return {
+        "chars": len(text),
+        "words": len(words),
+        "lines": len(nonempty),
+        "letter_ratio": letters / n,
+        "digit_ratio": digits / n,
+        "whitespace_ratio": (n - len("".join(words))) / n,
+        "mean_word_length": sum(map(len, words)) / n_words,
+        "stopword_ratio": stop / n_words,
+        "single_letter_word_ratio": single / n_words,
+        "letter_spaced_runs": len(_SINGLE_LETTERS.findall(text)),
+        "cid_runs": len(_CID.findall(text)),
+        "replacement_chars": text.count("\ufffd"),
+        "mojibake": len(_MOJIBAKE.findall(text)),
+        "latex_commands": len(_LATEX.findall(text)),
+        "numeric_line_ratio": sum(1 for ln in nonempty if _NUMBERISH.match(ln)) / (len(nonempty) or 1),
+        "short_line_ratio": sum(1 for ln in nonempty if len(ln) < 25) / (len(nonempty) or 1),
+        "duplicate_line_char_ratio": repeated_chars / nonempty_chars,
+        "boilerplate_phrases": len(_BOILERPLATE.findall(text[:5000])),
+    }
+
+
+class Annotator(PipelineStep):
+    """Computes `signals(text)` once per document into `metadata["signals"]`."""
+
+    name = "🔬 Annotate"
+    type = "🏷 - ANNOTATOR"
+
+    def run(self, data: DocumentsPipeline, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
+        for doc in data:
+            with self.track_time():
+                doc.metadata["signals"] = {k: round(v, 4) if isinstance(v, float) else v for k, v in signals(doc.text).items()}
+            yield doc
+
+
+def signals_of(doc: Document) -> dict[str, float]:
+    """The document's signals, computed now if no Annotator ran before."""
+    s = doc.metadata.get("signals")
+    if s is None:
+        s = doc.metadata["signals"] = signals(doc.text)
+    return s
