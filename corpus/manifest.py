@@ -106,8 +106,20 @@ class FilterSettings(_Strict):
     quality_enabled: bool = True
 
 
+class DedupSettings(_Strict):
+    enabled: bool = True
+    identity: bool = Field(True, description="the same DOI, or the same long title and year, from several sources")
+    exact: bool = Field(True, description="the same text after lowercasing and dropping punctuation (numbers kept)")
+    near: bool = Field(True, description="MinHash near-duplicates")
+    threshold: float = Field(0.8, gt=0, le=1, description="estimated Jaccard of 5-word shingles at which two documents are near-duplicates")
+    num_perm: int = Field(128, ge=16, le=1024)
+    shingle_size: int = Field(5, ge=1, le=20)
+    priority: dict[str, int] = Field(default_factory=dict, description="source name -> priority (higher survives); default by format: XML 3, TEI 2, PDF 1, text 0")
+
+
 class StageSettings(_Strict):
     filters: FilterSettings = FilterSettings()
+    dedup: DedupSettings = DedupSettings()
 
 
 class ComponentConfig(_Strict):

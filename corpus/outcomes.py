@@ -17,6 +17,7 @@ from datatrove.pipeline.writers.jsonl import JsonlWriter
 
 LEDGER_SCHEMA = pa.schema(
     [
+        ("record", pa.string()),
         ("id", pa.string()),
         ("source", pa.string()),
         ("component", pa.string()),
@@ -27,7 +28,8 @@ LEDGER_SCHEMA = pa.schema(
     ]
 )
 
-KEPT, DROPPED, FAILED = "kept", "dropped", "failed"
+# passed: through every filter of the process stage; kept: in a shard (dedup may still drop a passed document)
+PASSED, KEPT, DROPPED, FAILED = "passed", "kept", "dropped", "failed"
 
 
 def licence_of(doc: Document) -> str | None:
@@ -61,6 +63,7 @@ class OutcomeWriter(JsonlWriter):
         reason = md.get("filter_reason") if self.status == DROPPED else md.get("error_kind") if self.status == FAILED else None
         self._rows.append(
             {
+                "record": md.get("record"),
                 "id": document.id,
                 "source": md.get("source"),
                 "component": md.get("component"),

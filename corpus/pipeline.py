@@ -1,16 +1,19 @@
 """From a manifest to datatrove pipelines, and running them on the configured executor.
 
-Three stages, each a list of datatrove steps run by a datatrove executor:
+Four stages, each a list of datatrove steps run by a datatrove executor:
 
-1. `process` (N tasks): every source's reader -> stable ids -> filters -> kept documents
-   written per component (OUT/work/kept/); drops go to OUT/rejected/ with their reason, read
-   failures to OUT/failed/ with their error.
-2. `shards` (N tasks): per component, the task's kept documents -> `ShardWriter` ->
-   OUT/shards/<component>/<task>.ds (+ .index, .metadata, .provenance.parquet).
-3. `summary` (1 task): reconciles inputs against outcomes and shards, checks the shards and
+1. `process` (N tasks): every source's reader -> stable ids -> filters (length, science quality,
+   language, prose) -> dedup signatures -> documents that passed, written per component
+   (OUT/work/kept/); drops go to OUT/rejected/ with their reason, read failures to OUT/failed/.
+2. `dedup` (1 task): identity, exact and MinHash near-duplicate groups over all signatures ->
+   OUT/work/dedup/removed.parquet (record keys, reasons, survivors).
+3. `shards` (N tasks): per component, the task's passed documents -> dedup removal (to
+   OUT/rejected/ with its reason) -> `ShardWriter` -> OUT/shards/<component>/<task>.ds
+   (+ .index, .metadata, .provenance.parquet).
+4. `summary` (1 task): reconciles inputs against outcomes and shards, checks the shards and
    writes OUT/summary.json and OUT/stats/documents.parquet.
 
-Later stages (dedup, mixture) slot in between as further stages. Each task first clears what
+A later stage (mixture) slots in the same way. Each task first clears what
 an interrupted run of the same task may have left, and datatrove skips tasks that completed,
 so re-running after a kill finishes the work and gives the same bytes as an uninterrupted run.
 """
@@ -34,7 +37,9 @@ from corpus.filters.quality import ProseFilter, ScienceQualityFilter
 from corpus.text.annotate import Annotator
 from corpus.identity import StableIdAssigner
 from corpus.manifest import Manifest, ManifestError, tokenizer_metadata_name, tokenizer_source
-from corpus.outcomes import DROPPED, FAILED, KEPT, OutcomeWriter
+from corpus.dedup.minhash import MinHasher
+from corpus.dedup.stage import DedupFilter, Deduplicator, SignatureWriter
+from corpus.outcomes import DROPPED, FAILED, PASSED, OutcomeWriter
 from corpus.progress import ProgressBeacon
 from corpus.readers import READERS
 from corpus.shards.writer import ShardWriter
@@ -154,7 +159,13 @@ def build_stages(manifest: Manifest, inputs: dict[str, list[str]], layout: Outpu
         filters.append(LanguageFilter(lang.keep, lang.min_score, lang.model_path, exclusion_writer=rejected("language")))
         if lang.keep == ["en"] and settings.quality_enabled:
             filters.append(ProseFilter(settings.quality.min_stopword_ratio, exclusion_writer=rejected("prose")))
-    keep = OutcomeWriter(layout.kept, "${component}/${rank}.jsonl", KEPT, os.path.join(layout.outcomes, "kept-{rank:05d}.parquet"))
+    dedup = manifest.stages.dedup
+    hasher = MinHasher(dedup.num_perm, seed=manifest.seed, shingle_size=dedup.shingle_size)
+    signatures = os.path.join(layout.work, "dedup", "signatures")
+    removed_path = os.path.join(layout.work, "dedup", "removed.parquet")
+    if dedup.enabled:
+        filters.append(SignatureWriter(signatures, hasher, dedup.priority))
+    keep = OutcomeWriter(layout.kept, "${component}/${rank}.jsonl", PASSED, os.path.join(layout.outcomes, "passed-{rank:05d}.parquet"))
     clear_process = ClearTaskOutputs(
         [
             os.path.join(layout.rejected, "*-{rank:05d}.jsonl.zst"),
@@ -163,6 +174,7 @@ def build_stages(manifest: Manifest, inputs: dict[str, list[str]], layout: Outpu
             os.path.join(layout.inputs, "*-{rank:05d}.json"),
             os.path.join(layout.kept, "*", "{rank:05d}.jsonl.zst"),
             os.path.join(layout.progress, "process-{rank:05d}.json"),
+            os.path.join(signatures, "{rank:05d}.parquet"),
         ]
     )
     process = Stage(
@@ -173,12 +185,26 @@ def build_stages(manifest: Manifest, inputs: dict[str, list[str]], layout: Outpu
         total_files=sum(len(v) for v in inputs.values()),
     )
 
-    # ---- stage 2: token shards per component
+    # ---- stage 2: duplicates across everything that passed (one task: it needs every signature)
+    stages = [process]
+    if dedup.enabled:
+        stages.append(Stage("dedup", "finding duplicates", [Deduplicator(
+            signatures, removed_path, os.path.join(layout.stats, "dedup_clusters.parquet"), hasher,
+            identity=dedup.identity, exact=dedup.exact, near=dedup.near, threshold=dedup.threshold,
+        )], 1))
+
+    # ---- stage 3: token shards per component
     shard_progress = ProgressBeacon(layout.progress, "shards")
-    shard_steps: list[PipelineStep] = [ClearTaskOutputs([os.path.join(layout.progress, "shards-{rank:05d}.json")])]
+    shard_steps: list[PipelineStep] = [ClearTaskOutputs([
+        os.path.join(layout.progress, "shards-{rank:05d}.json"),
+        os.path.join(layout.rejected, "dedup-{rank:05d}.jsonl.zst"),
+        os.path.join(layout.outcomes, "dropped-dedup-{rank:05d}.parquet"),
+    ])]
+    dedup_filter = DedupFilter(removed_path, exclusion_writer=rejected("dedup")) if dedup.enabled else None
     for comp in manifest.components:
         shard_steps += [
             RankFileReader(os.path.join(layout.kept, comp.name)),
+            *([dedup_filter] if dedup_filter else []),
             ShardWriter(
                 os.path.join(layout.shards, comp.name),
                 tokenizer_source(manifest.tokenizer),
@@ -190,16 +216,15 @@ def build_stages(manifest: Manifest, inputs: dict[str, list[str]], layout: Outpu
                 progress=shard_progress,
             ),
         ]
-    shards = Stage("shards", "tokenizing into shards", shard_steps, tasks)
+    stages.append(Stage("shards", "tokenizing into shards", shard_steps, tasks))
 
-    # ---- stage 3: accounting
+    # ---- stage 4: accounting
     from corpus.summary import SummaryStep
 
-    summary = Stage("summary", "reconciling and checking", [SummaryStep(manifest, layout.root)], 1)
-
-    for stage in (process, shards, summary):
+    stages.append(Stage("summary", "reconciling and checking", [SummaryStep(manifest, layout.root)], 1))
+    for stage in stages:
         stage.steps = [getattr(s, "name", None) or type(s).__name__ for s in stage.pipeline]
-    return [process, shards, summary]
+    return stages
 
 
 def make_executor(manifest: Manifest, stage: Stage, layout: OutputLayout, depends=None):

@@ -4,8 +4,10 @@ Three independent records are reconciled:
 - what the readers say they read (OUT/stats/inputs/: files, documents, failures per task),
 - where every document ended (the outcome ledgers under OUT/stats/outcomes/),
 - what is in the shards (the provenance side-cars, and `corpus check` over the shard files).
-Inputs must equal kept + dropped + failed per source, every input file must have been read,
-kept documents must equal shard entries per component, and the shards must pass the check.
+Inputs must equal kept + dropped + failed per source, every input file must have been read, the
+documents that passed the filters must be exactly the shard entries plus the duplicates removed,
+per source and per component, and the shards must pass the check. Documents are matched by
+record key (source file and position), which is unique even when two documents share an id.
 The summary says `"reconciled": true` only when all hold; otherwise it lists what did not.
 Nothing in it depends on timing or on where OUT lives, so two builds of one manifest give the
 same bytes.
@@ -22,7 +24,7 @@ from datatrove.data import DocumentsPipeline
 from datatrove.pipeline.base import PipelineStep
 
 from corpus.manifest import Manifest
-from corpus.outcomes import DROPPED, FAILED, KEPT, LEDGER_SCHEMA
+from corpus.outcomes import DROPPED, FAILED, PASSED, LEDGER_SCHEMA
 from corpus.shards.check import ShardError, check_shards
 from corpus.shards.format import PROVENANCE_SCHEMA, provenance_path, shard_files
 
@@ -73,46 +75,55 @@ def build_summary(manifest: Manifest, root: str) -> dict:
     provenance = _provenance(shards, components)
     readers = _reader_counts(stats)
     problems: list[str] = []
+    dropped = ledger.filter(pl.col("status") == DROPPED)
+    failed = ledger.filter(pl.col("status") == FAILED)
+    passed = ledger.filter(pl.col("status") == PASSED)
+    duplicates = dropped.filter(pl.col("reason").str.starts_with("duplicate_"))
+
+    def count(frame: pl.DataFrame, column: str, value: str) -> int:
+        return frame.filter(pl.col(column) == value).height
 
     # per source: what was read against where it ended
     by_source = {}
     expected_files = _count_listed_inputs(root)
     for src in manifest.sources:
-        rows = ledger.filter(pl.col("source") == src.name)
-        outcome = {s: rows.filter(pl.col("status") == s).height for s in (KEPT, DROPPED, FAILED)}
+        outcome = {"kept": count(provenance, "source", src.name), "dropped": count(dropped, "source", src.name), "failed": count(failed, "source", src.name)}
         read = readers.get(src.name, {"files": 0, "documents": 0, "failed": 0})
         inputs = read["documents"] + read["failed"]
         by_source[src.name] = {"component": manifest.component_of(src.name), "files": read["files"], "inputs": inputs, **outcome}
         if inputs != sum(outcome.values()):
             problems.append(f"source {src.name}: {inputs} inputs read but {sum(outcome.values())} outcomes recorded")
+        if count(passed, "source", src.name) != outcome["kept"] + count(duplicates, "source", src.name):
+            problems.append(f"source {src.name}: {count(passed, 'source', src.name)} passed the filters but "
+                            f"{outcome['kept']} are in shards and {count(duplicates, 'source', src.name)} were removed as duplicates")
         if read["files"] != expected_files.get(src.name, 0):
             problems.append(f"source {src.name}: {read['files']} of {expected_files.get(src.name, 0)} input files were read")
 
-    # per component: kept documents against shard entries
+    # per component: what passed against shard entries and duplicates, record by record
     by_component = {}
     for comp in components:
-        kept = ledger.filter((pl.col("status") == KEPT) & (pl.col("component") == comp)).height
         prov = provenance.filter(pl.col("component") == comp)
         tokens = int((prov["token_end"] - prov["token_start"]).sum()) if prov.height else 0
         folder = os.path.join(shards, comp)
         files = len(shard_files(folder)) if os.path.isdir(folder) else 0
         by_component[comp] = {"documents": prov.height, "tokens": tokens, "shards": files, "folder": os.path.relpath(folder, root)}
-        if kept != prov.height:
-            problems.append(f"component {comp}: {kept} documents kept but {prov.height} in the shards")
+        expected = set(passed.filter(pl.col("component") == comp)["record"].to_list())
+        ended = set(prov["record"].to_list()) | set(duplicates.filter(pl.col("component") == comp)["record"].to_list())
+        if expected != ended:
+            problems.append(f"component {comp}: {len(expected - ended)} passed documents are neither in the shards nor removed "
+                            f"as duplicates, {len(ended - expected)} are in the shards without having passed")
 
     if provenance.is_empty():  # nothing was kept: no shards to check, and nothing wrong with that
         check_result = {"ok": True, "documents": 0, "tokens": 0}
     else:
         check_result = _check(shards, provenance, by_component, problems)
 
-    dropped = ledger.filter(pl.col("status") == DROPPED)
-    failed = ledger.filter(pl.col("status") == FAILED)
     total_inputs = sum(s["inputs"] for s in by_source.values())
     return {
         "name": manifest.name,
         "seed": manifest.seed,
         "inputs": total_inputs,
-        "kept": ledger.filter(pl.col("status") == KEPT).height,
+        "kept": provenance.height,
         "dropped": dropped.height,
         "failed": failed.height,
         "dropped_by_reason": _by(dropped, "reason"),
@@ -155,14 +166,11 @@ def write_documents_table(root: str, components: list[str]) -> None:
     """One row per input document: its outcome, and for kept ones its shard and token range."""
     ledger = _ledger(os.path.join(root, "stats"))
     prov = _provenance(os.path.join(root, "shards"), components).select(
-        "id", "component", "shard", "token_start", "token_end", (pl.col("token_end") - pl.col("token_start")).alias("tokens")
+        "record", "shard", "token_start", "token_end", (pl.col("token_end") - pl.col("token_start")).alias("tokens")
     )
-    # ids can repeat (the same text twice before dedup): pair the k-th kept row of an id with its k-th shard entry
-    kept = ledger.filter(pl.col("status") == KEPT).sort("id", "file_path").with_columns(pl.int_range(pl.len()).over("id").alias("_k"))
-    prov = prov.sort("id", "component", "shard", "token_start").with_columns(pl.int_range(pl.len()).over("id").alias("_k"))
-    kept = kept.join(prov.drop("component"), on=["id", "_k"], how="left").drop("_k")
-    rest = ledger.filter(pl.col("status") != KEPT)
-    table = pl.concat([kept, rest], how="diagonal_relaxed").sort("status", "source", "id", "file_path", nulls_last=True)
+    kept = ledger.filter(pl.col("status") == PASSED).join(prov, on="record", how="inner").with_columns(pl.lit("kept").alias("status"))
+    rest = ledger.filter(pl.col("status") != PASSED)
+    table = pl.concat([kept, rest], how="diagonal_relaxed").sort("status", "source", "record", nulls_last=True)
     table.write_parquet(os.path.join(root, "stats", "documents.parquet"))
 
 

@@ -175,6 +175,7 @@ def _bad_inputs(folder: Path) -> dict:
         {"name": "records", "reader": "jsonl", "paths": [str(jsonl), str(truncated)], "options": {"id_key": "id"}},
     ]
     data["components"] = [{"name": "papers", "sources": ["texts", "records"]}]
+    data["stages"] = {"dedup": {"enabled": False}}  # the truncated file's records are near-copies on purpose
     return data
 
 

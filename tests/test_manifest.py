@@ -152,8 +152,9 @@ def test_cluster_executors_chain_the_stages(tmp_path):
     for stage in build_stages(manifest, expand_inputs(manifest), layout):
         executor = make_executor(manifest, stage, layout, depends=executor)  # builds, submits nothing
     assert isinstance(executor, SlurmPipelineExecutor) and executor.tasks == 1 and executor.job_name == "test-summary"
-    assert executor.depends.tasks == 8 and executor.depends.depends.job_name == "test-process"
-    assert executor.depends.depends.cpus_per_task == 2
+    shards = executor.depends
+    assert shards.tasks == 8 and shards.depends.job_name == "test-dedup" and shards.depends.tasks == 1
+    assert shards.depends.depends.job_name == "test-process" and shards.depends.depends.cpus_per_task == 2
 
 
 def test_full_manifest_dry_run_explains_the_plan_on_a_complete_data_root(tmp_path, monkeypatch, capsys):

@@ -79,11 +79,12 @@ class SourceReader(BaseDiskReader):
         return doc
 
     def _failure_document(self, failure: Failure, filepath: str) -> Document:
-        where = filepath if failure.line is None else f"{filepath}#{failure.line}"
+        where = filepath if failure.line is None else f"{filepath}#L{failure.line}"
         return Document(
             text="",
             id=f"{self.source}:{where}",
             metadata={
+                "record": f"{self.source}:{where}",
                 "source": self.source,
                 "component": self.component,
                 "file_path": self.data_folder.resolve_paths(filepath),
@@ -111,6 +112,7 @@ class SourceReader(BaseDiskReader):
                             counts["failed"] += 1
                             self.stat_update("failed")
                             continue
+                        item.metadata["record"] = f"{self.source}:{filepath}#{yielded}"  # stable: file and position in it
                         yielded += 1
                         counts["documents"] += 1
                         self.stat_update("documents")

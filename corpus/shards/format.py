@@ -4,8 +4,8 @@ One flat folder per mixture component, per shard `NAME.ds` plus:
 - `NAME.ds`: the tokens, little-endian uint16 when the vocabulary has at most 65,536 entries, else uint32;
 - `NAME.ds.index`: little-endian uint64, the cumulative end (in tokens) of every document;
 - `NAME.ds.metadata`: `tokenizer|token_size`, the token count, and the count in words (datatrove's 3 lines);
-- `NAME.provenance.parquet` (ours): one row per index entry: id, source, licence, shard, token_start,
-  token_end; its schema metadata records the tokenizer, EOS id, vocabulary size and seed, which
+- `NAME.provenance.parquet` (ours): one row per index entry: id, record (source file and position),
+  source, licence, shard, token_start, token_end; its schema metadata records the tokenizer, EOS id, vocabulary size and seed, which
   is what `corpus check` validates against.
 Every document ends with the EOS token.
 """
@@ -25,6 +25,7 @@ INDEX_DTYPE = np.dtype("<u8")
 PROVENANCE_SCHEMA = pa.schema(
     [
         ("id", pa.string()),
+        ("record", pa.string()),
         ("source", pa.string()),
         ("licence", pa.string()),
         ("shard", pa.string()),

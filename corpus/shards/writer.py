@@ -109,7 +109,7 @@ class ShardWriter(PipelineStepWithTokenizer):
         self._remove_outputs(ds_path)  # a re-run after a kill starts from a clean slate
         tmp_path = os.path.join(self.work_folder, f"{shard_name(rank)}.{self.component}.unshuffled")
 
-        ids, sources, licences, lengths = [], [], [], []
+        ids, records, sources, licences, lengths = [], [], [], [], []
         with open(tmp_path, "wb") as tmp:
             for batch in batches_by_chars(data, self.batch_chars):
                 with self.track_time(unit="batch"):
@@ -119,6 +119,7 @@ class ShardWriter(PipelineStepWithTokenizer):
                         tokens = np.array(enc.ids, dtype=dtype)
                         tmp.write(tokens.data)
                         ids.append(doc.id)
+                        records.append(doc.metadata.get("record"))
                         sources.append(doc.metadata.get("source"))
                         licences.append(licence_of(doc))
                         lengths.append(len(tokens))
@@ -142,6 +143,7 @@ class ShardWriter(PipelineStepWithTokenizer):
             ds_path,
             {
                 "id": [ids[i] for i in order],
+                "record": [records[i] for i in order],
                 "source": [sources[i] for i in order],
                 "licence": [licences[i] for i in order],
                 "shard": [os.path.basename(ds_path)] * len(order),

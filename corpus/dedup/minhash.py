@@ -1,0 +1,75 @@
+"""MinHash signatures that keep numbers, computed without a Python loop over permutations.
+
+datatrove's MinHash normaliser removes numbers, so two crystal records or two papers that differ
+only in lattice constants or measured values look identical; here a token is a word or a whole
+number (`3.84` stays `3.84`). Words are hashed once each (crc32, stable across processes unlike
+`hash()`), 5-word shingles are combined with numpy in uint64 arithmetic, and the permutations
+are datasketch's own (`affine64` scheme) applied by `MinHash.update_batch`, which is
+vectorised over shingles and permutations. Signatures are therefore datasketch MinHashes, and
+datasketch's LSH does the banding.
+"""
+
+from __future__ import annotations
+
+import re
+import zlib
+
+import numpy as np
+from datasketch import LeanMinHash, MinHash
+
+TOKEN = re.compile(r"[^\W_]+(?:[.,]\d+)*")
+SCHEME = "affine64"
+_MIX = np.uint64(0x9E3779B97F4A7C15)  # odd multiplier: position-dependent combination of word hashes
+
+
+def tokens(text: str) -> list[str]:
+    """Lowercase words and whole numbers (decimals kept), punctuation dropped."""
+    return TOKEN.findall(text.lower())
+
+
+def shingle_hashes(text: str, size: int = 5) -> np.ndarray:
+    """uint64 hash of every run of `size` consecutive tokens (one shingle for shorter texts)."""
+    words = np.fromiter((zlib.crc32(w.encode()) for w in tokens(text)), dtype=np.uint64)
+    if len(words) == 0:
+        return words
+    if len(words) < size:
+        size = len(words)
+    n = len(words) - size + 1
+    h = np.zeros(n, dtype=np.uint64)
+    with np.errstate(over="ignore"):  # wrap-around is the point
+        for j in range(size):
+            h = h * _MIX + words[j : j + n]
+    return np.unique(h)
+
+
+class MinHasher:
+    """`signature(text)` -> datasketch-compatible hash values (uint64, `num_perm` of them)."""
+
+    def __init__(self, num_perm: int = 128, seed: int = 1, shingle_size: int = 5):
+        self.num_perm, self.seed, self.shingle_size = num_perm, seed, shingle_size
+        self._template = MinHash(num_perm=num_perm, seed=seed, scheme=SCHEME)
+
+    def __getstate__(self):
+        return {"num_perm": self.num_perm, "seed": self.seed, "shingle_size": self.shingle_size}
+
+    def __setstate__(self, state):
+        self.__init__(**state)
+
+    def minhash(self, text: str) -> MinHash:
+        m = MinHash(num_perm=self.num_perm, seed=self.seed, hashfunc=int, permutations=self._template.permutations, scheme=SCHEME)
+        shingles = shingle_hashes(text, self.shingle_size)
+        if len(shingles):
+            m.update_batch(shingles.tolist())
+        return m
+
+    def signature(self, text: str) -> np.ndarray:
+        return np.asarray(self.minhash(text).hashvalues, dtype=np.uint64)
+
+    def lean(self, hashvalues: np.ndarray) -> LeanMinHash:
+        return LeanMinHash(seed=self.seed, hashvalues=hashvalues, scheme=SCHEME)
+
+
+def jaccard(a: str, b: str, size: int = 5) -> float:
+    """Exact Jaccard similarity of two texts' shingle sets (for tests and benchmarks)."""
+    x, y = set(shingle_hashes(a, size).tolist()), set(shingle_hashes(b, size).tolist())
+    return len(x & y) / len(x | y) if x | y else 1.0
