@@ -17,7 +17,8 @@ import zlib
 import numpy as np
 from datasketch import LeanMinHash, MinHash
 
-TOKEN = re.compile(r"[^\W_]+(?:[.,]\d+)*")
+# a number keeps its decimals ("3.84", "Fe2.5"); elsewhere a period ends the word ("performance.2" is two tokens)
+TOKEN = re.compile(r"[^\W_]*\d(?:[.,]\d+)+|[^\W_]+")
 SCHEME = "affine64"
 _MIX = np.uint64(0x9E3779B97F4A7C15)  # odd multiplier: position-dependent combination of word hashes
 
