@@ -25,7 +25,10 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
 bench: $(STAMP)
+	$(BIN)/python -m pip install -q -e '.[bench]'
 	$(BIN)/python benchmarks/shard_throughput.py
+	$(BIN)/python benchmarks/paper_readers.py
+	$(BIN)/python benchmarks/filters.py
 
 clean:
 	rm -rf out

@@ -2,8 +2,9 @@
 
 datatrove's MinHash normaliser removes numbers, so two crystal records or two papers that differ
 only in lattice constants or measured values look identical; here a token is a word or a whole
-number (`3.84` stays `3.84`). Words are hashed once each (crc32, stable across processes unlike
-`hash()`), 5-word shingles are combined with numpy in uint64 arithmetic, and the permutations
+number (`3.84` stays `3.84`). Tokenising and hashing words is vectorised over the text's bytes
+(stable across processes, unlike `hash()`), 5-word shingles are combined with numpy in uint64
+arithmetic, and the permutations
 are datasketch's own (`affine64` scheme) applied by `MinHash.update_batch`, which is
 vectorised over shingles and permutations. Signatures are therefore datasketch MinHashes, and
 datasketch's LSH does the banding.
@@ -12,7 +13,6 @@ datasketch's LSH does the banding.
 from __future__ import annotations
 
 import re
-import zlib
 
 import numpy as np
 from datasketch import LeanMinHash, MinHash
@@ -28,9 +28,45 @@ def tokens(text: str) -> list[str]:
     return TOKEN.findall(text.lower())
 
 
+_WORD_BYTE = np.zeros(256, dtype=bool)
+for _c in b"abcdefghijklmnopqrstuvwxyz0123456789":
+    _WORD_BYTE[_c] = True
+_WORD_BYTE[0x80:] = True  # UTF-8 bytes of non-ASCII letters (and symbols) belong to words
+_BASE = np.uint64(0x100000001B3)  # odd, so invertible modulo 2**64
+_BASE_INV = np.uint64(pow(int(_BASE), -1, 2**64))
+
+
+def word_hashes(text: str) -> np.ndarray:
+    """uint64 hash of every word of `text`, with no Python loop over words.
+
+    Words are runs of letters, digits and non-ASCII bytes of the lowercased UTF-8 text; a '.' or
+    ',' between two digits stays inside the word, so numbers keep their decimals. A word's hash is
+    the polynomial sum(byte[k] * BASE**(end-1-k)) modulo 2**64, read off one wrapping cumulative sum
+    of byte[k] * BASE**-k.
+    """
+    data = np.frombuffer(text.lower().encode("utf-8", "surrogatepass"), dtype=np.uint8)
+    n = len(data)
+    if n == 0:
+        return np.zeros(0, dtype=np.uint64)
+    word = _WORD_BYTE[data]
+    is_digit = (data >= 48) & (data <= 57)
+    decimal = np.zeros(n, dtype=bool)
+    decimal[1:-1] = ((data[1:-1] == 46) | (data[1:-1] == 44)) & is_digit[:-2] & is_digit[2:]
+    word |= decimal
+    edges = np.diff(np.concatenate(([False], word, [False])).astype(np.int8))
+    starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+    with np.errstate(over="ignore"):
+        one = np.ones(1, dtype=np.uint64)
+        powers = np.concatenate((one, np.cumprod(np.full(n - 1, _BASE, dtype=np.uint64))))  # BASE**k, wrapping
+        inv = np.concatenate((one, np.cumprod(np.full(n - 1, _BASE_INV, dtype=np.uint64))))  # BASE**-k
+        prefix = np.cumsum(data.astype(np.uint64) * inv)
+        before = np.where(starts > 0, prefix[starts - 1], np.uint64(0))
+        return (prefix[ends - 1] - before) * powers[ends - 1]
+
+
 def shingle_hashes(text: str, size: int = 5) -> np.ndarray:
-    """uint64 hash of every run of `size` consecutive tokens (one shingle for shorter texts)."""
-    words = np.fromiter((zlib.crc32(w.encode()) for w in tokens(text)), dtype=np.uint64)
+    """Distinct uint64 hashes of every run of `size` consecutive words (one shingle for shorter texts)."""
+    words = word_hashes(text)
     if len(words) == 0:
         return words
     if len(words) < size:
