@@ -106,6 +106,18 @@ class FilterSettings(_Strict):
     quality_enabled: bool = True
 
 
+class BenchmarkSet(_Strict):
+    name: str = Field(pattern=NAME_PATTERN)
+    paths: list[str] = Field(min_length=1, description="JSON or JSONL files (globs) of evaluation items")
+    fields: list[str] | None = Field(None, description="item fields to index; default: every string in the item")
+
+
+class DecontaminationSettings(_Strict):
+    benchmarks: list[BenchmarkSet] = Field(default_factory=list, description="evaluation sets; none: decontamination is off")
+    n: int = Field(13, ge=5, le=50, description="word n-gram length")
+    mode: Literal["drop", "remove_span"] = "drop"
+
+
 class DedupSettings(_Strict):
     enabled: bool = True
     identity: bool = Field(True, description="the same DOI, or the same long title and year, from several sources")
@@ -119,6 +131,7 @@ class DedupSettings(_Strict):
 
 class StageSettings(_Strict):
     filters: FilterSettings = FilterSettings()
+    decontamination: DecontaminationSettings = DecontaminationSettings()
     dedup: DedupSettings = DedupSettings()
 
 
@@ -268,6 +281,8 @@ def load_manifest(path: str | os.PathLike, output_dir: str | None = None) -> Man
     data["output_dir"] = _resolve(Path.cwd(), output_dir) if output_dir else _resolve(base, manifest.output_dir)
     if data["tokenizer"]["path"]:
         data["tokenizer"]["path"] = _resolve(base, data["tokenizer"]["path"])
+    for bench in data["stages"]["decontamination"]["benchmarks"]:
+        bench["paths"] = [_resolve(base, p) for p in bench["paths"]]
     for src in data["sources"]:
         src["paths"] = [_resolve(base, p) for p in src["paths"]]
         src["options"] = {
@@ -306,6 +321,10 @@ def expand_inputs(manifest: Manifest) -> dict[str, list[str]]:
         reader = READERS[src.reader]
         missing += [f"sources[{i}].options ({src.name}): {p}" for p in reader.preflight(reader.Options.model_validate(src.options))]
         inputs[src.name] = sorted(files)
+    for i, bench in enumerate(manifest.stages.decontamination.benchmarks):
+        for j, pattern in enumerate(bench.paths):
+            if not glob.glob(pattern):
+                missing.append(f"stages.decontamination.benchmarks[{i}].paths[{j}] ({bench.name}): no file matches: {pattern}")
     if manifest.tokenizer.path and not _tokenizer_file(manifest.tokenizer.path):
         missing.append(f"tokenizer.path: no tokenizer.json at {manifest.tokenizer.path}")
     if missing:

@@ -57,6 +57,13 @@ def copy_papers() -> None:
         shutil.copyfile(SHARED / "papers" / "sofc_exp_texts" / "LICENSE.CC-BY-4.0", folder / "LICENSE.CC-BY-4.0")
 
 
+def copy_eval() -> None:
+    dst = HERE / "eval" / "llamat_sie"
+    dst.mkdir(parents=True, exist_ok=True)
+    for name in ("LICENSE.MIT", "doping_test.jsonl", "mof1_test.jsonl", "mof2_test.jsonl"):
+        shutil.copyfile(SHARED / "eval" / "llamat_sie" / name, dst / name)
+
+
 def copy_tokenizer() -> None:
     src = SHARED / "tokenizers" / "llama2"
     dst = HERE / "tokenizers" / "llama2"
@@ -71,5 +78,6 @@ if __name__ == "__main__":
     copy_sofc()
     copy_papers()
     copy_general()
+    copy_eval()
     copy_tokenizer()
     print("samples rebuilt under", HERE)

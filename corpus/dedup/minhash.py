@@ -37,7 +37,12 @@ _BASE_INV = np.uint64(pow(int(_BASE), -1, 2**64))
 
 
 def word_hashes(text: str) -> np.ndarray:
-    """uint64 hash of every word of `text`, with no Python loop over words.
+    """uint64 hash of every word of `text`, with no Python loop over words (see `words`)."""
+    return words(text)[0]
+
+
+def words(text: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(hash, start byte, end byte) of every word of `text`'s lowercased UTF-8, with no Python loop over words.
 
     Words are runs of letters, digits and non-ASCII bytes of the lowercased UTF-8 text; a '.' or
     ',' between two digits stays inside the word, so numbers keep their decimals. A word's hash is
@@ -47,7 +52,8 @@ def word_hashes(text: str) -> np.ndarray:
     data = np.frombuffer(text.lower().encode("utf-8", "surrogatepass"), dtype=np.uint8)
     n = len(data)
     if n == 0:
-        return np.zeros(0, dtype=np.uint64)
+        empty = np.zeros(0, dtype=np.int64)
+        return np.zeros(0, dtype=np.uint64), empty, empty
     word = _WORD_BYTE[data]
     is_digit = (data >= 48) & (data <= 57)
     decimal = np.zeros(n, dtype=bool)
@@ -61,7 +67,7 @@ def word_hashes(text: str) -> np.ndarray:
         inv = np.concatenate((one, np.cumprod(np.full(n - 1, _BASE_INV, dtype=np.uint64))))  # BASE**-k
         prefix = np.cumsum(data.astype(np.uint64) * inv)
         before = np.where(starts > 0, prefix[starts - 1], np.uint64(0))
-        return (prefix[ends - 1] - before) * powers[ends - 1]
+        return (prefix[ends - 1] - before) * powers[ends - 1], starts, ends
 
 
 def shingle_hashes(text: str, size: int = 5) -> np.ndarray:

@@ -1,0 +1,137 @@
+"""Benchmark decontamination: drop (or cut) text that contains an evaluation item.
+
+An index of word n-grams (13 by default) is built from evaluation sets: JSON or JSONL files of
+items (MaScQA, MatSci-NLP, the SIE sets, or any file a user names); every string in an item counts
+unless `fields` names which ones. Items shorter than n words cannot be matched this way and are
+counted as `too_short_items`. A document that shares an n-gram with an item is dropped as
+`benchmark_contamination` (mode `drop`), or has the overlapping words removed (mode
+`remove_span`); either way `metadata["contamination"]` lists the benchmark items hit, which the
+report aggregates. Words are hashed with the same vectorised hashing as the MinHash signatures,
+and lookups are one `np.isin` against a sorted array, so the filter costs little per document.
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+from functools import cached_property
+
+import numpy as np
+from datatrove.data import Document
+from datatrove.pipeline.filters.base_filter import BaseFilter
+from datatrove.pipeline.writers.disk_base import DiskWriter
+
+from corpus.dedup.minhash import _MIX, word_hashes, words
+
+
+def ngram_hashes(words: np.ndarray, n: int) -> np.ndarray:
+    """Hash of every run of n consecutive word hashes (empty when there are fewer than n words)."""
+    if len(words) < n:
+        return np.zeros(0, dtype=np.uint64)
+    m = len(words) - n + 1
+    h = np.zeros(m, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for j in range(n):
+            h = h * _MIX + words[j : j + m]
+    return h
+
+
+def _strings(item, fields: list[str] | None) -> list[str]:
+    if fields is not None and isinstance(item, dict):
+        return [str(item[f]) for f in fields if f in item and item[f]]
+    if isinstance(item, str):
+        return [item]
+    if isinstance(item, dict):
+        return [s for v in item.values() for s in _strings(v, None)]
+    if isinstance(item, list):
+        return [s for v in item for s in _strings(v, None)]
+    return []
+
+
+def load_items(path: str) -> list:
+    with open(path, encoding="utf-8") as f:
+        if path.endswith(".jsonl"):
+            return [json.loads(line) for line in f if line.strip()]
+        data = json.load(f)
+    if isinstance(data, dict):  # {split: [items]} or {id: item}
+        return [v for value in data.values() for v in (value if isinstance(value, list) else [value])]
+    return data if isinstance(data, list) else [data]
+
+
+class NgramIndex:
+    def __init__(self, n: int = 13):
+        self.n = n
+        self.hashes = np.zeros(0, dtype=np.uint64)
+        self.items: list[str] = []  # "benchmark:item position"
+        self.owner = np.zeros(0, dtype=np.int64)  # for each hash, which item
+        self.too_short_items = 0
+
+    @classmethod
+    def build(cls, benchmarks: list[dict], n: int = 13) -> "NgramIndex":
+        """benchmarks: [{"name": ..., "paths": [...], "fields": [...] | None}]"""
+        index = cls(n)
+        hashes, owners = [], []
+        for bench in benchmarks:
+            for path in sorted(p for pattern in bench["paths"] for p in glob.glob(pattern)):
+                for i, item in enumerate(load_items(path)):
+                    grams = ngram_hashes(word_hashes(" ".join(_strings(item, bench.get("fields")))), n)
+                    if len(grams) == 0:
+                        index.too_short_items += 1
+                        continue
+                    hashes.append(grams)
+                    owners.append(np.full(len(grams), len(index.items)))
+                    index.items.append(f"{bench['name']}:{path.rsplit('/', 1)[-1]}#{i}")
+        if hashes:
+            all_hashes, all_owners = np.concatenate(hashes), np.concatenate(owners)
+            order = np.argsort(all_hashes, kind="stable")
+            index.hashes, index.owner = all_hashes[order], all_owners[order]
+        return index
+
+    def hits(self, text: str) -> tuple[np.ndarray, list[str]]:
+        """(first word of every contaminated n-gram, items hit)."""
+        return self.hits_in(word_hashes(text))
+
+    def hits_in(self, word_hash: np.ndarray) -> tuple[np.ndarray, list[str]]:
+        grams = ngram_hashes(word_hash, self.n)
+        if len(grams) == 0 or len(self.hashes) == 0:
+            return np.zeros(0, dtype=np.int64), []
+        found = np.isin(grams, self.hashes)
+        if not found.any():
+            return np.zeros(0, dtype=np.int64), []
+        positions = np.searchsorted(self.hashes, grams[found])
+        return np.flatnonzero(found), sorted({self.items[i] for i in self.owner[positions]})
+
+
+class DecontaminationFilter(BaseFilter):
+    name = "🧫 Decontaminate"
+
+    def __init__(self, benchmarks: list[dict], n: int = 13, mode: str = "drop", exclusion_writer: DiskWriter | None = None):
+        super().__init__(exclusion_writer)
+        if mode not in ("drop", "remove_span"):
+            raise ValueError(f"mode must be drop or remove_span, not {mode!r}")
+        self.benchmarks, self.n, self.mode = benchmarks, n, mode
+
+    @cached_property
+    def index(self) -> NgramIndex:
+        return NgramIndex.build(self.benchmarks, self.n)
+
+    def filter(self, doc: Document) -> bool | tuple[bool, str]:
+        hashes, starts, ends = words(doc.text)
+        first_words, items = self.index.hits_in(hashes)
+        if not items:
+            return True
+        doc.metadata["contamination"] = items
+        self.stat_update("contaminated_documents")
+        raw = doc.text.encode("utf-8", "surrogatepass")
+        if self.mode == "drop" or len(raw) != len(doc.text.lower().encode("utf-8", "surrogatepass")):
+            return False, "benchmark_contamination"  # (a lowercasing that changes byte offsets cannot be cut exactly)
+        covered = np.zeros(len(hashes), dtype=bool)
+        for w in first_words:
+            covered[w : w + self.n] = True
+        keep, cursor = [], 0
+        for w in np.flatnonzero(covered):  # cut each covered word's bytes; what lies between words stays
+            keep.append(raw[cursor : starts[w]])
+            cursor = ends[w]
+        keep.append(raw[cursor:])
+        doc.text = " ".join(b"".join(keep).decode("utf-8", "surrogatepass").split())
+        return True
