@@ -3,7 +3,7 @@
 1. False drops on real science text (../shared/data): full papers (SOFC-Exp, SuperMat ground truth,
    unarXive with its LaTeX put back, the bundled PDF/XML papers through our readers), abstracts
    (arXiv, JARVIS superconductors), CIF text (COD, MP-20). Our chain (quality -> language ->
-   prose) beside datatrove's Gopher quality, C4 quality and FineWeb quality filters, each alone.
+   prose -> decontamination against MaScQA, MatSci-NLP, NERRE and the SIE test sets) beside datatrove's Gopher quality, C4 quality and FineWeb quality filters, each alone.
 2. Garbage caught: realistic bad documents made from the real papers (corpus.filters.garbage), recall per kind.
 3. Throughput in MB/s on one core on the full papers: our chain (annotation included) against
    datatrove's Gopher + C4 + FineWeb chain; median of 3 passes.
@@ -41,6 +41,7 @@ SHARED = ROOT.parent / "shared" / "data"
 sys.path.insert(0, str(ROOT))
 from corpus.dedup.minhash import MinHasher, jaccard  # noqa: E402
 from corpus.extract import extract  # noqa: E402
+from corpus.filters.decontaminate import DecontaminationFilter  # noqa: E402
 from corpus.filters.garbage import KINDS  # noqa: E402
 from corpus.filters.language import LanguageFilter  # noqa: E402
 from corpus.filters.quality import ProseFilter, ScienceQualityFilter  # noqa: E402
@@ -82,8 +83,16 @@ def datasets() -> dict[str, list[str]]:
     return {"papers": papers, "abstracts": abstracts, "cif": cifs}
 
 
-def our_chain():
-    steps = [ScienceQualityFilter(), LanguageFilter(["en"]), ProseFilter()]
+EVAL_SETS = [
+    {"name": "mascqa", "paths": [str(SHARED / "eval" / "mascqa" / "mascqa_650.jsonl")]},
+    {"name": "llamat_sie", "paths": [str(SHARED / "eval" / "llamat_sie" / "*_test.jsonl")]},
+    {"name": "nerre", "paths": [str(SHARED / "eval" / "nerre" / "*.jsonl")]},
+    {"name": "matsci_nlp", "paths": [str(SHARED / "eval" / "matsci_nlp" / "*.json")]},
+]
+
+
+def our_chain(decontaminate: DecontaminationFilter | None = None):
+    steps = [ScienceQualityFilter(), LanguageFilter(["en"]), ProseFilter()] + ([decontaminate] if decontaminate else [])
 
     def run(text: str) -> str:
         doc = Document(text=text, id="x")
@@ -111,11 +120,12 @@ def datatrove_filters():
     return {name: wrap(f) for name, f in made.items()}
 
 
-def false_drops(data, chains) -> list[dict]:
+def false_drops(data, chains, index) -> list[dict]:
     rows = []
     for group, sets in data.items():
         for name, texts in sets.items():
-            row = {"group": group, "set": name, "documents": len(texts)}
+            row = {"group": group, "set": name, "documents": len(texts),
+                   "contaminated": sum(bool(index.hits(t)[1]) for t in texts)}
             for chain_name, chain in chains.items():
                 reasons = Counter(chain(t) for t in texts)
                 dropped = len(texts) - reasons.pop("kept", 0)
@@ -215,24 +225,27 @@ def main() -> None:
         sys.exit(f"{SHARED} not found: this benchmark runs on ../shared/data")
     logger.remove()
     data = datasets()
-    ours = our_chain()
+    decontaminate = DecontaminationFilter(EVAL_SETS)
+    index = decontaminate.index
+    print(f"decontamination index: {len(index.items):,} evaluation items, {len(index.hashes):,} 13-grams")
+    ours = our_chain()  # quality judgements; contamination is counted in its own column
     chains = {"ours": ours, **datatrove_filters()}
-    rows = false_drops(data, chains)
+    rows = false_drops(data, chains, index)
     papers = [t for texts in data["papers"].values() for t in texts]
     result = {
         "false_drops": rows,
         "garbage": garbage_recall(papers, ours),
-        "throughput_mb_per_s": throughput(papers, {"ours (annotate+quality+language+prose)": ours, "datatrove Gopher+C4+FineWeb": datatrove_chain()}),
+        "throughput_mb_per_s": throughput(papers, {"ours (annotate+quality+language+prose+decontamination)": our_chain(decontaminate), "datatrove Gopher+C4+FineWeb": datatrove_chain()}),
         "minhash": minhash_benchmark(papers),
     }
     out = ROOT / "benchmarks" / "results" / "filters.json"
     out.write_text(json.dumps(result, indent=2) + "\n")
 
     names = list(chains)
-    print("| set | documents | " + " | ".join(f"{n} dropped" for n in names) + " |")
-    print("|---|---:|" + "---:|" * len(names))
+    print("| set | documents | " + " | ".join(f"{n} dropped" for n in names) + " | contain an evaluation item |")
+    print("|---|---:|" + "---:|" * len(names) + "---:|")
     for r in rows:
-        print(f"| {r['set']} | {r['documents']} | " + " | ".join(f"{100 * r[n]['dropped']:.1f}%" for n in names) + " |")
+        print(f"| {r['set']} | {r['documents']} | " + " | ".join(f"{100 * r[n]['dropped']:.1f}%" for n in names) + f" | {r['contaminated']} |")
     print()
     for r in rows:
         print(f"{r['set']}: ours drops {r['ours']['by_reason']}")

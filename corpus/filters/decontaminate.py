@@ -49,10 +49,15 @@ def _strings(item, fields: list[str] | None) -> list[str]:
 
 
 def load_items(path: str) -> list:
+    """Items of a JSON or JSONL file: a list, {split: [items]}, pandas' split layout, or one object per line."""
     with open(path, encoding="utf-8") as f:
-        if path.endswith(".jsonl"):
-            return [json.loads(line) for line in f if line.strip()]
-        data = json.load(f)
+        text = f.read()
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError:  # several objects: JSON Lines, whatever the extension says
+        return [json.loads(line) for line in text.splitlines() if line.strip()]
+    if isinstance(data, dict) and "columns" in data and "data" in data:  # DataFrame.to_json(orient="split")
+        return data["data"]
     if isinstance(data, dict):  # {split: [items]} or {id: item}
         return [v for value in data.values() for v in (value if isinstance(value, list) else [value])]
     return data if isinstance(data, list) else [data]
