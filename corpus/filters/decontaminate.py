@@ -7,7 +7,7 @@ counted as `too_short_items`. A document that shares an n-gram with an item is d
 `benchmark_contamination` (mode `drop`), or has the overlapping words removed (mode
 `remove_span`); either way `metadata["contamination"]` lists the benchmark items hit, which the
 report aggregates. Words are hashed with the same vectorised hashing as the MinHash signatures,
-and lookups are one `np.isin` against a sorted array, so the filter costs little per document.
+and lookups are binary searches in one sorted array, so the filter costs little per document.
 """
 
 from __future__ import annotations
@@ -100,10 +100,12 @@ class NgramIndex:
         grams = ngram_hashes(word_hash, self.n)
         if len(grams) == 0 or len(self.hashes) == 0:
             return np.zeros(0, dtype=np.int64), []
-        found = np.isin(grams, self.hashes)
+        # the index is sorted once at build time: a binary search per n-gram, not a re-sort per document
+        positions = np.minimum(np.searchsorted(self.hashes, grams), len(self.hashes) - 1)
+        found = self.hashes[positions] == grams
         if not found.any():
             return np.zeros(0, dtype=np.int64), []
-        positions = np.searchsorted(self.hashes, grams[found])
+        positions = positions[found]
         return np.flatnonzero(found), sorted({self.items[i] for i in self.owner[positions]})
 
 

@@ -17,7 +17,6 @@ from datatrove.pipeline.base import PipelineStep
 
 _CID = re.compile(r"\(cid:\d+\)")
 _MOJIBAKE = re.compile(r"[ÃÂâ][\x80-\xbf\u0152\u0153\u0160\u0161\u0178\u017d\u017e\u0192\u02c6\u02dc\u2013-\u203a\u20ac\u2122]")
-_WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
 _LATEX = re.compile(r"\\[A-Za-z]+|\$[^$\n]{1,200}\$")
 _NUMBERISH = re.compile(r"^[\s\d.,;:%±+\-−–()\[\]/|×eE]*$")
 _SINGLE_LETTERS = re.compile(r"(?:\b[^\W\d_]\b[ \t]){6,}")  # "T h e  s a m p l e" OCR letter spacing
@@ -41,11 +40,12 @@ def signals(text: str) -> dict[str, float]:
     nonempty = [ln.strip() for ln in lines if ln.strip()]
     words = text.split()
     n_words = len(words) or 1
-    letters = sum(len(w) for w in _WORD.findall(text))
-    digits = sum(text.count(d) for d in "0123456789")
-    lowered = [w.lower().strip(".,;:()[]\"'") for w in words]
-    stop = sum(1 for w in lowered if w in STOPWORDS)
-    single = sum(1 for w in words if len(w) == 1 and w.isalpha())
+    chars = Counter(text)  # C-level counting: one pass for letters and digits
+    letters = sum(c for ch, c in chars.items() if ch.isalpha())
+    digits = sum(c for ch, c in chars.items() if ch.isdigit())
+    vocabulary = Counter(text.lower().split())  # function words rarely carry punctuation
+    stop = sum(vocabulary[w] for w in STOPWORDS)
+    single = sum(c for w, c in vocabulary.items() if len(w) == 1 and w.isalpha())
     counts = Counter(nonempty)
     repeated_chars = sum(len(line) * (c - 1) for line, c in counts.items() if c > 1)
     nonempty_chars = sum(len(line) for line in nonempty) or 1
@@ -59,7 +59,8 @@ def signals(text: str) -> dict[str, float]:
         "mean_word_length": sum(map(len, words)) / n_words,
         "stopword_ratio": stop / n_words,
         "single_letter_word_ratio": single / n_words,
-        "letter_spaced_runs": len(_SINGLE_LETTERS.findall(text)),
+        # the run search only where single letters are common enough to matter
+        "letter_spaced_runs": len(_SINGLE_LETTERS.findall(text)) if single > 0.05 * n_words else 0,
         "cid_runs": len(_CID.findall(text)),
         "replacement_chars": text.count("\ufffd"),
         "mojibake": len(_MOJIBAKE.findall(text)),
