@@ -70,19 +70,22 @@ def words(text: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         return (prefix[ends - 1] - before) * powers[ends - 1], starts, ends
 
 
-def shingle_hashes(text: str, size: int = 5) -> np.ndarray:
-    """Distinct uint64 hashes of every run of `size` consecutive words (one shingle for shorter texts)."""
-    words = word_hashes(text)
-    if len(words) == 0:
-        return words
-    if len(words) < size:
-        size = len(words)
-    n = len(words) - size + 1
-    h = np.zeros(n, dtype=np.uint64)
+def ngram_hashes(words: np.ndarray, n: int) -> np.ndarray:
+    """Hash of every run of n consecutive word hashes, in order (empty when there are fewer than n words)."""
+    if len(words) < n:
+        return np.zeros(0, dtype=np.uint64)
+    m = len(words) - n + 1
+    h = np.zeros(m, dtype=np.uint64)
     with np.errstate(over="ignore"):  # wrap-around is the point
-        for j in range(size):
-            h = h * _MIX + words[j : j + n]
-    return np.unique(h)
+        for j in range(n):
+            h = h * _MIX + words[j : j + m]
+    return h
+
+
+def shingle_hashes(text: str, size: int = 5) -> np.ndarray:
+    """Distinct hashes of every run of `size` consecutive words (one shingle for shorter texts)."""
+    words = word_hashes(text)
+    return np.unique(ngram_hashes(words, min(size, len(words)))) if len(words) else words
 
 
 class MinHasher:

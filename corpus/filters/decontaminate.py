@@ -21,19 +21,7 @@ from datatrove.data import Document
 from datatrove.pipeline.filters.base_filter import BaseFilter
 from datatrove.pipeline.writers.disk_base import DiskWriter
 
-from corpus.dedup.minhash import _MIX, word_hashes, words
-
-
-def ngram_hashes(words: np.ndarray, n: int) -> np.ndarray:
-    """Hash of every run of n consecutive word hashes (empty when there are fewer than n words)."""
-    if len(words) < n:
-        return np.zeros(0, dtype=np.uint64)
-    m = len(words) - n + 1
-    h = np.zeros(m, dtype=np.uint64)
-    with np.errstate(over="ignore"):
-        for j in range(n):
-            h = h * _MIX + words[j : j + m]
-    return h
+from corpus.dedup.minhash import ngram_hashes, word_hashes, words
 
 
 def _strings(item, fields: list[str] | None) -> list[str]:
