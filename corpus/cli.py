@@ -2,6 +2,8 @@
 
   corpus build MANIFEST [--output DIR] [--dry-run] [--force] [--verbose]
   corpus check SHARDS_DIR [--eos-id N] [--vocab-size N]
+  corpus extract PATH... [--reader R] [--option K=V] [-o OUT.jsonl]
+  corpus train-classifier --positive ... --negative ... -o MODEL.bin
 
 Exit codes: 0 success; 1 the build ran but did not reconcile, a stage failed, or the shards are
 invalid; 2 the manifest or its inputs are wrong (nothing was run).
@@ -215,6 +217,30 @@ def cmd_extract(args: argparse.Namespace) -> int:
     return EXIT_OK if documents or not failed else EXIT_FAILED
 
 
+def cmd_train_classifier(args: argparse.Namespace) -> int:
+    import glob
+
+    from corpus.filters.domain import read_examples, train_classifier
+
+    def texts(patterns: list[str]) -> list[str]:
+        files = sorted(f for p in patterns for f in (glob.glob(os.path.join(p, "**", "*"), recursive=True) if os.path.isdir(p) else glob.glob(p)) if os.path.isfile(f))
+        if not files:
+            raise ManifestError(f"no file matches {patterns}")
+        return [t for f in files for t in read_examples(f, tuple(args.text_key))]
+
+    try:
+        positive, negative = texts(args.positive), texts(args.negative)
+    except (ManifestError, ValueError, OSError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    report = train_classifier(positive, negative, args.output, label=args.label, test_fraction=args.test_fraction, seed=args.seed, epoch=args.epochs)
+    print(f"trained on {report['train']:,} documents ({len(positive):,} positive, {len(negative):,} negative in all), "
+          f"tested on {report['test']:,} held out (seed {report['seed']})")
+    print(f"{report['label']}: precision {report['precision']:.3f}, recall {report['recall']:.3f}, F1 {report['f1']:.3f}")
+    print(f"model  {args.output}\nreport {args.output}.report.json")
+    return EXIT_OK
+
+
 def make_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="corpus",
@@ -264,6 +290,24 @@ def make_parser() -> argparse.ArgumentParser:
     x.add_argument("--option", action="append", metavar="KEY=VALUE", help="reader option, e.g. markers=llamat or keep_tables=true")
     x.add_argument("--output", "-o", help="JSONL file to write (default: standard output)")
     x.set_defaults(func=cmd_extract)
+
+    t = sub.add_parser(
+        "train-classifier",
+        help="train the fastText domain classifier from labelled text",
+        description="Train a fastText supervised classifier on positive (in-domain) and negative examples: JSONL files "
+        "(text field from --text-key, optionally gzipped) or text files, one document each; folders are searched. A "
+        "seeded share is held out and precision, recall and F1 of the positive label are reported and saved beside the "
+        "model. Use the model with stages.filters.domain in a manifest.",
+    )
+    t.add_argument("--positive", nargs="+", required=True, help="in-domain files, folders or globs")
+    t.add_argument("--negative", nargs="+", required=True, help="out-of-domain files, folders or globs")
+    t.add_argument("--output", "-o", required=True, help="model file to write (.bin)")
+    t.add_argument("--label", default="materials")
+    t.add_argument("--text-key", action="append", default=None, help="JSONL field(s) holding the text (default: text, then abstract)")
+    t.add_argument("--test-fraction", type=float, default=0.2)
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--epochs", type=int, default=25)
+    t.set_defaults(func=cmd_train_classifier)
     return parser
 
 
@@ -275,6 +319,8 @@ def _reader_names() -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     args = make_parser().parse_args(argv)
+    if getattr(args, "text_key", "unset") is None:
+        args.text_key = ["text", "abstract"]
     return args.func(args)
 
 

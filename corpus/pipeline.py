@@ -33,6 +33,7 @@ from datatrove.pipeline.readers.jsonl import JsonlReader
 
 from corpus.filters import MinCharsFilter
 from corpus.filters.decontaminate import DecontaminationFilter
+from corpus.filters.domain import DomainFilter
 from corpus.filters.language import LanguageFilter
 from corpus.filters.quality import ProseFilter, ScienceQualityFilter
 from corpus.text.annotate import Annotator
@@ -160,6 +161,9 @@ def build_stages(manifest: Manifest, inputs: dict[str, list[str]], layout: Outpu
         filters.append(LanguageFilter(lang.keep, lang.min_score, lang.model_path, exclusion_writer=rejected("language")))
         if lang.keep == ["en"] and settings.quality_enabled:
             filters.append(ProseFilter(settings.quality.min_stopword_ratio, exclusion_writer=rejected("prose")))
+    if settings.domain.model:
+        filters.append(DomainFilter(settings.domain.model, settings.domain.label, settings.domain.threshold,
+                                    settings.domain.components, exclusion_writer=rejected("domain")))
     decon = manifest.stages.decontamination
     if decon.benchmarks:
         filters.append(DecontaminationFilter([b.model_dump() for b in decon.benchmarks], decon.n, decon.mode, exclusion_writer=rejected("decontamination")))

@@ -1,0 +1,49 @@
+"""The domain classifier: trained from bundled real text, held-out scores reported, applied per component."""
+
+import gzip
+import json
+
+import pytest
+
+from conftest import SAMPLES, base_manifest, run_cli, write_manifest
+from corpus.filters.domain import DomainFilter
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory):
+    out = tmp_path_factory.mktemp("domain") / "materials.bin"
+    assert run_cli("train-classifier", "--positive", SAMPLES / "papers" / "sofc_exp",
+                   "--negative", SAMPLES / "general" / "general_english_slice.jsonl.gz", "-o", out, "--epochs", "15") == 0
+    return out
+
+
+def test_training_reports_held_out_scores(model, capsys):
+    report = json.loads(model.with_name(model.name + ".report.json").read_text())
+    assert report["test"] > 40 and report["train"] > 200  # the SOFC metadata table counts as one more positive text
+    assert report["f1"] > 0.9 and set(report["confusion"]) == {"tp", "fp", "fn", "tn"}
+
+
+def test_filter_scores_papers_high_and_general_text_low(model):
+    f = DomainFilter(str(model))
+    papers = [p.read_text() for p in sorted((SAMPLES / "papers" / "sofc_exp").glob("*.txt"))[:5]]
+    general = [json.loads(line)["text"] for line in list(gzip.open(SAMPLES / "general" / "general_english_slice.jsonl.gz", "rt"))[:5]]
+    assert min(f.score(t) for t in papers) > 0.5 > max(f.score(t) for t in general)  # the threshold separates them
+
+
+def test_build_drops_off_domain_documents_only_in_the_named_components(model, tmp_path):
+    data = base_manifest()
+    data["components"] = [{"name": "papers", "sources": ["sofc_papers", "general_english"]}]  # general mixed into papers
+    data["stages"] = {"filters": {"domain": {"model": str(model), "components": ["papers"]}}, "dedup": {"enabled": False}}
+    assert run_cli("build", write_manifest(tmp_path, data)) == 0
+    s = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert s["reconciled"] and s["dropped_by_reason"].get("off_domain", 0) >= 230 and s["sources"]["sofc_papers"]["kept"] == 45
+    data["stages"]["filters"]["domain"]["components"] = ["general"]  # the filter does not touch other components
+    assert run_cli("build", write_manifest(tmp_path / "b", data)) == 0
+    assert "off_domain" not in json.loads((tmp_path / "b" / "out" / "summary.json").read_text())["dropped_by_reason"]
+
+
+def test_a_missing_model_fails_before_any_work(tmp_path, capsys):
+    data = base_manifest()
+    data["stages"] = {"filters": {"domain": {"model": "nope.bin"}}}
+    assert run_cli("build", write_manifest(tmp_path, data)) == 2
+    assert "stages.filters.domain.model" in capsys.readouterr().err
