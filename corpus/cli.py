@@ -223,7 +223,13 @@ def cmd_train_classifier(args: argparse.Namespace) -> int:
     from corpus.filters.domain import read_examples, train_classifier
 
     def texts(patterns: list[str]) -> list[str]:
-        files = sorted(f for p in patterns for f in (glob.glob(os.path.join(p, "**", "*"), recursive=True) if os.path.isdir(p) else glob.glob(p)) if os.path.isfile(f))
+        in_folders = (".txt", ".md", ".jsonl", ".jsonl.gz", ".json")  # not the licence files and tables beside them
+        files = sorted(
+            f
+            for p in patterns
+            for f in ([g for g in glob.glob(os.path.join(p, "**", "*"), recursive=True) if g.endswith(in_folders)] if os.path.isdir(p) else glob.glob(p))
+            if os.path.isfile(f)
+        )
         if not files:
             raise ManifestError(f"no file matches {patterns}")
         return [t for f in files for t in read_examples(f, tuple(args.text_key))]

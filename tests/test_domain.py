@@ -13,13 +13,13 @@ from corpus.filters.domain import DomainFilter
 def model(tmp_path_factory):
     out = tmp_path_factory.mktemp("domain") / "materials.bin"
     assert run_cli("train-classifier", "--positive", SAMPLES / "papers" / "sofc_exp",
-                   "--negative", SAMPLES / "general" / "general_english_slice.jsonl.gz", "-o", out, "--epochs", "15") == 0
+                   "--negative", SAMPLES / "general" / "general_english_slice.jsonl.gz", "-o", out, "--epochs", "25") == 0
     return out
 
 
 def test_training_reports_held_out_scores(model, capsys):
     report = json.loads(model.with_name(model.name + ".report.json").read_text())
-    assert report["test"] > 40 and report["train"] > 200  # the SOFC metadata table counts as one more positive text
+    assert report["test"] > 40 and report["train"] > 300  # classes balanced by repetition in the training part
     assert report["f1"] > 0.9 and set(report["confusion"]) == {"tp", "fp", "fn", "tn"}
 
 
