@@ -29,6 +29,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/shard_throughput.py
 	$(BIN)/python benchmarks/paper_readers.py
 	$(BIN)/python benchmarks/filters.py
+	$(BIN)/python benchmarks/domain_classifier.py
 
 clean:
 	rm -rf out
