@@ -19,7 +19,6 @@ import os
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-import gzip  # noqa: E402
 import json  # noqa: E402
 import random  # noqa: E402
 import re  # noqa: E402

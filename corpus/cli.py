@@ -191,7 +191,7 @@ def cmd_extract(args: argparse.Namespace) -> int:
     import orjson
 
     from corpus.extract import extract
-    from corpus.readers import READERS, Failure, reader_options_error
+    from corpus.readers import Failure, reader_options_error
 
     options = {}
     for opt in args.option or []:
@@ -239,11 +239,15 @@ def cmd_train_classifier(args: argparse.Namespace) -> int:
     except (ManifestError, ValueError, OSError) as e:
         print(f"error: {e}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    report = train_classifier(positive, negative, args.output, label=args.label, test_fraction=args.test_fraction, seed=args.seed, epoch=args.epochs)
+    try:
+        report = train_classifier(positive, negative, args.output, label=args.label, test_fraction=args.test_fraction, seed=args.seed, epoch=args.epochs)
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     print(f"trained on {report['train']:,} documents ({len(positive):,} positive, {len(negative):,} negative in all), "
           f"tested on {report['test']:,} held out (seed {report['seed']})")
     print(f"{report['label']}: precision {report['precision']:.3f}, recall {report['recall']:.3f}, F1 {report['f1']:.3f}")
-    print(f"model  {args.output}\nreport {args.output}.report.json")
+    print(f"model  {args.output} ({os.path.getsize(args.output) / 1e6:.1f} MB)\nreport {args.output}.report.json")
     return EXIT_OK
 
 

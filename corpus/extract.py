@@ -69,11 +69,13 @@ def extract(paths: list[str], reader: str = "auto", options: dict | None = None)
             )
         r = cache[key]
         try:
+            position = 0
             for item in r.read_records(os.path.basename(path)):
                 if isinstance(item, Failure):
                     yield path, item
                     continue
-                doc = r._tag(item, os.path.basename(path))
+                doc = r.tag(item, os.path.basename(path), position)
+                position += 1
                 doc.metadata.pop("component", None)
                 doc.id = stable_id(doc.text, doc.metadata)
                 yield path, doc

@@ -334,10 +334,25 @@ def expand_inputs(manifest: Manifest) -> dict[str, list[str]]:
     domain_model = manifest.stages.filters.domain.model
     if domain_model and not os.path.isfile(domain_model):
         missing.append(f"stages.filters.domain.model: file not found: {domain_model} (train one with corpus train-classifier)")
+    elif domain_model:
+        try:  # a bad model would otherwise stop every task of the stage
+            import fasttext
+
+            fasttext.load_model(domain_model)
+        except Exception as e:  # noqa: BLE001
+            missing.append(f"stages.filters.domain.model: not a fastText model: {domain_model} ({e})")
+    from corpus.filters.decontaminate import load_items
+
     for i, bench in enumerate(manifest.stages.decontamination.benchmarks):
         for j, pattern in enumerate(bench.paths):
-            if not glob.glob(pattern):
+            files = glob.glob(pattern)
+            if not files:
                 missing.append(f"stages.decontamination.benchmarks[{i}].paths[{j}] ({bench.name}): no file matches: {pattern}")
+            for path in files:
+                try:
+                    load_items(path)
+                except (ValueError, OSError) as e:
+                    missing.append(f"stages.decontamination.benchmarks[{i}] ({bench.name}): cannot read {path} as JSON or JSON Lines: {e}")
     if manifest.tokenizer.path and not _tokenizer_file(manifest.tokenizer.path):
         missing.append(f"tokenizer.path: no tokenizer.json at {manifest.tokenizer.path}")
     if missing:

@@ -67,12 +67,10 @@ def _by(frame: pl.DataFrame, key: str) -> dict[str, int]:
     return {str(k): int(n) for k, n in rows}
 
 
-def build_summary(manifest: Manifest, root: str) -> dict:
+def build_summary(manifest: Manifest, root: str, ledger: pl.DataFrame, provenance: pl.DataFrame) -> dict:
     stats = os.path.join(root, "stats")
     shards = os.path.join(root, "shards")
     components = [c.name for c in manifest.components]
-    ledger = _ledger(stats)
-    provenance = _provenance(shards, components)
     readers = _reader_counts(stats)
     problems: list[str] = []
     dropped = ledger.filter(pl.col("status") == DROPPED)
@@ -162,10 +160,9 @@ def _count_listed_inputs(root: str) -> dict[str, int]:
     return out
 
 
-def write_documents_table(root: str, components: list[str]) -> None:
+def write_documents_table(root: str, ledger: pl.DataFrame, provenance: pl.DataFrame) -> None:
     """One row per input document: its outcome, and for kept ones its shard and token range."""
-    ledger = _ledger(os.path.join(root, "stats"))
-    prov = _provenance(os.path.join(root, "shards"), components).select(
+    prov = provenance.select(
         "record", "shard", "token_start", "token_end", (pl.col("token_end") - pl.col("token_start")).alias("tokens")
     )
     kept = ledger.filter(pl.col("status") == PASSED).join(prov, on="record", how="inner").with_columns(pl.lit("kept").alias("status"))
@@ -187,8 +184,10 @@ class SummaryStep(PipelineStep):
 
     def run(self, data: DocumentsPipeline = None, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
         components = [c.name for c in self.manifest.components]
-        write_documents_table(self.root, components)
-        summary = build_summary(self.manifest, self.root)
+        ledger = _ledger(os.path.join(self.root, "stats"))  # read once, for both outputs
+        provenance = _provenance(os.path.join(self.root, "shards"), components)
+        write_documents_table(self.root, ledger, provenance)
+        summary = build_summary(self.manifest, self.root, ledger, provenance)
         with open(os.path.join(self.root, "summary.json"), "w") as f:
             json.dump(summary, f, indent=2, sort_keys=False)
             f.write("\n")

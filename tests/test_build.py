@@ -12,11 +12,10 @@ from pathlib import Path
 
 import numpy as np
 import polars as pl
-import pytest
 from datatrove.utils.dataset import DatatroveFolderDataset
 from tokenizers import Tokenizer
 
-from conftest import ROOT, SAMPLES, TOKENIZER, base_manifest, run_cli, tree_bytes, write_manifest
+from conftest import SAMPLES, TOKENIZER, base_manifest, run_cli, tree_bytes, write_manifest
 from corpus.shards.format import provenance_path, read_metadata, shard_files
 
 

@@ -53,3 +53,12 @@ def test_missing_benchmark_files_fail_before_any_work(tmp_path, capsys):
     data["stages"] = {"decontamination": {"benchmarks": [{"name": "mascqa", "paths": ["/nonexistent/mascqa.jsonl"]}]}}
     assert run_cli("build", write_manifest(tmp_path, data)) == 2
     assert "stages.decontamination.benchmarks[0].paths[0] (mascqa)" in capsys.readouterr().err
+
+
+def test_a_corrupt_benchmark_file_fails_before_any_work(tmp_path, capsys):
+    broken = tmp_path / "mascqa.jsonl"
+    broken.write_text('{"question": "ok"}\n{"question": broken\n')
+    data = base_manifest()
+    data["stages"] = {"decontamination": {"benchmarks": [{"name": "mascqa", "paths": [str(broken)]}]}}
+    assert run_cli("build", write_manifest(tmp_path, data)) == 2
+    assert "cannot read" in capsys.readouterr().err and not (tmp_path / "out").exists()

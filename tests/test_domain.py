@@ -47,3 +47,19 @@ def test_a_missing_model_fails_before_any_work(tmp_path, capsys):
     data["stages"] = {"filters": {"domain": {"model": "nope.bin"}}}
     assert run_cli("build", write_manifest(tmp_path, data)) == 2
     assert "stages.filters.domain.model" in capsys.readouterr().err
+
+
+def test_bad_classifier_inputs_fail_clearly(tmp_path, capsys):
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"text": "fine"}\n{not json\n')
+    assert run_cli("train-classifier", "--positive", bad, "--negative", bad, "-o", tmp_path / "m.bin") == 2
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("")
+    assert run_cli("train-classifier", "--positive", empty, "--negative", SAMPLES / "general" / "general_english_slice.jsonl.gz", "-o", tmp_path / "m.bin") == 2
+    assert "need non-empty positive and negative texts" in capsys.readouterr().err
+    not_a_model = tmp_path / "model.bin"
+    not_a_model.write_bytes(b"garbage")
+    data = base_manifest()
+    data["stages"] = {"filters": {"domain": {"model": str(not_a_model)}}}
+    assert run_cli("build", write_manifest(tmp_path, data)) == 2
+    assert "not a fastText model" in capsys.readouterr().err

@@ -156,7 +156,8 @@ class Deduplicator(PipelineStep):
 
     def deduplicate(self, table: pa.Table) -> list[dict]:
         # best first: priority, then length, then record key, so every choice below is deterministic
-        order = sorted(range(table.num_rows), key=lambda i: (-table["priority"][i].as_py(), -table["chars"][i].as_py(), table["record"][i].as_py()))
+        priority, chars, record = (table[c].to_pylist() for c in ("priority", "chars", "record"))
+        order = sorted(range(table.num_rows), key=lambda i: (-priority[i], -chars[i], record[i]))
         table = table.take(pa.array(order, type=pa.int64()))
         records = table["record"].to_pylist()
         removed: dict[int, tuple[str, int]] = {}  # row -> (reason, survivor row)

@@ -47,7 +47,7 @@ class LanguageFilter(BaseFilter):
     def identify(self, text: str) -> tuple[str, float]:
         """Vote of three samples (start, middle, end) with maths and LaTeX commands removed: formula-dense
         openings of theses and preprints otherwise read as another language."""
-        prose = " ".join(_LATEX.sub(" ", text).split()).lower()  # lid.176 is case-sensitive: ALL-CAPS English scores low
+        prose = " ".join(_LATEX.sub(" ", text).split()).lower()  # lid.176 is case-sensitive: ALL-CAPS English scores low otherwise
         size = SAMPLE_CHARS // 3
         starts = (0, max(len(prose) // 2 - size // 2, 0), max(len(prose) - size, 0)) if len(prose) > SAMPLE_CHARS else (0,)
         samples = [prose[i : i + (size if len(starts) > 1 else SAMPLE_CHARS)] for i in starts]

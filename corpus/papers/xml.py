@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import html.entities
 import re
-from typing import Callable, Iterator
+from typing import Iterator
 from xml.etree.ElementTree import Element, ParseError
 
 import defusedxml

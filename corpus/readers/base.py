@@ -67,12 +67,15 @@ class SourceReader(BaseDiskReader):
 
     # datatrove's contract: one file -> documents (used by datatrove tools that call read_file directly)
     def read_file(self, filepath: str) -> DocumentsPipeline:
-        for item in self.read_records(filepath):
-            if isinstance(item, Document):
-                yield self._tag(item, filepath)
+        documents = (item for item in self.read_records(filepath) if isinstance(item, Document))
+        for position, doc in enumerate(documents):
+            yield self.tag(doc, filepath, position)
 
-    def _tag(self, doc: Document, filepath: str) -> Document:
+    def tag(self, doc: Document, filepath: str, position: int) -> Document:
+        """Default metadata, source, component, file, and the record key: the file and the document's
+        position in it, stable however the files are split into tasks."""
         doc.metadata = (self.default_metadata or {}) | doc.metadata
+        doc.metadata["record"] = f"{self.source}:{filepath}#{position}"
         doc.metadata["source"] = self.source
         doc.metadata["component"] = self.component
         doc.metadata.setdefault("file_path", self.data_folder.resolve_paths(filepath))
@@ -112,11 +115,11 @@ class SourceReader(BaseDiskReader):
                             counts["failed"] += 1
                             self.stat_update("failed")
                             continue
-                        item.metadata["record"] = f"{self.source}:{filepath}#{yielded}"  # stable: file and position in it
+                        doc = self.tag(item, filepath, yielded)
                         yielded += 1
                         counts["documents"] += 1
                         self.stat_update("documents")
-                        yield self._tag(item, filepath)
+                        yield doc
                 except Exception as e:  # noqa: BLE001 - a bad file must never stop the run
                     kind = "unreadable_file" if yielded == 0 else "truncated_file"
                     failed.write(self._failure_document(Failure(kind, f"{type(e).__name__}: {e}"), filepath), rank)
