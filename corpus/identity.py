@@ -1,6 +1,6 @@
 """Stable document ids, derived from the document itself, never from its position in a stream.
 
-Order of preference: the DOI (normalised, so the same paper from XML and from PDF gets the
+Order of preference: a crystal record's database id or structure hash (`corpus.crystals`), the DOI (normalised, so the same paper from XML and from PDF gets the
 same id), then the record's own id inside its source (prefixed with the source name, because
 two databases may both have a record 17), then a hash of the text. Dedup, resume and the
 provenance side-car all key on this id.
@@ -29,6 +29,8 @@ def content_id(text: str) -> str:
 
 
 def stable_id(text: str, metadata: dict) -> str:
+    if metadata.get("crystal_id"):  # a crystal's database id (mp-1234, cod-9008536) or its canonical structure hash
+        return str(metadata["crystal_id"])
     if metadata.get("doi"):
         doi = normalise_doi(str(metadata["doi"]))
         if doi:

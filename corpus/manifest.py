@@ -23,6 +23,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from corpus.crystals.structures import CrystalSettings
 from corpus.filters.quality import QualitySettings
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
@@ -137,10 +138,31 @@ class DedupSettings(_Strict):
     priority: dict[str, int] = Field(default_factory=dict, description="source name -> priority (higher survives); default by format: XML 3, TEI 2, PDF 1, text 0")
 
 
+class CrystalBenchmark(_Strict):
+    name: str = Field(pattern=NAME_PATTERN)
+    paths: list[str] = Field(min_length=1, description="test-set CSVs with a cif column (CDVAE layout) or CIF files (globs)")
+
+
+class CrystalStageSettings(CrystalSettings):
+    """`stages.crystals`: validation, standardisation and textual forms (CrystalSettings), plus structure
+    dedup and decontamination against benchmark test structures."""
+
+    dedup: bool = Field(True, description="structure dedup: (reduced formula, space group) groups, then StructureMatcher")
+    prefer: list[Literal["priority", "e_above_hull", "volume_per_formula_unit"]] = Field(
+        default_factory=lambda: ["priority", "e_above_hull", "volume_per_formula_unit"], min_length=1,
+        description="which record of a duplicate group survives: highest source priority, then lowest energy above hull, then lowest volume per formula unit",
+    )
+    decontamination: list[CrystalBenchmark] = Field(default_factory=list, description="benchmark test sets whose structures are dropped")
+
+    def crystal_settings(self) -> CrystalSettings:
+        return CrystalSettings(**self.model_dump(include=set(CrystalSettings.model_fields)))
+
+
 class StageSettings(_Strict):
     filters: FilterSettings = FilterSettings()
     decontamination: DecontaminationSettings = DecontaminationSettings()
     dedup: DedupSettings = DedupSettings()
+    crystals: CrystalStageSettings = CrystalStageSettings()
 
 
 class ComponentConfig(_Strict):
@@ -293,6 +315,10 @@ def load_manifest(path: str | os.PathLike, output_dir: str | None = None) -> Man
         data["stages"]["filters"]["domain"]["model"] = _resolve(base, data["stages"]["filters"]["domain"]["model"])
     for bench in data["stages"]["decontamination"]["benchmarks"]:
         bench["paths"] = [_resolve(base, p) for p in bench["paths"]]
+    for bench in data["stages"]["crystals"]["decontamination"]:
+        bench["paths"] = [_resolve(base, p) for p in bench["paths"]]
+    if data["stages"]["crystals"]["robocrys_cache"]:
+        data["stages"]["crystals"]["robocrys_cache"] = _resolve(base, data["stages"]["crystals"]["robocrys_cache"])
     for src in data["sources"]:
         src["paths"] = [_resolve(base, p) for p in src["paths"]]
         src["options"] = {
@@ -353,6 +379,18 @@ def expand_inputs(manifest: Manifest) -> dict[str, list[str]]:
                     load_items(path)
                 except (ValueError, OSError) as e:
                     missing.append(f"stages.decontamination.benchmarks[{i}] ({bench.name}): cannot read {path} as JSON or JSON Lines: {e}")
+    crystals = manifest.stages.crystals
+    for i, bench in enumerate(crystals.decontamination):
+        for j, pattern in enumerate(bench.paths):
+            if not glob.glob(pattern):
+                missing.append(f"stages.crystals.decontamination[{i}].paths[{j}] ({bench.name}): no file matches: {pattern}")
+    from corpus.readers.crystals import CrystalReader
+
+    if "robocrys" in crystals.forms and any(issubclass(READERS[s.reader], CrystalReader) for s in manifest.sources):
+        from corpus.crystals.text import RobocrysDescriber
+
+        if not RobocrysDescriber.available():
+            missing.append("stages.crystals.forms: 'robocrys' needs the robocrys package: pip install 'matcorpus[robocrys]'")
     if manifest.tokenizer.path and not _tokenizer_file(manifest.tokenizer.path):
         missing.append(f"tokenizer.path: no tokenizer.json at {manifest.tokenizer.path}")
     if missing:

@@ -32,6 +32,7 @@ from datatrove.pipeline.base import PipelineStep
 from datatrove.pipeline.readers.jsonl import JsonlReader
 
 from corpus.filters import MinCharsFilter
+from corpus.filters.crystals import CrystalValidationFilter, StructureDecontaminationFilter
 from corpus.filters.decontaminate import DecontaminationFilter
 from corpus.filters.domain import DomainFilter
 from corpus.filters.language import LanguageFilter
@@ -43,7 +44,7 @@ from corpus.dedup.minhash import MinHasher
 from corpus.dedup.stage import DedupFilter, Deduplicator, SignatureWriter
 from corpus.outcomes import DROPPED, FAILED, PASSED, OutcomeWriter
 from corpus.progress import ProgressBeacon
-from corpus.readers import READERS
+from corpus.readers import READERS, CrystalReader
 from corpus.shards.writer import ShardWriter
 
 
@@ -62,6 +63,7 @@ class OutputLayout:
         self.kept = os.path.join(self.work, "kept")
         self.logs = os.path.join(root, "logs")
         self.progress = os.path.join(self.logs, "progress")
+        self.crystal_contamination = os.path.join(self.stats, "crystal_contamination")  # hits per benchmark, per task
         self.summary = os.path.join(root, "summary.json")
         self.build_record = os.path.join(root, "build.json")
 
@@ -131,6 +133,14 @@ def build_stages(manifest: Manifest, inputs: dict[str, list[str]], layout: Outpu
     roots = roots or {s: os.path.commonpath([os.path.dirname(f) for f in files]) for s, files in inputs.items()}
 
     # ---- stage 1: read, identify, filter, route
+    crystals = manifest.stages.crystals
+    has_crystals = any(issubclass(READERS[s.reader], CrystalReader) for s in manifest.sources)
+
+    def crystal_options(reader: type) -> dict:
+        if not issubclass(reader, CrystalReader):
+            return {}
+        return {"crystal_settings": crystals.crystal_settings(), "work_folder": layout.work}
+
     process_progress = ProgressBeacon(layout.progress, "process")
     readers = [
         READERS[src.reader](
@@ -145,6 +155,7 @@ def build_stages(manifest: Manifest, inputs: dict[str, list[str]], layout: Outpu
             options=src.options,
             default_metadata=src.metadata,
             progress=process_progress,
+            **crystal_options(READERS[src.reader]),
         )
         for src in manifest.sources
     ]
@@ -152,7 +163,15 @@ def build_stages(manifest: Manifest, inputs: dict[str, list[str]], layout: Outpu
         return OutcomeWriter(layout.rejected, f"{step}-${{rank}}.jsonl", DROPPED, os.path.join(layout.outcomes, f"dropped-{step}-{{rank:05d}}.parquet"))
 
     settings = manifest.stages.filters
-    filters: list[PipelineStep] = [MinCharsFilter(settings.min_chars, exclusion_writer=rejected("min_chars")), Annotator()]
+    filters: list[PipelineStep] = []
+    if has_crystals:  # crystal records first: a record that failed validation has no text for the text filters
+        filters.append(CrystalValidationFilter(exclusion_writer=rejected("crystal_validation")))
+        if crystals.decontamination:
+            filters.append(StructureDecontaminationFilter(
+                [b.model_dump() for b in crystals.decontamination], crystals.crystal_settings(), layout.crystal_contamination,
+                exclusion_writer=rejected("crystal_decontamination"),
+            ))
+    filters += [MinCharsFilter(settings.min_chars, exclusion_writer=rejected("min_chars")), Annotator()]
     # structural rules first, so garbled text is dropped for what it is rather than as "wrong language"
     if settings.quality_enabled:
         filters.append(ScienceQualityFilter(settings.quality, exclusion_writer=rejected("quality")))
@@ -171,8 +190,9 @@ def build_stages(manifest: Manifest, inputs: dict[str, list[str]], layout: Outpu
     hasher = MinHasher(dedup.num_perm, seed=manifest.seed, shingle_size=dedup.shingle_size)
     signatures = os.path.join(layout.work, "dedup", "signatures")
     removed_path = os.path.join(layout.work, "dedup", "removed.parquet")
-    if dedup.enabled:
-        filters.append(SignatureWriter(signatures, hasher, dedup.priority))
+    structures = os.path.join(layout.work, "dedup", "structures") if has_crystals and crystals.dedup else None
+    if dedup.enabled or structures:
+        filters.append(SignatureWriter(signatures, hasher, dedup.priority, structures_folder=structures))
     keep = OutcomeWriter(layout.kept, "${component}/${rank}.jsonl", PASSED, os.path.join(layout.outcomes, "passed-{rank:05d}.parquet"))
     clear_process = ClearTaskOutputs(
         [
@@ -183,6 +203,8 @@ def build_stages(manifest: Manifest, inputs: dict[str, list[str]], layout: Outpu
             os.path.join(layout.kept, "*", "{rank:05d}.jsonl.zst"),
             os.path.join(layout.progress, "process-{rank:05d}.json"),
             os.path.join(signatures, "{rank:05d}.parquet"),
+            os.path.join(layout.work, "dedup", "structures", "{rank:05d}.parquet"),
+            os.path.join(layout.crystal_contamination, "{rank:05d}.json"),
         ]
     )
     process = Stage(
@@ -195,10 +217,11 @@ def build_stages(manifest: Manifest, inputs: dict[str, list[str]], layout: Outpu
 
     # ---- stage 2: duplicates across everything that passed (one task: it needs every signature)
     stages = [process]
-    if dedup.enabled:
+    if dedup.enabled or structures:
         stages.append(Stage("dedup", "finding duplicates", [Deduplicator(
             signatures, removed_path, os.path.join(layout.stats, "dedup_clusters.parquet"), hasher,
-            identity=dedup.identity, exact=dedup.exact, near=dedup.near, threshold=dedup.threshold,
+            identity=dedup.enabled and dedup.identity, exact=dedup.enabled and dedup.exact, near=dedup.enabled and dedup.near,
+            threshold=dedup.threshold, structures=structures, structure_preference=list(crystals.prefer),
         )], 1))
 
     # ---- stage 3: token shards per component
@@ -208,7 +231,7 @@ def build_stages(manifest: Manifest, inputs: dict[str, list[str]], layout: Outpu
         os.path.join(layout.rejected, "dedup-{rank:05d}.jsonl.zst"),
         os.path.join(layout.outcomes, "dropped-dedup-{rank:05d}.parquet"),
     ])]
-    dedup_filter = DedupFilter(removed_path, exclusion_writer=rejected("dedup")) if dedup.enabled else None
+    dedup_filter = DedupFilter(removed_path, exclusion_writer=rejected("dedup")) if dedup.enabled or structures else None
     for comp in manifest.components:
         shard_steps += [
             RankFileReader(os.path.join(layout.kept, comp.name)),

@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from pydantic import BaseModel, ConfigDict
+
+if TYPE_CHECKING:
+    from datatrove.data import Document
+
+CRYSTAL = "crystal"  # metadata["kind"] of every crystal document
+
+
+def is_crystal(doc: "Document") -> bool:
+    """Crystal records skip the text filters (language, prose, quality) and text dedup; their own steps judge them."""
+    return doc.metadata.get("kind") == CRYSTAL
 
 
 class ReaderOptions(BaseModel):

@@ -130,6 +130,7 @@ def build_summary(manifest: Manifest, root: str, ledger: pl.DataFrame, provenanc
         "components": by_component,
         "sources": by_source,
         "shard_check": check_result,
+        **({"crystal_contamination": contamination} if (contamination := _crystal_contamination(stats)) else {}),
         "reconciled": not problems,
         "problems": problems,
         "outputs": {
@@ -139,6 +140,19 @@ def build_summary(manifest: Manifest, root: str, ledger: pl.DataFrame, provenanc
             "documents": "stats/documents.parquet",
         },
     }
+
+
+def _crystal_contamination(stats_folder: str) -> dict[str, dict[str, int]]:
+    """Per benchmark: its test structures and how many corpus records were one of them (summed over tasks)."""
+    out: dict[str, dict[str, int]] = {}
+    for path in sorted(glob.glob(os.path.join(stats_folder, "crystal_contamination", "*.json"))):
+        with open(path) as f:
+            rec = json.load(f)
+        for bench, n in rec["test_structures"].items():
+            out.setdefault(bench, {"test_structures": n, "hits": 0})
+        for bench, n in rec["hits"].items():
+            out.setdefault(bench, {"test_structures": 0, "hits": 0})["hits"] += n
+    return out
 
 
 def _check(shards: str, provenance: pl.DataFrame, by_component: dict, problems: list[str]) -> dict:

@@ -72,6 +72,19 @@ def copy_tokenizer() -> None:
         shutil.copyfile(src / name, dst / name)
 
 
+def copy_crystals() -> None:
+    """The COD CIFs (COD: open data) and the MP-20 subset as CDVAE CSVs (MIT; Materials Project data CC BY 4.0)."""
+    cod = HERE / "crystals" / "cod_cifs"
+    mp20 = HERE / "crystals" / "mp_20"
+    cod.mkdir(parents=True, exist_ok=True)
+    mp20.mkdir(parents=True, exist_ok=True)
+    for f in sorted((SHARED / "crystals" / "cod_cifs").glob("*.cif")):
+        shutil.copyfile(f, cod / f.name)
+    for name in ("train.csv", "val.csv", "test.csv"):
+        shutil.copyfile(SHARED / "crystals" / "mp_20_subset" / name, mp20 / name)
+    shutil.copyfile(SHARED / "crystals" / "LICENSE.cdvae.MIT", mp20 / "LICENSE.cdvae.MIT")
+
+
 if __name__ == "__main__":
     if not SHARED.is_dir():
         sys.exit(f"{SHARED} not found: the samples are rebuilt from the shared data folder")
@@ -79,5 +92,6 @@ if __name__ == "__main__":
     copy_papers()
     copy_general()
     copy_eval()
+    copy_crystals()
     copy_tokenizer()
     print("samples rebuilt under", HERE)

@@ -11,8 +11,10 @@ def test_demo_manifest_builds_and_checks(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "Accounting reconciled; shard check passed" in printed and str(out / "summary.json") in printed
     summary = json.loads((out / "summary.json").read_text())
-    assert summary["reconciled"] and summary["inputs"] == 290
-    assert set(summary["components"]) == {"papers", "general"}
+    crystals = 87 + 847 + 123  # the COD CIFs and the MP-20 train and validation rows
+    assert summary["reconciled"] and summary["inputs"] == 290 + crystals
+    assert set(summary["components"]) == {"papers", "general", "crystals"}
+    assert summary["crystal_contamination"]["mp_20"]["test_structures"] == 142
     assert run_cli("check", out / "shards") == 0
 
 

@@ -34,6 +34,8 @@ from datatrove.pipeline.filters.base_filter import BaseFilter
 from datatrove.pipeline.writers.disk_base import DiskWriter
 
 from corpus.dedup.minhash import MinHasher, tokens
+from corpus.dedup.structures import STRUCTURE_SCHEMA, structure_duplicates, structure_row
+from corpus.records import is_crystal
 
 _BAND_MIX = np.uint64(0x9E3779B97F4A7C15)
 FORMAT_PRIORITY = {"elsevier": 3, "jats": 3, "tei": 2, "pdf": 1}
@@ -76,9 +78,10 @@ class SignatureWriter(PipelineStep):
     name = "🔑 Dedup signatures"
     type = "🫂 - DEDUP"
 
-    def __init__(self, folder: str, hasher: MinHasher, priorities: dict[str, int] | None = None):
+    def __init__(self, folder: str, hasher: MinHasher, priorities: dict[str, int] | None = None, structures_folder: str | None = None):
         super().__init__()
         self.folder = folder
+        self.structures_folder = structures_folder
         self.hasher = hasher
         self.priorities = priorities or {}
 
@@ -88,9 +91,15 @@ class SignatureWriter(PipelineStep):
 
     def run(self, data: DocumentsPipeline, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
         rows = {name: [] for name in SIGNATURE_SCHEMA.names}
+        crystals = []
         for doc in data:
             with self.track_time():
                 md = doc.metadata
+                if is_crystal(doc):  # crystals are deduplicated by structure, never by text
+                    if "structure" in md:
+                        crystals.append(structure_row(doc, self.priority(doc)))
+                    yield doc
+                    continue
                 rows["record"].append(md["record"])
                 rows["id"].append(doc.id)
                 rows["source"].append(md.get("source"))
@@ -104,6 +113,9 @@ class SignatureWriter(PipelineStep):
             yield doc
         os.makedirs(self.folder, exist_ok=True)
         pq.write_table(pa.Table.from_pydict(rows, schema=SIGNATURE_SCHEMA), os.path.join(self.folder, f"{rank:05d}.parquet"))
+        if self.structures_folder:
+            os.makedirs(self.structures_folder, exist_ok=True)
+            pq.write_table(pa.Table.from_pylist(crystals, schema=STRUCTURE_SCHEMA), os.path.join(self.structures_folder, f"{rank:05d}.parquet"))
 
 
 class _Groups:
@@ -127,14 +139,17 @@ class _Groups:
 
 
 class Deduplicator(PipelineStep):
-    """One task: identity, then exact, then near-duplicate groups over every signature."""
+    """One task: identity, then exact, then near-duplicate groups over every text signature; structure groups over every crystal."""
 
     name = "🫂 Deduplicate"
     type = "🫂 - DEDUP"
 
     def __init__(self, signatures: str, removed_path: str, clusters_path: str, hasher: MinHasher,
-                 identity: bool = True, exact: bool = True, near: bool = True, threshold: float = 0.8):
+                 identity: bool = True, exact: bool = True, near: bool = True, threshold: float = 0.8,
+                 structures: str | None = None, structure_preference: list[str] | None = None):
         super().__init__()
+        self.structures = structures  # crystal records' structure rows; None: no structure dedup
+        self.structure_preference = structure_preference or ["priority", "e_above_hull", "volume_per_formula_unit"]
         self.signatures, self.removed_path, self.clusters_path = signatures, removed_path, clusters_path
         self.hasher, self.identity, self.exact, self.near, self.threshold = hasher, identity, exact, near, threshold
 
@@ -142,6 +157,10 @@ class Deduplicator(PipelineStep):
         files = sorted(glob.glob(os.path.join(self.signatures, "*.parquet")))
         table = pa.concat_tables([pq.read_table(f) for f in files]) if files else SIGNATURE_SCHEMA.empty_table()
         removed = self.deduplicate(table)
+        if self.structures:
+            files = sorted(glob.glob(os.path.join(self.structures, "*.parquet")))
+            crystals = pa.concat_tables([pq.read_table(f) for f in files]) if files else STRUCTURE_SCHEMA.empty_table()
+            removed += structure_duplicates(crystals, self.structure_preference)
         os.makedirs(os.path.dirname(self.removed_path), exist_ok=True)
         pq.write_table(pa.Table.from_pylist(removed, schema=REMOVED_SCHEMA), self.removed_path)
         clusters = {}

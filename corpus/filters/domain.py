@@ -24,7 +24,7 @@ from datatrove.data import Document
 from datatrove.pipeline.filters.base_filter import BaseFilter
 from datatrove.pipeline.writers.disk_base import DiskWriter
 
-from corpus.filters.quality import is_cif
+from corpus.filters.quality import is_structure_text
 
 WORDS = 400  # what the classifier sees: the title, abstract and opening of a paper
 
@@ -143,7 +143,7 @@ class DomainFilter(BaseFilter):
     def filter(self, doc: Document) -> bool | tuple[bool, str]:
         if self.components is not None and doc.metadata.get("component") not in self.components:
             return True
-        if is_cif(doc.text):
+        if is_structure_text(doc):
             doc.metadata["domain_score"] = 1.0
             return True
         score = self.score(doc.text)

@@ -17,7 +17,7 @@ from datatrove.data import Document
 from datatrove.pipeline.filters.base_filter import BaseFilter
 from datatrove.pipeline.writers.disk_base import DiskWriter
 
-from corpus.filters.quality import is_cif
+from corpus.filters.quality import is_structure_text
 
 SAMPLE_CHARS = 4000  # what the model sees in all: enough for a stable answer, cheap on 50-page papers
 _LATEX = re.compile(r"\$\$.*?\$\$|\$[^$]*\$|\\[A-Za-z]+|[{}_^]", re.DOTALL)
@@ -59,7 +59,7 @@ class LanguageFilter(BaseFilter):
         return lang, total / len(samples)
 
     def filter(self, doc: Document) -> bool | tuple[bool, str]:
-        if is_cif(doc.text):  # crystallographic records have no natural language to identify
+        if is_structure_text(doc):  # crystallographic records have no natural language to identify
             doc.metadata["language"], doc.metadata["language_score"] = "zxx", 1.0
             return True
         lang, score = self.identify(doc.text)

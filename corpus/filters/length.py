@@ -6,6 +6,8 @@ from datatrove.data import Document
 from datatrove.pipeline.filters.base_filter import BaseFilter
 from datatrove.pipeline.writers.disk_base import DiskWriter
 
+from corpus.records import is_crystal
+
 
 class MinCharsFilter(BaseFilter):
     """`empty` when there is no visible text, `too_short` under `min_chars` characters."""
@@ -19,6 +21,6 @@ class MinCharsFilter(BaseFilter):
     def filter(self, doc: Document) -> bool | tuple[bool, str]:
         if not doc.text.strip():
             return False, "empty"
-        if len(doc.text) < self.min_chars:
+        if len(doc.text) < self.min_chars and not is_crystal(doc):  # a one-atom crystal string is short and complete
             return False, "too_short"
         return True

@@ -16,6 +16,7 @@ from datatrove.pipeline.filters.base_filter import BaseFilter
 from datatrove.pipeline.writers.disk_base import DiskWriter
 from pydantic import BaseModel, ConfigDict, Field
 
+from corpus.records import is_crystal
 from corpus.text.annotate import signals_of
 
 
@@ -39,6 +40,11 @@ def is_cif(text: str) -> bool:
     return "_cell_length_a" in head and ("_atom_site" in head or "_symmetry" in head or "_space_group" in head)
 
 
+def is_structure_text(doc: Document) -> bool:
+    """A crystal record (from a crystal reader) or raw CIF text from any reader: no natural language to judge."""
+    return is_crystal(doc) or is_cif(doc.text)
+
+
 class ScienceQualityFilter(BaseFilter):
     name = "🧪 Science quality"
 
@@ -57,7 +63,7 @@ class ScienceQualityFilter(BaseFilter):
             return False, "letter_spaced_ocr"
         if s["duplicate_line_char_ratio"] > q.max_duplicate_line_ratio and s["lines"] >= 5:
             return False, "repeated_lines"
-        if is_cif(doc.text):
+        if is_structure_text(doc):
             return True  # crystallographic records: numbers are the content
         if s["numeric_line_ratio"] > q.max_numeric_line_ratio or s["letter_ratio"] < q.min_letter_ratio:
             return False, "number_dump"
@@ -79,6 +85,6 @@ class ProseFilter(BaseFilter):
         self.min_stopword_ratio = min_stopword_ratio
 
     def filter(self, doc: Document) -> bool | tuple[bool, str]:
-        if signals_of(doc)["stopword_ratio"] < self.min_stopword_ratio and not is_cif(doc.text):
+        if signals_of(doc)["stopword_ratio"] < self.min_stopword_ratio and not is_structure_text(doc):
             return False, "not_prose"
         return True

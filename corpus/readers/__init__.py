@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import ValidationError
 
 from corpus.readers.base import Failure, SourceReader
+from corpus.readers.crystals import CifReader, CrystalCsvReader, CrystalJsonReader, CrystalReader
 from corpus.readers.elsevier import ElsevierReader
 from corpus.readers.jats import JatsReader
 from corpus.readers.jsonl import JsonlSourceReader
@@ -19,6 +20,9 @@ READERS: dict[str, type[SourceReader]] = {
     "elsevier": ElsevierReader,
     "tei": TeiReader,
     "pdf": PdfReader,
+    "cif": CifReader,
+    "crystal_csv": CrystalCsvReader,
+    "crystal_json": CrystalJsonReader,
 }
 
 
@@ -39,4 +43,4 @@ def reader_options_error(reader: str, options: dict, where: str) -> str | None:
     return None
 
 
-__all__ = ["READERS", "Failure", "SourceReader", "reader_options_error"]
+__all__ = ["READERS", "CrystalReader", "Failure", "SourceReader", "reader_options_error"]

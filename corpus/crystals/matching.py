@@ -1,0 +1,119 @@
+"""Is this the same crystal? pymatgen's `StructureMatcher`, only within a (reduced formula, space group) group.
+
+Comparing every pair of N structures is N^2 matcher calls; two structures with different
+reduced formulas or space groups are never the same crystal, so candidates are grouped by that
+key first and the matcher only runs inside a group. Structure dedup and structure decontamination
+both use this.
+"""
+
+from __future__ import annotations
+
+import csv
+import glob
+import os
+import warnings
+from collections import defaultdict
+from dataclasses import dataclass
+
+from pymatgen.analysis.structure_matcher import StructureMatcher
+from pymatgen.core import Structure
+from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
+
+from corpus.crystals.structures import CrystalParseError, CrystalSettings, cif_blocks, parse_cif_block
+
+
+def group_key(structure: Structure, spacegroup_number: int) -> tuple[str, int]:
+    return structure.composition.reduced_formula, int(spacegroup_number)
+
+
+def spacegroup_number(structure: Structure, symprec: float, angle_tolerance: float = 5.0) -> int:
+    try:
+        return SpacegroupAnalyzer(structure, symprec=symprec, angle_tolerance=angle_tolerance).get_space_group_number()
+    except Exception:  # noqa: BLE001 - no symmetry found: P1
+        return 1
+
+
+def matcher() -> StructureMatcher:
+    """pymatgen's defaults (ltol 0.2, stol 0.3, angle_tol 5°, primitive cells, volume scaling), as CDVAE's coverage uses."""
+    return StructureMatcher()
+
+
+def same_crystal(m: StructureMatcher, a: Structure, b: Structure) -> bool:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            return bool(m.fit(a, b))
+        except Exception:  # noqa: BLE001 - the matcher fails on some degenerate cells: not a match
+            return False
+
+
+@dataclass
+class Reference:
+    benchmark: str
+    item: str
+    structure: Structure
+
+
+class StructureIndex:
+    """Benchmark test structures grouped by (reduced formula, space group), for decontamination by structure."""
+
+    def __init__(self, symprec: float = 0.1, angle_tolerance: float = 5.0):
+        self.symprec, self.angle_tolerance = symprec, angle_tolerance
+        self.groups: dict[tuple[str, int], list[Reference]] = defaultdict(list)
+        self.counts: dict[str, int] = defaultdict(int)
+        self.matcher = matcher()
+
+    def add(self, benchmark: str, item: str, structure: Structure) -> None:
+        key = group_key(structure, spacegroup_number(structure, self.symprec, self.angle_tolerance))
+        self.groups[key].append(Reference(benchmark, item, structure))
+        self.counts[benchmark] += 1
+
+    def match(self, structure: Structure, spacegroup: int) -> Reference | None:
+        for ref in self.groups.get(group_key(structure, spacegroup), ()):
+            if same_crystal(self.matcher, ref.structure, structure):
+                return ref
+        return None
+
+    @classmethod
+    def load(cls, benchmarks: list[dict], settings: CrystalSettings) -> "StructureIndex":
+        """Benchmarks as `{name, paths}`: CSV files with a `cif` column (CDVAE's MP-20, Perov-5, Carbon-24) or CIF files."""
+        index = cls(settings.symprec, settings.angle_tolerance)
+        for bench in benchmarks:
+            files = sorted({f for pattern in bench["paths"] for f in (glob.glob(pattern) or [pattern])})
+            for path in files:
+                for item, structure in _benchmark_structures(path, settings):
+                    index.add(bench["name"], item, structure)
+        return index
+
+
+def _benchmark_structures(path: str, settings: CrystalSettings):
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"benchmark file not found: {path}")
+    name = os.path.basename(path)
+    if path.endswith(".csv"):
+        with open(path, newline="") as f:
+            rows = csv.DictReader(f)
+            if not rows.fieldnames or "cif" not in rows.fieldnames:
+                raise ValueError(f"{path}: a benchmark CSV needs a 'cif' column (found {rows.fieldnames})")
+            for n, row in enumerate(rows):
+                item = row.get("material_id") or f"{name}#{n}"
+                try:
+                    yield item, parse_cif_block(read_cif_column(row["cif"]), settings).structure
+                except CrystalParseError:
+                    continue  # a broken test structure cannot contaminate anything
+    else:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            text = f.read()
+        for line, block in cif_blocks(text):
+            try:
+                yield f"{name}#L{line}", parse_cif_block(block, settings).structure
+            except CrystalParseError:
+                continue
+
+
+def read_cif_column(text: str) -> str:
+    """Tolerates the CSV exports whose CIF cell starts with a comment line before `data_`."""
+    return text[text.lower().find("data_"):] if "data_" in text.lower() else text
+
+
+__all__ = ["StructureIndex", "group_key", "matcher", "same_crystal", "spacegroup_number", "read_cif_column"]

@@ -1,0 +1,247 @@
+"""Parse, validate and standardise crystal structures with pymatgen, defensively.
+
+A record becomes a `CrystalRecord`: the pymatgen `Structure`, the record's own properties
+(formation energy, band gap, ...) and its database id when it has one. Validation returns the
+first problem as a short reason code; standardisation runs one symmetry analysis (spglib through
+pymatgen's `SpacegroupAnalyzer`) and gives the space group, crystal system and the cell the
+manifest asks for. Between pipeline steps a structure travels as `compact(structure)`, a small
+JSON-safe dict, because datatrove documents are written as JSON Lines.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import re
+import warnings
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+from pymatgen.core import Element, Lattice, Structure
+from pymatgen.io.cif import CifParser
+from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
+
+FORMS = ("properties", "cif_p1", "cif_symmetrized", "crystal_string", "robocrys")
+
+
+class CrystalSettings(BaseModel):
+    """`stages.crystals` in the manifest: how crystal records are checked, standardised and rendered."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    symprec: float = Field(0.1, gt=0, le=1, description="symmetry tolerance in Å (spglib symprec)")
+    angle_tolerance: float = Field(5.0, gt=0, le=20, description="symmetry angle tolerance in degrees")
+    cell: Literal["as_is", "conventional", "primitive"] = Field("as_is", description="which cell is written")
+    niggli: bool = Field(True, description="Niggli-reduce the cell (as_is and primitive cells)")
+    decimals: int = Field(4, ge=1, le=8, description="fractional coordinates and lattice parameters are rounded to this")
+    min_distance: float = Field(0.5, ge=0, description="atoms closer than this (Å) drop the record as atoms_too_close")
+    disorder: Literal["keep", "drop"] = Field("drop", description="records with partial occupancy: keep, or drop as disordered")
+    max_sites: int = Field(2000, ge=1, description="larger cells are dropped as too_many_sites (guards memory and time)")
+    forms: list[Literal["properties", "cif_p1", "cif_symmetrized", "crystal_string", "robocrys"]] = Field(
+        default_factory=lambda: ["properties", "cif_p1"], min_length=1,
+        description="textual forms of each record, in this order",
+    )
+    documents: Literal["one", "per_form"] = Field("one", description="one document holding every form, or one document per form")
+    robocrys_cache: str | None = Field(None, description="folder caching robocrys descriptions by structure hash; default OUT/work/robocrys")
+
+
+@dataclass
+class CrystalRecord:
+    """One structure and what its source says about it."""
+
+    structure: Structure
+    database_id: str | None = None
+    properties: dict[str, Any] = field(default_factory=dict)
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+class CrystalParseError(ValueError):
+    """A record that cannot become a structure; `kind` is the failure code the summary groups by."""
+
+    def __init__(self, kind: str, message: str):
+        super().__init__(message)
+        self.kind = kind
+
+
+# ---- parsing
+
+_BLOCK = re.compile(r"(?im)^data_")
+_CELL_TAGS = ("_cell_length_a", "_cell_length_b", "_cell_length_c", "_cell_angle_alpha", "_cell_angle_beta", "_cell_angle_gamma")
+_SITE_TAGS = ("_atom_site_fract_x", "_atom_site_cartn_x")
+_COD_ID = re.compile(r"^_cod_database_code\s+'?(\d+)", re.MULTILINE)
+_BLOCK_NAME = re.compile(r"^data_(\S*)")
+
+
+def cif_blocks(text: str) -> list[tuple[int, str]]:
+    """(1-based line, text) of every `data_` block of a CIF file; comments before the first block are dropped."""
+    starts = [m.start() for m in _BLOCK.finditer(text)]
+    return [(text.count("\n", 0, s) + 1, text[s : e]) for s, e in zip(starts, starts[1:] + [len(text)])]
+
+
+def parse_cif_block(block: str, settings: CrystalSettings) -> CrystalRecord:
+    """One CIF data block -> a record; raises `CrystalParseError` (missing_cell, no_sites, unparsable_cif, unknown_element)."""
+    lowered = block.lower()
+    missing = [t for t in _CELL_TAGS if t not in lowered]
+    if missing:
+        raise CrystalParseError("missing_cell", f"no {', '.join(missing)} in the block")
+    if not any(t in lowered for t in _SITE_TAGS):
+        raise CrystalParseError("no_sites", "no _atom_site_fract_x or _atom_site_Cartn_x loop in the block")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # pymatgen warns about every rounded coordinate; the checks below decide
+        try:
+            parser = CifParser.from_str(block, occupancy_tolerance=1.05)
+            structures = parser.parse_structures(primitive=False, on_error="raise")
+        except Exception as e:  # noqa: BLE001 - pymatgen raises many types on malformed CIF
+            kind = "unknown_element" if _looks_like_unknown_element(e) else "unparsable_cif"
+            raise CrystalParseError(kind, f"{type(e).__name__}: {e}") from None
+    if not structures:
+        raise CrystalParseError("unparsable_cif", "pymatgen found no structure in the block")
+    name = _BLOCK_NAME.match(block)
+    cod = _COD_ID.search(block)
+    database_id = f"cod-{cod.group(1)}" if cod else None
+    return CrystalRecord(structures[0], database_id, metadata={"cif_block": name.group(1) if name else None})
+
+
+def _looks_like_unknown_element(error: Exception) -> bool:
+    text = str(error).lower()
+    return "not a valid element" in text or "unknown element" in text or "invalid element" in text or "is not a valid" in text
+
+
+def structure_from_dict(data: Any) -> Structure:
+    """A pymatgen `Structure.as_dict()` (as Materials Project and similar databases export) -> Structure."""
+    if not isinstance(data, dict):
+        raise CrystalParseError("unparsable_structure", f"structure is a {type(data).__name__}, not a dict")
+    if "lattice" not in data:
+        raise CrystalParseError("missing_cell", "structure dict has no lattice")
+    if not data.get("sites"):
+        raise CrystalParseError("no_sites", "structure dict has no sites")
+    try:
+        return Structure.from_dict(data)
+    except Exception as e:  # noqa: BLE001
+        kind = "unknown_element" if _looks_like_unknown_element(e) else "unparsable_structure"
+        raise CrystalParseError(kind, f"{type(e).__name__}: {e}") from None
+
+
+# ---- validation
+
+def validate(structure: Structure, settings: CrystalSettings) -> str | None:
+    """The first problem of a parsed structure as a drop reason, or None when it is usable."""
+    if len(structure) == 0:
+        return "no_sites"
+    if len(structure) > settings.max_sites:
+        return "too_many_sites"
+    volume = structure.lattice.volume
+    if not math.isfinite(volume) or volume <= 1e-3:
+        return "bad_volume"
+    for sp in structure.composition:
+        if not 1 <= (getattr(sp, "Z", 0) or 0) <= 103:  # DummySpecies (X, Vac, ...) have Z = 0
+            return "unknown_element"
+    if not structure.is_ordered and settings.disorder == "drop":
+        return "disordered"
+    if len(structure) > 1 and _min_distance(structure, settings.min_distance) < settings.min_distance:
+        return "atoms_too_close"
+    return None
+
+
+def _min_distance(structure: Structure, cutoff: float) -> float:
+    """Shortest distance between two sites, periodic images included (one site with its own image too);
+    for large cells only distances under `cutoff` are searched (inf when there is none)."""
+    if len(structure) <= 200:
+        d = structure.distance_matrix
+        np.fill_diagonal(d, np.inf)
+        shortest = float(d.min())
+    else:  # neighbour search instead of an n^2 matrix for large cells
+        centers, points, images, dists = structure.get_neighbor_list(max(cutoff, 0.01))
+        dists = dists[~((centers == points) & np.all(images == 0, axis=1))]  # a site is not its own neighbour
+        shortest = float(dists.min()) if len(dists) else math.inf
+    return min(shortest, min(structure.lattice.abc))
+
+
+# ---- standardisation
+
+@dataclass
+class Standardised:
+    structure: Structure
+    spacegroup_symbol: str
+    spacegroup_number: int
+    crystal_system: str
+
+
+def standardise(structure: Structure, settings: CrystalSettings) -> Standardised:
+    """One symmetry analysis, then the requested cell, Niggli-reduced and rounded."""
+    sga = SpacegroupAnalyzer(structure, symprec=settings.symprec, angle_tolerance=settings.angle_tolerance)
+    try:
+        symbol, number, system = sga.get_space_group_symbol(), sga.get_space_group_number(), sga.get_crystal_system()
+    except Exception:  # noqa: BLE001 - spglib finds no symmetry for some distorted cells: that is P1
+        symbol, number, system = "P1", 1, "triclinic"
+    cell = structure
+    if settings.cell == "conventional":
+        cell = sga.get_conventional_standard_structure()
+    elif settings.cell == "primitive":
+        cell = sga.get_primitive_standard_structure()
+    if settings.niggli and settings.cell != "conventional":
+        cell = cell.get_reduced_structure("niggli")
+    return Standardised(rounded(cell, settings.decimals), symbol, number, system)
+
+
+def rounded(structure: Structure, decimals: int) -> Structure:
+    """Lattice parameters and fractional coordinates (wrapped into [0, 1)) rounded consistently."""
+    a, b, c = (round(x, decimals) for x in structure.lattice.abc)
+    alpha, beta, gamma = (round(x, decimals) for x in structure.lattice.angles)
+    lattice = Lattice.from_parameters(a, b, c, alpha, beta, gamma)
+    coords = np.round(np.mod(structure.frac_coords, 1.0), decimals)
+    coords[coords >= 1.0] = 0.0
+    return Structure(lattice, structure.species_and_occu, coords, site_properties=None)
+
+
+# ---- the compact form a structure travels in between steps, and canonical ids
+
+def compact(structure: Structure) -> dict:
+    """JSON-safe: lattice matrix, species (a symbol, or {symbol: occupancy} when disordered), fractional coordinates."""
+    species = [
+        site.species_string if site.is_ordered else {str(sp): round(occ, 6) for sp, occ in site.species.items()}
+        for site in structure
+    ]
+    return {
+        "lattice": np.round(structure.lattice.matrix, 8).tolist(),
+        "species": species,
+        "coords": np.round(structure.frac_coords, 8).tolist(),
+    }
+
+
+def from_compact(data: dict) -> Structure:
+    return Structure(Lattice(data["lattice"]), data["species"], data["coords"])
+
+
+def structure_hash(structure: Structure, symprec: float = 0.1) -> str:
+    """A canonical id for a structure without a database id: the same for rotated, translated,
+    supercell, re-ordered and re-set copies. Built only from what those cannot change: the reduced
+    formula, the space group, the Niggli-reduced primitive lattice (lengths to 0.01 Å, angles to 0.1°)
+    and the multiset of (species, orbit size) of the primitive cell's symmetry-equivalent sites.
+    Coordinates are left out on purpose: an origin shift changes them. Two different structures
+    sharing all of this get one id; structure dedup still tells them apart with StructureMatcher."""
+    try:
+        sga = SpacegroupAnalyzer(structure, symprec=symprec)
+        prim = sga.find_primitive() or structure
+        number = sga.get_space_group_number()
+        equivalent = SpacegroupAnalyzer(prim, symprec=symprec).get_symmetry_dataset().equivalent_atoms
+    except Exception:  # noqa: BLE001 - no symmetry found: the cell as it is, P1, every site its own orbit
+        prim, number, equivalent = structure, 1, np.arange(len(structure))
+    lattice = prim.lattice.get_niggli_reduced_lattice()
+    abc = " ".join(f"{x:.2f}" for x in sorted(lattice.abc))
+    angles = " ".join(f"{x:.1f}" for x in sorted(lattice.angles))
+    orbits = sorted(f"{prim[int(rep)].species_string}x{int((equivalent == rep).sum())}" for rep in np.unique(equivalent))
+    key = f"{prim.composition.reduced_formula}|{number}|{abc}|{angles}|" + ";".join(orbits)
+    return "crystal:" + hashlib.sha1(key.encode()).hexdigest()[:20]
+
+
+_DATABASE_ID = re.compile(r"^(mp|mvc|agm|gnome|oqmd|icsd|cod|jvasp|aflow|mpds)-\S+$", re.IGNORECASE)
+
+
+def database_id(value: Any) -> str | None:
+    """`mp-1234` and the like are global ids; anything else is only an id inside its source (None here)."""
+    if value is None:
+        return None
+    text = str(value).strip()
+    return text if _DATABASE_ID.match(text) else None
