@@ -30,6 +30,8 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/paper_readers.py
 	$(BIN)/python benchmarks/filters.py
 	$(BIN)/python benchmarks/domain_classifier.py
+	$(BIN)/python benchmarks/dedup_clustering.py
+	$(BIN)/python benchmarks/crystals.py
 
 clean:
 	rm -rf out

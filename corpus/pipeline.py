@@ -2,11 +2,14 @@
 
 Four stages, each a list of datatrove steps run by a datatrove executor:
 
-1. `process` (N tasks): every source's reader -> stable ids -> filters (length, science quality,
-   language, prose) -> dedup signatures -> documents that passed, written per component
+1. `process` (N tasks): every source's reader -> stable ids -> crystal validation and structure
+   decontamination (crystal records only) -> filters (length, science quality, language, prose,
+   domain, n-gram decontamination; crystal records skip the text rules) -> dedup signatures (text
+   MinHash, or a crystal's structure) -> documents that passed, written per component
    (OUT/work/kept/); drops go to OUT/rejected/ with their reason, read failures to OUT/failed/.
-2. `dedup` (1 task): identity, exact and MinHash near-duplicate groups over all signatures ->
-   OUT/work/dedup/removed.parquet (record keys, reasons, survivors).
+2. `dedup` (1 task): identity, exact and MinHash near-duplicate groups over all text signatures,
+   StructureMatcher groups over all crystals -> OUT/work/dedup/removed.parquet (record keys,
+   reasons, survivors).
 3. `shards` (N tasks): per component, the task's passed documents -> dedup removal (to
    OUT/rejected/ with its reason) -> `ShardWriter` -> OUT/shards/<component>/<task>.ds
    (+ .index, .metadata, .provenance.parquet).

@@ -165,10 +165,14 @@ def test_full_manifest_dry_run_explains_the_plan_on_a_complete_data_root(tmp_pat
         ("papers/elsevier", ROOT / "tests" / "fixtures" / "elsevier" / "S0000000000000001.xml"),
         ("papers/springer", ROOT / "samples" / "papers" / "xml" / "springer_jats_10.1186_s11671-021-03631-x.xml"),
         ("papers/pdf", ROOT / "samples" / "papers" / "pdf" / "PHC1580183-CC.pdf"),
+        ("crystals/amcsd", ROOT / "samples" / "crystals" / "cod_cifs" / "GaAs.cif"),
     ]:
         (root / sub).mkdir(parents=True)
         shutil.copy(src, root / sub)
-    for name in ("crystals/mp.jsonl.gz", "general/rp.jsonl.zst", "forum/qa.jsonl"):
+    for bench in ("mp_20", "perov_5", "carbon_24"):
+        (root / "benchmarks" / bench).mkdir(parents=True)
+        shutil.copy(ROOT / "samples" / "crystals" / "mp_20" / "test.csv", root / "benchmarks" / bench / "test.csv")
+    for name in ("crystals/mp/mp.jsonl.gz", "general/rp.jsonl.zst", "forum/qa.jsonl"):
         (root / name).parent.mkdir(parents=True, exist_ok=True)
         (root / name).write_bytes(b"")
     monkeypatch.setenv("LLAMAT_DATA", str(root))
@@ -177,4 +181,5 @@ def test_full_manifest_dry_run_explains_the_plan_on_a_complete_data_root(tmp_pat
     out = capsys.readouterr().out
     assert "1024 task(s)" in out and "elsevier_papers  elsevier" in out and "pdf_papers       pdf" in out
     assert "shards/crystals/" in out and "target weight 0.025" in out
+    assert "amcsd_cifs       cif" in out and "mp_structures    crystal_json" in out and "Structure decontamination" in out
     assert not (tmp_path / "out").exists()

@@ -20,7 +20,7 @@ from typing import Any
 from pymatgen.core import Structure
 from pymatgen.io.cif import CifWriter
 
-from corpus.crystals.structures import Standardised
+from corpus.crystals.structures import Standardised, density
 
 _PROPERTY_SENTENCES = (
     ("formation_energy_per_atom", "The formation energy is {:.3f} eV/atom."),
@@ -38,7 +38,7 @@ def property_text(std: Standardised, properties: dict[str, Any]) -> str:
     lines = [
         f"{formula} crystallizes in the {std.crystal_system} {std.spacegroup_symbol} space group (No. {std.spacegroup_number}).",
         f"The unit cell holds {int(round(comp.num_atoms))} atoms ({units} formula unit{'s' if units != 1 else ''}) "
-        f"in a volume of {s.volume:.2f} Å³; the density is {s.density:.3f} g/cm³.",
+        f"in a volume of {s.volume:.2f} Å³; the density is {density(s):.3f} g/cm³.",
         "Lattice parameters: a = {:.3f} Å, b = {:.3f} Å, c = {:.3f} Å, ".format(*s.lattice.abc)
         + "α = {:.2f}°, β = {:.2f}°, γ = {:.2f}°.".format(*s.lattice.angles),
     ]

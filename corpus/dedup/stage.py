@@ -1,4 +1,4 @@
-"""The dedup stack, in order: identity, exact, MinHash near-duplicates. Removal is by record key.
+"""The dedup stack, in order: identity, exact, MinHash near-duplicates (crystals: by structure). Removal is by record key.
 
 1. `SignatureWriter` (every process task, after the filters) writes one row per surviving
    document: its record key, id, source, component, priority, identity keys (DOI, normalised
@@ -14,6 +14,10 @@
 3. `DedupFilter` (shards stage) drops exactly the removed record keys, so resharding the input
    cannot remove the wrong document: keys come from the document's source file and position in
    that file, never from its position in a task's stream.
+
+Crystal records never enter the text passes (two CIFs of different polymorphs share most of their
+words); `SignatureWriter` writes their structures to OUT/work/dedup/structures/ instead, and the
+`Deduplicator` groups them with `corpus.dedup.structures`.
 """
 
 from __future__ import annotations

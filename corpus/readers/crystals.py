@@ -27,6 +27,7 @@ from corpus.crystals.structures import (
     cif_blocks,
     compact,
     database_id,
+    density,
     parse_cif_block,
     standardise,
     structure_from_dict,
@@ -81,7 +82,7 @@ class CrystalReader(SourceReader):
             crystal_system=std.crystal_system,
             nsites=len(std.structure),
             volume=round(std.structure.volume, 4),
-            density=round(float(std.structure.density), 4),
+            density=round(density(std.structure), 4),
             structure=compact(std.structure),
         )
         key = metadata.get("crystal_id") or metadata.get("source_id")
