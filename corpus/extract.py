@@ -16,7 +16,7 @@ from datatrove.data import Document
 from corpus.identity import stable_id
 from corpus.readers import READERS, Failure
 
-_EXTENSIONS = {".pdf": "pdf", ".txt": "text", ".md": "text", ".jsonl": "jsonl", ".nxml": "jats", ".tei": "tei"}
+_EXTENSIONS = {".pdf": "pdf", ".txt": "text", ".md": "text", ".jsonl": "jsonl", ".nxml": "jats", ".tei": "tei", ".cif": "cif"}
 
 
 def detect_reader(path: str) -> str | None:
@@ -25,6 +25,10 @@ def detect_reader(path: str) -> str | None:
         return "tei"
     if name.endswith((".jsonl", ".jsonl.gz", ".jsonl.zst")):
         return "jsonl"
+    if name.endswith(".csv"):  # a crystal table when it has a CIF column
+        with open(path, "rb") as f:
+            header = f.readline(65536).lower()
+        return "crystal_csv" if b"cif" in header else None
     if name.endswith(".xml"):
         with open(path, "rb") as f:
             head = f.read(8192)

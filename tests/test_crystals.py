@@ -337,3 +337,12 @@ def test_robocrys_descriptions_are_cached_by_structure(tmp_path):
     assert (tmp_path / "cod-9008845.json").exists()
     describer._describer = None  # a cached description needs no describer
     assert describer.describe(cod_structure("GaAs"), "cod-9008845") == text
+
+
+def test_extract_detects_cif_files_and_crystal_tables(tmp_path):
+    out = tmp_path / "crystals.jsonl"
+    assert run_cli("extract", COD / "GaAs.cif", MP20 / "test.csv", "-o", out) == 0
+    docs = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(docs) == 1 + len(mp20_rows())
+    assert docs[0]["id"] == "cod-9008845" and docs[0]["metadata"]["spacegroup_number"] == 216
+    assert {d["id"] for d in docs[1:]} == {r["material_id"] for r in mp20_rows()}
