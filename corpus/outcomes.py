@@ -1,7 +1,9 @@
 """Where every document ends: kept, dropped (with a reason) or failed (with the error).
 
 `OutcomeWriter` is a datatrove `JsonlWriter` that also keeps a ledger: one row per document it
-writes (id, source, component, status, reason, characters, file). The ledgers of all writers
+writes (id, source, component, status, reason, characters, file, and what the report groups and
+plots by: publisher, journal, year, licence, language, quality signals, extraction quality,
+crystal facts, duplicate and contamination links). The ledgers of all writers
 and tasks are what `summary.json` counts, so the accounting never re-reads document text.
 It plugs in wherever datatrove takes a writer, e.g. as any filter's `exclusion_writer`.
 """
@@ -9,11 +11,16 @@ It plugs in wherever datatrove takes a writer, e.g. as any filter's `exclusion_w
 from __future__ import annotations
 
 import os
+import re
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 from datatrove.data import Document
 from datatrove.pipeline.writers.jsonl import JsonlWriter
+
+# the signals (corpus.text.annotate) the report plots for kept against dropped documents
+REPORTED_SIGNALS = ("words", "letter_ratio", "stopword_ratio", "numeric_line_ratio", "duplicate_line_char_ratio",
+                    "latex_commands", "cid_runs")
 
 LEDGER_SCHEMA = pa.schema(
     [
@@ -21,12 +28,91 @@ LEDGER_SCHEMA = pa.schema(
         ("id", pa.string()),
         ("source", pa.string()),
         ("component", pa.string()),
+        ("reader", pa.string()),
         ("status", pa.string()),
         ("reason", pa.string()),
         ("chars", pa.int64()),
         ("file_path", pa.string()),
+        ("publisher", pa.string()),
+        ("journal", pa.string()),
+        ("year", pa.int32()),
+        ("licence", pa.string()),
+        ("language", pa.string()),
+        ("language_score", pa.float64()),
+        ("domain_score", pa.float64()),
+        *[(f"signal_{k}", pa.float64()) for k in REPORTED_SIGNALS],
+        ("garbled_chars", pa.int64()),  # (cid:NN) runs + U+FFFD + mojibake pairs: extraction garble
+        ("pages", pa.int32()),
+        ("no_text_pages", pa.int32()),
+        ("sections", pa.int32()),
+        ("formula", pa.string()),
+        ("spacegroup", pa.int32()),
+        ("crystal_system", pa.string()),
+        ("elements", pa.string()),  # space-separated symbols
+        ("duplicate_of", pa.string()),
+        ("contamination", pa.string()),
+        ("error", pa.string()),
     ]
 )
+_YEAR = re.compile(r"\b(1[89]\d\d|20\d\d)\b")
+
+
+def year_of(md: dict) -> int | None:
+    """The publication year from whichever field the source had (year, date, cover date)."""
+    for key in ("year", "date", "cover_date", "publication_date", "published"):
+        value = md.get(key)
+        if value is not None:
+            m = _YEAR.search(str(value))
+            if m:
+                return int(m.group(1))
+    return None
+
+
+def _number(value) -> float | None:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def ledger_row(document: Document, status: str) -> dict:
+    """Everything the report groups and plots by, taken from the document's metadata (never its text)."""
+    md = document.metadata
+    reason = md.get("filter_reason") if status == DROPPED else md.get("error_kind") if status == FAILED else None
+    signals = md.get("signals") or {}
+    no_text = md.get("no_text_pages")
+    contamination = md.get("contamination")
+    return {
+        "record": md.get("record"),
+        "id": document.id,
+        "source": md.get("source"),
+        "component": md.get("component"),
+        "reader": md.get("reader"),
+        "status": status,
+        "reason": reason,
+        "chars": len(document.text),
+        "file_path": md.get("file_path"),
+        "publisher": _text(md.get("publisher")),
+        "journal": _text(md.get("journal")),
+        "year": year_of(md),
+        "licence": licence_of(document),
+        "language": md.get("language"),
+        "language_score": _number(md.get("language_score")),
+        "domain_score": _number(md.get("domain_score")),
+        **{f"signal_{k}": _number(signals.get(k)) for k in REPORTED_SIGNALS},
+        "garbled_chars": int(signals.get("cid_runs", 0) + signals.get("replacement_chars", 0) + signals.get("mojibake", 0)) if signals else None,
+        "pages": md.get("pages") if isinstance(md.get("pages"), int) else None,
+        "no_text_pages": len(no_text) if isinstance(no_text, list) else no_text if isinstance(no_text, int) else None,
+        "sections": len(md["sections"]) if isinstance(md.get("sections"), list) else None,
+        "formula": md.get("formula"),
+        "spacegroup": md.get("spacegroup_number"),
+        "crystal_system": md.get("crystal_system"),
+        "elements": " ".join(md["elements"]) if isinstance(md.get("elements"), list) else None,
+        "duplicate_of": md.get("duplicate_of"),
+        "contamination": " ".join(map(str, contamination)) if isinstance(contamination, list) else None,
+        "error": str(md["error"])[:500] if md.get("error") else None,
+    }
+
+
+def _text(value) -> str | None:
+    return None if value is None else str(value)[:300]
 
 # passed: through every filter of the process stage; kept: in a shard (dedup may still drop a passed document)
 PASSED, KEPT, DROPPED, FAILED = "passed", "kept", "dropped", "failed"
@@ -59,20 +145,7 @@ class OutcomeWriter(JsonlWriter):
 
     def write(self, document: Document, rank: int = 0, **kwargs):
         self._rank = rank
-        md = document.metadata
-        reason = md.get("filter_reason") if self.status == DROPPED else md.get("error_kind") if self.status == FAILED else None
-        self._rows.append(
-            {
-                "record": md.get("record"),
-                "id": document.id,
-                "source": md.get("source"),
-                "component": md.get("component"),
-                "status": self.status,
-                "reason": reason,
-                "chars": len(document.text),
-                "file_path": md.get("file_path"),
-            }
-        )
+        self._rows.append(ledger_row(document, self.status))
         super().write(document, rank, **kwargs)
 
     def close(self):

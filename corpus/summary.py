@@ -175,14 +175,24 @@ def _count_listed_inputs(root: str) -> dict[str, int]:
 
 
 def write_documents_table(root: str, ledger: pl.DataFrame, provenance: pl.DataFrame) -> None:
-    """One row per input document: its outcome, and for kept ones its shard and token range."""
+    """One row per input document: its outcome and everything the ledger recorded, for kept ones
+    its shard and token range, and for members of a duplicate group the group (named by its
+    survivor's record key) and its size."""
     prov = provenance.select(
         "record", "shard", "token_start", "token_end", (pl.col("token_end") - pl.col("token_start")).alias("tokens")
     )
     kept = ledger.filter(pl.col("status") == PASSED).join(prov, on="record", how="inner").with_columns(pl.lit("kept").alias("status"))
     rest = ledger.filter(pl.col("status") != PASSED)
-    table = pl.concat([kept, rest], how="diagonal_relaxed").sort("status", "source", "record", nulls_last=True)
-    table.write_parquet(os.path.join(root, "stats", "documents.parquet"))
+    table = pl.concat([kept, rest], how="diagonal_relaxed")
+    removed_path = os.path.join(root, "work", "dedup", "removed.parquet")
+    if os.path.exists(removed_path):
+        removed = pl.read_parquet(removed_path, columns=["record", "cluster", "cluster_size"])
+        survivors = removed.group_by("cluster").agg(pl.col("cluster_size").first()).with_columns(pl.col("cluster").alias("record"))
+        clusters = pl.concat([removed, survivors.select("record", "cluster", "cluster_size")], how="vertical")
+        table = table.join(clusters, on="record", how="left")
+    else:
+        table = table.with_columns(pl.lit(None, pl.String).alias("cluster"), pl.lit(None, pl.Int64).alias("cluster_size"))
+    table.sort("status", "source", "record", nulls_last=True).write_parquet(os.path.join(root, "stats", "documents.parquet"))
 
 
 class SummaryStep(PipelineStep):

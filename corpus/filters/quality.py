@@ -6,9 +6,7 @@ font encodings and `(cid:NN)` runs, broken text encodings, OCR letter-spacing, n
 dumps, repeated-line loops, boilerplate-only documents (covers, errata, retractions, tables of
 contents) and text too short to be a paper or an abstract. Every rule reads the shared signals
 (`corpus.text.annotate`), so nothing is tokenised twice, and every drop says which rule fired.
-CIF text is recognised and exempt from the rules about numbers. Two columns read across, line by
-line, are caught by how unnatural the word pairs at mid-sentence line breaks are
-(`corpus.text.annotate.line_junction_coherence`).
+CIF text is recognised and exempt from the rules about numbers.
 """
 
 from __future__ import annotations
@@ -33,9 +31,6 @@ class QualitySettings(BaseModel):
     max_numeric_line_ratio: float = Field(0.6, ge=0, le=1, description="number_dump: lines that hold only numbers")
     min_letter_ratio: float = Field(0.4, ge=0, le=1, description="number_dump: below this share of letters")
     max_duplicate_line_ratio: float = Field(0.3, ge=0, le=1, description="repeated_lines: characters in repeated lines")
-    min_line_junction_coherence: float = Field(
-        0.35, ge=0, description="interleaved_columns: line-wrapped text whose mid-sentence line breaks join unrelated words (prose ~0.7)"
-    )
     boilerplate_max_words: int = Field(600, ge=0, description="boilerplate: a boilerplate phrase in a document this short")
     min_stopword_ratio: float = Field(0.08, ge=0, le=1, description="not_prose: function words per word (English prose ~0.3-0.5)")
 
@@ -70,8 +65,6 @@ class ScienceQualityFilter(BaseFilter):
             return False, "repeated_lines"
         if is_structure_text(doc):
             return True  # crystallographic records: numbers are the content
-        if 0 <= s["line_junction_coherence"] < q.min_line_junction_coherence:
-            return False, "interleaved_columns"
         if s["numeric_line_ratio"] > q.max_numeric_line_ratio or s["letter_ratio"] < q.min_letter_ratio:
             return False, "number_dump"
         if s["boilerplate_phrases"] and s["words"] < q.boilerplate_max_words:

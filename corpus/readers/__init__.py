@@ -25,6 +25,9 @@ READERS: dict[str, type[SourceReader]] = {
     "crystal_json": CrystalJsonReader,
 }
 
+for _name, _cls in READERS.items():
+    _cls.key = _name  # the manifest's name for the reader, recorded on every document
+
 
 def reader_options_error(reader: str, options: dict, where: str) -> str | None:
     """A message naming the bad option, or None when the options are valid."""

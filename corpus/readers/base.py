@@ -34,6 +34,7 @@ class SourceReader(BaseDiskReader):
     Options: ClassVar[type[ReaderOptions]] = ReaderOptions
     default_globs: ClassVar[tuple[str, ...]] = ("*",)  # files taken when a source path is a folder
     path_options: ClassVar[tuple[str, ...]] = ()  # option keys holding file paths (resolved, checked before work)
+    key: ClassVar[str] = ""  # the manifest's name for this reader (set where readers are registered)
 
     def __init__(
         self,
@@ -78,6 +79,7 @@ class SourceReader(BaseDiskReader):
         doc.metadata["record"] = f"{self.source}:{filepath}#{position}"
         doc.metadata["source"] = self.source
         doc.metadata["component"] = self.component
+        doc.metadata["reader"] = self.key
         doc.metadata.setdefault("file_path", self.data_folder.resolve_paths(filepath))
         return doc
 
@@ -90,6 +92,7 @@ class SourceReader(BaseDiskReader):
                 "record": f"{self.source}:{where}",
                 "source": self.source,
                 "component": self.component,
+                "reader": self.key,
                 "file_path": self.data_folder.resolve_paths(filepath),
                 "line": failure.line,
                 "error_kind": failure.kind,

@@ -33,42 +33,6 @@ STOPWORDS = frozenset(
 )
 
 
-_WORD = re.compile(r"[a-z0-9]+")
-
-
-def line_junction_coherence(nonempty: list[str]) -> float:
-    """For line-wrapped text only (else -1): how natural the word pairs that straddle a mid-sentence
-    line break are, relative to the text's own word pairs. Each break pair that also occurs inside
-    some line counts as natural; the share of natural break pairs is divided by the share of
-    inside-line pairs that occur more than once. Wrapped prose scores ~0.7 (0.42 at the lowest on
-    117 real papers, benchmarks/filters.py); two columns read across, line by line, put two unrelated
-    fragments on every line, so its break pairs are random (~0.2). Needs no language model: the
-    text is its own reference.
-    """
-    if len(nonempty) < 21:
-        return -1.0
-    lengths = sorted(len(ln) for ln in nonempty)
-    median = lengths[len(lengths) // 2]
-    if median > 150 or sum(1 for n in lengths if 0.6 * median <= n <= 1.4 * median) < 0.85 * len(lengths):
-        return -1.0  # not wrapped at a fixed width: paragraphs or one sentence a line
-    inside: Counter = Counter()
-    ends = []
-    for line in nonempty:
-        w = _WORD.findall(line.lower())
-        inside.update(zip(w, w[1:]))
-        ends.append((w[0], w[-1]) if w else None)
-    breaks = [
-        (ends[i][1], ends[i + 1][0])
-        for i in range(len(nonempty) - 1)
-        if ends[i] and ends[i + 1] and nonempty[i][-1] not in ".?!:;" and nonempty[i + 1][0].islower()
-    ]
-    if len(breaks) < 20:
-        return -1.0
-    natural_breaks = sum(1 for pair in breaks if inside[pair]) / len(breaks)
-    repeated_inside = sum(c for c in inside.values() if c > 1) / max(sum(inside.values()), 1)
-    return natural_breaks / max(repeated_inside, 1e-9)
-
-
 def signals(text: str) -> dict[str, float]:
     """The statistics every filter reads; about a dozen C-level passes, no Python loop over characters."""
     n = len(text) or 1
@@ -105,7 +69,6 @@ def signals(text: str) -> dict[str, float]:
         "short_line_ratio": sum(1 for ln in nonempty if len(ln) < 25) / (len(nonempty) or 1),
         "duplicate_line_char_ratio": repeated_chars / nonempty_chars,
         "boilerplate_phrases": len(_BOILERPLATE.findall(text[:5000])),
-        "line_junction_coherence": line_junction_coherence(nonempty),
     }
 
 
