@@ -4,6 +4,9 @@
   corpus check SHARDS_DIR [--eos-id N] [--vocab-size N]
   corpus extract PATH... [--reader R] [--option K=V] [-o OUT.jsonl]
   corpus train-classifier --positive ... --negative ... -o MODEL.bin
+  corpus report OUT
+  corpus inspect OUT [--status S] [--reason R] [--source S] [--component C] [-n N]
+  corpus diff OUT_A OUT_B
 
 Exit codes: 0 success; 1 the build ran but did not reconcile, a stage failed, or the shards are
 invalid; 2 the manifest or its inputs are wrong (nothing was run).
@@ -110,6 +113,9 @@ def print_summary(summary: dict, root: str) -> None:
     print(f"Summary    {os.path.join(root, 'summary.json')}")
     print(f"Rejected   {os.path.join(root, 'rejected')}   Failed {os.path.join(root, 'failed')}")
     print(f"Logs       {os.path.join(root, 'logs')}")
+    report = os.path.join(root, "report", "index.html")
+    if os.path.exists(report):
+        print(f"Report     {report}   (open it in a browser; `corpus inspect {root} --reason R` shows examples)")
 
 
 def cmd_build(args: argparse.Namespace) -> int:
@@ -168,6 +174,12 @@ def cmd_build(args: argparse.Namespace) -> int:
 
     with open(layout.summary) as f:
         summary = json.load(f)
+    try:
+        from corpus.report.html import write_report
+
+        write_report(layout.root)
+    except Exception as e:  # noqa: BLE001 - the corpus is built; a report problem must not hide that
+        print(f"warning: the report could not be written: {type(e).__name__}: {e}", file=sys.stderr)
     print_summary(summary, layout.root)
     return EXIT_OK if summary["reconciled"] else EXIT_FAILED
 
@@ -318,7 +330,83 @@ def make_parser() -> argparse.ArgumentParser:
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--epochs", type=int, default=25)
     t.set_defaults(func=cmd_train_classifier)
+
+    r = sub.add_parser(
+        "report",
+        help="write the quality report of a build (OUT/report/index.html and summary.md)",
+        description="Aggregate OUT/stats/documents.parquet (one row per input document) into a self-contained HTML page "
+        "(no network, inline charts) and a Markdown summary: the funnel, drops by reason crossed with source, reader, "
+        "publisher, journal, year and licence, tokens per component against the target weights, kept-vs-dropped "
+        "distributions of the filter signals, duplicate groups, extraction quality per reader, crystal statistics and "
+        "sample snippets per reason. `corpus build` writes it at the end of every build.",
+    )
+    r.add_argument("out", help="the output folder of a build")
+    r.set_defaults(func=cmd_report)
+
+    i = sub.add_parser(
+        "inspect",
+        help="print sample documents of a build with why they were kept or dropped",
+        description="Select documents of a build by status, reason, source or component and print them with their "
+        "metadata and outcome, to check a threshold by reading the real examples it decides.",
+    )
+    i.add_argument("out", help="the output folder of a build")
+    i.add_argument("--status", choices=["kept", "dropped", "failed"])
+    i.add_argument("--reason", help="a drop or failure reason, e.g. too_short, wrong_language, duplicate_near")
+    i.add_argument("--source")
+    i.add_argument("--component")
+    i.add_argument("-n", type=int, default=5, help="how many documents (a seeded sample when more match)")
+    i.add_argument("--seed", type=int, default=0)
+    i.add_argument("--chars", type=int, default=800, help="characters of text to show per document")
+    i.set_defaults(func=cmd_inspect)
+
+    d = sub.add_parser(
+        "diff",
+        help="compare two builds: counts per reason and source, tokens per component",
+        description="Print what changed between two builds (e.g. before and after a threshold change): inputs, kept, "
+        "dropped and failed, drops and failures per reason, documents kept per source, tokens per component.",
+    )
+    d.add_argument("a", help="output folder of the first build")
+    d.add_argument("b", help="output folder of the second build")
+    d.set_defaults(func=cmd_diff)
     return parser
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from corpus.report.html import write_report
+
+    try:
+        path = write_report(args.out)
+    except FileNotFoundError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    print(f"Report     {path}")
+    print(f"Summary    {os.path.join(args.out, 'report', 'summary.md')}")
+    return EXIT_OK
+
+
+def cmd_inspect(args: argparse.Namespace) -> int:
+    from corpus.report.inspect import select, show
+
+    if not os.path.exists(os.path.join(args.out, "stats", "documents.parquet")):
+        print(f"error: {args.out} has no stats/documents.parquet: not the output of a finished build", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    rows = select(args.out, args.status, args.reason, args.source, args.component, args.n, args.seed)
+    if rows.is_empty():
+        print("no document matches")
+        return EXIT_OK
+    print(show(args.out, rows, args.chars))
+    return EXIT_OK
+
+
+def cmd_diff(args: argparse.Namespace) -> int:
+    from corpus.report.inspect import diff
+
+    for root in (args.a, args.b):
+        if not os.path.exists(os.path.join(root, "summary.json")):
+            print(f"error: {root} has no summary.json: not the output of a finished build", file=sys.stderr)
+            return EXIT_BAD_INPUT
+    print(diff(args.a, args.b))
+    return EXIT_OK
 
 
 def _reader_names() -> list[str]:

@@ -231,14 +231,16 @@ def build_stages(manifest: Manifest, inputs: dict[str, list[str]], layout: Outpu
     shard_progress = ProgressBeacon(layout.progress, "shards")
     shard_steps: list[PipelineStep] = [ClearTaskOutputs([
         os.path.join(layout.progress, "shards-{rank:05d}.json"),
-        os.path.join(layout.rejected, "dedup-{rank:05d}.jsonl.zst"),
-        os.path.join(layout.outcomes, "dropped-dedup-{rank:05d}.parquet"),
+        os.path.join(layout.rejected, "dedup_*-{rank:05d}.jsonl.zst"),
+        os.path.join(layout.outcomes, "dropped-dedup_*-{rank:05d}.parquet"),
     ])]
-    dedup_filter = DedupFilter(removed_path, exclusion_writer=rejected("dedup")) if dedup.enabled or structures else None
+    deduplicating = dedup.enabled or bool(structures)
     for comp in manifest.components:
         shard_steps += [
             RankFileReader(os.path.join(layout.kept, comp.name)),
-            *([dedup_filter] if dedup_filter else []),
+            # one filter and writer per component: a writer is closed at the end of its step, and a second
+            # step sharing it would overwrite the first one's rejected file and ledger
+            *([DedupFilter(removed_path, exclusion_writer=rejected(f"dedup_{comp.name}"))] if deduplicating else []),
             ShardWriter(
                 os.path.join(layout.shards, comp.name),
                 tokenizer_source(manifest.tokenizer),

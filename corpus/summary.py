@@ -104,7 +104,9 @@ def build_summary(manifest: Manifest, root: str, ledger: pl.DataFrame, provenanc
         tokens = int((prov["token_end"] - prov["token_start"]).sum()) if prov.height else 0
         folder = os.path.join(shards, comp)
         files = len(shard_files(folder)) if os.path.isdir(folder) else 0
-        by_component[comp] = {"documents": prov.height, "tokens": tokens, "shards": files, "folder": os.path.relpath(folder, root)}
+        weight = next((c.weight for c in manifest.components if c.name == comp), None)
+        by_component[comp] = {"documents": prov.height, "tokens": tokens, "shards": files, "folder": os.path.relpath(folder, root),
+                              "target_weight": weight}
         expected = set(passed.filter(pl.col("component") == comp)["record"].to_list())
         ended = set(prov["record"].to_list()) | set(duplicates.filter(pl.col("component") == comp)["record"].to_list())
         if expected != ended:

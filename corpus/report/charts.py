@@ -1,0 +1,63 @@
+"""Charts as inline SVG strings (matplotlib's SVG backend), so the report is one self-contained file."""
+
+from __future__ import annotations
+
+import io
+import re
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+plt.rcParams.update({"svg.fonttype": "none", "font.size": 9, "axes.spines.top": False, "axes.spines.right": False,
+                     "svg.hashsalt": "matcorpus"})  # a fixed salt: the same data gives the same SVG bytes
+KEPT, DROPPED = "#2a7ab0", "#d1495b"
+
+
+def _svg(fig) -> str:
+    buf = io.StringIO()
+    fig.savefig(buf, format="svg", bbox_inches="tight", metadata={"Date": None, "Creator": None})
+    plt.close(fig)
+    svg = buf.getvalue()
+    svg = svg[svg.index("<svg"):]  # drop the XML prologue and DOCTYPE: the SVG sits inside HTML
+    return re.sub(r"<metadata>.*?</metadata>", "", svg, flags=re.S)  # RDF boilerplate, nothing a reader sees
+
+
+def bars(labels: list[str], values: list[float], title: str, xlabel: str = "", color: str = KEPT, targets: list[float | None] | None = None) -> str:
+    fig, ax = plt.subplots(figsize=(6.4, 0.3 * max(len(labels), 3) + 0.8))
+    y = np.arange(len(labels))
+    ax.barh(y, values, color=color, label="actual")
+    if targets and any(t is not None for t in targets):
+        ax.scatter([t if t is not None else np.nan for t in targets], y, marker="|", s=300, color="black", label="target", zorder=3)
+        ax.legend(loc="lower right", frameon=False)
+    ax.set_yticks(y, labels)
+    ax.invert_yaxis()
+    ax.set_title(title, loc="left")
+    ax.set_xlabel(xlabel)
+    return _svg(fig)
+
+
+def histogram(kept: np.ndarray, dropped: np.ndarray, title: str, log: bool = False) -> str:
+    fig, ax = plt.subplots(figsize=(4.2, 2.6))
+    values = np.concatenate([kept, dropped]).astype(float)
+    values = values[np.isfinite(values)]
+    if log:
+        values = values[values > 0]
+    if len(values) == 0:
+        plt.close(fig)
+        return ""
+    lo, hi = values.min(), values.max()
+    if lo == hi:
+        hi = lo + 1
+    edges = np.logspace(np.log10(lo), np.log10(hi), 41) if log else np.linspace(lo, hi, 41)
+    for data, color, label in ((kept, KEPT, f"kept ({len(kept):,})"), (dropped, DROPPED, f"dropped ({len(dropped):,})")):
+        data = data[np.isfinite(data.astype(float))]
+        if len(data):
+            ax.hist(data, bins=edges, color=color, alpha=0.6, label=label)
+    if log:
+        ax.set_xscale("log")
+    ax.set_title(title, loc="left")
+    ax.legend(frameon=False, fontsize=8)
+    return _svg(fig)

@@ -1,0 +1,168 @@
+"""OUT/report/index.html (self-contained: inline CSS and SVG, no script, no network) and OUT/report/summary.md.
+
+The page is for deciding thresholds and sources: the funnel, what was dropped from where and why
+(by source, reader, publisher, journal, year, licence), the mixture against its targets,
+kept-vs-dropped distributions of the signals the filters use, duplicate groups, extraction
+quality per reader, crystal statistics, and real snippets of what each rule dropped. Key figures
+carry `data-key` attributes so tests (and scripts) can read them back.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+import time
+
+import polars as pl
+
+from corpus.report import charts
+from corpus.report.tables import ReportData, load
+
+CSS = """
+body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0;color:#1d2327;background:#fafafa}
+main{max-width:1180px;margin:0 auto;padding:24px}
+h1{font-size:24px;margin:0 0 4px} h2{font-size:18px;margin:32px 0 8px;border-bottom:1px solid #ddd;padding-bottom:4px}
+h3{font-size:15px;margin:18px 0 6px}
+table{border-collapse:collapse;margin:6px 0 12px;background:#fff;font-size:13px}
+th,td{border:1px solid #e1e1e1;padding:3px 8px;text-align:right;vertical-align:top}
+th{background:#f1f3f5} td.l,th.l{text-align:left}
+.cards{display:flex;gap:12px;flex-wrap:wrap}.card{background:#fff;border:1px solid #e1e1e1;padding:10px 14px;min-width:130px}
+.card b{display:block;font-size:20px}.grid{display:flex;flex-wrap:wrap;gap:8px}.grid svg{background:#fff;border:1px solid #eee}
+.ok{color:#1b7f3b}.bad{color:#b3261e} pre{white-space:pre-wrap;background:#fff;border:1px solid #e1e1e1;padding:6px;font-size:12px;max-height:9em;overflow:auto}
+.muted{color:#666}
+"""
+
+
+def _num(v) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, float):
+        return f"{v:,.3f}" if abs(v) < 100 else f"{v:,.0f}"
+    return f"{v:,}" if isinstance(v, int) else html.escape(str(v))
+
+
+def _table(frame: pl.DataFrame, key_column: str | None = None, left: tuple[str, ...] = ()) -> str:
+    if frame.is_empty():
+        return '<p class="muted">none</p>'
+    head = "".join(f'<th class="{"l" if c in left else ""}">{html.escape(c)}</th>' for c in frame.columns)
+    rows = []
+    for row in frame.iter_rows(named=True):
+        cells = []
+        for c, v in row.items():
+            attr = f' data-key="{html.escape(key_column)}:{html.escape(str(row[key_column]))}:{html.escape(c)}"' if key_column else ""
+            cells.append(f'<td class="{"l" if c in left else ""}"{attr}>{_num(v)}</td>')
+        rows.append("<tr>" + "".join(cells) + "</tr>")
+    return f"<table><tr>{head}</tr>{''.join(rows)}</table>"
+
+
+def render(data: ReportData) -> str:
+    s, t = data.summary, data.totals
+    parts = [f"<h1>Corpus report: {html.escape(s.get('name', ''))}</h1>",
+             f'<p class="muted">seed {s.get("seed")} · generated from stats/documents.parquet ({t["inputs"]:,} rows)</p>']
+    reconciled = s.get("reconciled")
+    parts.append('<div class="cards">' + "".join(
+        f'<div class="card">{label}<b data-key="{key}">{_num(value)}</b></div>'
+        for label, key, value in [("input documents", "inputs", t["inputs"]), ("kept", "kept", t["kept"]),
+                                  ("dropped", "dropped", t["dropped"]), ("failed", "failed", t["failed"]),
+                                  ("tokens in shards", "tokens", t["tokens"])]
+    ) + f'<div class="card">accounting<b class="{"ok" if reconciled else "bad"}" data-key="reconciled">'
+        f'{"reconciled" if reconciled else "NOT reconciled"}</b></div></div>')
+    for problem in s.get("problems", []):
+        parts.append(f'<p class="bad">{html.escape(problem)}</p>')
+
+    parts.append("<h2>Funnel</h2>")
+    parts.append(_table(pl.DataFrame(data.funnel), key_column="step", left=("step",)))
+
+    parts.append("<h2>Why documents were dropped</h2>")
+    reasons = pl.DataFrame(
+        [{"outcome": "dropped", "reason": r, "documents": n} for r, n in s.get("dropped_by_reason", {}).items()]
+        + [{"outcome": "failed", "reason": r, "documents": n} for r, n in s.get("failed_by_reason", {}).items()],
+        schema={"outcome": pl.String, "reason": pl.String, "documents": pl.Int64},
+    )
+    parts.append(_table(reasons, key_column="reason", left=("outcome", "reason")))
+    if reasons.height:
+        parts.append(charts.bars(reasons["reason"].to_list(), reasons["documents"].to_list(), "documents per reason", color=charts.DROPPED))
+    for key, frame in data.drops_by.items():
+        parts.append(f"<h3>By {key}</h3>")
+        parts.append(_table(frame, key_column=key, left=(key,)))
+
+    parts.append("<h2>Mixture: tokens per component against the target</h2>")
+    parts.append(_table(data.components, key_column="component", left=("component",)))
+    comps = data.components
+    if comps.height:
+        parts.append(charts.bars(comps["component"].to_list(), comps["share"].to_list(), "share of tokens", "share",
+                                 targets=comps["target"].to_list()))
+    contamination = s.get("crystal_contamination")
+    if contamination:
+        parts.append("<h3>Crystal benchmark decontamination</h3>")
+        parts.append(_table(pl.DataFrame([{"benchmark": k, **v} for k, v in contamination.items()]), key_column="benchmark", left=("benchmark",)))
+
+    parts.append("<h2>Distributions: kept against dropped</h2>")
+    parts.append('<div class="grid">' + "".join(
+        charts.histogram(v["kept"], v["dropped"], name.removeprefix("signal_"), log=name in ("chars", "signal_words", "signal_latex_commands", "signal_cid_runs"))
+        for name, v in data.distributions.items()) + "</div>")
+
+    parts.append("<h2>Duplicate groups</h2>")
+    parts.append(_table(data.clusters, left=("reason",)))
+
+    parts.append("<h2>Extraction quality per reader</h2>")
+    parts.append(_table(data.extraction, key_column="reader", left=("reader",)))
+
+    cr = data.crystals
+    if cr["outcomes"].height:
+        parts.append("<h2>Crystal records</h2>")
+        parts.append(_table(cr["outcomes"], left=("status", "reason")))
+        parts.append('<div class="grid">')
+        if cr["elements"].height:
+            top = cr["elements"].head(30)
+            parts.append(charts.bars(top["element"].to_list(), top["records"].to_list(), "kept records per element (top 30)"))
+        if cr["spacegroups"].height:
+            top = cr["spacegroups"].head(20)
+            parts.append(charts.bars([str(x) for x in top["spacegroup"].to_list()], top["records"].to_list(), "kept records per space group (top 20)"))
+        if cr["systems"].height:
+            parts.append(charts.bars(cr["systems"]["crystal_system"].to_list(), cr["systems"]["records"].to_list(), "crystal systems"))
+        parts.append("</div>")
+
+    parts.append("<h2>Samples per reason</h2>")
+    parts.append('<p class="muted">More with <code>corpus inspect OUT --reason REASON</code>.</p>')
+    for reason, docs in data.samples.items():
+        parts.append(f"<h3>{html.escape(reason)}</h3>")
+        for d in docs:
+            extra = f" · duplicate of {html.escape(str(d['duplicate_of']))}" if d.get("duplicate_of") else ""
+            extra += f" · contains {html.escape(', '.join(map(str, d['contamination'])))}" if d.get("contamination") else ""
+            parts.append(f'<p class="muted">{html.escape(str(d["id"]))} ({html.escape(str(d["source"]))}){extra}</p>'
+                         f"<pre>{html.escape(d['text'])}</pre>")
+    body = "\n".join(parts)
+    return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>Corpus report: {html.escape(s.get("name", ""))}</title>'
+            f"<style>{CSS}</style></head><body><main>{body}</main></body></html>\n")
+
+
+def markdown(data: ReportData) -> str:
+    s, t = data.summary, data.totals
+    lines = [f"# Corpus report: {s.get('name', '')}", "",
+             f"{t['inputs']:,} input documents -> {t['kept']:,} kept, {t['dropped']:,} dropped, {t['failed']:,} failed; "
+             f"{t['tokens']:,} tokens in shards; accounting {'reconciled' if s.get('reconciled') else 'NOT reconciled'}.", "",
+             "| step | documents | characters | tokens |", "|---|---:|---:|---:|"]
+    lines += [f"| {r['step']} | {r['documents']:,} | {_num(r['characters'])} | {_num(r['tokens'])} |" for r in data.funnel]
+    lines += ["", "| outcome | reason | documents |", "|---|---|---:|"]
+    lines += [f"| dropped | {r} | {n:,} |" for r, n in s.get("dropped_by_reason", {}).items()]
+    lines += [f"| failed | {r} | {n:,} |" for r, n in s.get("failed_by_reason", {}).items()]
+    lines += ["", "| component | documents | tokens | share | target |", "|---|---:|---:|---:|---:|"]
+    lines += [f"| {r['component']} | {r['documents']:,} | {r['tokens']:,} | {r['share']:.4f} | {_num(r['target'])} |"
+              for r in data.components.iter_rows(named=True)]
+    return "\n".join(lines) + "\n"
+
+
+def write_report(root: str) -> str:
+    """Writes OUT/report/index.html and summary.md; returns the HTML path."""
+    start = time.perf_counter()
+    data = load(root)
+    folder = os.path.join(root, "report")
+    os.makedirs(folder, exist_ok=True)
+    path = os.path.join(folder, "index.html")
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(render(data))
+    with open(os.path.join(folder, "summary.md"), "w", encoding="utf-8") as f:
+        f.write(markdown(data))
+    data.summary.setdefault("report_seconds", round(time.perf_counter() - start, 2))
+    return path

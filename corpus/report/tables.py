@@ -1,0 +1,205 @@
+"""The report's numbers: polars aggregations over OUT/stats/documents.parquet (one row per input document).
+
+Every figure in the report comes from this table (and the shard counts in summary.json, which
+the summary step derived from the same ledgers), aggregated lazily so that millions of rows
+never become Python objects and no document text is read. Sample snippets are the exception:
+`samples()` streams the rejected files and stops as soon as it has a few per reason.
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+from dataclasses import dataclass, field
+
+import numpy as np
+import polars as pl
+
+from corpus.outcomes import REPORTED_SIGNALS
+
+STATUSES = ("kept", "dropped", "failed")
+GROUPINGS = ("source", "reader", "publisher", "journal", "year", "licence")
+
+
+@dataclass
+class ReportData:
+    summary: dict
+    totals: dict
+    funnel: list[dict]
+    drops_by: dict[str, pl.DataFrame]
+    components: pl.DataFrame
+    distributions: dict[str, dict[str, np.ndarray]]
+    clusters: pl.DataFrame
+    extraction: pl.DataFrame
+    crystals: dict[str, pl.DataFrame]
+    samples: dict[str, list[dict]] = field(default_factory=dict)
+
+
+def load(root: str, sample_count: int = 3) -> ReportData:
+    path = os.path.join(root, "stats", "documents.parquet")
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"{path} not found: is {root} the output folder of a finished `corpus build`?")
+    with open(os.path.join(root, "summary.json")) as f:
+        summary = json.load(f)
+    docs = pl.scan_parquet(path)
+    return ReportData(
+        summary=summary,
+        totals=totals(docs),
+        funnel=funnel(docs),
+        drops_by={g: drops_by(docs, g) for g in GROUPINGS},
+        components=components(docs, summary),
+        distributions=distributions(docs),
+        clusters=clusters(docs),
+        extraction=extraction(docs),
+        crystals=crystals(docs),
+        samples=samples(root, set(docs.filter(pl.col("status") != "kept").select(pl.col("reason").fill_null("?").unique()).collect()["reason"]), sample_count),
+    )
+
+
+def totals(docs: pl.LazyFrame) -> dict:
+    row = docs.select(
+        pl.len().alias("inputs"),
+        *[(pl.col("status") == s).sum().alias(s) for s in STATUSES],
+        pl.col("tokens").sum().alias("tokens"),
+        pl.col("chars").filter(pl.col("status") == "kept").sum().alias("kept_chars"),
+    ).collect().row(0, named=True)
+    return {k: int(v or 0) for k, v in row.items()}
+
+
+def funnel(docs: pl.LazyFrame) -> list[dict]:
+    """Documents and characters at each point: read, past the filters, past dedup (kept), and tokens at the end."""
+    is_dup = pl.col("reason").str.starts_with("duplicate_").fill_null(False)
+    row = docs.select(
+        pl.len().alias("inputs"),
+        (pl.col("status") != "failed").sum().alias("read"),
+        pl.col("chars").filter(pl.col("status") != "failed").sum().alias("read_chars"),
+        ((pl.col("status") == "kept") | is_dup).sum().alias("passed"),
+        pl.col("chars").filter((pl.col("status") == "kept") | is_dup).sum().alias("passed_chars"),
+        (pl.col("status") == "kept").sum().alias("kept"),
+        pl.col("chars").filter(pl.col("status") == "kept").sum().alias("kept_chars"),
+        pl.col("tokens").sum().alias("tokens"),
+    ).collect().row(0, named=True)
+    row = {k: int(v or 0) for k, v in row.items()}
+    return [
+        {"step": "input documents", "documents": row["inputs"], "characters": None, "tokens": None},
+        {"step": "read (not failed)", "documents": row["read"], "characters": row["read_chars"], "tokens": None},
+        {"step": "passed the filters", "documents": row["passed"], "characters": row["passed_chars"], "tokens": None},
+        {"step": "kept after dedup (in shards)", "documents": row["kept"], "characters": row["kept_chars"], "tokens": row["tokens"]},
+    ]
+
+
+def drops_by(docs: pl.LazyFrame, key: str, top: int = 25) -> pl.DataFrame:
+    """Rows: the `top` values of `key` by inputs; columns: inputs, kept, and one column per drop/failure reason."""
+    by = docs.with_columns(
+        pl.col(key).cast(pl.String).fill_null("(none)").alias(key),
+        pl.when(pl.col("status") == "kept").then(pl.lit("kept")).otherwise(pl.col("status") + ":" + pl.col("reason").fill_null("?")).alias("outcome"),
+    )
+    counts = by.group_by(key, "outcome").agg(pl.len().alias("n")).collect()
+    totals_ = counts.group_by(key).agg(pl.col("n").sum().alias("inputs")).sort(["inputs", key], descending=[True, False]).head(top)
+    wide = counts.filter(pl.col(key).is_in(totals_[key].implode())).pivot(on="outcome", index=key, values="n", sort_columns=True).fill_null(0)
+    table = totals_.join(wide, on=key, how="left")
+    ordered = [key, "inputs"] + (["kept"] if "kept" in table.columns else []) + sorted(c for c in table.columns if ":" in c)
+    return table.select(ordered)
+
+
+def components(docs: pl.LazyFrame, summary: dict) -> pl.DataFrame:
+    kept = docs.filter(pl.col("status") == "kept").group_by("component").agg(
+        pl.len().alias("documents"), pl.col("tokens").sum().alias("tokens")).collect()
+    total = int(kept["tokens"].sum() or 0)
+    weights = {name: c.get("target_weight") for name, c in summary.get("components", {}).items()}
+    rows = []
+    for name in weights or kept["component"].to_list():
+        hit = kept.filter(pl.col("component") == name)
+        tokens = int(hit["tokens"][0]) if hit.height else 0
+        rows.append({"component": name, "documents": int(hit["documents"][0]) if hit.height else 0, "tokens": tokens,
+                     "share": tokens / total if total else 0.0, "target": weights.get(name)})
+    return pl.DataFrame(rows, schema={"component": pl.String, "documents": pl.Int64, "tokens": pl.Int64, "share": pl.Float64, "target": pl.Float64})
+
+
+DISTRIBUTIONS = ("chars", "language_score", "domain_score", *[f"signal_{k}" for k in REPORTED_SIGNALS])
+
+
+def distributions(docs: pl.LazyFrame) -> dict[str, dict[str, np.ndarray]]:
+    """Per column, the values of kept and of dropped documents (numpy, for histograms)."""
+    frame = docs.filter(pl.col("status") != "failed").select("status", *DISTRIBUTIONS).collect()
+    out = {}
+    for col in DISTRIBUTIONS:
+        kept = frame.filter(pl.col("status") == "kept")[col].drop_nulls().to_numpy()
+        dropped = frame.filter(pl.col("status") == "dropped")[col].drop_nulls().to_numpy()
+        if len(kept) or len(dropped):
+            out[col] = {"kept": kept, "dropped": dropped}
+    return out
+
+
+def clusters(docs: pl.LazyFrame) -> pl.DataFrame:
+    """Duplicate groups by size and reason (one row per group, named by its survivor)."""
+    return (
+        docs.filter(pl.col("cluster").is_not_null() & pl.col("reason").str.starts_with("duplicate_").fill_null(False))
+        .group_by("cluster").agg(pl.col("cluster_size").first().alias("size"), pl.col("reason").first().alias("reason"))
+        .group_by("reason", "size").agg(pl.len().alias("groups")).sort("reason", "size").collect()
+    )
+
+
+def extraction(docs: pl.LazyFrame) -> pl.DataFrame:
+    """Per reader: documents, failures, pages and pages without a text layer, garbled documents, sections found."""
+    return (
+        docs.group_by("reader").agg(
+            pl.len().alias("documents"),
+            (pl.col("status") == "failed").sum().alias("failed"),
+            pl.col("pages").sum().alias("pages"),
+            pl.col("no_text_pages").sum().alias("pages_without_text"),
+            (pl.col("garbled_chars") > 0).sum().alias("garbled_documents"),
+            pl.col("garbled_chars").sum().alias("garbled_chars"),
+            pl.col("sections").mean().alias("mean_sections"),
+        ).sort("documents", descending=True).collect()
+    )
+
+
+def crystals(docs: pl.LazyFrame) -> dict[str, pl.DataFrame]:
+    crystal_readers = ["cif", "crystal_csv", "crystal_json"]
+    c = docs.filter(pl.col("reader").is_in(crystal_readers))
+    kept = c.filter(pl.col("status") == "kept")
+    return {
+        "outcomes": c.group_by("status", "reason").agg(pl.len().alias("records")).sort("records", descending=True).collect(),
+        "elements": kept.select(pl.col("elements").str.split(" ").alias("element")).explode("element").drop_nulls()
+        .group_by("element").agg(pl.len().alias("records")).sort(["records", "element"], descending=[True, False]).collect(),
+        "spacegroups": kept.group_by("spacegroup").agg(pl.len().alias("records")).drop_nulls()
+        .sort(["records", "spacegroup"], descending=[True, False]).collect(),
+        "systems": kept.group_by("crystal_system").agg(pl.len().alias("records")).drop_nulls()
+        .sort(["records", "crystal_system"], descending=[True, False]).collect(),
+    }
+
+
+def samples(root: str, reasons: set[str], per_reason: int = 3, chars: int = 400) -> dict[str, list[dict]]:
+    """A few dropped and failed documents per reason, read from OUT/rejected and OUT/failed until every reason has enough."""
+    import zstandard
+
+    found: dict[str, list[dict]] = {}
+    files = sorted(glob.glob(os.path.join(root, "rejected", "*.jsonl.zst"))) + sorted(glob.glob(os.path.join(root, "failed", "*.jsonl.zst")))
+    for path in files:
+        if reasons and all(len(found.get(r, ())) >= per_reason for r in reasons):
+            break
+        with open(path, "rb") as fh:
+            reader = zstandard.ZstdDecompressor().stream_reader(fh)
+            buffer = b""
+            while True:
+                chunk = reader.read(1 << 20)
+                if not chunk and not buffer:
+                    break
+                buffer += chunk
+                lines = buffer.split(b"\n")
+                buffer = lines.pop() if chunk else b""
+                for line in lines:
+                    if not line.strip():
+                        continue
+                    doc = json.loads(line)
+                    md = doc.get("metadata", {})
+                    reason = md.get("filter_reason") or md.get("error_kind") or "?"
+                    bucket = found.setdefault(reason, [])
+                    if len(bucket) < per_reason:
+                        bucket.append({"id": doc.get("id"), "source": md.get("source"), "text": (doc.get("text") or md.get("error") or "")[:chars],
+                                       "duplicate_of": md.get("duplicate_of"), "contamination": md.get("contamination")})
+                if not chunk:
+                    break
+    return dict(sorted(found.items()))
