@@ -190,7 +190,10 @@ def symmetry(structure: Structure, symprec: float, angle_tolerance: float = 5.0)
     kinds: dict[str, int] = {}
     numbers = [kinds.setdefault(site.species_string, len(kinds) + 1) for site in structure]
     try:
-        cell = moyopy.Cell(structure.lattice.matrix.tolist(), structure.frac_coords.tolist(), numbers)
+        # the lattice in pymatgen's canonical orientation, rebuilt from its parameters: a rotated copy of a
+        # structure must land in the same group, and moyo's tolerance checks are not exactly rotation-invariant
+        basis = Lattice.from_parameters(*structure.lattice.parameters).matrix
+        cell = moyopy.Cell(basis.tolist(), structure.frac_coords.tolist(), numbers)
         # angle_tolerance stays moyo's default (off): with it set, moyo 0.21 never returns on some MP-20 cells;
         # without it moyo agrees with pymatgen/spglib at symprec 0.1 on every MP-20 test structure
         number = moyopy.MoyoDataset(cell, symprec=symprec).number
