@@ -171,6 +171,15 @@ class ComponentConfig(_Strict):
     name: str = Field(pattern=NAME_PATTERN)
     sources: list[str] = Field(min_length=1)
     weight: float | None = Field(None, gt=0, description="target share of training tokens (used by the training mixture)")
+    start_fraction: float = Field(0.0, ge=0, lt=1, description="the component enters training at this fraction of it (LLaMat's crystals: 0.9)")
+
+
+class MixtureSettings(_Strict):
+    """How long training will be, so that stages become steps and epochs per component can be told."""
+
+    train_tokens: int | None = Field(None, gt=0, description="training length in tokens; default: every shard token once")
+    seq_len: int = Field(2048, ge=8, description="tokens per sequence")
+    global_batch_size: int = Field(1024, ge=1, description="sequences per optimizer step, over all ranks")
 
 
 class Manifest(_Strict):
@@ -182,6 +191,7 @@ class Manifest(_Strict):
     sources: list[SourceConfig] = Field(min_length=1)
     stages: StageSettings = StageSettings()
     components: list[ComponentConfig] = Field(min_length=1)
+    mixture: MixtureSettings = MixtureSettings()
 
     @model_validator(mode="after")
     def _cross_references(self) -> "Manifest":

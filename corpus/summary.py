@@ -198,7 +198,7 @@ def write_documents_table(root: str, ledger: pl.DataFrame, provenance: pl.DataFr
 
 
 class SummaryStep(PipelineStep):
-    """Last stage (one task): writes summary.json and the per-document table."""
+    """Last stage (one task): writes summary.json, the per-document table and the training data stages."""
 
     name = "🧾 Summary"
     type = "🧾 - ACCOUNTING"
@@ -214,6 +214,14 @@ class SummaryStep(PipelineStep):
         provenance = _provenance(os.path.join(self.root, "shards"), components)
         write_documents_table(self.root, ledger, provenance)
         summary = build_summary(self.manifest, self.root, ledger, provenance)
+        from corpus.mixture import write as write_data_stages
+
+        try:
+            summary["mixture"] = write_data_stages(self.manifest, self.root, summary)
+        except ValueError as e:  # an impossible schedule: the shards stand, the training config does not
+            summary["mixture"] = {"error": str(e)}
+            summary["problems"].append(f"mixture: {e}")
+            summary["reconciled"] = False
         with open(os.path.join(self.root, "summary.json"), "w") as f:
             json.dump(summary, f, indent=2, sort_keys=False)
             f.write("\n")

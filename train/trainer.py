@@ -1,0 +1,230 @@
+"""Continued pretraining (and SFT on masked shards) of a LLaMA on corpus shards: one loop, nothing hidden.
+
+    train/run.sh train/configs/tiny.yaml            (torchrun; NPROC=2 for two processes)
+    python -m train.trainer train/configs/tiny.yaml key=value ...
+
+The model is transformers' `LlamaForCausalLM` with SDPA attention, built from the config's `model`
+block (a fresh tiny LLaMA for CPU runs) or loaded from `init_from` (a local Hugging Face checkpoint,
+e.g. LLaMA-2 7B). Batches come from `train.data` (the shards' `train_data.yaml`). Optimiser AdamW,
+cosine schedule with warmup to `min_lr`, gradient clipping, gradient accumulation up to the global
+batch, bf16 autocast on GPU. With several processes: DDP or FSDP2 (`parallel: ddp | fsdp`), gloo on
+CPU, NCCL on GPU. A checkpoint (model, optimiser, schedule, sampler and RNG state) is written every
+`save_every` steps and at the end; starting again with the same `out_dir` resumes from it and
+continues the same loss curve. `export` writes a `from_pretrained`-loadable model at the end.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+import time
+
+import torch
+import torch.nn.functional as F
+import yaml
+
+from train.data import BlendedSampler, batch, load_stages
+
+DEFAULTS = {
+    "data": "out/demo/train_data.yaml",  # written by `corpus build`
+    "out_dir": "out/train/tiny",
+    "init_from": None,  # a local Hugging Face model folder; None: a fresh model from `model`
+    "model": {},  # LlamaConfig fields for a fresh model
+    "seq_len": None,  # default: the data's
+    "global_batch_size": None,  # sequences per step over all ranks; default: the data's
+    "micro_batch_size": 4,  # sequences per forward pass per rank
+    "max_steps": None,  # default: the data's total_steps
+    "lr": 3e-4, "min_lr": 3e-5, "warmup_steps": 2000, "weight_decay": 0.1, "betas": [0.9, 0.95], "eps": 1e-5, "grad_clip": 1.0,
+    "dtype": "bfloat16",  # autocast dtype on GPU (float32 on CPU)
+    "parallel": "ddp",  # ddp | fsdp (FSDP2 fully_shard per decoder layer)
+    "compile": False,
+    "seed": 1234,
+    "log_every": 10, "save_every": 500, "export": True,
+    "stop_after": None,  # leave after this many steps of this run, with a checkpoint (a planned interruption)
+}
+
+
+def load_config(path: str, overrides: list[str]) -> dict:
+    with open(path) as f:
+        cfg = {**DEFAULTS, **(yaml.safe_load(f) or {})}
+    for item in overrides:
+        key, _, value = item.partition("=")
+        if key not in DEFAULTS:
+            raise SystemExit(f"unknown config key {key!r}; keys: {', '.join(DEFAULTS)}")
+        cfg[key] = yaml.safe_load(value)
+    base = os.path.dirname(os.path.abspath(path))
+    root = os.path.dirname(os.path.dirname(base))  # configs live in train/configs/: relative paths are from the project root
+    for key in ("data", "out_dir", "init_from"):
+        if cfg[key] and not os.path.isabs(cfg[key]):
+            cfg[key] = os.path.join(root, cfg[key])
+    return cfg
+
+
+def lr_at(step: int, cfg: dict, max_steps: int) -> float:
+    """Linear warmup, then cosine from lr to min_lr at max_steps (LLaMat: 3e-4 -> 3e-5, 2000 warmup steps)."""
+    if step <= cfg["warmup_steps"]:
+        return cfg["lr"] * step / max(cfg["warmup_steps"], 1)
+    progress = min(1.0, (step - cfg["warmup_steps"]) / max(1, max_steps - cfg["warmup_steps"]))
+    return cfg["min_lr"] + 0.5 * (1 + math.cos(math.pi * progress)) * (cfg["lr"] - cfg["min_lr"])
+
+
+def build_model(cfg: dict, vocab_size: int, device: torch.device):
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    if cfg["init_from"]:
+        return LlamaForCausalLM.from_pretrained(cfg["init_from"], attn_implementation="sdpa", torch_dtype=torch.float32).to(device)
+    config = LlamaConfig(**{"vocab_size": vocab_size, **cfg["model"]}, attn_implementation="sdpa")
+    torch.manual_seed(cfg["seed"])
+    return LlamaForCausalLM(config).to(device)
+
+
+def main(argv: list[str]) -> int:
+    if not argv or argv[0] in ("-h", "--help"):
+        print(__doc__)
+        return 0
+    cfg = load_config(argv[0], argv[1:])
+    if not os.path.exists(cfg["data"]):
+        print(f"error: {cfg['data']} not found. Build the shards first:  make demo  (or: .venv/bin/corpus build manifests/demo.yaml)",
+              file=sys.stderr)
+        return 2
+
+    # ---- processes and device
+    world = int(os.environ.get("WORLD_SIZE", 1))
+    rank = int(os.environ.get("RANK", 0))
+    device = torch.device(f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}" if torch.cuda.is_available() else "cpu")
+    if world > 1:
+        torch.distributed.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    if device.type == "cuda":
+        torch.cuda.set_device(device)
+    master = rank == 0
+
+    # ---- data
+    components, stages, data_cfg = load_stages(cfg["data"], cfg["seq_len"])
+    seq_len = cfg["seq_len"] or data_cfg["seq_len"]
+    global_batch = cfg["global_batch_size"] or data_cfg["global_batch_size"]
+    max_steps = cfg["max_steps"] or data_cfg["total_steps"]
+    micro = cfg["micro_batch_size"]
+    if global_batch % (micro * world):
+        raise SystemExit(f"global_batch_size {global_batch} is not a multiple of micro_batch_size {micro} x {world} processes")
+    accumulation = global_batch // (micro * world)
+    sampler = BlendedSampler(components, stages, data_cfg["seed"])
+    vocab = _vocab_size(data_cfg["shards"])
+
+    # ---- model and optimiser
+    model = build_model(cfg, vocab, device)
+    raw = model
+    if world > 1 and cfg["parallel"] == "fsdp":
+        from torch.distributed.fsdp import fully_shard
+
+        for layer in model.model.layers:
+            fully_shard(layer)
+        fully_shard(model)
+    elif world > 1:
+        model = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+    if cfg["compile"]:
+        model = torch.compile(model)
+    decay = [p for n, p in raw.named_parameters() if p.dim() >= 2]
+    no_decay = [p for n, p in raw.named_parameters() if p.dim() < 2]
+    optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": cfg["weight_decay"]}, {"params": no_decay, "weight_decay": 0.0}],
+                                  lr=cfg["lr"], betas=tuple(cfg["betas"]), eps=cfg["eps"], fused=device.type == "cuda")
+    autocast = torch.autocast(device.type, dtype=getattr(torch, cfg["dtype"]), enabled=device.type == "cuda")
+
+    # ---- resume
+    os.makedirs(cfg["out_dir"], exist_ok=True)
+    ckpt_path = os.path.join(cfg["out_dir"], f"checkpoint-rank{rank}.pt")
+    step, history = 0, []
+    if os.path.exists(ckpt_path):
+        ckpt = torch.load(ckpt_path, map_location=device, weights_only=False)
+        raw.load_state_dict(ckpt["model"])
+        optimizer.load_state_dict(ckpt["optimizer"])
+        sampler.load_state_dict(ckpt["sampler"])
+        torch.set_rng_state(ckpt["rng"])
+        step, history = ckpt["step"], ckpt["history"]
+        if master:
+            print(f"resumed from step {step}")
+    n_params = sum(p.numel() for p in raw.parameters())
+    if master:
+        print(f"model {n_params / 1e6:.1f}M parameters; {world} process(es) on {device.type}; "
+              f"global batch {global_batch} x {seq_len} tokens, {accumulation} accumulation step(s); steps {step + 1}..{max_steps}")
+
+    # ---- the loop
+    t0, first = time.perf_counter(), step
+    while step < max_steps:
+        step += 1
+        lr = lr_at(step, cfg, max_steps)
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        picks = sampler.step(step, global_batch)[rank::world]  # every rank draws the same global batch, takes its share
+        total_loss = torch.zeros((), device=device)
+        micro_batches = [batch(components, picks[i : i + micro]) for i in range(0, len(picks), micro)]
+        targets = sum(int((b["labels"] != -100).sum()) for b in micro_batches)
+        for k, b in enumerate(micro_batches):
+            b = {key: v.to(device) for key, v in b.items()}
+            sync = k == len(micro_batches) - 1
+            context = model.no_sync() if world > 1 and cfg["parallel"] == "ddp" and not sync else _null()
+            with context, autocast:
+                logits = model(input_ids=b["input_ids"], position_ids=b["position_ids"]).logits
+                # sum over this micro-batch's counted tokens / all counted tokens of the step: the mean over the step
+                loss = F.cross_entropy(logits.float().view(-1, logits.size(-1)), b["labels"].view(-1), ignore_index=-100,
+                                       reduction="sum") / max(targets, 1)
+            loss.backward()
+            total_loss += loss.detach()
+        norm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg["grad_clip"])
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        if world > 1:
+            torch.distributed.all_reduce(total_loss)
+            total_loss /= world
+        history.append(round(float(total_loss), 6))
+        if master and (step % cfg["log_every"] == 0 or step == max_steps or step == 1):
+            dt = time.perf_counter() - t0
+            print(f"step {step:>6} | loss {history[-1]:.4f} | lr {lr:.2e} | grad norm {float(norm):.3f} | "
+                  f"{global_batch * seq_len * (step - first) / max(dt, 1e-9):,.0f} tokens/s", flush=True)
+        stopping = cfg["stop_after"] is not None and step - first >= cfg["stop_after"]
+        if step % cfg["save_every"] == 0 or step == max_steps or stopping:
+            torch.save({"model": raw.state_dict(), "optimizer": optimizer.state_dict(), "sampler": sampler.state_dict(),
+                        "rng": torch.get_rng_state(), "step": step, "history": history}, ckpt_path + ".tmp")
+            os.replace(ckpt_path + ".tmp", ckpt_path)
+        if stopping:
+            if master:
+                print(f"stopped after step {step} (stop_after); run again to resume")
+            break
+    if master:
+        with open(os.path.join(cfg["out_dir"], "loss.json"), "w") as f:
+            json.dump(history, f)
+    if master and step == max_steps and cfg["export"] and world == 1:
+        if True:
+            raw.save_pretrained(os.path.join(cfg["out_dir"], "hf"))
+            print(f"exported {os.path.join(cfg['out_dir'], 'hf')} (transformers from_pretrained)")
+    if world > 1:
+        torch.distributed.destroy_process_group()
+    return 0
+
+
+class _null:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+def _vocab_size(shards: str) -> int:
+    """The tokenizer's vocabulary, from the provenance side-car the shard writer records it in."""
+    import glob
+
+    import pyarrow.parquet as pq
+
+    for path in sorted(glob.glob(os.path.join(shards, "*", "*.provenance.parquet"))):
+        meta = pq.read_schema(path).metadata or {}
+        for key, value in meta.items():
+            if key.decode() in ("vocab_size", "matcorpus"):
+                data = json.loads(value)
+                return int(data["vocab_size"] if isinstance(data, dict) else data)
+    raise SystemExit(f"cannot tell the vocabulary size from the provenance side-cars under {shards}")
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
