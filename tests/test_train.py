@@ -124,3 +124,36 @@ def test_tiny_llama_loss_falls_resumes_exactly_and_exports(shards, tmp_path):
 def test_missing_shards_say_how_to_build_them(tmp_path, capsys):
     assert train([str(TINY), f"data={tmp_path / 'nothing.yaml'}"]) == 2
     assert "corpus build manifests/demo.yaml" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("parallel", ["ddp", "fsdp"])
+def test_two_process_torchrun_on_gloo_matches_one_process(shards, tmp_path, parallel):
+    import subprocess
+    import sys
+
+    single = _run(shards, tmp_path / "single", "max_steps=4")
+    env = {**os.environ, "NPROC": "2", "PYTHON": sys.executable}
+    cmd = ["bash", str(ROOT / "train" / "run.sh"), str(TINY), f"data={shards / 'train_data.yaml'}", f"out_dir={tmp_path / parallel}",
+           "max_steps=4", f"parallel={parallel}", "log_every=100"]
+    result = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert json.loads((tmp_path / parallel / "loss.json").read_text()) == pytest.approx(single, abs=1e-4)
+    assert (tmp_path / parallel / "checkpoint-rank1.pt").exists()
+
+
+def test_llamat_configs_are_complete(monkeypatch, tmp_path):
+    from train.trainer import DEFAULTS, load_config
+
+    monkeypatch.setenv("LLAMA2_7B", str(tmp_path / "llama2"))
+    monkeypatch.setenv("LLAMA3_8B", str(tmp_path / "llama3"))
+    for name in ("llama2-7b-cpt", "llama3-8b-cpt", "sft", "tiny"):
+        cfg = load_config(str(ROOT / "train" / "configs" / f"{name}.yaml"), [])
+        assert set(cfg) == set(DEFAULTS)
+        if name != "tiny":
+            assert cfg["seq_len"] == 2048 and cfg["dtype"] == "bfloat16" and cfg["parallel"] == "fsdp" and cfg["init_from"]
+    cpt = load_config(str(ROOT / "train" / "configs" / "llama2-7b-cpt.yaml"), [])
+    assert (cpt["global_batch_size"], cpt["lr"], cpt["min_lr"], cpt["warmup_steps"], cpt["betas"], cpt["eps"]) == (1024, 3e-4, 3e-5, 2000, [0.9, 0.95], 1e-5)
+    assert cpt["init_from"] == str(tmp_path / "llama2")
+    monkeypatch.delenv("LLAMA2_7B")
+    with pytest.raises(SystemExit, match="LLAMA2_7B"):
+        load_config(str(ROOT / "train" / "configs" / "llama2-7b-cpt.yaml"), [])

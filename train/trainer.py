@@ -54,6 +54,12 @@ def load_config(path: str, overrides: list[str]) -> dict:
         if key not in DEFAULTS:
             raise SystemExit(f"unknown config key {key!r}; keys: {', '.join(DEFAULTS)}")
         cfg[key] = yaml.safe_load(value)
+    for key, value in cfg.items():  # ${VAR} from the environment, e.g. init_from: ${LLAMA2_7B}
+        if isinstance(value, str):
+            expanded = os.path.expandvars(value)
+            if "${" in expanded or expanded.startswith("$"):
+                raise SystemExit(f"{key}: {value!r} names an environment variable that is not set")
+            cfg[key] = expanded
     base = os.path.dirname(os.path.abspath(path))
     root = os.path.dirname(os.path.dirname(base))  # configs live in train/configs/: relative paths are from the project root
     for key in ("data", "out_dir", "init_from"):
