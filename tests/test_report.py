@@ -75,6 +75,7 @@ def test_report_figures_equal_the_summary_and_the_table(built):
     for comp, c in s["components"].items():
         assert _int(keys[f"component:{comp}:tokens"]) == c["tokens"]
         assert float(keys[f"component:{comp}:target"]) == c["target_weight"]
+        assert float(keys[f"component:{comp}:epochs"]) == pytest.approx(s["mixture"]["components"][comp]["epochs"], abs=1e-3)
     assert _int(keys["step:kept after dedup (in shards):tokens"]) == s["tokens"]
     for reason, n in s["dropped_by_reason"].items():
         assert _int(keys[f"reason:{reason}:documents"]) == n

@@ -87,6 +87,11 @@ def render(data: ReportData) -> str:
         parts.append(_table(frame, key_column=key, left=(key,)))
 
     parts.append("<h2>Mixture: tokens per component against the target</h2>")
+    mix = s.get("mixture") or {}
+    if mix.get("total_steps"):
+        parts.append(f'<p class="muted">training plan: {_num(mix["train_tokens"])} tokens = {_num(mix["total_steps"])} steps of '
+                     f'{_num(mix["global_batch_size"])} x {_num(mix["seq_len"])} tokens; "from" is the fraction of training at which a '
+                     f'component enters, "epochs" how often its shards are repeated (train/run.sh reads train_data.yaml)</p>')
     parts.append(_table(data.components, key_column="component", left=("component",)))
     comps = data.components
     if comps.height:

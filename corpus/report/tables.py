@@ -108,13 +108,17 @@ def components(docs: pl.LazyFrame, summary: dict) -> pl.DataFrame:
         pl.len().alias("documents"), pl.col("tokens").sum().alias("tokens")).collect()
     total = int(kept["tokens"].sum() or 0)
     weights = {name: c.get("target_weight") for name, c in summary.get("components", {}).items()}
+    planned = (summary.get("mixture") or {}).get("components", {})
     rows = []
     for name in weights or kept["component"].to_list():
         hit = kept.filter(pl.col("component") == name)
         tokens = int(hit["tokens"][0]) if hit.height else 0
+        plan = planned.get(name, {})
         rows.append({"component": name, "documents": int(hit["documents"][0]) if hit.height else 0, "tokens": tokens,
-                     "share": tokens / total if total else 0.0, "target": weights.get(name)})
-    return pl.DataFrame(rows, schema={"component": pl.String, "documents": pl.Int64, "tokens": pl.Int64, "share": pl.Float64, "target": pl.Float64})
+                     "share": tokens / total if total else 0.0, "target": weights.get(name),
+                     "from": plan.get("start_fraction"), "training_tokens": plan.get("training_tokens"), "epochs": plan.get("epochs")})
+    return pl.DataFrame(rows, schema={"component": pl.String, "documents": pl.Int64, "tokens": pl.Int64, "share": pl.Float64,
+                                      "target": pl.Float64, "from": pl.Float64, "training_tokens": pl.Int64, "epochs": pl.Float64})
 
 
 DISTRIBUTIONS = ("chars", "language_score", "domain_score", *[f"signal_{k}" for k in REPORTED_SIGNALS])
