@@ -13,6 +13,8 @@ memory map, so training needs neither datatrove nor nanotron.
   component, windows go in a seeded permutation, a fresh one each epoch. Its state (the counters)
   goes into checkpoints, so a resumed run draws exactly the samples an uninterrupted one would.
 - Rank r of W takes samples r, r+W, ... of each step's global batch.
+- With `val_fraction`, the last windows of every component are held out for validation loss
+  (per component: the domain and general curves the adaptation-rigidity analysis compares).
 """
 
 from __future__ import annotations
@@ -27,7 +29,9 @@ import yaml
 
 
 class ComponentShards:
-    def __init__(self, folder: str, seq_len: int):
+    """`windows` training windows, then `val_windows` held-out windows at the end of the stream (never sampled)."""
+
+    def __init__(self, folder: str, seq_len: int, val_fraction: float = 0.0):
         self.folder, self.seq_len = folder, seq_len
         self.files = sorted(glob.glob(os.path.join(folder, "*.ds")))
         if not self.files:
@@ -46,9 +50,11 @@ class ComponentShards:
         self.offsets = np.asarray(offsets, dtype=np.int64)
         self.doc_ends = np.concatenate(self.ends)
         self.total = int(self.offsets[-1])
-        self.windows = (self.total - 1) // seq_len
-        if self.windows < 1:
+        all_windows = (self.total - 1) // seq_len
+        if all_windows < 1:
             raise ValueError(f"{folder}: {self.total} tokens is less than one window of {seq_len + 1}")
+        self.val_windows = min(all_windows - 1, int(all_windows * val_fraction)) if val_fraction else 0
+        self.windows = all_windows - self.val_windows
         self.has_masks = any(m is not None for m in self.masks)
 
     def _slice(self, arrays, start: int, stop: int, fill) -> np.ndarray:
@@ -120,13 +126,13 @@ class BlendedSampler:
         return [(names[c], self._window(names[c])) for c in choice]
 
 
-def load_stages(train_data: str, seq_len: int | None = None) -> tuple[dict[str, ComponentShards], list[Stage], dict]:
+def load_stages(train_data: str, seq_len: int | None = None, val_fraction: float = 0.0) -> tuple[dict[str, ComponentShards], list[Stage], dict]:
     with open(train_data) as f:
         cfg = yaml.safe_load(f)
     seq_len = seq_len or cfg["seq_len"]
     stages = [Stage(s["name"], s["start_step"], s["weights"]) for s in cfg["stages"]]
     names = sorted({n for s in stages for n, w in s.weights.items() if w > 0})
-    components = {n: ComponentShards(os.path.join(cfg["shards"], n), seq_len) for n in names}
+    components = {n: ComponentShards(os.path.join(cfg["shards"], n), seq_len, val_fraction) for n in names}
     return components, stages, cfg
 
 

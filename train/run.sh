@@ -8,4 +8,4 @@ if [ $# -lt 1 ]; then
   exit 2
 fi
 PY=${PYTHON:-.venv/bin/python}
-exec "$PY" -m torch.distributed.run --standalone --nproc_per_node="${NPROC:-1}" -m train.trainer "$@"
+exec "$PY" -m torch.distributed.run --standalone --nproc_per_node="${NPROC:-1}" -m train "$@"

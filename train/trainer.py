@@ -16,7 +16,6 @@ continues the same loss curve. `export` writes a `from_pretrained`-loadable mode
 from __future__ import annotations
 
 import json
-import math
 import os
 import sys
 import time
@@ -41,6 +40,9 @@ DEFAULTS = {
     "parallel": "ddp",  # ddp | fsdp (FSDP2 fully_shard per decoder layer)
     "compile": False,
     "seed": 1234,
+    "activation_checkpointing": False,  # recompute activations in backward: less memory, ~30% more compute
+    "val_fraction": 0.01,  # share of every component's windows held out for validation loss
+    "eval_every": 200, "eval_windows": 8,  # validation loss per component every eval_every steps, on this many windows
     "log_every": 10, "save_every": 500, "export": True,
     "stop_after": None,  # leave after this many steps of this run, with a checkpoint (a planned interruption)
 }
@@ -68,12 +70,34 @@ def load_config(path: str, overrides: list[str]) -> dict:
     return cfg
 
 
-def lr_at(step: int, cfg: dict, max_steps: int) -> float:
-    """Linear warmup, then cosine from lr to min_lr at max_steps (LLaMat: 3e-4 -> 3e-5, 2000 warmup steps)."""
-    if step <= cfg["warmup_steps"]:
-        return cfg["lr"] * step / max(cfg["warmup_steps"], 1)
-    progress = min(1.0, (step - cfg["warmup_steps"]) / max(1, max_steps - cfg["warmup_steps"]))
-    return cfg["min_lr"] + 0.5 * (1 + math.cos(math.pi * progress)) * (cfg["lr"] - cfg["min_lr"])
+def flops_per_token(model, seq_len: int) -> int:
+    """6 x parameters + 12 x layers x hidden x seq (the PaLM / nanoGPT count), for the MFU estimate."""
+    c = model.config
+    return 6 * sum(p.numel() for p in model.parameters()) + 12 * c.num_hidden_layers * c.hidden_size * seq_len
+
+
+PEAK_BF16 = {"H100": 989e12, "H200": 989e12, "A100": 312e12, "L40S": 362e12, "A10G": 125e12}  # dense
+
+
+@torch.no_grad()
+def validation_loss(model, components, eval_windows: int, micro: int, device, autocast) -> dict[str, float]:
+    """Mean loss per component on its held-out windows (the same windows every time)."""
+    model.eval()
+    out = {}
+    for name, comp in components.items():
+        if not comp.val_windows:
+            continue
+        picks = [(name, comp.windows + k) for k in range(min(eval_windows, comp.val_windows))]
+        total, count = 0.0, 0
+        for i in range(0, len(picks), micro):
+            b = {k: v.to(device) for k, v in batch(components, picks[i : i + micro]).items()}
+            with autocast:
+                logits = model(input_ids=b["input_ids"], position_ids=b["position_ids"]).logits
+            total += float(F.cross_entropy(logits.float().view(-1, logits.size(-1)), b["labels"].view(-1), ignore_index=-100, reduction="sum"))
+            count += int((b["labels"] != -100).sum())
+        out[name] = round(total / max(count, 1), 5)
+    model.train()
+    return out
 
 
 def build_model(cfg: dict, vocab_size: int, device: torch.device):
@@ -107,7 +131,7 @@ def main(argv: list[str]) -> int:
     master = rank == 0
 
     # ---- data
-    components, stages, data_cfg = load_stages(cfg["data"], cfg["seq_len"])
+    components, stages, data_cfg = load_stages(cfg["data"], cfg["seq_len"], cfg["val_fraction"])
     seq_len = cfg["seq_len"] or data_cfg["seq_len"]
     global_batch = cfg["global_batch_size"] or data_cfg["global_batch_size"]
     max_steps = cfg["max_steps"] or data_cfg["total_steps"]
@@ -120,6 +144,8 @@ def main(argv: list[str]) -> int:
 
     # ---- model and optimiser
     model = build_model(cfg, vocab, device)
+    if cfg["activation_checkpointing"]:
+        model.gradient_checkpointing_enable()
     raw = model
     if world > 1 and cfg["parallel"] == "fsdp":
         from torch.distributed.fsdp import fully_shard
@@ -135,19 +161,26 @@ def main(argv: list[str]) -> int:
     no_decay = [p for n, p in raw.named_parameters() if p.dim() < 2]
     optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": cfg["weight_decay"]}, {"params": no_decay, "weight_decay": 0.0}],
                                   lr=cfg["lr"], betas=tuple(cfg["betas"]), eps=cfg["eps"], fused=device.type == "cuda")
+    from transformers import get_cosine_with_min_lr_schedule_with_warmup
+
+    # linear warmup, then cosine to min_lr at max_steps (LLaMat: 3e-4 -> 3e-5 after 2000 warmup steps)
+    scheduler = get_cosine_with_min_lr_schedule_with_warmup(optimizer, cfg["warmup_steps"], max_steps, min_lr=cfg["min_lr"])
     autocast = torch.autocast(device.type, dtype=getattr(torch, cfg["dtype"]), enabled=device.type == "cuda")
+    peak = next((v for k, v in PEAK_BF16.items() if device.type == "cuda" and k in torch.cuda.get_device_name(device)), None)
+    model_flops = flops_per_token(raw, seq_len)
 
     # ---- resume
     os.makedirs(cfg["out_dir"], exist_ok=True)
     ckpt_path = os.path.join(cfg["out_dir"], f"checkpoint-rank{rank}.pt")
-    step, history = 0, []
+    step, history, validation = 0, [], []
     if os.path.exists(ckpt_path):
         ckpt = torch.load(ckpt_path, map_location=device, weights_only=False)
         raw.load_state_dict(ckpt["model"])
         optimizer.load_state_dict(ckpt["optimizer"])
+        scheduler.load_state_dict(ckpt["scheduler"])
         sampler.load_state_dict(ckpt["sampler"])
         torch.set_rng_state(ckpt["rng"])
-        step, history = ckpt["step"], ckpt["history"]
+        step, history, validation = ckpt["step"], ckpt["history"], ckpt.get("validation", [])
         if master:
             print(f"resumed from step {step}")
     n_params = sum(p.numel() for p in raw.parameters())
@@ -159,9 +192,7 @@ def main(argv: list[str]) -> int:
     t0, first = time.perf_counter(), step
     while step < max_steps:
         step += 1
-        lr = lr_at(step, cfg, max_steps)
-        for group in optimizer.param_groups:
-            group["lr"] = lr
+        lr = scheduler.get_last_lr()[0]
         picks = sampler.step(step, global_batch)[rank::world]  # every rank draws the same global batch, takes its share
         total_loss = torch.zeros((), device=device)
         micro_batches = [batch(components, picks[i : i + micro]) for i in range(0, len(picks), micro)]
@@ -179,6 +210,7 @@ def main(argv: list[str]) -> int:
             total_loss += loss.detach()
         norm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg["grad_clip"])
         optimizer.step()
+        scheduler.step()
         optimizer.zero_grad(set_to_none=True)
         if world > 1:
             torch.distributed.all_reduce(total_loss)
@@ -186,12 +218,20 @@ def main(argv: list[str]) -> int:
         history.append(round(float(total_loss), 6))
         if master and (step % cfg["log_every"] == 0 or step == max_steps or step == 1):
             dt = time.perf_counter() - t0
-            print(f"step {step:>6} | loss {history[-1]:.4f} | lr {lr:.2e} | grad norm {float(norm):.3f} | "
-                  f"{global_batch * seq_len * (step - first) / max(dt, 1e-9):,.0f} tokens/s", flush=True)
+            rate = global_batch * seq_len * (step - first) / max(dt, 1e-9)
+            mfu = f" | MFU {model_flops * rate / (peak * world):.1%}" if peak else ""
+            print(f"step {step:>6} | loss {history[-1]:.4f} | lr {lr:.2e} | grad norm {float(norm):.3f} | {rate:,.0f} tokens/s{mfu}", flush=True)
+        if cfg["eval_every"] and (step % cfg["eval_every"] == 0 or step == max_steps):
+            val = validation_loss(model, components, cfg["eval_windows"], micro, device, autocast)
+            if val:
+                validation.append({"step": step, **val})
+                if master:
+                    print(f"step {step:>6} | validation " + " | ".join(f"{k} {v:.4f}" for k, v in val.items()), flush=True)
         stopping = cfg["stop_after"] is not None and step - first >= cfg["stop_after"]
         if step % cfg["save_every"] == 0 or step == max_steps or stopping:
-            torch.save({"model": raw.state_dict(), "optimizer": optimizer.state_dict(), "sampler": sampler.state_dict(),
-                        "rng": torch.get_rng_state(), "step": step, "history": history}, ckpt_path + ".tmp")
+            torch.save({"model": raw.state_dict(), "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+                        "sampler": sampler.state_dict(), "rng": torch.get_rng_state(), "step": step, "history": history,
+                        "validation": validation}, ckpt_path + ".tmp")
             os.replace(ckpt_path + ".tmp", ckpt_path)
         if stopping:
             if master:
@@ -200,9 +240,12 @@ def main(argv: list[str]) -> int:
     if master:
         with open(os.path.join(cfg["out_dir"], "loss.json"), "w") as f:
             json.dump(history, f)
+        with open(os.path.join(cfg["out_dir"], "validation.json"), "w") as f:
+            json.dump(validation, f)
     if master and step == max_steps and cfg["export"] and world == 1:
         if True:
             raw.save_pretrained(os.path.join(cfg["out_dir"], "hf"))
+            _save_tokenizer(data_cfg["shards"], os.path.join(cfg["out_dir"], "hf"))
             print(f"exported {os.path.join(cfg['out_dir'], 'hf')} (transformers from_pretrained)")
     if world > 1:
         torch.distributed.destroy_process_group()
@@ -215,6 +258,22 @@ class _null:
 
     def __exit__(self, *exc):
         return False
+
+
+def _save_tokenizer(shards: str, folder: str) -> None:
+    """The shards' tokenizer (named on the first line of .ds.metadata) next to the exported model."""
+    import glob
+
+    from transformers import AutoTokenizer
+
+    meta = sorted(glob.glob(os.path.join(shards, "*", "*.ds.metadata")))
+    if meta:
+        with open(meta[0]) as f:
+            name = f.readline().strip().rsplit("|", 1)[0]
+        try:
+            AutoTokenizer.from_pretrained(name).save_pretrained(folder)
+        except Exception as e:  # noqa: BLE001 - a hub name without network: the model is still exported
+            print(f"warning: tokenizer {name} not saved with the model: {e}", file=sys.stderr)
 
 
 def _vocab_size(shards: str) -> int:
