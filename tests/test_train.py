@@ -158,3 +158,24 @@ def test_llamat_configs_are_complete(monkeypatch, tmp_path):
     monkeypatch.delenv("LLAMA2_7B")
     with pytest.raises(SystemExit, match="LLAMA2_7B"):
         load_config(str(ROOT / "train" / "configs" / "llama2-7b-cpt.yaml"), [])
+
+
+def test_nanotron_config_has_nanotron_layout(shards, tmp_path):
+    """The keys of nanotron's examples/config_tiny_llama.yaml, every one, at every level."""
+    from train.nanotron import nanotron_config
+    from train.trainer import load_config
+
+    cfg = load_config(str(TINY), [f"data={shards / 'train_data.yaml'}", f"out_dir={tmp_path}", "max_steps=150"])
+    nano = nanotron_config(cfg, nproc=2)
+    assert set(nano) == {"checkpoints", "data_stages", "general", "lighteval", "logging", "model", "optimizer", "parallelism",
+                         "profiler", "tokenizer", "tokens"}
+    assert set(nano["optimizer"]) == {"accumulate_grad_in_fp32", "clip_grad", "learning_rate_scheduler", "optimizer_factory",
+                                      "weight_decay", "zero_stage"}
+    assert set(nano["tokens"]) == {"batch_accumulation_per_replica", "limit_test_batches", "limit_val_batches", "micro_batch_size",
+                                   "sequence_length", "train_steps", "val_check_interval"}
+    assert set(nano["model"]["model_config"]) >= {"hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads",
+                                                  "num_key_value_heads", "vocab_size", "is_llama_config", "tie_word_embeddings"}
+    assert nano["model"]["model_config"]["vocab_size"] == 32000 and nano["model"]["model_config"]["hidden_size"] == 64
+    assert [s["start_training_step"] for s in nano["data_stages"]] == [1, 99]  # both stages fall inside 150 steps
+    assert nano["tokens"]["batch_accumulation_per_replica"] * nano["tokens"]["micro_batch_size"] * nano["parallelism"]["dp"] == 8
+    assert nano["tokenizer"]["tokenizer_name_or_path"].endswith("llama2")
