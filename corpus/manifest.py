@@ -172,6 +172,13 @@ class ComponentConfig(_Strict):
     sources: list[str] = Field(min_length=1)
     weight: float | None = Field(None, gt=0, description="target share of training tokens (used by the training mixture)")
     start_fraction: float = Field(0.0, ge=0, lt=1, description="the component enters training at this fraction of it (LLaMat's crystals: 0.9)")
+    token_budget: int | None = Field(None, gt=0, description="absolute training tokens for this component instead of a weight (needs mixture.train_tokens)")
+
+    @model_validator(mode="after")
+    def _weight_or_budget(self) -> "ComponentConfig":
+        if self.weight is not None and self.token_budget is not None:
+            raise ValueError(f"components.{self.name}: give weight or token_budget, not both")
+        return self
 
 
 class MixtureSettings(_Strict):
@@ -211,6 +218,8 @@ class Manifest(_Strict):
                         "a source feeds exactly one component"
                     )
                 feeds[src] = comp.name
+        if any(c.token_budget for c in self.components) and not self.mixture.train_tokens:
+            raise ValueError("mixture.train_tokens: needed when a component has a token_budget")
         unused = known - set(feeds)
         if unused:
             raise ValueError(f"sources {', '.join(sorted(unused))} feed no component; add them to one of `components`")

@@ -1,6 +1,7 @@
 """Data stages from the manifest's mixture: per-stage component weights, nanotron's `data_stages`, epochs.
 
-Each component has a target share of the training tokens (`weight`) and may start late
+Each component has a target share of the training tokens (`weight`), or an absolute budget
+(`token_budget`, a share of `mixture.train_tokens`; the weighted components share the rest), and may start late
 (`start_fraction`: LLaMat put its crystals in the last 10% of training, `start_fraction: 0.9`).
 A component active over a fraction f of training must have weight w/f inside the stages where it
 is active for its overall share to be w; the always-on components share the rest in proportion to
@@ -59,12 +60,22 @@ def plan(manifest, summary: dict) -> dict:
     tokens_per_step = mix.seq_len * mix.global_batch_size
     total_steps = max(1, math.ceil(train_tokens / tokens_per_step))
     comps = [{"name": c.name, "weight": c.weight, "start_fraction": c.start_fraction} for c in manifest.components]
+    budgets = {c.name: c.token_budget for c in manifest.components if c.token_budget}
+    if budgets:  # an absolute budget is a share of this training length; the weighted components share the rest
+        budget_share = sum(budgets.values()) / train_tokens
+        if budget_share >= 1:
+            raise ValueError(f"token budgets ({sum(budgets.values()):,}) reach the training length ({train_tokens:,})")
+        weighted = sum(c["weight"] or 0 for c in comps if c["name"] not in budgets)
+        for c in comps:
+            c["weight"] = budgets[c["name"]] / train_tokens if c["name"] in budgets else (
+                (c["weight"] or 0) / weighted * (1 - budget_share) if weighted else None)
     st = stages(comps, total_steps)
     targets = {c["name"]: c["weight"] for c in comps}
     total_w = sum(w for w in targets.values() if w) or 1.0
     components = {}
     for c in manifest.components:
-        share = (c.weight or 0) / total_w if c.weight else None
+        weight = targets[c.name]
+        share = weight / total_w if weight else None
         wanted = share * train_tokens if share is not None else None
         components[c.name] = {
             "tokens": tokens.get(c.name, 0),

@@ -179,3 +179,22 @@ def test_nanotron_config_has_nanotron_layout(shards, tmp_path):
     assert [s["start_training_step"] for s in nano["data_stages"]] == [1, 99]  # both stages fall inside 150 steps
     assert nano["tokens"]["batch_accumulation_per_replica"] * nano["tokens"]["micro_batch_size"] * nano["parallelism"]["dp"] == 8
     assert nano["tokenizer"]["tokenizer_name_or_path"].endswith("llama2")
+
+
+def test_token_budget_takes_its_share_and_the_weights_share_the_rest(tmp_path):
+    from types import SimpleNamespace
+
+    from corpus.mixture import plan
+
+    comp = lambda name, weight=None, budget=None: SimpleNamespace(name=name, weight=weight, token_budget=budget, start_fraction=0.0)  # noqa: E731
+    manifest = SimpleNamespace(mixture=SimpleNamespace(train_tokens=1_000_000, seq_len=100, global_batch_size=10),
+                               components=[comp("papers", 0.9), comp("general", 0.1), comp("forum", budget=50_000)])
+    p = plan(manifest, {"components": {"papers": {"tokens": 900_000}, "general": {"tokens": 500_000}, "forum": {"tokens": 25_000}}})
+    assert p["stages"][0]["weights"] == pytest.approx({"forum": 0.05, "general": 0.095, "papers": 0.855})
+    assert p["components"]["forum"]["epochs"] == pytest.approx(2.0)
+    data = base_manifest()
+    data["components"][1]["token_budget"] = 1000
+    from corpus.manifest import ManifestError, load_manifest
+
+    with pytest.raises(ManifestError, match="train_tokens"):
+        load_manifest(write_manifest(tmp_path, data))
