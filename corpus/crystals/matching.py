@@ -50,6 +50,7 @@ class Reference:
     item: str
     structure: Structure
     volume_per_atom: float = 0.0
+    spacegroup: int = 0
 
 
 class StructureIndex:
@@ -58,20 +59,30 @@ class StructureIndex:
     def __init__(self, symprec: float = 0.1, angle_tolerance: float = 5.0):
         self.symprec, self.angle_tolerance = symprec, angle_tolerance
         self.groups: dict[tuple[str, int], list[Reference]] = defaultdict(list)
+        self.by_formula: dict[str, list[Reference]] = defaultdict(list)
         self.counts: dict[str, int] = defaultdict(int)
         self.matcher = matcher()
 
     def add(self, benchmark: str, item: str, structure: Structure) -> None:
         key = group_key(structure, spacegroup_number(structure, self.symprec, self.angle_tolerance))
-        self.groups[key].append(Reference(benchmark, item, structure, structure.volume / len(structure)))
+        ref = Reference(benchmark, item, structure, structure.volume / len(structure), key[1])
+        self.groups[key].append(ref)
+        self.by_formula[key[0]].append(ref)
         self.counts[benchmark] += 1
 
-    def match(self, structure: Structure, spacegroup: int) -> Reference | None:
-        """The first test structure that StructureMatcher calls the same crystal, trying the closest densities first:
-        a re-encoded copy has the same volume per atom, so it is found at once even in a large group (Carbon-24's)."""
+    def match(self, structure: Structure, spacegroup: int, density_tolerance: float = 0.02) -> Reference | None:
+        """The first test structure that StructureMatcher calls the same crystal. Candidates: the same reduced formula and
+        space group, closest density first (a re-encoded copy has the same volume per atom, so it is found at once even
+        in Carbon-24's large groups); then, for cells at the edge of the symmetry tolerance whose space group moved when
+        they were re-encoded, the same formula in another space group within `density_tolerance` of the volume per atom."""
         vpa = structure.volume / len(structure)
-        candidates = sorted(self.groups.get(group_key(structure, spacegroup), ()), key=lambda r: abs(r.volume_per_atom - vpa))
-        for ref in candidates:
+        key = group_key(structure, spacegroup)
+        for ref in sorted(self.groups.get(key, ()), key=lambda r: abs(r.volume_per_atom - vpa)):
+            if same_crystal(self.matcher, ref.structure, structure):
+                return ref
+        near = [r for r in self.by_formula.get(key[0], ())
+                if r.spacegroup != key[1] and abs(r.volume_per_atom - vpa) <= density_tolerance * vpa]
+        for ref in sorted(near, key=lambda r: abs(r.volume_per_atom - vpa)):
             if same_crystal(self.matcher, ref.structure, structure):
                 return ref
         return None
