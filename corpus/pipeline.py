@@ -14,9 +14,10 @@ Four stages, each a list of datatrove steps run by a datatrove executor:
    OUT/rejected/ with its reason) -> `ShardWriter` -> OUT/shards/<component>/<task>.ds
    (+ .index, .metadata, .provenance.parquet).
 4. `summary` (1 task): reconciles inputs against outcomes and shards, checks the shards and
-   writes OUT/summary.json and OUT/stats/documents.parquet.
+   writes OUT/summary.json, OUT/stats/documents.parquet and the training data stages
+   (OUT/nanotron_data.yaml, OUT/train_data.yaml; `corpus.mixture`).
 
-A later stage (mixture) slots in the same way. Each task first clears what
+`corpus build` then writes the report (`corpus.report`). Each task first clears what
 an interrupted run of the same task may have left, and datatrove skips tasks that completed,
 so re-running after a kill finishes the work and gives the same bytes as an uninterrupted run.
 """
