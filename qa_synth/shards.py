@@ -1,0 +1,55 @@
+"""QA pairs -> LLaMat's ChatML-like text -> token shards whose `.ds.loss` marks the answer tokens only.
+
+The shards are the corpus format (`corpus.shards.format`: `.ds`, `.ds.index`, `.ds.metadata`,
+provenance side-car) plus `NAME.ds.loss`, one uint8 per token: 1 on the answer and its closing
+`<|im_end|>` and EOS, 0 on the system prompt and the question. `train/data.py` turns 0 into an
+ignored label, so SFT puts loss on answers only, as LLaMat did.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+from tokenizers import Tokenizer
+
+from corpus.shards.format import INDEX_DTYPE, shard_name, token_dtype, token_size_for, write_metadata, write_provenance
+
+
+def chatml(system: str, question: str, answer: str) -> tuple[str, str]:
+    """(prompt, answer) in LLaMat's template: system, question and answer turns between <|im_start|> and <|im_end|>."""
+    prompt = f"<|im_start|>system\n{system}<|im_end|>\n<|im_start|>question\n{question}<|im_end|>\n<|im_start|>answer\n"
+    return prompt, f"{answer}<|im_end|>"
+
+
+def write_sft_shard(pairs: list, folder: str, tokenizer_file: str, eos_token: str, seed: int, tokenizer_name: str) -> dict:
+    """One shard of every pair in a seeded order; returns counts."""
+    tok = Tokenizer.from_file(tokenizer_file)
+    eos = tok.token_to_id(eos_token)
+    if eos is None:
+        raise ValueError(f"{eos_token!r} is not in the tokenizer's vocabulary")
+    size = token_size_for(tok.get_vocab_size())
+    order = np.random.default_rng(seed).permutation(len(pairs))
+    prompts, answers = zip(*(chatml(pairs[i].system, pairs[i].question, pairs[i].answer) for i in order)) if pairs else ((), ())
+    prompt_ids = tok.encode_batch_fast(list(prompts), add_special_tokens=True)
+    answer_ids = tok.encode_batch_fast(list(answers), add_special_tokens=False)
+    tokens, masks, ends, rows = [], [], [], {k: [] for k in ("id", "record", "source", "licence", "shard", "token_start", "token_end")}
+    total = 0
+    for k, i in enumerate(order):
+        p, a = prompt_ids[k].ids, answer_ids[k].ids + [eos]
+        tokens += [np.asarray(p, dtype=np.int64), np.asarray(a, dtype=np.int64)]
+        masks += [np.zeros(len(p), dtype=np.uint8), np.ones(len(a), dtype=np.uint8)]
+        for key, value in (("id", pairs[i].id), ("record", pairs[i].id), ("source", pairs[i].source), ("licence", None),
+                           ("shard", shard_name(0)), ("token_start", total), ("token_end", total + len(p) + len(a))):
+            rows[key].append(value)
+        total += len(p) + len(a)
+        ends.append(total)
+    os.makedirs(folder, exist_ok=True)
+    ds = os.path.join(folder, shard_name(0))
+    (np.concatenate(tokens) if tokens else np.zeros(0)).astype(token_dtype(size)).tofile(ds)
+    np.asarray(ends, dtype=INDEX_DTYPE).tofile(ds + ".index")
+    (np.concatenate(masks) if masks else np.zeros(0, dtype=np.uint8)).tofile(ds + ".loss")
+    write_metadata(ds, tokenizer_name, size, total)
+    write_provenance(ds, rows, {"component": os.path.basename(folder), "eos_id": eos, "eos_token": eos_token, "seed": seed,
+                                "token_size": size, "tokenizer": tokenizer_name, "vocab_size": tok.get_vocab_size()})
+    return {"pairs": len(pairs), "tokens": total, "answer_tokens": int(sum(m.sum() for m in masks))}
