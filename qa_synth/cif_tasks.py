@@ -4,7 +4,9 @@ Each task shows the crystal as a P1 CIF whose sites are randomly permuted and tr
 augmentation LLaMat used, so a model cannot learn site order), asks one of several paraphrased
 instructions, and answers from the structure itself: number of atoms, lattice lengths, lattice
 angles, space group, cell volume, formula, the element at given fractional coordinates, and
-"these two atoms are swapped: is it the same crystal?" (decided by StructureMatcher).
+"these two atoms are swapped: is it the same crystal?" (decided by StructureMatcher). Generation
+tasks use LLaMat's crystal strings: a structure from its formula and space group, the element
+behind a [MASK], and the lattice from the sites.
 """
 
 from __future__ import annotations
@@ -18,8 +20,11 @@ from pymatgen.io.cif import CifWriter
 
 from corpus.crystals.matching import matcher, same_crystal
 from corpus.crystals.structures import symmetry
+from corpus.crystals.text import crystal_string
 
 SYSTEM = "You are a materials science expert. Answer questions about the crystal structure given as a CIF file."
+SYSTEM_GENERATION = ("You are a materials science expert. Crystal strings give the lattice lengths (Å) and angles (°), "
+                     "then each site's element and fractional coordinates.")
 
 PROMPTS = {
     "atom_count": ["How many atoms are in the unit cell of this crystal?", "Count the atoms in the unit cell below.",
@@ -66,8 +71,33 @@ PROMPTS = {
                   "Do the sites {a} and {b}, once their atoms are swapped, leave the crystal the same? Answer yes or no.",
                   "Is the crystal the same after the atoms at {a} and {b} trade places? Answer yes or no.",
                   "Swapping the elements at {a} and {b}: same crystal or not? Answer yes or no."],
+    "generate": ["Generate a crystal structure of {formula} in space group {sg}, as a crystal string.",
+                 "Propose a stable crystal of {formula} with space group {sg}. Give lattice lengths, angles, then each element and its fractional coordinates.",
+                 "Write a crystal string for {formula} (space group {sg}).", "Design a unit cell of {formula} in {sg}; answer as a crystal string.",
+                 "Give a crystal structure for the composition {formula} with space group {sg}.",
+                 "Generate {formula} in space group {sg}: lattice lengths, lattice angles, then sites.",
+                 "Create a crystal string describing {formula} with symmetry {sg}.", "Suggest a {sg} crystal structure of {formula}.",
+                 "Produce a periodic structure of {formula} in space group {sg}.", "Output a crystal string for a {sg} polymorph of {formula}."],
+    "infill": ["One element in this crystal string is masked as [MASK]. Which element is it?\n\n{text}",
+               "Fill in the masked element of this crystal:\n\n{text}", "Which element replaces [MASK] in the structure below?\n\n{text}",
+               "Complete the crystal string by naming the [MASK] element.\n\n{text}", "Infill the missing element:\n\n{text}",
+               "The element of one site is hidden as [MASK]. Name it.\n\n{text}", "What is [MASK] in this crystal string?\n\n{text}",
+               "Predict the masked species in this structure:\n\n{text}", "Restore the element marked [MASK]:\n\n{text}",
+               "Identify the element behind [MASK]:\n\n{text}"],
+    "lattice_from_sites": ["Given these sites (element and fractional coordinates), predict the lattice lengths and angles.\n\n{text}",
+                           "What lattice fits these atomic sites? Give lengths then angles.\n\n{text}",
+                           "Predict the unit cell parameters for the sites below.\n\n{text}",
+                           "Complete the crystal string with its lattice: lengths line, then angles line.\n\n{text}",
+                           "From the sites below, infer the lattice parameters.\n\n{text}",
+                           "Give the lattice lengths and angles of the crystal with these sites.\n\n{text}",
+                           "Which lattice do these sites belong to? Answer with lengths and angles.\n\n{text}",
+                           "Predict a, b, c and alpha, beta, gamma for these sites.\n\n{text}",
+                           "Reconstruct the lattice of this crystal from its sites.\n\n{text}",
+                           "State the lattice (lengths, then angles) for these fractional sites.\n\n{text}"],
 }
 TASKS = tuple(PROMPTS)
+UNDERSTANDING = TASKS[:8]  # answered from a CIF shown in the question
+GENERATION = TASKS[8:]  # crystal strings (LLaMat's generation tasks)
 
 
 @dataclass
@@ -116,6 +146,12 @@ def answer(task: str, s: Structure, symprec: float = 0.1, site: int = 0, other: 
         swapped.replace(site, b)
         swapped.replace(other, a)
         return "yes" if same_crystal(matcher(), s, swapped) else "no"
+    if task == "generate":
+        return crystal_string(s)
+    if task == "infill":
+        return s[site].species_string
+    if task == "lattice_from_sites":
+        return "\n".join(crystal_string(s).split("\n")[:2])
     raise ValueError(f"unknown task {task!r}")
 
 
@@ -127,14 +163,23 @@ def crystal_tasks(structure: Structure, record: str, source: str, rng: random.Ra
     for k in range(per_structure):
         task = tasks[k % len(tasks)]
         shown = augmented(structure, rng)
-        cif = str(CifWriter(shown, significant_figures=6)).strip()
         template = rng.choice(PROMPTS[task])
         site, other = rng.randrange(len(shown)), rng.randrange(len(shown))
-        if task == "swap_same" and len(shown) > 1:
-            while other == site:
-                other = rng.randrange(len(shown))
-        elif task == "swap_same":
+        if task == "swap_same" and len(shown) < 2:
             continue
-        question = template.format(xyz=_xyz(shown[site].frac_coords), a=_xyz(shown[site].frac_coords), b=_xyz(shown[other].frac_coords))
-        out.append(QAPair(f"{record}#{task}#{k}", source, task, SYSTEM, f"{question}\n\n{cif}", answer(task, shown, site=site, other=other)))
+        while task == "swap_same" and other == site:
+            other = rng.randrange(len(shown))
+        if task in GENERATION:
+            lines = crystal_string(shown).split("\n")
+            if task == "infill":
+                lines[2 + 2 * site] = "[MASK]"
+            text = "\n".join(lines[2:] if task == "lattice_from_sites" else lines)
+            symbol, number, _ = symmetry(shown, 0.1)
+            question = template.format(formula=shown.composition.reduced_formula, sg=f"{symbol} (No. {number})", text=text)
+        else:
+            cif = str(CifWriter(shown, significant_figures=6)).strip()
+            xyz = _xyz(shown[site].frac_coords)
+            question = template.format(xyz=xyz, a=xyz, b=_xyz(shown[other].frac_coords)) + f"\n\n{cif}"
+        out.append(QAPair(f"{record}#{task}#{k}", source, task, SYSTEM if task in UNDERSTANDING else SYSTEM_GENERATION, question,
+                          answer(task, shown, site=site, other=other)))
     return out

@@ -54,7 +54,7 @@ def crystal_string(structure: Structure) -> str:
     lines = [" ".join(f"{x:.1f}" for x in structure.lattice.abc), " ".join(f"{round(x):d}" for x in structure.lattice.angles)]
     for site in structure:
         lines.append(site.species_string)
-        lines.append(" ".join(f"{x:.2f}" for x in site.frac_coords))
+        lines.append(" ".join(f"{(round(x, 2) % 1.0) + 0.0:.2f}" for x in site.frac_coords))  # 0.999 -> 0.00, never 1.00 or -0.00
     return "\n".join(lines)
 
 
