@@ -155,7 +155,18 @@ def answer(task: str, s: Structure, symprec: float = 0.1, site: int = 0, other: 
     raise ValueError(f"unknown task {task!r}")
 
 
-def crystal_tasks(structure: Structure, record: str, source: str, rng: random.Random, per_structure: int) -> list[QAPair]:
+def conditions(properties: dict) -> str:
+    """LLaMat conditioned generation on formation energy and energy above hull when they are known."""
+    parts = []
+    if "formation_energy_per_atom" in properties:
+        parts.append(f"formation energy {properties['formation_energy_per_atom']:.3f} eV/atom")
+    if "e_above_hull" in properties:
+        parts.append(f"energy above hull {properties['e_above_hull']:.3f} eV/atom")
+    return f" The target has {' and '.join(parts)}." if parts else ""
+
+
+def crystal_tasks(structure: Structure, record: str, source: str, rng: random.Random, per_structure: int,
+                  properties: dict | None = None) -> list[QAPair]:
     """`per_structure` questions about one structure, distinct tasks first, each with a random paraphrase."""
     tasks = list(TASKS)
     rng.shuffle(tasks)
@@ -176,6 +187,8 @@ def crystal_tasks(structure: Structure, record: str, source: str, rng: random.Ra
             text = "\n".join(lines[2:] if task == "lattice_from_sites" else lines)
             symbol, number, _ = symmetry(shown, 0.1)
             question = template.format(formula=shown.composition.reduced_formula, sg=f"{symbol} (No. {number})", text=text)
+            if task == "generate":
+                question += conditions(properties or {})
         else:
             cif = str(CifWriter(shown, significant_figures=6)).strip()
             xyz = _xyz(shown[site].frac_coords)

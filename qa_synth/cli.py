@@ -42,19 +42,30 @@ def structures(paths: list[str], settings):
     for path in paths:
         if path.endswith(".csv"):
             with open(path, newline="") as f:
-                items = [(row.get("material_id") or f"{os.path.basename(path)}#{n}", row["cif"][row["cif"].lower().find("data_"):])
-                         for n, row in enumerate(csv.DictReader(f))]
+                items = [(row.get("material_id") or f"{os.path.basename(path)}#{n}", row["cif"][row["cif"].lower().find("data_"):],
+                          _properties(row)) for n, row in enumerate(csv.DictReader(f))]
         else:
             with open(path, encoding="utf-8", errors="replace") as f:
-                items = [(f"{os.path.basename(path)}#L{line}", block) for line, block in cif_blocks(f.read())]
-        for record, text in items:
+                items = [(f"{os.path.basename(path)}#L{line}", block, {}) for line, block in cif_blocks(f.read())]
+        for record, text, properties in items:
             try:
                 s = parse_cif_block(text, settings).structure
             except CrystalParseError as e:
-                yield record, e.kind
+                yield record, e.kind, {}
                 continue
             problem = validate(s, settings)
-            yield record, problem or s
+            yield record, problem or s, properties
+
+
+def _properties(row: dict) -> dict:
+    """The generation task's conditions, when the table has them (MP-20: formation energy, energy above hull)."""
+    out = {}
+    for key in ("formation_energy_per_atom", "e_above_hull"):
+        try:
+            out[key] = float(row[key])
+        except (KeyError, TypeError, ValueError):
+            pass
+    return out
 
 
 def build(manifest_path: str, output: str | None = None) -> dict:
@@ -80,14 +91,14 @@ def build(manifest_path: str, output: str | None = None) -> dict:
         files = sorted({f for p in src["paths"] for f in glob.glob(_resolve(base, p))})
         if not files:
             raise ValueError(f"crystals.{src['name']}: no file matches {src['paths']}")
-        for record, item in structures(files, settings):
+        for record, item, properties in structures(files, settings):
             if isinstance(item, str):
                 skipped[item] += 1
                 continue
             if index is not None and index.match(item, spacegroup_number(item, settings.symprec)) is not None:
                 skipped["benchmark_structure"] += 1
                 continue
-            new = crystal_tasks(item, f"{src['name']}:{record}", src["name"], rng, m.get("per_structure", 4))
+            new = crystal_tasks(item, f"{src['name']}:{record}", src["name"], rng, m.get("per_structure", 4), properties)
             pairs += new
             per_source[src["name"]] += len(new)
     os.makedirs(out, exist_ok=True)

@@ -47,6 +47,8 @@ def test_answers_rederived_from_the_cif_in_the_question(built):
             assert len(lines[0].split()) == 3 and len(lines[1].split()) == 3 and len(species) * 2 + 2 == len(lines)
             assert Composition(" ".join(species)).reduced_formula in p["question"]
             assert all(0 <= float(x) < 1 for ln in lines[3::2] for x in ln.split())
+            if p["source"] == "mp20":  # MP-20 rows condition the generation on their energies
+                assert "formation energy" in p["question"] and "energy above hull" in p["question"]
             continue
         if p["task"] == "lattice_from_sites":
             lengths, angles = (list(map(float, ln.split())) for ln in p["answer"].split("\n"))
@@ -87,7 +89,7 @@ def test_benchmark_test_structures_are_kept_out(built):
     from qa_synth.cli import structures
 
     index = StructureIndex.load([{"name": "mp_20", "paths": [str(SAMPLES / "crystals" / "mp_20" / "test.csv")]}], CrystalSettings())
-    hits = [r for r, s in structures([str(SAMPLES / "crystals" / "mp_20" / "train.csv")], CrystalSettings())
+    hits = [r for r, s, _ in structures([str(SAMPLES / "crystals" / "mp_20" / "train.csv")], CrystalSettings())
             if not isinstance(s, str) and index.match(s, spacegroup_number(s, 0.1))]
     assert summary["skipped_structures"].get("benchmark_structure", 0) == len(hits) >= 1
     questions = {p["id"].split("#")[0] for p in _pairs(out)}
