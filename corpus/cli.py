@@ -384,11 +384,18 @@ def cmd_report(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _is_build(root: str, needed: str) -> bool:
+    """True when `root` holds `needed`; else says on stderr that it is not a finished build."""
+    if os.path.exists(os.path.join(root, needed)):
+        return True
+    print(f"error: {root} has no {needed}: not the output of a finished build", file=sys.stderr)
+    return False
+
+
 def cmd_inspect(args: argparse.Namespace) -> int:
     from corpus.report.inspect import select, show
 
-    if not os.path.exists(os.path.join(args.out, "stats", "documents.parquet")):
-        print(f"error: {args.out} has no stats/documents.parquet: not the output of a finished build", file=sys.stderr)
+    if not _is_build(args.out, os.path.join("stats", "documents.parquet")):
         return EXIT_BAD_INPUT
     rows = select(args.out, args.status, args.reason, args.source, args.component, args.n, args.seed)
     if rows.is_empty():
@@ -401,10 +408,8 @@ def cmd_inspect(args: argparse.Namespace) -> int:
 def cmd_diff(args: argparse.Namespace) -> int:
     from corpus.report.inspect import diff
 
-    for root in (args.a, args.b):
-        if not os.path.exists(os.path.join(root, "summary.json")):
-            print(f"error: {root} has no summary.json: not the output of a finished build", file=sys.stderr)
-            return EXIT_BAD_INPUT
+    if not all(_is_build(root, "summary.json") for root in (args.a, args.b)):
+        return EXIT_BAD_INPUT
     print(diff(args.a, args.b))
     return EXIT_OK
 

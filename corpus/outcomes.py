@@ -10,8 +10,10 @@ It plugs in wherever datatrove takes a writer, e.g. as any filter's `exclusion_w
 
 from __future__ import annotations
 
+import json
 import os
 import re
+from typing import Iterator
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -55,6 +57,18 @@ LEDGER_SCHEMA = pa.schema(
     ]
 )
 _YEAR = re.compile(r"\b(1[89]\d\d|20\d\d)\b")
+
+
+def read_documents(path: str) -> Iterator[dict]:
+    """The documents an OutcomeWriter wrote to one zstd JSONL file, streamed (never the whole file in memory)."""
+    import io
+
+    import zstandard
+
+    with open(path, "rb") as fh, io.TextIOWrapper(zstandard.ZstdDecompressor().stream_reader(fh), encoding="utf-8") as lines:
+        for line in lines:
+            if line.strip():
+                yield json.loads(line)
 
 
 def year_of(md: dict) -> int | None:

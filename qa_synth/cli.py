@@ -19,7 +19,6 @@ synthesis recipes and teacher generation (the rest of the QA-synthesis issue) ar
 from __future__ import annotations
 
 import argparse
-import csv
 import glob
 import json
 import os
@@ -36,25 +35,17 @@ def _resolve(base: str, path: str) -> str:
 
 
 def structures(paths: list[str], settings):
-    """(record id, Structure) from CIF files and CSV tables with a `cif` column; (record, reason) for the unusable."""
-    from corpus.crystals.structures import CrystalParseError, cif_blocks, parse_cif_block, validate
+    """(record id, Structure or the reason it is unusable, properties) from CIF files and CSV tables with a `cif` column."""
+    from corpus.crystals.structures import CrystalParseError, cif_records, parse_cif_block, validate
 
     for path in paths:
-        if path.endswith(".csv"):
-            with open(path, newline="") as f:
-                items = [(row.get("material_id") or f"{os.path.basename(path)}#{n}", row["cif"][row["cif"].lower().find("data_"):],
-                          _properties(row)) for n, row in enumerate(csv.DictReader(f))]
-        else:
-            with open(path, encoding="utf-8", errors="replace") as f:
-                items = [(f"{os.path.basename(path)}#L{line}", block, {}) for line, block in cif_blocks(f.read())]
-        for record, text, properties in items:
+        for record, text, row in cif_records(path):
             try:
                 s = parse_cif_block(text, settings).structure
             except CrystalParseError as e:
                 yield record, e.kind, {}
                 continue
-            problem = validate(s, settings)
-            yield record, problem or s, properties
+            yield record, validate(s, settings) or s, _properties(row)
 
 
 def _properties(row: dict) -> dict:

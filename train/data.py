@@ -3,7 +3,7 @@
 The shard format is tiny (see corpus/shards/format.py): `.ds` tokens (uint16 or uint32), `.ds.index`
 uint64 cumulative document ends, `.ds.metadata` (`tokenizer|token_size` first), and optionally
 `.ds.loss` (one uint8 per token, 1 where the loss counts: SFT answers). Reading it is a numpy
-memory map, so training needs neither datatrove nor nanotron.
+memory map (through the format module's helpers), so training needs neither datatrove nor nanotron.
 
 - `ComponentShards`: one component folder as one token stream; window i is tokens
   [i*L, i*L + L + 1) (L = seq_len), with per-document position ids (they restart after every EOS
@@ -27,6 +27,8 @@ import numpy as np
 import torch
 import yaml
 
+from corpus.shards.format import read_metadata, token_dtype  # the format's own helpers
+
 
 class ComponentShards:
     """`windows` training windows, then `val_windows` held-out windows at the end of the stream (never sampled)."""
@@ -38,10 +40,7 @@ class ComponentShards:
             raise FileNotFoundError(f"no .ds shards in {folder}")
         self.tokens, self.ends, self.masks, offsets = [], [], [], [0]
         for path in self.files:
-            with open(path + ".metadata") as f:
-                size = int(f.readline().strip().rsplit("|", 1)[1])
-            dtype = np.dtype("<u2") if size == 2 else np.dtype("<u4")
-            tokens = np.memmap(path, dtype=dtype, mode="r")
+            tokens = np.memmap(path, dtype=token_dtype(read_metadata(path)[1]), mode="r")
             self.tokens.append(tokens)
             self.ends.append(np.fromfile(path + ".index", dtype="<u8").astype(np.int64) + offsets[-1])
             loss = path + ".loss"

@@ -22,7 +22,7 @@ import yaml
 
 
 def nanotron_config(cfg: dict, nproc: int, resume_checkpoint_path: str | None = None) -> dict:
-    from train.trainer import _vocab_size
+    from train.trainer import _vocab_size, shard_tokenizer
 
     with open(cfg["data"]) as f:
         data = yaml.safe_load(f)
@@ -42,9 +42,7 @@ def nanotron_config(cfg: dict, nproc: int, resume_checkpoint_path: str | None = 
         model.update({k: hf[k] for k in ("hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads",
                                         "num_key_value_heads", "max_position_embeddings", "tie_word_embeddings", "rms_norm_eps",
                                         "rope_theta") if k in hf})
-    meta = next((os.path.join(data["shards"], c, n) for c in sorted(os.listdir(data["shards"]))
-                 for n in sorted(os.listdir(os.path.join(data["shards"], c))) if n.endswith(".ds.metadata")), None)
-    tokenizer = open(meta).readline().strip().rsplit("|", 1)[0] if meta else None
+    tokenizer = shard_tokenizer(data["shards"])
     return {
         "checkpoints": {"checkpoint_interval": cfg["save_every"], "checkpoints_path": os.path.join(cfg["out_dir"], "nanotron"),
                         "checkpoints_path_is_shared_file_system": False, "resume_checkpoint_path": resume_checkpoint_path,

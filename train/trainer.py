@@ -15,6 +15,7 @@ continues the same loss curve. `export` writes a `from_pretrained`-loadable mode
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -200,7 +201,7 @@ def main(argv: list[str]) -> int:
         for k, b in enumerate(micro_batches):
             b = {key: v.to(device) for key, v in b.items()}
             sync = k == len(micro_batches) - 1
-            context = model.no_sync() if world > 1 and cfg["parallel"] == "ddp" and not sync else _null()
+            context = model.no_sync() if world > 1 and cfg["parallel"] == "ddp" and not sync else contextlib.nullcontext()
             with context, autocast:
                 logits = model(input_ids=b["input_ids"], position_ids=b["position_ids"]).logits
                 # sum over this micro-batch's counted tokens / all counted tokens of the step: the mean over the step
@@ -243,33 +244,30 @@ def main(argv: list[str]) -> int:
         with open(os.path.join(cfg["out_dir"], "validation.json"), "w") as f:
             json.dump(validation, f)
     if master and step == max_steps and cfg["export"] and world == 1:
-        if True:
-            raw.save_pretrained(os.path.join(cfg["out_dir"], "hf"))
-            _save_tokenizer(data_cfg["shards"], os.path.join(cfg["out_dir"], "hf"))
-            print(f"exported {os.path.join(cfg['out_dir'], 'hf')} (transformers from_pretrained)")
+        raw.save_pretrained(os.path.join(cfg["out_dir"], "hf"))
+        _save_tokenizer(data_cfg["shards"], os.path.join(cfg["out_dir"], "hf"))
+        print(f"exported {os.path.join(cfg['out_dir'], 'hf')} (transformers from_pretrained)")
     if world > 1:
         torch.distributed.destroy_process_group()
     return 0
 
 
-class _null:
-    def __enter__(self):
-        return self
+def shard_tokenizer(shards: str) -> str | None:
+    """The tokenizer the shards were made with: the name on the first line of their .ds.metadata (nanotron reads it too)."""
+    import glob
 
-    def __exit__(self, *exc):
-        return False
+    from corpus.shards.format import read_metadata
+
+    ds = sorted(glob.glob(os.path.join(shards, "*", "*.ds")))
+    return read_metadata(ds[0])[0] if ds else None
 
 
 def _save_tokenizer(shards: str, folder: str) -> None:
-    """The shards' tokenizer (named on the first line of .ds.metadata) next to the exported model."""
-    import glob
-
+    """The shards' tokenizer next to the exported model."""
     from transformers import AutoTokenizer
 
-    meta = sorted(glob.glob(os.path.join(shards, "*", "*.ds.metadata")))
-    if meta:
-        with open(meta[0]) as f:
-            name = f.readline().strip().rsplit("|", 1)[0]
+    name = shard_tokenizer(shards)
+    if name:
         try:
             AutoTokenizer.from_pretrained(name).save_pretrained(folder)
         except Exception as e:  # noqa: BLE001 - a hub name without network: the model is still exported
@@ -280,14 +278,12 @@ def _vocab_size(shards: str) -> int:
     """The tokenizer's vocabulary, from the provenance side-car the shard writer records it in."""
     import glob
 
-    import pyarrow.parquet as pq
+    from corpus.shards.format import read_provenance_info
 
     for path in sorted(glob.glob(os.path.join(shards, "*", "*.provenance.parquet"))):
-        meta = pq.read_schema(path).metadata or {}
-        for key, value in meta.items():
-            if key.decode() in ("vocab_size", "matcorpus"):
-                data = json.loads(value)
-                return int(data["vocab_size"] if isinstance(data, dict) else data)
+        info = read_provenance_info(path)
+        if "vocab_size" in info:
+            return int(info["vocab_size"])
     raise SystemExit(f"cannot tell the vocabulary size from the provenance side-cars under {shards}")
 
 

@@ -8,7 +8,6 @@ both use this.
 
 from __future__ import annotations
 
-import csv
 import glob
 import os
 import warnings
@@ -18,7 +17,7 @@ from dataclasses import dataclass
 from pymatgen.analysis.structure_matcher import StructureMatcher
 from pymatgen.core import Structure
 
-from corpus.crystals.structures import CrystalParseError, CrystalSettings, cif_blocks, parse_cif_block, symmetry
+from corpus.crystals.structures import CrystalParseError, CrystalSettings, cif_records, parse_cif_block, symmetry
 
 
 def group_key(structure: Structure, spacegroup_number: int) -> tuple[str, int]:
@@ -102,31 +101,11 @@ class StructureIndex:
 def _benchmark_structures(path: str, settings: CrystalSettings):
     if not os.path.exists(path):
         raise FileNotFoundError(f"benchmark file not found: {path}")
-    name = os.path.basename(path)
-    if path.endswith(".csv"):
-        with open(path, newline="") as f:
-            rows = csv.DictReader(f)
-            if not rows.fieldnames or "cif" not in rows.fieldnames:
-                raise ValueError(f"{path}: a benchmark CSV needs a 'cif' column (found {rows.fieldnames})")
-            for n, row in enumerate(rows):
-                item = row.get("material_id") or f"{name}#{n}"
-                try:
-                    yield item, parse_cif_block(read_cif_column(row["cif"]), settings).structure
-                except CrystalParseError:
-                    continue  # a broken test structure cannot contaminate anything
-    else:
-        with open(path, encoding="utf-8", errors="replace") as f:
-            text = f.read()
-        for line, block in cif_blocks(text):
-            try:
-                yield f"{name}#L{line}", parse_cif_block(block, settings).structure
-            except CrystalParseError:
-                continue
+    for item, cif, _ in cif_records(path):
+        try:
+            yield item, parse_cif_block(cif, settings).structure
+        except CrystalParseError:
+            continue  # a broken test structure cannot contaminate anything
 
 
-def read_cif_column(text: str) -> str:
-    """Tolerates the CSV exports whose CIF cell starts with a comment line before `data_`."""
-    return text[text.lower().find("data_"):] if "data_" in text.lower() else text
-
-
-__all__ = ["StructureIndex", "group_key", "matcher", "same_crystal", "spacegroup_number", "read_cif_column"]
+__all__ = ["StructureIndex", "group_key", "matcher", "same_crystal", "spacegroup_number"]

@@ -10,14 +10,16 @@ JSON-safe dict, because datatrove documents are written as JSON Lines.
 
 from __future__ import annotations
 
+import csv
 import functools
 import hashlib
 import logging
 import math
+import os
 import re
 import warnings
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Iterator, Literal
 
 import moyopy
 import numpy as np
@@ -81,6 +83,31 @@ def cif_blocks(text: str) -> list[tuple[int, str]]:
     """(1-based line, text) of every `data_` block of a CIF file; comments before the first block are dropped."""
     starts = [m.start() for m in _BLOCK.finditer(text)]
     return [(text.count("\n", 0, s) + 1, text[s : e]) for s, e in zip(starts, starts[1:] + [len(text)])]
+
+
+def read_cif_column(text: str) -> str:
+    """A CIF cell of a table from its `data_` line on (CDVAE's cells start with a `# generated using pymatgen` comment)."""
+    start = text.lower().find("data_")
+    return text[start:] if start >= 0 else text
+
+
+def cif_records(path: str) -> Iterator[tuple[str, str, dict]]:
+    """(record name, CIF text, table row) of every `data_` block of a CIF file, or of every row of a CSV table with a
+    `cif` column (name: its `material_id`, else FILE#row; CIF blocks: FILE#Lline, with an empty row)."""
+    name = os.path.basename(path)
+    if path.endswith(".csv"):
+        csv.field_size_limit(256 * 2**20)
+        with open(path, newline="", encoding="utf-8", errors="replace") as f:
+            rows = csv.DictReader(f)
+            if not rows.fieldnames or "cif" not in rows.fieldnames:
+                raise ValueError(f"{path}: a crystal table needs a 'cif' column (found {rows.fieldnames})")
+            for n, row in enumerate(rows):
+                yield row.get("material_id") or f"{name}#{n}", read_cif_column(row["cif"] or ""), row
+        return
+    with open(path, encoding="utf-8", errors="replace") as f:
+        text = f.read()
+    for line, block in cif_blocks(text):
+        yield f"{name}#L{line}", block, {}
 
 
 def parse_cif_block(block: str, settings: CrystalSettings) -> CrystalRecord:

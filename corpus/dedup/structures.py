@@ -18,6 +18,7 @@ from collections import defaultdict
 from typing import Literal
 
 import pyarrow as pa
+from pymatgen.core import Composition
 
 from corpus.crystals.matching import matcher, same_crystal
 from corpus.crystals.structures import from_compact
@@ -46,8 +47,6 @@ def structure_row(doc, priority: int) -> dict:
     s = md["structure"]
     e_hull = (md.get("properties") or {}).get("e_above_hull")
     n_atoms = len(s["species"])
-    from pymatgen.core import Composition
-
     units = n_atoms / max(Composition(md["formula"]).num_atoms, 1e-9) if md.get("formula") else 1
     return {
         "record": md["record"],

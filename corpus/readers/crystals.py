@@ -19,7 +19,6 @@ import orjson
 from datatrove.data import Document
 from pydantic import Field
 
-from corpus.crystals.matching import read_cif_column
 from corpus.crystals.structures import (
     CrystalParseError,
     CrystalRecord,
@@ -29,6 +28,7 @@ from corpus.crystals.structures import (
     database_id,
     density,
     parse_cif_block,
+    read_cif_column,
     standardise,
     structure_from_dict,
     structure_hash,

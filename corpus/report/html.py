@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import html
 import os
-import time
 
 import polars as pl
 
@@ -160,7 +159,6 @@ def markdown(data: ReportData) -> str:
 
 def write_report(root: str) -> str:
     """Writes OUT/report/index.html and summary.md; returns the HTML path."""
-    start = time.perf_counter()
     data = load(root)
     folder = os.path.join(root, "report")
     os.makedirs(folder, exist_ok=True)
@@ -169,5 +167,4 @@ def write_report(root: str) -> str:
         f.write(render(data))
     with open(os.path.join(folder, "summary.md"), "w", encoding="utf-8") as f:
         f.write(markdown(data))
-    data.summary.setdefault("report_seconds", round(time.perf_counter() - start, 2))
     return path

@@ -10,9 +10,9 @@ from __future__ import annotations
 import glob
 import json
 import os
-from typing import Iterator
-
 import polars as pl
+
+from corpus.outcomes import read_documents
 
 
 def select(root: str, status: str | None = None, reason: str | None = None, source: str | None = None,
@@ -25,29 +25,19 @@ def select(root: str, status: str | None = None, reason: str | None = None, sour
     return rows.sample(n=min(n, rows.height), seed=seed).sort("record") if rows.height > n else rows.sort("record")
 
 
-def _documents(paths: list[str]) -> Iterator[dict]:
-    import zstandard
-
-    for path in paths:
-        with open(path, "rb") as fh:
-            text = zstandard.ZstdDecompressor().stream_reader(fh).read().decode("utf-8")
-        for line in text.splitlines():
-            if line.strip():
-                yield json.loads(line)
-
-
 def texts(root: str, rows: pl.DataFrame) -> dict[str, dict]:
     """record key -> the stored document (text and metadata) for the selected rows."""
     wanted = set(rows["record"].to_list())
     folders = {"dropped": "rejected/*.jsonl.zst", "failed": "failed/*.jsonl.zst", "kept": "work/kept/*/*.jsonl.zst"}
     found: dict[str, dict] = {}
     for status in set(rows["status"].to_list()):
-        for doc in _documents(sorted(glob.glob(os.path.join(root, folders[status])))):
-            record = doc.get("metadata", {}).get("record")
-            if record in wanted and record not in found:
-                found[record] = doc
-            if len(found) == len(wanted):
-                return found
+        for path in sorted(glob.glob(os.path.join(root, folders[status]))):
+            for doc in read_documents(path):
+                record = doc.get("metadata", {}).get("record")
+                if record in wanted and record not in found:
+                    found[record] = doc
+                if len(found) == len(wanted):
+                    return found
     return found
 
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import polars as pl
 
-from corpus.outcomes import REPORTED_SIGNALS
+from corpus.outcomes import REPORTED_SIGNALS, read_documents
 
 STATUSES = ("kept", "dropped", "failed")
 GROUPINGS = ("source", "reader", "publisher", "journal", "year", "licence")
@@ -177,33 +177,15 @@ def crystals(docs: pl.LazyFrame) -> dict[str, pl.DataFrame]:
 
 def samples(root: str, reasons: set[str], per_reason: int = 3, chars: int = 400) -> dict[str, list[dict]]:
     """A few dropped and failed documents per reason, read from OUT/rejected and OUT/failed until every reason has enough."""
-    import zstandard
-
     found: dict[str, list[dict]] = {}
     files = sorted(glob.glob(os.path.join(root, "rejected", "*.jsonl.zst"))) + sorted(glob.glob(os.path.join(root, "failed", "*.jsonl.zst")))
     for path in files:
         if reasons and all(len(found.get(r, ())) >= per_reason for r in reasons):
             break
-        with open(path, "rb") as fh:
-            reader = zstandard.ZstdDecompressor().stream_reader(fh)
-            buffer = b""
-            while True:
-                chunk = reader.read(1 << 20)
-                if not chunk and not buffer:
-                    break
-                buffer += chunk
-                lines = buffer.split(b"\n")
-                buffer = lines.pop() if chunk else b""
-                for line in lines:
-                    if not line.strip():
-                        continue
-                    doc = json.loads(line)
-                    md = doc.get("metadata", {})
-                    reason = md.get("filter_reason") or md.get("error_kind") or "?"
-                    bucket = found.setdefault(reason, [])
-                    if len(bucket) < per_reason:
-                        bucket.append({"id": doc.get("id"), "source": md.get("source"), "text": (doc.get("text") or md.get("error") or "")[:chars],
-                                       "duplicate_of": md.get("duplicate_of"), "contamination": md.get("contamination")})
-                if not chunk:
-                    break
+        for doc in read_documents(path):
+            md = doc.get("metadata", {})
+            bucket = found.setdefault(md.get("filter_reason") or md.get("error_kind") or "?", [])
+            if len(bucket) < per_reason:
+                bucket.append({"id": doc.get("id"), "source": md.get("source"), "text": (doc.get("text") or md.get("error") or "")[:chars],
+                               "duplicate_of": md.get("duplicate_of"), "contamination": md.get("contamination")})
     return dict(sorted(found.items()))
