@@ -346,3 +346,25 @@ def test_extract_detects_cif_files_and_crystal_tables(tmp_path):
     assert len(docs) == 1 + len(mp20_rows())
     assert docs[0]["id"] == "cod-9008845" and docs[0]["metadata"]["spacegroup_number"] == 216
     assert {d["id"] for d in docs[1:]} == {r["material_id"] for r in mp20_rows()}
+
+
+def test_hostile_crystal_files_fail_alone_with_a_reason(tmp_path):
+    """Empty files, a table without a CIF column, a cell numpy cannot handle, an oversized JSON Lines record."""
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "empty.cif").write_text("")
+    (bad / "empty.csv").write_text("")
+    (bad / "nocif.csv").write_text("a,b\n1,2\n")
+    cell = "\n".join(f"_cell_{k} {v}" for k, v in [("length_a", "1e308"), ("length_b", 1), ("length_c", 1),
+                                                     ("angle_alpha", 90), ("angle_beta", 90), ("angle_gamma", 90)])
+    sites = "loop_\n_atom_site_label\n_atom_site_fract_x\n_atom_site_fract_y\n_atom_site_fract_z\nFe 0 0 0\n"
+    (bad / "huge_cell.cif").write_text(f"data_huge\n{cell}\n{sites}" + cod("Cu"))  # the good second block survives
+    (bad / "dump.jsonl").write_text(json.dumps({"material_id": "mp-x", "structure": cod_structure("Cu").as_dict()}) + "\n" + "x" * 5000 + "\n")
+    sources = [{"name": "cifs", "reader": "cif", "paths": [str(bad / "empty.cif"), str(bad / "huge_cell.cif")]},
+               {"name": "tables", "reader": "crystal_csv", "paths": [str(bad / "empty.csv"), str(bad / "nocif.csv")]},
+               {"name": "dumps", "reader": "crystal_json", "paths": [str(bad / "dump.jsonl")], "options": {"max_bytes": 4000}}]
+    assert run_cli("build", _crystal_manifest(tmp_path, sources)) == 0
+    s = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert s["reconciled"], s["problems"]
+    assert s["failed_by_reason"] == {"unparsable_cif": 1, "invalid_structure": 1, "missing_column": 2, "too_large": 1}
+    assert s["kept"] + s["dropped"] == 2  # the Cu block after the bad one, and the Cu record of the dump

@@ -54,8 +54,13 @@ class CrystalReader(SourceReader):
         for item in self.records(filepath):
             if isinstance(item, Failure):
                 yield item
-            else:
-                yield from self.documents(item)
+                continue
+            try:  # a cell numpy cannot handle (infinite lengths, singular metric) fails alone, not its whole file
+                docs = list(self.documents(item))
+            except Exception as e:  # noqa: BLE001
+                yield Failure("invalid_structure", f"{type(e).__name__}: {e}")
+                continue
+            yield from docs
 
     def documents(self, record: CrystalRecord) -> Iterator[Document]:
         s = self.settings
@@ -205,7 +210,7 @@ class JsonOptions(ReaderOptions):
     id_key: str | None = Field("material_id", description="field holding the record id")
     records_key: str | None = Field(None, description="a .json file: the field holding the list of records (e.g. data); default: the top-level list")
     compression: str | None = Field("infer", description="infer (from the extension), gzip, zstd, or null")
-    max_bytes: int = Field(2 * 2**30, gt=0, description="a .json file larger than this fails as too_large (JSONL streams)")
+    max_bytes: int = Field(2 * 2**30, gt=0, description="a .json file, or one .jsonl line, larger than this fails as too_large")
 
 
 class CrystalJsonReader(CrystalReader):
@@ -220,7 +225,9 @@ class CrystalJsonReader(CrystalReader):
         if ".jsonl" in os.path.basename(filepath):
             with self.data_folder.open(filepath, "rb", compression=opt.compression) as f:
                 for n, line in enumerate(f, 1):
-                    if line.strip():
+                    if len(line) > opt.max_bytes:
+                        yield Failure("too_large", f"line of {len(line):,} bytes exceeds max_bytes={opt.max_bytes:,}", n)
+                    elif line.strip():
                         yield self._one(line, n)
             return
         with self.data_folder.open(filepath, "rb", compression=opt.compression) as f:
