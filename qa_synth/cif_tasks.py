@@ -12,7 +12,6 @@ behind a [MASK], and the lattice from the sites.
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
 
 import numpy as np
 from pymatgen.core import Structure
@@ -21,6 +20,7 @@ from pymatgen.io.cif import CifWriter
 from corpus.crystals.matching import matcher, same_crystal
 from corpus.crystals.structures import symmetry
 from corpus.crystals.text import crystal_string
+from qa_synth.pairs import QAPair
 
 SYSTEM = "You are a materials science expert. Answer questions about the crystal structure given as a CIF file."
 SYSTEM_GENERATION = ("You are a materials science expert. Crystal strings give the lattice lengths (Å) and angles (°), "
@@ -98,16 +98,6 @@ PROMPTS = {
 TASKS = tuple(PROMPTS)
 UNDERSTANDING = TASKS[:8]  # answered from a CIF shown in the question
 GENERATION = TASKS[8:]  # crystal strings (LLaMat's generation tasks)
-
-
-@dataclass
-class QAPair:
-    id: str
-    source: str
-    task: str
-    system: str
-    question: str
-    answer: str
 
 
 def augmented(structure: Structure, rng: random.Random) -> Structure:
@@ -189,10 +179,12 @@ def crystal_tasks(structure: Structure, record: str, source: str, rng: random.Ra
             question = template.format(formula=shown.composition.reduced_formula, sg=f"{symbol} (No. {number})", text=text)
             if task == "generate":
                 question += conditions(properties or {})
+                text = ""  # the answer, not part of the question
         else:
             cif = str(CifWriter(shown, significant_figures=6)).strip()
             xyz = _xyz(shown[site].frac_coords)
             question = template.format(xyz=xyz, a=xyz, b=_xyz(shown[other].frac_coords)) + f"\n\n{cif}"
+            text = cif
         out.append(QAPair(f"{record}#{task}#{k}", source, task, SYSTEM if task in UNDERSTANDING else SYSTEM_GENERATION, question,
-                          answer(task, shown, site=site, other=other)))
+                          answer(task, shown, site=site, other=other), context=text))
     return out

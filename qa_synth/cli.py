@@ -1,19 +1,38 @@
-"""`qa-synth build MANIFEST [--output DIR]`: instruction pairs for LLaMat-style fine-tuning.
+"""`qa-synth build MANIFEST [--output DIR]`: the instruction pairs for LLaMat-style fine-tuning, from a manifest.
 
-This first part builds the crystal understanding tasks (`qa_synth.cif_tasks`) from crystal
-records (CIF files or CDVAE-style CSVs, parsed with the corpus crystal parser and validated the
-same way), keeps every structure of the named benchmark test sets out (StructureMatcher, as the
-corpus does), and writes:
+Sources (`sources:`, in priority order: when two pairs are duplicates the earlier source's wins):
 
-  OUT/pairs.jsonl         {id, source, task, system, question, answer}
-  OUT/shards/sft/         token shards in LLaMat's ChatML-like template, `.ds.loss` = answer tokens
-  OUT/train_data.yaml     the stage file train/run.sh reads (train/configs/sft.yaml)
-  OUT/summary.json        pairs per source and task, structures skipped by reason
+  kind: crystals         LLaMat's crystal tasks (qa_synth.cif_tasks) from CIF files / CDVAE CSVs
+                         paths, per_structure (questions per structure), symprec
+  kind: matsci_nlp       MatSci-NLP tasks in LLaMat's MatNLP format (qa_synth.matsci_nlp), train split only
+                         root (the MatSci-NLP folder), tasks (default all)
+  kind: sie              LLaMat's MatSIE JSONL files as they are: paths (the *_train files)
+  kind: nerre            Dunn et al.'s extraction sets: sets {general: PATH, mof: PATH}
+  kind: matsci_instruct  MatSci-Instruct {instruction, input, output}: path
+  kind: recipes          text-mined synthesis recipes (qa_synth.recipes): releases [{path, method}]
+  kind: teacher          paper-grounded pairs from a teacher model (qa_synth.teacher) over passages of
+                         corpus builds: passages [OUT/work/kept/papers, ...], max_passages,
+                         pairs_per_passage, concurrency, attempts, cache (SQLite file), and either
+                         base_url (or base_url_env: the variable holding it), model, api_key_env,
+                         timeout_s, max_retries -- or model_path (a local transformers model).
+                         Skipped, and said so in the summary, when base_url_env names an unset variable.
 
-Manifest (YAML): name, output_dir, seed, tokenizer {path, eos_token}, crystals [{name, paths}],
-per_structure (questions per structure), symprec, exclude [{name, paths}] (benchmark test sets),
-seq_len, global_batch_size. Paths are relative to the manifest. Public-dataset converters,
-synthesis recipes and teacher generation (the rest of the QA-synthesis issue) are still to come.
+Every source takes `name`, `target` (the most pairs it contributes; a seeded sample stratified by
+task when it has more) and `near_dedup` (MinHash LSH over questions within a task; default on, off
+for the templated kinds crystals and recipes, whose questions differ by design in one entity: exact
+duplicates are removed everywhere). `exclude:` lists evaluation test sets that no pair may overlap:
+{name, kind: structures, paths} (benchmark test crystals, StructureMatcher), {kind: mascqa, paths},
+{kind: matsci_nlp, root} (its test split), {kind: sie, paths} (the *_test files). Also: name,
+output_dir, seed, tokenizer {path, eos_token}, validation_fraction, near_duplicate_threshold,
+ngram (evaluation overlap n-gram length), seq_len, global_batch_size. Paths are relative to the manifest.
+
+Outputs (OUT):
+  pairs.jsonl            training pairs {id, source, task, system, question, answer}
+  validation.jsonl       the seeded held-out pairs
+  removed.jsonl          every converted pair that is not in either file, with its reason
+  shards/sft/            token shards in LLaMat's ChatML-like template, `.ds.loss` = answer tokens
+  train_data.yaml        the stage file train/run.sh reads (train/configs/sft.yaml)
+  summary.json, summary.md   pairs per source and task, lengths, removals by reason, timings
 """
 
 from __future__ import annotations
@@ -24,14 +43,118 @@ import json
 import os
 import random
 import sys
+import time
 import warnings
 from collections import Counter
 
 import yaml
 
+KINDS = ("crystals", "matsci_nlp", "sie", "nerre", "matsci_instruct", "recipes", "teacher")
+EXCLUDE_KINDS = ("structures", "mascqa", "matsci_nlp", "sie")
+# Questions written from a template and a record ("Suggest precursors for Ba2HoTaO6") differ from their
+# neighbours by design in one entity, which word MinHash would call near-duplicates; these sources get
+# exact dedup only (and crystals their structure-level decontamination) unless the manifest says near_dedup.
+TEMPLATED = ("crystals", "recipes")
+
 
 def _resolve(base: str, path: str) -> str:
     return path if os.path.isabs(path) else os.path.normpath(os.path.join(base, path))
+
+
+def _files(base: str, patterns, field: str) -> list[str]:
+    if isinstance(patterns, str):
+        patterns = [patterns]
+    if not patterns:
+        raise ValueError(f"{field}: no paths given")
+    files = sorted({f for p in patterns for f in glob.glob(_resolve(base, p))})
+    if not files:
+        raise ValueError(f"{field}: no file matches {patterns}")
+    return files
+
+
+def _folder(base: str, path, field: str) -> str:
+    if not path or not os.path.isdir(_resolve(base, path)):
+        raise ValueError(f"{field}: {path!r} is not a folder")
+    return _resolve(base, path)
+
+
+def load_manifest(path: str) -> dict:
+    """The manifest with every path resolved and checked, or ValueError naming the field: a bad manifest fails before any work."""
+    base = os.path.dirname(os.path.abspath(path))
+    from corpus.manifest import _expand_env
+
+    with open(path) as f:
+        m = yaml.safe_load(f)
+    if not isinstance(m, dict):
+        raise ValueError(f"{path}: not a YAML mapping")
+    m = _expand_env(m, os.path.basename(path))  # ${VAR} and ${VAR:-default}, as in corpus manifests
+    if "crystals" in m and "sources" not in m:  # the first, crystals-only form
+        m["sources"] = [{"kind": "crystals", "per_structure": m.get("per_structure", 4), **c} for c in m.pop("crystals")]
+        m["exclude"] = [{"kind": "structures", **e} for e in m.get("exclude", [])]
+    for key in ("name", "output_dir", "seed", "tokenizer", "sources"):
+        if key not in m:
+            raise ValueError(f"{path}: missing field {key!r}")
+    names = set()
+    for i, s in enumerate(m["sources"]):
+        field = f"sources[{i}]"
+        if not isinstance(s, dict) or "name" not in s or "kind" not in s:
+            raise ValueError(f"{field}: each source needs a name and a kind")
+        if s["kind"] not in KINDS:
+            raise ValueError(f"{field}.kind: {s['kind']!r} is not one of {', '.join(KINDS)}")
+        if s["name"] in names:
+            raise ValueError(f"{field}.name: {s['name']!r} is used twice")
+        names.add(s["name"])
+        if s.get("target") is not None and (not isinstance(s["target"], int) or s["target"] < 0):
+            raise ValueError(f"{field}.target: must be a whole number >= 0")
+        kind = s["kind"]
+        if kind in ("crystals", "sie"):
+            s["paths"] = _files(base, s.get("paths"), f"{field}.paths")
+        elif kind == "matsci_nlp":
+            s["root"] = _folder(base, s.get("root"), f"{field}.root")
+        elif kind == "nerre":
+            if not isinstance(s.get("sets"), dict) or not s["sets"]:
+                raise ValueError(f"{field}.sets: expected {{general: PATH, mof: PATH}}")
+            s["sets"] = {k: _files(base, v, f"{field}.sets.{k}")[0] for k, v in s["sets"].items()}
+        elif kind == "matsci_instruct":
+            s["path"] = _files(base, s.get("path"), f"{field}.path")[0]
+        elif kind == "recipes":
+            releases = s.get("releases") or []
+            if not releases:
+                raise ValueError(f"{field}.releases: expected [{{path, method}}]")
+            s["releases"] = [{"path": _files(base, r.get("path"), f"{field}.releases[{j}].path")[0], "method": r.get("method", "solid-state")}
+                             for j, r in enumerate(releases)]
+        elif kind == "teacher":
+            if not (s.get("model_path") or s.get("base_url") or s.get("base_url_env")):
+                raise ValueError(f"{field}: a teacher needs base_url, base_url_env or model_path")
+            if s.get("model_path"):
+                s["model_path"] = _folder(base, s["model_path"], f"{field}.model_path")
+            elif not s.get("model"):
+                raise ValueError(f"{field}.model: the endpoint's model name is required")
+            s["passages"] = [_resolve(base, p) for p in s.get("passages") or []]
+            if not s["passages"]:
+                raise ValueError(f"{field}.passages: name the kept-document folders of a corpus build")
+            enabled = s.get("model_path") or s.get("base_url") or os.environ.get(s.get("base_url_env") or "")
+            for j, folder in enumerate(s["passages"] if enabled else []):
+                if not os.path.isdir(folder):
+                    raise ValueError(f"{field}.passages[{j}]: {folder} is not a folder (build the corpus first)")
+            s["cache"] = _resolve(base, s.get("cache", os.path.join(m["output_dir"], "teacher_cache.sqlite")))
+    for i, e in enumerate(m.get("exclude") or []):
+        field = f"exclude[{i}]"
+        if e.get("kind") not in EXCLUDE_KINDS:
+            raise ValueError(f"{field}.kind: {e.get('kind')!r} is not one of {', '.join(EXCLUDE_KINDS)}")
+        e.setdefault("name", e["kind"])
+        if e["kind"] == "matsci_nlp":
+            e["root"] = _folder(base, e.get("root"), f"{field}.root")
+        else:
+            e["paths"] = _files(base, e.get("paths"), f"{field}.paths")
+    m.setdefault("exclude", [])
+    tok = m["tokenizer"]
+    tok_path = _resolve(base, tok["path"])
+    if not os.path.exists(tok_path):
+        raise ValueError(f"tokenizer.path: {tok['path']!r} does not exist")
+    m["tokenizer"] = {"path": tok_path, "eos_token": tok.get("eos_token", "</s>")}
+    m["output_dir"] = _resolve(base, m["output_dir"])
+    return m
 
 
 def structures(paths: list[str], settings):
@@ -59,57 +182,194 @@ def _properties(row: dict) -> dict:
     return out
 
 
-def build(manifest_path: str, output: str | None = None) -> dict:
-    from corpus.crystals.matching import StructureIndex, spacegroup_number
-    from corpus.crystals.structures import CrystalSettings
+def _log(message: str) -> None:
+    print(f"[qa-synth {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def crystal_pairs(src: dict, index, settings, rng: random.Random, skipped: Counter) -> list:
+    from corpus.crystals.matching import spacegroup_number
     from qa_synth.cif_tasks import crystal_tasks
+
+    out = []
+    for record, item, properties in structures(src["paths"], settings):
+        if isinstance(item, str):
+            skipped[item] += 1
+            continue
+        if index is not None and index.match(item, spacegroup_number(item, settings.symprec)) is not None:
+            skipped["benchmark_structure"] += 1
+            continue
+        out += crystal_tasks(item, f"{src['name']}:{record}", src["name"], rng, src.get("per_structure", 4), properties)
+    return out
+
+
+def source_pairs(src: dict, m: dict, index, settings, rng: random.Random, skipped: Counter, notes: dict) -> list:
+    """Every pair one source converts to, before any removal."""
+    from qa_synth import extraction, matsci_nlp, recipes, teacher
+
+    kind = src["kind"]
+    if kind == "crystals":
+        return crystal_pairs(src, index, settings, rng, skipped)
+    if kind == "matsci_nlp":
+        return list(matsci_nlp.pairs(src["root"], "train", src.get("tasks")))
+    if kind == "sie":
+        return list(extraction.sie(src["paths"]))
+    if kind == "nerre":
+        return [p for k, path in src["sets"].items() for p in extraction.nerre(path, k)]
+    if kind == "matsci_instruct":
+        return list(extraction.matsci_instruct(src["path"]))
+    if kind == "recipes":
+        return [p for r in src["releases"] for p in recipes.pairs(r["path"], r["method"], rng, src.get("tasks"))]
+    # teacher
+    config = dict(src)
+    if not src.get("model_path") and not src.get("base_url"):
+        config["base_url"] = os.environ.get(src["base_url_env"])
+        if not config["base_url"]:
+            notes[src["name"]] = f"skipped: {src['base_url_env']} is not set"
+            return []
+    passages = []
+    for pid, text in teacher.passages_from_build(src["passages"]):
+        passages.append((pid, text))
+        if len(passages) >= src.get("max_passages", 1000):
+            break
+    cache = teacher.ResponseCache(src["cache"])
+    try:
+        pairs, counts = teacher.generate(passages, teacher.teacher_backend(config), cache, src.get("pairs_per_passage", 3),
+                                         src.get("concurrency", 4), src.get("attempts", 3), m["seed"], src["name"])
+    finally:
+        cache.close()
+    notes[src["name"]] = {"passages": len(passages), "not_kept": dict(counts)}
+    return pairs
+
+
+def evaluation_texts(m: dict):
+    """(benchmark, text) of every non-structure test item the manifest excludes."""
+    from qa_synth import matsci_nlp
+
+    for e in m["exclude"]:
+        if e["kind"] == "mascqa":
+            for path in e["paths"]:
+                with open(path, encoding="utf-8") as f:
+                    for line in f:
+                        if line.strip():
+                            yield e["name"], json.loads(line)["question"]
+        elif e["kind"] == "sie":
+            # the item's passage (its longest paragraph): LLaMat words the extraction instruction and schema
+            # around it in a few dozen paraphrases, which training items share without sharing the test
+            for path in e["paths"]:
+                with open(path, encoding="utf-8") as f:
+                    for line in f:
+                        if line.strip():
+                            yield e["name"], max(json.loads(line)["question"].split("\n\n"), key=len)
+        elif e["kind"] == "matsci_nlp":
+            for p in matsci_nlp.pairs(e["root"], "test"):
+                yield e["name"], p.context or p.question
+
+
+def build(manifest_path: str, output: str | None = None) -> dict:
+    from corpus.crystals.matching import StructureIndex
+    from corpus.crystals.structures import CrystalSettings
+    from qa_synth import mixing
+    from qa_synth.report import write_summary
     from qa_synth.shards import write_sft_shard
 
     warnings.simplefilter("ignore")
-    base = os.path.dirname(os.path.abspath(manifest_path))
-    with open(manifest_path) as f:
-        m = yaml.safe_load(f)
-    for key in ("name", "output_dir", "seed", "tokenizer", "crystals"):
-        if key not in m:
-            raise ValueError(f"{manifest_path}: missing field {key!r}")
-    out = os.path.abspath(output) if output else _resolve(base, m["output_dir"])
+    started = time.time()
+    m = load_manifest(manifest_path)
+    out = os.path.abspath(output) if output else m["output_dir"]
+    timings = {}
     settings = CrystalSettings(symprec=m.get("symprec", 0.1))
-    exclude = [{"name": b["name"], "paths": [_resolve(base, p) for p in b["paths"]]} for b in m.get("exclude", [])]
-    index = StructureIndex.load(exclude, settings) if exclude else None
+    structure_sets = [e for e in m["exclude"] if e["kind"] == "structures"]
+    t = time.time()
+    index = StructureIndex.load(structure_sets, settings) if structure_sets else None
+    evaluation = mixing.EvaluationIndex(evaluation_texts(m), n=m.get("ngram", 13))
+    timings["evaluation_index"] = time.time() - t
+    _log(f"evaluation index: {sum(evaluation.per_benchmark.values())} test texts, "
+         f"{sum(index.counts.values()) if index else 0} test structures")
     rng = random.Random(m["seed"])
-    pairs, skipped, per_source = [], Counter(), Counter()
-    for src in m["crystals"]:
-        files = sorted({f for p in src["paths"] for f in glob.glob(_resolve(base, p))})
-        if not files:
-            raise ValueError(f"crystals.{src['name']}: no file matches {src['paths']}")
-        for record, item, properties in structures(files, settings):
-            if isinstance(item, str):
-                skipped[item] += 1
-                continue
-            if index is not None and index.match(item, spacegroup_number(item, settings.symprec)) is not None:
-                skipped["benchmark_structure"] += 1
-                continue
-            new = crystal_tasks(item, f"{src['name']}:{record}", src["name"], rng, m.get("per_structure", 4), properties)
-            pairs += new
-            per_source[src["name"]] += len(new)
+    pairs, skipped, notes, converted = [], Counter(), {}, Counter()
+    for src in m["sources"]:
+        t = time.time()
+        new = source_pairs(src, m, index, settings, rng, skipped, notes)
+        for p in new:
+            p.source = src["name"]
+        pairs += new
+        converted[src["name"]] = len(new)
+        timings[f"source:{src['name']}"] = time.time() - t
+        _log(f"{src['name']} ({src['kind']}): {len(new)} pairs in {time.time() - t:.1f} s")
+
+    t = time.time()
+    removed = mixing.exact_duplicates(pairs)
+    for i, p in enumerate(pairs):
+        if i not in removed:
+            hit = evaluation.hit(p)
+            if hit:
+                removed[i] = (f"evaluation_overlap:{hit}", None)
+    near = {s["name"] for s in m["sources"] if s.get("near_dedup", s["kind"] not in TEMPLATED)}
+    alive = [i for i in range(len(pairs)) if i not in removed]
+    removed.update(mixing.near_duplicates(pairs, [i for i in alive if pairs[i].source in near], m.get("near_duplicate_threshold", 0.8)))
+    alive = [i for i in alive if i not in removed]
+    timings["dedup_and_decontamination"] = time.time() - t
+    kept, over = mixing.apply_targets(pairs, alive, {s["name"]: s.get("target") for s in m["sources"]}, rng)
+    for i in over:
+        removed[i] = ("over_target", None)
+    train_rows, validation_rows = mixing.split_rows(kept, m.get("validation_fraction", 0.01), rng)
+    _log(f"{len(pairs)} converted -> {len(train_rows)} train + {len(validation_rows)} validation; {len(removed)} removed")
+
     os.makedirs(out, exist_ok=True)
-    with open(os.path.join(out, "pairs.jsonl"), "w") as f:
-        for p in pairs:
-            f.write(json.dumps(p.__dict__, ensure_ascii=False) + "\n")
+    for name, rows in (("pairs.jsonl", train_rows), ("validation.jsonl", validation_rows)):
+        with open(os.path.join(out, name), "w", encoding="utf-8") as f:
+            for i in rows:
+                f.write(json.dumps(pairs[i].record(), ensure_ascii=False) + "\n")
+    with open(os.path.join(out, "removed.jsonl"), "w", encoding="utf-8") as f:
+        for i, (reason, survivor) in sorted(removed.items()):
+            row = {"id": pairs[i].id, "source": pairs[i].source, "task": pairs[i].task, "reason": reason}
+            if survivor is not None:
+                row["duplicate_of"] = pairs[survivor].id
+            f.write(json.dumps(row, ensure_ascii=False) + "\n")
+
+    t = time.time()
     tok = m["tokenizer"]
-    tok_path = _resolve(base, tok["path"])
-    tok_file = tok_path if tok_path.endswith(".json") else os.path.join(tok_path, "tokenizer.json")
-    counts = write_sft_shard(pairs, os.path.join(out, "shards", "sft"), tok_file, tok.get("eos_token", "</s>"), m["seed"],
-                             tok_path if not tok_path.endswith(".json") else os.path.dirname(tok_path))
+    tok_file = tok["path"] if tok["path"].endswith(".json") else os.path.join(tok["path"], "tokenizer.json")
+    train_pairs = [pairs[i] for i in train_rows]
+    counts = write_sft_shard(train_pairs, os.path.join(out, "shards", "sft"), tok_file, tok["eos_token"], m["seed"],
+                             tok["path"] if not tok["path"].endswith(".json") else os.path.dirname(tok["path"]))
+    timings["shards"] = time.time() - t
+    lengths = counts.pop("lengths")
     seq_len, global_batch = m.get("seq_len", 2048), m.get("global_batch_size", 64)
     steps = max(1, counts["tokens"] // (seq_len * global_batch))
     with open(os.path.join(out, "train_data.yaml"), "w") as f:
         yaml.safe_dump({"shards": os.path.join(out, "shards"), "seed": m["seed"], "seq_len": seq_len, "global_batch_size": global_batch,
                         "total_steps": steps, "stages": [{"name": "sft", "start_step": 1, "weights": {"sft": 1.0}}]}, f, sort_keys=False)
-    summary = {"name": m["name"], "pairs": len(pairs), "per_source": dict(per_source),
-               "per_task": dict(Counter(p.task for p in pairs)), "skipped_structures": dict(skipped), **counts, "total_steps": steps}
+    reasons = Counter(r for r, _ in removed.values())
+    per_source_task = Counter((pairs[i].source, pairs[i].task) for i in train_rows)
+    summary = {
+        "name": m["name"],
+        "pairs": len(train_rows),
+        "validation_pairs": len(validation_rows),
+        "distinct_pairs": len(kept),
+        "converted": dict(converted),
+        "per_source": dict(Counter(pairs[i].source for i in train_rows)),
+        "per_task": dict(Counter(pairs[i].task for i in train_rows)),
+        "per_source_task": [{"source": s, "task": k, "pairs": n} for (s, k), n in sorted(per_source_task.items())],
+        "removed": dict(sorted(reasons.items())),
+        "removed_per_source": {s: dict(sorted(Counter(r for i, (r, _) in removed.items() if pairs[i].source == s).items()))
+                               for s in converted},
+        "skipped_structures": dict(skipped),
+        "evaluation_sets": dict(evaluation.per_benchmark) | (dict(index.counts) if index else {}),
+        "notes": notes,
+        **counts,
+        "lengths": lengths,
+        "total_steps": steps,
+        "timings_s": {k: round(v, 1) for k, v in timings.items()} | {"total": round(time.time() - started, 1)},
+    }
+    assert sum(converted.values()) == len(kept) + len(removed), "every converted pair is kept or removed with a reason"
+    duplicated = len(pairs) - len({p.id for p in pairs})
+    if duplicated:
+        raise ValueError(f"{duplicated} pair ids are not unique: two sources or tasks name their pairs alike")
     with open(os.path.join(out, "summary.json"), "w") as f:
-        json.dump(summary, f, indent=2)
+        json.dump(summary, f, indent=2, ensure_ascii=False)
+    write_summary(summary, os.path.join(out, "summary.md"))
+    _log(f"done in {time.time() - started:.0f} s: {out}")
     return summary
 
 
@@ -122,10 +382,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         summary = build(args.manifest, args.output)
-    except (ValueError, FileNotFoundError) as e:
+    except (ValueError, FileNotFoundError, yaml.YAMLError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    print(json.dumps(summary, indent=2))
+    print(json.dumps({k: summary[k] for k in ("name", "pairs", "validation_pairs", "per_source", "removed", "timings_s")}, indent=2))
     return 0
 
 

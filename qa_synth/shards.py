@@ -35,6 +35,7 @@ def write_sft_shard(pairs: list, folder: str, tokenizer_file: str, eos_token: st
     answer_ids = tok.encode_batch_fast(list(answers), add_special_tokens=False)
     tokens, masks, ends, rows = [], [], [], {k: [] for k in ("id", "record", "source", "licence", "shard", "token_start", "token_end")}
     total = 0
+    by_source: dict[str, list[tuple[int, int]]] = {}
     for k, i in enumerate(order):
         p, a = prompt_ids[k].ids, answer_ids[k].ids + [eos]
         tokens += [np.asarray(p, dtype=np.int64), np.asarray(a, dtype=np.int64)]
@@ -44,6 +45,7 @@ def write_sft_shard(pairs: list, folder: str, tokenizer_file: str, eos_token: st
             rows[key].append(value)
         total += len(p) + len(a)
         ends.append(total)
+        by_source.setdefault(pairs[i].source, []).append((len(p), len(a)))
     os.makedirs(folder, exist_ok=True)
     ds = os.path.join(folder, shard_name(0))
     (np.concatenate(tokens) if tokens else np.zeros(0)).astype(token_dtype(size)).tofile(ds)
@@ -52,4 +54,11 @@ def write_sft_shard(pairs: list, folder: str, tokenizer_file: str, eos_token: st
     write_metadata(ds, tokenizer_name, size, total)
     write_provenance(ds, rows, {"component": os.path.basename(folder), "eos_id": eos, "eos_token": eos_token, "seed": seed,
                                 "token_size": size, "tokenizer": tokenizer_name, "vocab_size": tok.get_vocab_size()})
-    return {"pairs": len(pairs), "tokens": total, "answer_tokens": int(sum(m.sum() for m in masks))}
+    return {"pairs": len(pairs), "tokens": total, "answer_tokens": int(sum(m.sum() for m in masks)),
+            "lengths": {source: _quantiles(np.asarray(v)) for source, v in sorted(by_source.items())}}
+
+
+def _quantiles(lengths: np.ndarray) -> dict:
+    """Prompt and answer token counts (with template and EOS) of one source: median, 90th percentile, max."""
+    return {part: {"p50": int(np.percentile(lengths[:, k], 50)), "p90": int(np.percentile(lengths[:, k], 90)), "max": int(lengths[:, k].max())}
+            for k, part in enumerate(("prompt_tokens", "answer_tokens"))}

@@ -10,7 +10,7 @@ from pymatgen.io.cif import CifParser
 from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
 from tokenizers import Tokenizer
 
-from conftest import ROOT, SAMPLES
+from conftest import ROOT, SAMPLES, SHARED
 
 
 @pytest.fixture(scope="module")
@@ -122,3 +122,148 @@ def test_sft_shards_train_with_the_trainer(built, tmp_path):
     assert train([str(ROOT / "train" / "configs" / "tiny.yaml"), f"data={out / 'train_data.yaml'}", f"out_dir={tmp_path}",
                   "max_steps=3", "seq_len=256", "eval_every=0", "export=false"]) == 0
     assert len(json.loads((tmp_path / "loss.json").read_text())) == 3
+
+
+# ---- the full source set on the shared public data (skipped where ../shared is absent) ----
+
+SHARED_EVAL = SHARED / "eval"
+
+
+@pytest.fixture(scope="module")
+def public(tmp_path_factory):
+    if not (SHARED_EVAL / "matsci_nlp").is_dir():
+        pytest.skip("../shared/data is not beside the repository")
+    import yaml
+
+    from qa_synth.cli import build
+
+    d = str(SHARED)
+    manifest = {
+        "name": "public", "output_dir": "out", "seed": 3, "validation_fraction": 0.01,
+        "tokenizer": {"path": str(SAMPLES / "tokenizers" / "llama2"), "eos_token": "</s>"}, "seq_len": 512, "global_batch_size": 8,
+        "sources": [
+            {"name": "matsci_nlp", "kind": "matsci_nlp", "root": f"{d}/eval/matsci_nlp"},
+            {"name": "sie", "kind": "sie", "paths": [f"{d}/eval/llamat_sie/*_train.jsonl"]},
+            {"name": "nerre", "kind": "nerre", "sets": {"general": f"{d}/eval/nerre/general_materials_information_annotations.jsonl",
+                                                         "mof": f"{d}/eval/nerre/mof_annotations.jsonl"}},
+            {"name": "matsci_instruct", "kind": "matsci_instruct", "path": f"{d}/instruct/honeybee_matsci_instruct_2307.json"},
+            {"name": "crystals", "kind": "crystals", "per_structure": 2, "paths": [f"{d}/crystals/mp_20_subset/train.csv"]},
+            {"name": "recipes", "kind": "recipes", "target": 20000,
+             "releases": [{"path": f"{d}/papers/ceder_synthesis_recipes/sol-gel_dataset_20200713.json.xz", "method": "sol-gel"}]},
+        ],
+        "exclude": [
+            {"name": "mp_20", "kind": "structures", "paths": [f"{d}/crystals/mp_20_subset/test.csv"]},
+            {"name": "mascqa", "kind": "mascqa", "paths": [f"{d}/eval/mascqa/mascqa_650.jsonl"]},
+            {"name": "matsci_nlp_test", "kind": "matsci_nlp", "root": f"{d}/eval/matsci_nlp"},
+            {"name": "matsie_test", "kind": "sie", "paths": [f"{d}/eval/llamat_sie/*_test*.jsonl"]},
+        ],
+    }
+    root = tmp_path_factory.mktemp("public")
+    (root / "m.yaml").write_text(yaml.safe_dump(manifest))
+    summary = build(str(root / "m.yaml"), str(root / "out"))
+    return root / "out", summary
+
+
+def _rows(path):
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def test_public_build_reconciles_and_has_every_source(public):
+    out, summary = public
+    train, validation, removed = _rows(out / "pairs.jsonl"), _rows(out / "validation.jsonl"), _rows(out / "removed.jsonl")
+    assert sum(summary["converted"].values()) == len(train) + len(validation) + len(removed)
+    ids = [r["id"] for r in train + validation + removed]
+    assert len(ids) == len(set(ids))
+    assert set(summary["per_source"]) == {"matsci_nlp", "sie", "nerre", "matsci_instruct", "crystals", "recipes"}
+    assert summary["per_source"]["recipes"] + sum(1 for r in validation if r["source"] == "recipes") == 20000  # the target
+    keys = {(r["system"].lower(), " ".join(r["question"].lower().split())) for r in train + validation}
+    assert len(keys) == len(train) + len(validation)  # no exact duplicate question survives
+    assert (out / "summary.md").read_text().count("| recipes |") >= 4
+
+
+def test_no_evaluation_item_reaches_the_training_pairs(public):
+    out, _ = public
+    from qa_synth import matsci_nlp
+    from qa_synth.pairs import normalised
+
+    text = "\n".join(normalised(r["question"] + " " + r["answer"]) for r in _rows(out / "pairs.jsonl") + _rows(out / "validation.jsonl"))
+    tests = [json.loads(x)["question"] for x in (SHARED_EVAL / "mascqa" / "mascqa_650.jsonl").read_text().splitlines() if x.strip()]
+    for f in sorted((SHARED_EVAL / "llamat_sie").glob("*_test*.jsonl")):
+        # the passage of each test item: its longest paragraph (the rest is the instruction and schema every item shares)
+        tests += [max(json.loads(x)["question"].split("\n\n"), key=len) for x in f.read_text().splitlines() if x.strip()]
+    tests += list({p.context for p in matsci_nlp.pairs(str(SHARED_EVAL / "matsci_nlp"), "test")})
+    found = [t for t in tests if len(normalised(t)) > 60 and normalised(t) in text]
+    assert not found, found[:3]
+    assert len(tests) > 6000
+
+
+def test_test_abstracts_in_the_unsplit_nerre_files_are_removed(public):
+    out, summary = public
+    removed = [r for r in _rows(out / "removed.jsonl") if r["source"] == "nerre" and r["reason"].startswith("evaluation_overlap")]
+    assert len(removed) >= 100  # LLaMat tests on 62 general-materials and 51 MOF abstracts from these files
+    assert summary["removed_per_source"]["nerre"]["evaluation_overlap:matsie_test"] == len(removed)
+
+
+def test_recipe_answers_come_from_the_record(public):
+    out, _ = public
+    from qa_synth.recipes import load
+
+    recipes = load(str(SHARED / "papers" / "ceder_synthesis_recipes" / "sol-gel_dataset_20200713.json.xz"))
+    checked = 0
+    for r in _rows(out / "pairs.jsonl"):
+        if r["source"] != "recipes":
+            continue
+        _, _, n, task = r["id"].split(":")
+        rec = recipes[int(n)]
+        if task == "recipe_reaction":
+            assert r["answer"] == rec["reaction_string"].replace(" == ", " → ")
+        elif task == "recipe_precursors":
+            assert set(r["answer"].replace(" and ", ", ").split(", ")) <= {p["material_formula"] for p in rec["precursors"]} | {""}
+        elif task == "recipe_route":
+            assert len(r["answer"].splitlines()) == len(rec["operations"])
+        checked += 1
+    assert checked > 10000
+
+
+def test_matsci_nlp_split_is_disjoint_and_stable():
+    if not (SHARED_EVAL / "matsci_nlp").is_dir():
+        pytest.skip("../shared/data is not beside the repository")
+    from qa_synth import matsci_nlp
+
+    root = str(SHARED_EVAL / "matsci_nlp")
+    train = {p.context for p in matsci_nlp.pairs(root, "train")}
+    test = {p.context for p in matsci_nlp.pairs(root, "test")}
+    # documents are split whole; an identical sentence in two documents (one fragment in SOFC-Exp) can still sit on both
+    # sides, and the build's evaluation filter removes it from training (test_no_evaluation_item_reaches_the_training_pairs)
+    assert len(train & test) <= 0.001 * len(test) and len(test) > 0.1 * (len(train) + len(test))
+    again = [p.id for p in matsci_nlp.pairs(root, "test", ["pc_glass"])]
+    assert again == [p.id for p in matsci_nlp.pairs(root, "test", ["pc_glass"])]
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda m: m["sources"][0].update(kind="pdfs"), "sources[0].kind"),
+    (lambda m: m["sources"][0].update(paths=["/nowhere/*.cif"]), "sources[0].paths"),
+    (lambda m: m["sources"][0].update(target=-1), "sources[0].target"),
+    (lambda m: m["exclude"][0].update(kind="web"), "exclude[0].kind"),
+    (lambda m: m.pop("seed"), "'seed'"),
+])
+def test_bad_manifest_fails_before_any_work_naming_the_field(tmp_path, edit, message):
+    import yaml
+
+    from qa_synth.cli import main
+
+    m = yaml.safe_load((ROOT / "manifests" / "sft_crystals.yaml").read_text())
+    m["sources"] = [{"kind": "crystals", **c} for c in m.pop("crystals")]
+    m["exclude"] = [{"kind": "structures", **e} for e in m["exclude"]]
+    for part in m["sources"] + m["exclude"]:
+        part["paths"] = [str((ROOT / "manifests" / p).resolve()) for p in part["paths"]]
+    m["tokenizer"]["path"] = str(SAMPLES / "tokenizers" / "llama2")
+    edit(m)
+    (tmp_path / "m.yaml").write_text(yaml.safe_dump(m))
+    import contextlib
+    import io
+
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        assert main(["build", str(tmp_path / "m.yaml"), "-o", str(tmp_path / "out")]) == 2
+    assert message in err.getvalue() and not (tmp_path / "out").exists()

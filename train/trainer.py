@@ -57,6 +57,12 @@ def load_config(path: str, overrides: list[str]) -> dict:
         if key not in DEFAULTS:
             raise SystemExit(f"unknown config key {key!r}; keys: {', '.join(DEFAULTS)}")
         cfg[key] = yaml.safe_load(value)
+    for key, default in DEFAULTS.items():  # YAML 1.1 reads 1e-3 (no dot) as a string: numbers by the default's type
+        if isinstance(default, (int, float)) and not isinstance(default, bool) and isinstance(cfg.get(key), str):
+            try:
+                cfg[key] = type(default)(float(cfg[key])) if isinstance(default, float) else int(cfg[key])
+            except ValueError:
+                raise SystemExit(f"{key}: {cfg[key]!r} is not a number") from None
     for key, value in cfg.items():  # ${VAR} from the environment, e.g. init_from: ${LLAMA2_7B}
         if isinstance(value, str):
             expanded = os.path.expandvars(value)

@@ -225,49 +225,55 @@ class Deduplicator(PipelineStep):
         ]
 
     def _near(self, signatures: pa.ChunkedArray, order: np.ndarray, alive: list[int], removed: dict) -> None:
-        """LSH banding with datasketch's band/row choice, done over one numpy signature matrix.
-
-        datasketch's `MinHashLSH` keeps a Python set per band bucket and a MinHash object per
-        document: measured at ~5 KB per document, ~20 GB for LLaMat's 4M papers on the one
-        clustering node (benchmarks/dedup_clustering.py). The same banding over a uint64 matrix
-        costs the matrix (1 KB per document at 128 permutations) plus one sort per band.
-        Candidates (same bucket in any band) are confirmed by estimated Jaccard >= threshold.
-        """
         rows = np.asarray(alive, dtype=np.int64)
         sig = signature_matrix(signatures, self.hasher.num_perm)[order[rows]]
-        bands, per_band = _optimal_param(self.threshold, self.hasher.num_perm, 0.5, 0.5)
-        first, second = [], []
-        for b in range(bands):
-            key = np.zeros(len(rows), dtype=np.uint64)
-            with np.errstate(over="ignore"):  # wrap-around hashing of the band's values
-                for j in range(b * per_band, (b + 1) * per_band):
-                    key = key * _BAND_MIX + sig[:, j]
-            order = np.argsort(key, kind="stable")  # stable: members of a bucket stay best-first
-            ordered = key[order]
-            same = np.flatnonzero(ordered[1:] == ordered[:-1])  # position k: order[k] and order[k+1] share a bucket
-            if len(same) == 0:
-                continue
-            # every member of a bucket is paired with the bucket's best member and with its neighbour
-            run_start = np.ones(len(ordered), dtype=bool)
-            run_start[1:] = ordered[1:] != ordered[:-1]
-            head = np.maximum.accumulate(np.where(run_start, np.arange(len(ordered)), 0))
-            first += [order[same], order[head[same + 1]]]
-            second += [order[same + 1], order[same + 1]]
-        if not first:
-            return
+        for k, root in enumerate(near_duplicate_roots(sig, self.threshold).tolist()):
+            if root != k:
+                removed[alive[k]] = ("duplicate_near", alive[root])
+
+
+def near_duplicate_roots(sig: np.ndarray, threshold: float, salt: np.ndarray | None = None) -> np.ndarray:
+    """For rows ordered best first, each row's group representative (itself when it has no near-duplicate).
+
+    LSH banding with datasketch's band/row choice, done over one numpy signature matrix:
+    datasketch's `MinHashLSH` keeps a Python set per band bucket and a MinHash object per
+    document, measured at ~5 KB per document, ~20 GB for LLaMat's 4M papers on the one
+    clustering node (benchmarks/dedup_clustering.py). The same banding over a uint64 matrix
+    costs the matrix (1 KB per document at 128 permutations) plus one sort per band.
+    Candidates (same bucket in any band) are confirmed by estimated Jaccard >= threshold; groups
+    are the connected components, represented by their best (lowest) row. `salt` (one uint64 per
+    row) is mixed into every band key: rows with different salts are never candidates.
+    """
+    n, num_perm = sig.shape
+    groups = _Groups(n)
+    bands, per_band = _optimal_param(threshold, num_perm, 0.5, 0.5)
+    first, second = [], []
+    for b in range(bands):
+        key = np.zeros(n, dtype=np.uint64) if salt is None else salt.astype(np.uint64, copy=True)
+        with np.errstate(over="ignore"):  # wrap-around hashing of the band's values
+            for j in range(b * per_band, (b + 1) * per_band):
+                key = key * _BAND_MIX + sig[:, j]
+        order = np.argsort(key, kind="stable")  # stable: members of a bucket stay best-first
+        ordered = key[order]
+        same = np.flatnonzero(ordered[1:] == ordered[:-1])  # position k: order[k] and order[k+1] share a bucket
+        if len(same) == 0:
+            continue
+        # every member of a bucket is paired with the bucket's best member and with its neighbour
+        run_start = np.ones(len(ordered), dtype=bool)
+        run_start[1:] = ordered[1:] != ordered[:-1]
+        head = np.maximum.accumulate(np.where(run_start, np.arange(len(ordered)), 0))
+        first += [order[same], order[head[same + 1]]]
+        second += [order[same + 1], order[same + 1]]
+    if first:
         pairs = np.unique(np.stack([np.concatenate(first), np.concatenate(second)], axis=1), axis=0)
         pairs = pairs[pairs[:, 0] != pairs[:, 1]]
         similar = np.concatenate([
-            (sig[chunk[:, 0]] == sig[chunk[:, 1]]).mean(axis=1) >= self.threshold
+            (sig[chunk[:, 0]] == sig[chunk[:, 1]]).mean(axis=1) >= threshold
             for chunk in np.array_split(pairs, max(1, len(pairs) // 100_000))
         ]) if len(pairs) else np.zeros(0, dtype=bool)
-        groups = _Groups(len(rows))
         for i, j in pairs[similar].tolist():
             groups.union(i, j)
-        for k, i in enumerate(alive):
-            root = groups.find(k)
-            if root != k:
-                removed[i] = ("duplicate_near", alive[root])
+    return np.asarray([groups.find(k) for k in range(n)], dtype=np.int64)
 
 
 def signature_matrix(column: pa.ChunkedArray, num_perm: int) -> np.ndarray:

@@ -189,3 +189,10 @@ def samples(root: str, reasons: set[str], per_reason: int = 3, chars: int = 400)
                 bucket.append({"id": doc.get("id"), "source": md.get("source"), "text": (doc.get("text") or md.get("error") or "")[:chars],
                                "duplicate_of": md.get("duplicate_of"), "contamination": md.get("contamination")})
     return dict(sorted(found.items()))
+
+
+def markdown_table(headers: list[str], rows: list[list[str]]) -> list[str]:
+    """Lines of a Markdown table; columns whose first cell looks numeric are right-aligned."""
+    numeric = [bool(rows) and str(rows[0][k]).replace(",", "").replace(".", "").replace("-", "").isdigit() for k in range(len(headers))]
+    lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---:" if n else "---" for n in numeric) + "|"]
+    return lines + ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
