@@ -88,9 +88,6 @@ def load_manifest(path: str) -> dict:
     if not isinstance(m, dict):
         raise ValueError(f"{path}: not a YAML mapping")
     m = _expand_env(m, os.path.basename(path))  # ${VAR} and ${VAR:-default}, as in corpus manifests
-    if "crystals" in m and "sources" not in m:  # the first, crystals-only form
-        m["sources"] = [{"kind": "crystals", "per_structure": m.get("per_structure", 4), **c} for c in m.pop("crystals")]
-        m["exclude"] = [{"kind": "structures", **e} for e in m.get("exclude", [])]
     for key in ("name", "output_dir", "seed", "tokenizer", "sources"):
         if key not in m:
             raise ValueError(f"{path}: missing field {key!r}")

@@ -22,39 +22,45 @@ def chatml(system: str, question: str, answer: str) -> tuple[str, str]:
     return prompt, f"{answer}<|im_end|>"
 
 
-def write_sft_shard(pairs: list, folder: str, tokenizer_file: str, eos_token: str, seed: int, tokenizer_name: str) -> dict:
-    """One shard of every pair in a seeded order; returns counts."""
+def write_sft_shard(pairs: list, folder: str, tokenizer_file: str, eos_token: str, seed: int, tokenizer_name: str,
+                    chunk: int = 4096) -> dict:
+    """One shard of every pair in a seeded order, tokenised and written `chunk` pairs at a time; returns counts."""
     tok = Tokenizer.from_file(tokenizer_file)
     eos = tok.token_to_id(eos_token)
     if eos is None:
         raise ValueError(f"{eos_token!r} is not in the tokenizer's vocabulary")
     size = token_size_for(tok.get_vocab_size())
     order = np.random.default_rng(seed).permutation(len(pairs))
-    prompts, answers = zip(*(chatml(pairs[i].system, pairs[i].question, pairs[i].answer) for i in order)) if pairs else ((), ())
-    prompt_ids = tok.encode_batch_fast(list(prompts), add_special_tokens=True)
-    answer_ids = tok.encode_batch_fast(list(answers), add_special_tokens=False)
-    tokens, masks, ends, rows = [], [], [], {k: [] for k in ("id", "record", "source", "licence", "shard", "token_start", "token_end")}
-    total = 0
+    rows = {k: [] for k in ("id", "record", "source", "licence", "shard", "token_start", "token_end")}
     by_source: dict[str, list[tuple[int, int]]] = {}
-    for k, i in enumerate(order):
-        p, a = prompt_ids[k].ids, answer_ids[k].ids + [eos]
-        tokens += [np.asarray(p, dtype=np.int64), np.asarray(a, dtype=np.int64)]
-        masks += [np.zeros(len(p), dtype=np.uint8), np.ones(len(a), dtype=np.uint8)]
-        for key, value in (("id", pairs[i].id), ("record", pairs[i].id), ("source", pairs[i].source), ("licence", None),
-                           ("shard", shard_name(0)), ("token_start", total), ("token_end", total + len(p) + len(a))):
-            rows[key].append(value)
-        total += len(p) + len(a)
-        ends.append(total)
-        by_source.setdefault(pairs[i].source, []).append((len(p), len(a)))
+    total = answer_tokens = 0
     os.makedirs(folder, exist_ok=True)
     ds = os.path.join(folder, shard_name(0))
-    (np.concatenate(tokens) if tokens else np.zeros(0)).astype(token_dtype(size)).tofile(ds)
-    np.asarray(ends, dtype=INDEX_DTYPE).tofile(ds + ".index")
-    (np.concatenate(masks) if masks else np.zeros(0, dtype=np.uint8)).tofile(ds + ".loss")
+    with open(ds, "wb") as tokens_out, open(ds + ".index", "wb") as index_out, open(ds + ".loss", "wb") as loss_out:
+        for begin in range(0, len(order), chunk):
+            part = order[begin : begin + chunk]
+            prompts, answers = zip(*(chatml(pairs[i].system, pairs[i].question, pairs[i].answer) for i in part))
+            prompt_ids = tok.encode_batch_fast(list(prompts), add_special_tokens=True)
+            answer_ids = tok.encode_batch_fast(list(answers), add_special_tokens=False)
+            tokens, masks, ends = [], [], []
+            for k, i in enumerate(part):
+                p, a = prompt_ids[k].ids, answer_ids[k].ids + [eos]
+                tokens += [p, a]
+                masks += [np.zeros(len(p), dtype=np.uint8), np.ones(len(a), dtype=np.uint8)]
+                for key, value in (("id", pairs[i].id), ("record", pairs[i].id), ("source", pairs[i].source), ("licence", None),
+                                   ("shard", shard_name(0)), ("token_start", total), ("token_end", total + len(p) + len(a))):
+                    rows[key].append(value)
+                total += len(p) + len(a)
+                answer_tokens += len(a)
+                ends.append(total)
+                by_source.setdefault(pairs[i].source, []).append((len(p), len(a)))
+            np.concatenate([np.asarray(t, dtype=np.int64) for t in tokens]).astype(token_dtype(size)).tofile(tokens_out)
+            np.asarray(ends, dtype=INDEX_DTYPE).tofile(index_out)
+            np.concatenate(masks).tofile(loss_out)
     write_metadata(ds, tokenizer_name, size, total)
     write_provenance(ds, rows, {"component": os.path.basename(folder), "eos_id": eos, "eos_token": eos_token, "seed": seed,
                                 "token_size": size, "tokenizer": tokenizer_name, "vocab_size": tok.get_vocab_size()})
-    return {"pairs": len(pairs), "tokens": total, "answer_tokens": int(sum(m.sum() for m in masks)),
+    return {"pairs": len(pairs), "tokens": total, "answer_tokens": answer_tokens,
             "lengths": {source: _quantiles(np.asarray(v)) for source, v in sorted(by_source.items())}}
 
 

@@ -253,8 +253,6 @@ def test_bad_manifest_fails_before_any_work_naming_the_field(tmp_path, edit, mes
     from qa_synth.cli import main
 
     m = yaml.safe_load((ROOT / "manifests" / "sft_crystals.yaml").read_text())
-    m["sources"] = [{"kind": "crystals", **c} for c in m.pop("crystals")]
-    m["exclude"] = [{"kind": "structures", **e} for e in m["exclude"]]
     for part in m["sources"] + m["exclude"]:
         part["paths"] = [str((ROOT / "manifests" / p).resolve()) for p in part["paths"]]
     m["tokenizer"]["path"] = str(SAMPLES / "tokenizers" / "llama2")
@@ -267,3 +265,21 @@ def test_bad_manifest_fails_before_any_work_naming_the_field(tmp_path, edit, mes
     with contextlib.redirect_stderr(err):
         assert main(["build", str(tmp_path / "m.yaml"), "-o", str(tmp_path / "out")]) == 2
     assert message in err.getvalue() and not (tmp_path / "out").exists()
+
+
+def test_public_shards_train_with_the_sft_config(public, tmp_path):
+    """train/configs/sft.yaml as shipped (LLaMat's schedule), pointed at the built shards and a tiny exported model."""
+    torch = pytest.importorskip("torch")
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    from train.trainer import main as train
+
+    out, _ = public
+    torch.manual_seed(0)
+    LlamaForCausalLM(LlamaConfig(vocab_size=32000, hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
+                                 num_key_value_heads=4, max_position_embeddings=1024)).save_pretrained(tmp_path / "base")
+    assert train([str(ROOT / "train" / "configs" / "sft.yaml"), f"data={out / 'train_data.yaml'}", f"init_from={tmp_path / 'base'}",
+                  f"out_dir={tmp_path / 'run'}", "max_steps=4", "seq_len=512", "global_batch_size=4", "micro_batch_size=2",
+                  "warmup_steps=1", "eval_every=0", "export=false"]) == 0
+    losses = json.loads((tmp_path / "run" / "loss.json").read_text())
+    assert len(losses) == 4 and all(np.isfinite(v) for v in losses)

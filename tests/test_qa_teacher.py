@@ -167,3 +167,64 @@ def test_teacher_with_a_tiny_local_transformers_model(tmp_path):
     # an untrained model answers noise: every response is generated, cached, and rejected as unparsable, none lost
     assert pairs == [] and counts == {"unparsable_response": 2, "passage_without_pairs": 2}
     assert cache.db.execute("SELECT COUNT(*) FROM responses").fetchone()[0] == 2
+
+
+class EchoTeacher(Server):
+    """A chat-completions server that asks, for any passage, about its first sentence's opening words."""
+
+    def _handler(self):
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_POST(self):
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                with server.lock:
+                    server.calls["all"] = server.calls.get("all", 0) + 1
+                passage = body["messages"][-1]["content"].split("Passage:\n", 1)[1]
+                words = passage.split()
+                content = json.dumps([{"question": "Which words open this passage of the paper?", "answer": " ".join(words[:8])}])
+                data = json.dumps({"id": "x", "object": "chat.completion", "created": 0, "model": body["model"],
+                                   "choices": [{"index": 0, "finish_reason": "stop",
+                                                "message": {"role": "assistant", "content": content}}]}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        return Handler
+
+
+def test_qa_synth_build_with_a_teacher_over_a_corpus_build(tmp_path, monkeypatch):
+    """Passages of a corpus build's kept documents -> teacher pairs in pairs.jsonl and the shards; skipped without an endpoint."""
+    import yaml
+    import zstandard
+
+    from qa_synth.cli import build
+
+    kept = tmp_path / "build" / "work" / "kept" / "papers"
+    kept.mkdir(parents=True)
+    docs = [{"id": f"doc{i}", "text": "\n\n".join(f"{text} (section {k} of document {i})" for k in range(12)), "metadata": {}}
+            for i, (_, text) in enumerate(PASSAGES)]
+    (kept / "00000.jsonl.zst").write_bytes(zstandard.ZstdCompressor().compress("".join(json.dumps(d) + "\n" for d in docs).encode()))
+    manifest = {"name": "t", "output_dir": "out", "seed": 1, "validation_fraction": 0.0,
+                "tokenizer": {"path": str(SAMPLES / "tokenizers" / "llama2")}, "seq_len": 256, "global_batch_size": 2,
+                "sources": [{"name": "teacher", "kind": "teacher", "base_url_env": "TEST_TEACHER_URL", "model": "echo",
+                             "passages": [str(kept)], "max_passages": 50, "cache": str(tmp_path / "cache.sqlite")}]}
+    (tmp_path / "m.yaml").write_text(yaml.safe_dump(manifest))
+    monkeypatch.delenv("TEST_TEACHER_URL", raising=False)
+    skipped = build(str(tmp_path / "m.yaml"), str(tmp_path / "out0"))
+    assert skipped["pairs"] == 0 and "TEST_TEACHER_URL" in skipped["notes"]["teacher"]
+    with EchoTeacher() as server:
+        monkeypatch.setenv("TEST_TEACHER_URL", server.url)
+        summary = build(str(tmp_path / "m.yaml"), str(tmp_path / "out"))
+        passages = summary["notes"]["teacher"]["passages"]
+        assert server.calls["all"] == passages >= 6  # each document's paragraphs in several windows
+    pairs = [json.loads(x) for x in (tmp_path / "out" / "pairs.jsonl").read_text().splitlines()]
+    assert summary["pairs"] == len(pairs) == passages  # one checked pair per passage, none lost or repeated
+    assert all(p["source"] == "teacher" and p["task"] == "passage_qa" and p["question"].endswith("Which words open this passage of the paper?")
+               for p in pairs)
+    assert summary["answer_tokens"] > 0

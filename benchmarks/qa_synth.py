@@ -1,0 +1,74 @@
+"""QA synthesis at LLaMat-Chat's size: `qa-synth build manifests/sft.yaml` on ../shared/data, timed, twice.
+
+Each run is a fresh process (`qa-synth build`, teacher off: QA_TEACHER_BASE_URL unset); wall time and
+peak resident memory are measured there. The two runs' outputs are compared byte for byte
+(pairs.jsonl, validation.jsonl, removed.jsonl, the shard and its loss mask): the build is seeded.
+Targets (issue 8): >= 175,000 distinct pairs offline, under 30 minutes on 2 cores.
+
+    .venv/bin/python benchmarks/qa_synth.py [--runs 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+COMPARED = ["pairs.jsonl", "validation.jsonl", "removed.jsonl", "shards/sft/00000.ds", "shards/sft/00000.ds.loss"]
+
+
+def _digest(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def run_once(out: Path) -> dict:
+    env = {k: v for k, v in os.environ.items() if k != "QA_TEACHER_BASE_URL"}
+    start = time.perf_counter()
+    proc = subprocess.run([str(ROOT / ".venv" / "bin" / "qa-synth"), "build", str(ROOT / "manifests" / "sft.yaml"), "-o", str(out)],
+                          env=env, capture_output=True, text=True)
+    wall = time.perf_counter() - start
+    if proc.returncode != 0:
+        raise SystemExit(proc.stderr[-3000:])
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024**2  # GiB (ru_maxrss is KiB on Linux)
+    summary = json.loads((out / "summary.json").read_text())
+    return {"wall_s": round(wall, 1), "peak_rss_gib": round(peak, 2), "summary": summary,
+            "digests": {name: _digest(out / name) for name in COMPARED}}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=2)
+    args = parser.parse_args()
+    runs = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for k in range(args.runs):
+            runs.append(run_once(Path(tmp) / f"run{k}"))
+            print(f"run {k}: {runs[-1]['wall_s']} s, {runs[-1]['summary']['pairs']:,} pairs", file=sys.stderr)
+    s = runs[0]["summary"]
+    result = {
+        "machine": f"{os.cpu_count()} cores",
+        "pairs": s["pairs"], "validation_pairs": s["validation_pairs"], "distinct_pairs": s["distinct_pairs"],
+        "converted": s["converted"], "per_source": s["per_source"], "removed": s["removed"],
+        "tokens": s["tokens"], "answer_tokens": s["answer_tokens"],
+        "wall_s": [r["wall_s"] for r in runs], "stage_s": s["timings_s"], "peak_rss_gib": max(r["peak_rss_gib"] for r in runs),
+        "identical_outputs": all(r["digests"] == runs[0]["digests"] for r in runs),
+    }
+    os.makedirs(ROOT / "benchmarks" / "results", exist_ok=True)
+    (ROOT / "benchmarks" / "results" / "qa_synth.json").write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
