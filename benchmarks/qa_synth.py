@@ -6,6 +6,10 @@ peak resident memory are measured there. The two runs' outputs are compared byte
 Targets (issue 8): >= 175,000 distinct pairs offline, under 30 minutes on 2 cores.
 
     .venv/bin/python benchmarks/qa_synth.py [--runs 2]
+    .venv/bin/python benchmarks/qa_synth.py carbon [--sample 150]
+
+`carbon` measures why Carbon-24's validation file is not a source: for its first N structures, the
+time of a StructureMatcher lookup in the Carbon-24 test index and how many are a test crystal.
 """
 
 from __future__ import annotations
@@ -47,10 +51,42 @@ def run_once(out: Path) -> dict:
             "digests": {name: _digest(out / name) for name in COMPARED}}
 
 
+def carbon(sample: int) -> dict:
+    import itertools
+    import statistics
+    import warnings
+
+    sys.path.insert(0, str(ROOT))
+    from corpus.crystals.matching import StructureIndex, spacegroup_number
+    from corpus.crystals.structures import CrystalSettings
+    from qa_synth.cli import structures
+
+    warnings.simplefilter("ignore")
+    data = Path(os.environ.get("LLAMAT_SHARED_DATA", ROOT.parent / "shared" / "data")) / "crystals" / "carbon_24"
+    settings = CrystalSettings()
+    index = StructureIndex.load([{"name": "carbon_24", "paths": [str(data / "test.csv")]}], settings)
+    times, hits = [], 0
+    for _, s, _ in itertools.islice(structures([str(data / "val.csv")], settings), sample):
+        if isinstance(s, str):
+            continue
+        start = time.perf_counter()
+        hits += index.match(s, spacegroup_number(s, settings.symprec)) is not None
+        times.append(time.perf_counter() - start)
+    return {"structures": len(times), "test_crystals": hits, "share": round(hits / len(times), 3),
+            "lookup_s_median": round(statistics.median(times), 3), "lookup_s_mean": round(statistics.mean(times), 3)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("part", nargs="?", choices=["build", "carbon"], default="build")
     parser.add_argument("--runs", type=int, default=2)
+    parser.add_argument("--sample", type=int, default=150)
     args = parser.parse_args()
+    if args.part == "carbon":
+        result = carbon(args.sample)
+        (ROOT / "benchmarks" / "results" / "qa_synth_carbon.json").write_text(json.dumps(result, indent=2) + "\n")
+        print(json.dumps(result, indent=2))
+        return
     runs = []
     with tempfile.TemporaryDirectory() as tmp:
         for k in range(args.runs):

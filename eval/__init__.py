@@ -1,1 +1,1 @@
-"""eval: see the issues; this package is filled in by its own issue."""
+"""mateval: LLaMat's evaluation, run on your checkpoints and put beside the paper's numbers (`python -m eval --help`)."""

@@ -1,0 +1,157 @@
+"""mateval: score a model on LLaMat's materials tasks and put each score beside the paper's.
+
+  mateval run --model PATH        a local transformers model (batched greedy decoding)
+  mateval run --endpoint URL --endpoint-model NAME    an OpenAI-compatible server (vLLM, ...);
+                                  the key, if any, from $MATEVAL_API_KEY
+  mateval run --predictions FILE  predictions made anywhere: JSON Lines {id, prediction}
+  common: --tasks matnlp,matsie,mascqa,crystal_understanding  --limit N (first N items per task)
+          --data ../shared/data (the layout of the shared data folder)  --out DIR
+  mateval items --tasks ... --out FILE   the items (id, task, system, question) to predict elsewhere
+
+A run writes OUT/predictions.jsonl (id, task, prediction, reference), OUT/scores.json and
+OUT/scores.csv (one row per task and metric) and OUT/report.md, where each score stands beside the
+paper's published value for LLaMat and its baselines (../shared/data/reference/*.csv). Item sources,
+splits and scoring rules: eval/items.py and eval/scoring.py.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import sys
+import time
+from collections import defaultdict
+
+DEFAULT_DATA = os.path.normpath(os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data"))
+
+
+def _items(args):
+    from eval.items import GROUPS, load
+
+    groups = [g.strip() for g in args.tasks.split(",") if g.strip()]
+    for g in groups:
+        if g not in GROUPS:
+            raise ValueError(f"--tasks: unknown task group {g!r}; known: {', '.join(GROUPS)}")
+    if not os.path.isdir(args.data):
+        raise ValueError(f"--data: {args.data} is not a folder")
+    items = load(groups, args.data)
+    if args.limit:
+        seen = defaultdict(int)
+        kept = []
+        for i in items:
+            seen[i.task] += 1
+            if seen[i.task] <= args.limit:
+                kept.append(i)
+        items = kept
+    return items
+
+
+def _backend(args):
+    from eval.backends import Endpoint, PredictionsFile, TransformersModel
+
+    chosen = [x for x in (args.model, args.endpoint, args.predictions) if x]
+    if len(chosen) != 1:
+        raise ValueError("give exactly one of --model, --endpoint, --predictions")
+    if args.predictions:
+        return PredictionsFile(args.predictions)
+    if args.endpoint:
+        if not args.endpoint_model:
+            raise ValueError("--endpoint needs --endpoint-model (the model name the server serves)")
+        return Endpoint(args.endpoint, args.endpoint_model, os.environ.get("MATEVAL_API_KEY"), args.concurrency, args.max_new_tokens)
+    return TransformersModel(args.model, args.batch_size, args.max_new_tokens, args.template)
+
+
+def write_report(out: str, scores: dict, backend: str, reference: str, timings: dict) -> None:
+    from eval.paper import MODELS, paper_values
+
+    rows = []
+    for task, metrics in scores.items():
+        for metric, value in metrics.items():
+            if metric == "items":
+                continue
+            paper = paper_values(reference, task, metric)
+            rows.append({"task": task, "metric": metric, "items": metrics["items"], "score": round(value, 4),
+                         **{m: paper.get(m, "") for m in MODELS}})
+    with open(os.path.join(out, "scores.csv"), "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=["task", "metric", "items", "score", *MODELS])
+        w.writeheader()
+        w.writerows(rows)
+    lines = [f"# mateval: {backend}", "", "Paper values: LLaMat (Mishra et al.), `reference/*.csv`; blank where the paper reports "
+             "none for that task and metric. Our MatNLP test side is our own hashed split of the public files (eval/items.py).", "",
+             "| task | metric | items | this model | " + " | ".join(MODELS) + " | seconds |",
+             "|---|---|---:|---:|" + "---:|" * len(MODELS) + "---:|"]
+    for r in rows:
+        paper = " | ".join(f"{r[m]:.2f}" if r[m] != "" else "" for m in MODELS)
+        lines.append(f"| {r['task']} | {r['metric']} | {r['items']} | {r['score']:.2f} | {paper} | {timings.get(r['task'], 0):.1f} |")
+    with open(os.path.join(out, "report.md"), "w", encoding="utf-8") as f:
+        f.write("\n".join(lines) + "\n")
+
+
+def run(args) -> int:
+    from eval.scoring import score
+
+    items = _items(args)
+    backend = _backend(args)
+    os.makedirs(args.out, exist_ok=True)
+    by_task = defaultdict(list)
+    for i in items:
+        by_task[i.task].append(i)
+    predictions, timings = {}, {}
+    for task, group in by_task.items():
+        start = time.perf_counter()
+        predictions.update(backend.predict(group))
+        timings[task] = time.perf_counter() - start
+        print(f"[mateval] {task}: {len(group)} items in {timings[task]:.1f} s", file=sys.stderr, flush=True)
+    missing = sum(1 for i in items if i.id not in predictions)
+    scores = score(items, predictions)
+    with open(os.path.join(args.out, "predictions.jsonl"), "w", encoding="utf-8") as f:
+        for i in items:
+            f.write(json.dumps({"id": i.id, "task": i.task, "prediction": predictions.get(i.id), "reference": i.reference},
+                               ensure_ascii=False) + "\n")
+    with open(os.path.join(args.out, "scores.json"), "w") as f:
+        json.dump({"backend": getattr(backend, "name", "?"), "items": len(items), "without_prediction": missing, "scores": scores,
+                   "seconds": {k: round(v, 2) for k, v in timings.items()}}, f, indent=2)
+    write_report(args.out, scores, getattr(backend, "name", "?"), os.path.join(args.data, "reference"), timings)
+    print(f"[mateval] {len(items)} items, {missing} without a prediction -> {args.out}/report.md", file=sys.stderr)
+    return 0
+
+
+def items_command(args) -> int:
+    items = _items(args)
+    with open(args.out, "w", encoding="utf-8") as f:
+        for i in items:
+            f.write(json.dumps({"id": i.id, "task": i.task, "system": i.system, "question": i.question}, ensure_ascii=False) + "\n")
+    print(f"{len(items)} items -> {args.out}", file=sys.stderr)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="mateval", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name in ("run", "items"):
+        p = sub.add_parser(name, help="score a model" if name == "run" else "write the items to predict elsewhere")
+        p.add_argument("--tasks", default="matnlp,matsie,mascqa,crystal_understanding")
+        p.add_argument("--limit", type=int, default=0, help="at most N items per task (0: all)")
+        p.add_argument("--data", default=DEFAULT_DATA, help="data root laid out like ../shared/data")
+        p.add_argument("--out", required=True)
+        if name == "run":
+            p.add_argument("--model")
+            p.add_argument("--endpoint")
+            p.add_argument("--endpoint-model")
+            p.add_argument("--predictions")
+            p.add_argument("--batch-size", type=int, default=8)
+            p.add_argument("--max-new-tokens", type=int, default=512)
+            p.add_argument("--concurrency", type=int, default=8)
+            p.add_argument("--template", choices=["chatml", "tokenizer"], default="chatml")
+    args = parser.parse_args(argv)
+    try:
+        return run(args) if args.command == "run" else items_command(args)
+    except (ValueError, FileNotFoundError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,59 @@
+"""The paper's published scores (../shared/data/reference/*.csv), keyed by our task and metric names."""
+
+from __future__ import annotations
+
+import csv
+import os
+
+# our MatNLP task -> the paper's row in micro_/macro_f1_downstream_full.csv
+MATNLP_ROWS = {"ner_matscholar": "(ner, matscholar)", "ner_sofc": "(ner, sofc_token)", "pc_glass": "(pc, glass_non_glass)",
+               "sf_sofc": "(sf, sofc_token)", "ee_sc_comics": "(ee, sc_comics)", "rc_structured_re": "(re, structured_re)",
+               "rc_sc_comics": "(re, sc_comics)", "sar": "(sar, synthesis_actions)", "sc_sofc": "(sc, sofc_sent)"}
+# our MatSIE doping metric -> the paper's column in doping_all.csv, and its scale to ours
+DOPING = {"link_f1": ("triplets", 1), "similarity": ("similarity", 1), "exact_match": ("exact_match", 100), "parsable": ("parsable", 100)}
+MODELS = ("LLaMat3-chat", "LLaMat2-chat", "LLaMA3-chat-FT", "GPT-4o")
+
+
+def _rows(path: str) -> list[dict]:
+    with open(path, encoding="utf-8") as f:
+        return [{k.strip(): (v or "").strip() for k, v in row.items() if k} for row in csv.DictReader(f)]
+
+
+def _number(text: str) -> float | None:
+    try:
+        if "/" in text:
+            a, b = text.split("/")
+            return float(a) / float(b)
+        return float(text)
+    except (ValueError, ZeroDivisionError):
+        return None
+
+
+def paper_values(reference: str, task: str, metric: str) -> dict[str, float]:
+    """{model: value} the paper reports for this task and metric, on our scale; {} when it reports none."""
+    if task in MATNLP_ROWS and metric in ("micro_f1", "macro_f1"):
+        path = os.path.join(reference, f"{metric.split('_')[0]}_f1_downstream_full.csv")
+        if os.path.exists(path):
+            for row in _rows(path):
+                if row.get("Task") == MATNLP_ROWS[task]:
+                    return {m: v for m in MODELS if (v := _number(row.get(m, ""))) is not None}
+    if task == "sie_doping" and metric in DOPING:
+        column, scale = DOPING[metric]
+        path = os.path.join(reference, "doping_all.csv")
+        if os.path.exists(path):
+            out = {}
+            for row in _rows(path):
+                name = {"llamat3-chat": "LLaMat3-chat", "llamat2-chat": "LLaMat2-chat"}.get(row["model"])
+                if name and (v := _number(row.get(column, ""))) is not None:
+                    out[name] = v * scale
+            return out
+    if task == "sie_discomat" and metric == "exact_match":
+        path = os.path.join(reference, "discomat_all.csv")
+        if os.path.exists(path):
+            out = {}
+            for row in _rows(path):
+                name = {"llamat3-chat": "LLaMat3-chat", "llamat2-chat": "LLaMat2-chat"}.get(row["model"])
+                if name and (v := _number(row.get("exact_match", ""))) is not None:
+                    out[name] = 100 * v
+            return out
+    return {}

@@ -1,0 +1,228 @@
+"""Scores as LLaMat computed them, per task, from (item, prediction) pairs.
+
+- MatNLP: every predicted label is mapped to the nearest allowed label by Levenshtein distance
+  (rapidfuzz), then sklearn's micro and macro F1. Token tasks (`word : label` lines) are aligned by
+  position, a missing line counting as `null`, and scored over the entity labels (not `null`);
+  classification and relation tasks take the answer's first line; event-argument tasks score the
+  set of (argument, role) lines of each item.
+- MatSIE: parsability of the JSON, exact match of the parsed JSON, Jaro-Winkler similarity of the
+  two strings, entity F1 over (field, value) leaves and link F1 over (dopant, host) pairs (doping)
+  or (first field value, field, value) triples (lists of records), summed over items.
+- MaScQA: accuracy per question type: the option letters after "Answer:" (else the last standalone
+  A-D) for MCQS, MATCH and MCQS-NUM, against MaScQA's key (one letter; all of several; either of
+  'C OR D'; 'Marks to all' counts any answer); for NUM the number after "Answer:" (else the last
+  number), right when inside the answer range.
+- Crystal understanding: every number of the reference matched within 1% (space group: its
+  number), else the first word, case-insensitive.
+All scores are percentages (0-100) except Jaro-Winkler similarity and the SIE F1s (0-1, as the
+paper prints them).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter, defaultdict
+
+from rapidfuzz import process
+from rapidfuzz.distance import JaroWinkler, Levenshtein
+from sklearn.metrics import f1_score
+
+_NUMBER = re.compile(r"-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?")
+
+
+def nearest_label(text: str, labels: list[str]) -> str:
+    text = text.strip().lower()
+    if text in labels:
+        return text
+    return process.extractOne(text, labels, scorer=Levenshtein.distance)[0]
+
+
+def _lines(text: str) -> list[tuple[str, str]]:
+    out = []
+    for line in text.strip().splitlines():
+        word, sep, label = line.rpartition(" : ")
+        if sep:
+            out.append((word.strip(), label.strip().lower()))
+    return out
+
+
+TOKEN_TASKS = ("ner_matscholar", "ner_sofc", "sf_sofc", "sar")
+EVENT_TASKS = ("ee_sc_comics", "ee_synthesis")
+
+
+def _f1(y_true: list[str], y_pred: list[str], labels: list[str]) -> dict:
+    if not labels or not y_true:
+        return {"micro_f1": 0.0, "macro_f1": 0.0}
+    return {"micro_f1": 100 * f1_score(y_true, y_pred, labels=labels, average="micro", zero_division=0),
+            "macro_f1": 100 * f1_score(y_true, y_pred, labels=labels, average="macro", zero_division=0)}
+
+
+def score_matnlp(task: str, pairs: list[tuple]) -> dict:
+    if task in TOKEN_TASKS:
+        labels = sorted({lab for item, _ in pairs for _, lab in _lines(item.reference)} | {"null"})
+        y_true, y_pred = [], []
+        for item, prediction in pairs:
+            gold, got = _lines(item.reference), _lines(prediction)
+            y_true += [lab for _, lab in gold]
+            y_pred += [nearest_label(got[k][1], labels) if k < len(got) else "null" for k in range(len(gold))]
+        return _f1(y_true, y_pred, [lab for lab in labels if lab != "null"])
+    if task in EVENT_TASKS:
+        roles = sorted({lab for item, _ in pairs for _, lab in _lines(item.reference)}) or ["none"]
+        tp, fp, fn = Counter(), Counter(), Counter()
+        for item, prediction in pairs:
+            gold = {(w.lower(), r) for w, r in _lines(item.reference)}
+            got = {(w.lower(), nearest_label(r, roles)) for w, r in _lines(prediction)}
+            for w, r in got & gold:
+                tp[r] += 1
+            for w, r in got - gold:
+                fp[r] += 1
+            for w, r in gold - got:
+                fn[r] += 1
+        f1 = {r: (2 * tp[r] / (2 * tp[r] + fp[r] + fn[r]) if tp[r] + fp[r] + fn[r] else 1.0) for r in roles}
+        total = sum(tp.values()), sum(fp.values()), sum(fn.values())
+        micro = 2 * total[0] / (2 * total[0] + total[1] + total[2]) if sum(total) else 1.0
+        return {"micro_f1": 100 * micro, "macro_f1": 100 * sum(f1.values()) / len(f1)}
+    labels = sorted({item.reference.strip().lower() for item, _ in pairs})
+    y_true = [item.reference.strip().lower() for item, _ in pairs]
+    y_pred = [nearest_label((prediction.strip().splitlines() or [""])[0], labels) for _, prediction in pairs]
+    return _f1(y_true, y_pred, labels)
+
+
+def parse_json(text: str):
+    """The JSON value in a model's answer (also inside prose or a code fence), or raises ValueError."""
+    text = text.strip()
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        pass
+    for open_, close in (("{", "}"), ("[", "]")):
+        a, b = text.find(open_), text.rfind(close)
+        if 0 <= a < b:
+            try:
+                return json.loads(text[a : b + 1])
+            except json.JSONDecodeError:
+                continue
+    raise ValueError("no JSON in the answer")
+
+
+def _leaves(value, path: str = "") -> set[tuple[str, str]]:
+    """(field path without list positions or host/dopant keys, lower-cased value) of every non-empty leaf."""
+    out = set()
+    if isinstance(value, dict):
+        for k, v in value.items():
+            key = path if re.fullmatch(r"[bdh]\d+", str(k)) else f"{path}.{k}" if path else str(k)
+            out |= _leaves(v, key)
+    elif isinstance(value, list):
+        for v in value:
+            out |= _leaves(v, path)
+    elif value not in (None, ""):
+        out.add((path, str(value).strip().lower()))
+    return out
+
+
+def _links(value) -> set[tuple]:
+    if isinstance(value, dict) and "dopants2basemats" in value:  # doping: (dopant, host) pairs
+        dop, hosts = value.get("dopants") or {}, value.get("basemats") or {}
+        return {(str(dop.get(d, d)).lower(), str(hosts.get(h, h)).lower())
+                for d, hs in (value.get("dopants2basemats") or {}).items() for h in (hs or [])}
+    if isinstance(value, list):  # records: (first field's value, other field, its value)
+        out = set()
+        for rec in value:
+            if isinstance(rec, dict) and rec:
+                keys = list(rec)
+                head = str(rec[keys[0]]).lower()
+                for k in keys[1:]:
+                    for v in rec[k] if isinstance(rec[k], list) else [rec[k]]:
+                        if v not in (None, ""):
+                            out.add((head, k, str(v).lower()))
+        return out
+    return set()
+
+
+def _prf(tp: int, fp: int, fn: int) -> float:
+    return 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else 1.0
+
+
+def score_sie(task: str, pairs: list[tuple]) -> dict:
+    parsable = exact = 0
+    similarity = 0.0
+    ent, link = [0, 0, 0], [0, 0, 0]
+    for item, prediction in pairs:
+        gold = parse_json(item.reference)
+        similarity += JaroWinkler.normalized_similarity(prediction.strip(), item.reference.strip())
+        try:
+            got = parse_json(prediction)
+            parsable += 1
+        except ValueError:
+            got = None
+        exact += int(got == gold)
+        for counts, fn in ((ent, _leaves), (link, _links)):
+            g, p = fn(gold), fn(got) if got is not None else set()
+            counts[0] += len(g & p)
+            counts[1] += len(p - g)
+            counts[2] += len(g - p)
+    n = max(1, len(pairs))
+    return {"entity_f1": _prf(*ent), "link_f1": _prf(*link), "similarity": similarity / n, "exact_match": 100 * exact / n,
+            "parsable": 100 * parsable / n}
+
+
+def _letters(text: str) -> list[str]:
+    return re.findall(r"(?<![A-Za-z])\(?([A-D])\)?(?![A-Za-z])", text)
+
+
+def mascqa_correct(item, prediction: str) -> bool:
+    """MaScQA's key: one letter; several ('B,D': all of them, no more); 'C OR D' (either); 'Marks to all' (any answer)."""
+    ref = item.reference.strip().upper()
+    if ref == "MARKS TO ALL":
+        return True
+    tail = re.split(r"answer\s*(?:is)?\s*[:\-]?", prediction, flags=re.IGNORECASE)
+    if item.meta.get("qtype") == "NUM":
+        numbers = _NUMBER.findall(tail[-1] if len(tail) > 1 else prediction)
+        if not numbers:
+            return False
+        value = float(numbers[0] if len(tail) > 1 else numbers[-1])
+        bounds = [float(x) for x in _NUMBER.findall(ref)]
+        return min(bounds) - 1e-9 <= value <= max(bounds) + 1e-9
+    # the letters after the last "Answer:", else the last letter written
+    short = len(prediction.strip()) <= 20  # a bare answer such as "B, D"
+    got = _letters(tail[-1].upper()) if len(tail) > 1 or short else _letters(prediction.upper())[-1:]
+    if not got:
+        return False
+    if " OR " in ref:
+        return got[0] in _letters(ref)
+    if len(want := _letters(ref)) > 1:
+        return set(got) == set(want)
+    return got[0] == ref
+
+
+def score_mascqa(task: str, pairs: list[tuple]) -> dict:
+    return {"accuracy": 100 * sum(mascqa_correct(i, p) for i, p in pairs) / max(1, len(pairs))}
+
+
+def crystal_correct(item, prediction: str) -> bool:
+    ref = item.reference
+    if item.task == "crystal_space_group":
+        want = re.search(r"No\. (\d+)", ref).group(1)
+        return re.search(rf"(?<!\d){want}(?!\d)", prediction) is not None
+    numbers = [float(x) for x in _NUMBER.findall(ref)]
+    if numbers and item.task != "crystal_formula":
+        got = [float(x) for x in _NUMBER.findall(prediction)]
+        return len(got) >= len(numbers) and all(abs(g - w) <= 0.01 * max(abs(w), 1e-9) + 1e-9 for g, w in zip(got, numbers))
+    words = prediction.strip().split()
+    return bool(words) and words[0].strip(".,").lower() == ref.strip().split()[0].lower()
+
+
+def score_crystal(task: str, pairs: list[tuple]) -> dict:
+    return {"accuracy": 100 * sum(crystal_correct(i, p) for i, p in pairs) / max(1, len(pairs))}
+
+
+SCORERS = {"matnlp": score_matnlp, "matsie": score_sie, "mascqa": score_mascqa, "crystal_understanding": score_crystal}
+
+
+def score(items: list, predictions: dict[str, str]) -> dict[str, dict]:
+    """task -> its scores (plus `items`, the number scored); an item without a prediction scores as an empty answer."""
+    by_task = defaultdict(list)
+    for item in items:
+        by_task[(item.group, item.task)].append((item, predictions.get(item.id, "")))
+    return {task: {**SCORERS[group](task, pairs), "items": len(pairs)} for (group, task), pairs in sorted(by_task.items())}
