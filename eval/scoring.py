@@ -111,6 +111,8 @@ def _leaves(value, path: str = "") -> set[tuple[str, str]]:
     out = set()
     if isinstance(value, dict):
         for k, v in value.items():
+            if k == "dopants2basemats":  # references between keys: scored as links, not entities
+                continue
             key = path if re.fullmatch(r"[bdh]\d+", str(k)) else f"{path}.{k}" if path else str(k)
             out |= _leaves(v, key)
     elif isinstance(value, list):

@@ -1,0 +1,168 @@
+"""mateval: gold answers score the maximum on every task (real data), corrupted answers score what a hand
+computation says, and all three backends run end to end."""
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from conftest import SAMPLES, SHARED
+
+from eval.items import Item
+from eval.scoring import score
+
+GROUPS = ["matnlp", "matsie", "mascqa", "crystal_understanding"]
+
+
+def _need_shared():
+    if not (SHARED / "eval" / "matsci_nlp").is_dir():
+        pytest.skip("../shared/data is not beside the repository")
+
+
+@pytest.fixture(scope="module")
+def items():
+    _need_shared()
+    from eval.items import load
+
+    return load(GROUPS, str(SHARED))
+
+
+def test_gold_answers_score_the_maximum_on_every_task(items):
+    scores = score(items, {i.id: i.reference for i in items})
+    assert {i.group for i in items} == set(GROUPS) and len(scores) >= 27
+    for task, metrics in scores.items():
+        for metric, value in metrics.items():
+            if metric != "items":
+                assert value == pytest.approx(1.0 if metric in ("entity_f1", "link_f1", "similarity") else 100.0), (task, metric)
+
+
+def test_no_answer_scores_zero(items):
+    scores = score(items, {})
+    assert all(m.get("micro_f1", 0) == 0 for t, m in scores.items() if t.startswith(("ner_", "sf_", "sar")))
+    assert all(m["parsable"] == 0 and m["exact_match"] == 0 for t, m in scores.items() if t.startswith("sie_"))
+    # MaScQA's key gives some questions to every answer ('Marks to all'): exactly those count
+    from eval.items import mascqa
+
+    free = sum(i.reference.strip().upper() == "MARKS TO ALL" for i in mascqa(str(SHARED / "eval" / "mascqa" / "mascqa_650.jsonl")))
+    assert sum(m["accuracy"] * m["items"] / 100 for t, m in scores.items() if t.startswith("mascqa_")) == pytest.approx(free)
+
+
+def _item(n, task, group, reference, **meta):
+    return Item(f"{task}:{n}", task, group, "", "", reference, meta)
+
+
+def test_classification_hand_computed():
+    items = [_item(k, "pc_glass", "matnlp", r) for k, r in enumerate(["yes", "yes", "no", "no"])]
+    s = score(items, {"pc_glass:0": "yes", "pc_glass:1": "no", "pc_glass:2": "no", "pc_glass:3": "nope"})["pc_glass"]
+    # predictions map to yes, no, no, no: 3 of 4 right; F1(yes) = 2/3, F1(no) = 0.8
+    assert s["micro_f1"] == pytest.approx(75.0) and s["macro_f1"] == pytest.approx(100 * (2 / 3 + 0.8) / 2)
+
+
+def test_token_labels_hand_computed():
+    items = [_item(0, "ner_sofc", "matnlp", "a : material\nb : null\nc : property")]
+    s = score(items, {"ner_sofc:0": "a : materail\nb : property"})["ner_sofc"]
+    # a -> material (nearest label), b -> property (gold null: a false positive), c missing -> null (a miss)
+    assert s["micro_f1"] == pytest.approx(50.0) and s["macro_f1"] == pytest.approx(50.0)
+
+
+def test_sie_hand_computed():
+    gold = {"basemats": {"b0": "ZnO"}, "dopants": {"d0": "Al"}, "dopants2basemats": {"d0": ["b0"]}}
+    wrong = {"basemats": {"b0": "ZnO"}, "dopants": {"d0": "Ga"}, "dopants2basemats": {"d0": ["b0"]}}
+    items = [_item(k, "sie_doping", "matsie", json.dumps(gold)) for k in range(2)]
+    s = score(items, {"sie_doping:0": json.dumps(wrong), "sie_doping:1": "oops"})["sie_doping"]
+    # entities: item 0 tp 1 (ZnO), fp 1 (Ga), fn 1 (Al); item 1 fn 2 -> F1 = 2/(2+1+3); links: tp 0
+    assert s["entity_f1"] == pytest.approx(2 / 6) and s["link_f1"] == 0
+    assert s["parsable"] == 50 and s["exact_match"] == 0 and 0 < s["similarity"] < 1
+
+
+def test_mascqa_key_hand_computed():
+    items = [_item(0, "mascqa_mcqs", "mascqa", "B,D", qtype="MCQS"), _item(1, "mascqa_mcqs", "mascqa", "B,D", qtype="MCQS"),
+             _item(2, "mascqa_mcqs", "mascqa", "C OR D", qtype="MCQS"), _item(3, "mascqa_num", "mascqa", "0.85 to 0.89", qtype="NUM"),
+             _item(4, "mascqa_num", "mascqa", "0.85 to 0.89", qtype="NUM")]
+    s = score(items, {"mascqa_mcqs:0": "Both hold. Answer: B, D", "mascqa_mcqs:1": "Answer: B", "mascqa_mcqs:2": "so (D)",
+                      "mascqa_num:3": "λ = hc/E ... Answer: 0.87 μm", "mascqa_num:4": "Answer: 0.9"})
+    assert s["mascqa_mcqs"]["accuracy"] == pytest.approx(200 / 3) and s["mascqa_num"]["accuracy"] == 50
+
+
+def test_crystal_answers_hand_computed(items):
+    crystal = [i for i in items if i.group == "crystal_understanding"]
+    volume = next(i for i in crystal if i.task == "crystal_cell_volume")
+    v = float(volume.reference.split()[0])
+    close, far = f"{v * 1.005:.3f} Å³", f"{v * 1.05:.3f} Å³"
+    s = score([volume], {volume.id: close})["crystal_cell_volume"]["accuracy"], score([volume], {volume.id: far})["crystal_cell_volume"]["accuracy"]
+    assert s == (100, 0)  # within 1% counts, 5% off does not
+
+
+class _Echo(ThreadingHTTPServer):
+    """An OpenAI-compatible endpoint that answers 'yes' to everything."""
+
+    def __init__(self):
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *a):
+                pass
+
+            def do_POST(self):
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                data = json.dumps({"id": "x", "object": "chat.completion", "created": 0, "model": body["model"], "choices": [
+                    {"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": "yes<|im_end|>"}}]}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        super().__init__(("127.0.0.1", 0), Handler)
+
+
+def test_run_with_an_endpoint_and_with_a_predictions_file(tmp_path):
+    _need_shared()
+    from eval.cli import main
+
+    server = _Echo()
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        assert main(["run", "--endpoint", f"http://127.0.0.1:{server.server_address[1]}/v1", "--endpoint-model", "echo",
+                     "--tasks", "matnlp", "--limit", "20", "--data", str(SHARED), "--out", str(tmp_path / "ep")]) == 0
+    finally:
+        server.shutdown()
+    scores = json.loads((tmp_path / "ep" / "scores.json").read_text())
+    assert scores["without_prediction"] == 0
+    # 'yes' to every question: right exactly on the 'yes' items of the yes/no tasks
+    preds = [json.loads(x) for x in (tmp_path / "ep" / "predictions.jsonl").read_text().splitlines()]
+    glass = [p for p in preds if p["task"] == "pc_glass"]
+    assert scores["scores"]["pc_glass"]["micro_f1"] == pytest.approx(100 * sum(p["reference"] == "yes" for p in glass) / len(glass))
+    report = (tmp_path / "ep" / "report.md").read_text()
+    assert "| pc_glass | micro_f1 | 20 |" in report and "94.33" in report  # the paper's LLaMat3-chat value beside ours
+
+    (tmp_path / "p.jsonl").write_text("".join(json.dumps({"id": p["id"], "prediction": p["reference"]}) + "\n" for p in preds))
+    assert main(["run", "--predictions", str(tmp_path / "p.jsonl"), "--tasks", "matnlp", "--limit", "20", "--data", str(SHARED),
+                 "--out", str(tmp_path / "pf")]) == 0
+    assert all(m["micro_f1"] == 100 for m in json.loads((tmp_path / "pf" / "scores.json").read_text())["scores"].values())
+
+
+def test_run_with_a_tiny_local_model_on_every_task_group(tmp_path):
+    _need_shared()
+    torch = pytest.importorskip("torch")
+    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+
+    from eval.cli import main
+
+    torch.manual_seed(0)
+    LlamaForCausalLM(LlamaConfig(vocab_size=32000, hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
+                                 num_key_value_heads=4, max_position_embeddings=4096)).save_pretrained(tmp_path / "m")
+    AutoTokenizer.from_pretrained(str(SAMPLES / "tokenizers" / "llama2")).save_pretrained(tmp_path / "m")
+    assert main(["run", "--model", str(tmp_path / "m"), "--tasks", ",".join(GROUPS), "--limit", "1", "--max-new-tokens", "8",
+                 "--data", str(SHARED), "--out", str(tmp_path / "out")]) == 0
+    scores = json.loads((tmp_path / "out" / "scores.json").read_text())
+    assert scores["without_prediction"] == 0 and scores["items"] == len(scores["scores"]) >= 27  # one item per task
+    assert set(scores["seconds"]) == set(scores["scores"])
+
+
+def test_bad_arguments_fail_clearly(tmp_path, capsys):
+    from eval.cli import main
+
+    assert main(["run", "--tasks", "matnlp", "--out", str(tmp_path)]) == 2
+    assert "exactly one of" in capsys.readouterr().err
+    assert main(["run", "--predictions", "x.jsonl", "--tasks", "poetry", "--out", str(tmp_path)]) == 2
+    assert "unknown task group" in capsys.readouterr().err
