@@ -7,6 +7,11 @@
   common: --tasks matnlp,matsie,mascqa,crystal_understanding  --limit N (first N items per task)
           --data ../shared/data (the layout of the shared data folder)  --out DIR
   mateval items --tasks ... --out FILE   the items (id, task, system, question) to predict elsewhere
+  mateval rigidity [NAME=]RUN_DIR ... --out DIR [--general general] [--baseline NAME=scores.json]
+                                  adaptation rigidity of several training lineages (eval/rigidity.py)
+  mateval crystal-metrics GENERATED --reference TEST.csv [--out FILE] [--no-coverage]
+                                  CDVAE's validity, coverage and property metrics of generated crystals
+                                  (CIF, crystal strings in JSON Lines, or LLaMat's parsed CSV); eval/crystal_metrics.py
 
 A run writes OUT/predictions.jsonl (id, task, prediction, reference), OUT/scores.json and
 OUT/scores.csv (one row per task and metric) and OUT/report.md, where each score stands beside the
@@ -127,6 +132,39 @@ def items_command(args) -> int:
     return 0
 
 
+def crystal_metrics_command(args) -> int:
+    from eval.crystal_metrics import cutoffs_for, metrics, read_generated, reference_structures
+
+    for path, flag in ((args.generated, "GENERATED"), (args.reference, "--reference")):
+        if not os.path.exists(path):
+            raise ValueError(f"{flag}: {path} does not exist")
+    generated = read_generated(args.generated)
+    reference = reference_structures(args.reference)
+    result = metrics(generated, reference, None if args.no_coverage else cutoffs_for(args.reference))
+    text = json.dumps(result, indent=2)
+    if args.out:
+        with open(args.out, "w") as f:
+            f.write(text + "\n")
+    print(text)
+    return 0
+
+
+def rigidity_command(args) -> int:
+    from eval.rigidity import analyse, write
+
+    baselines = {}
+    for spec in args.baseline or []:
+        name, sep, path = spec.partition("=")
+        if not sep or not os.path.exists(path):
+            raise ValueError(f"--baseline: expected NAME=scores.json of an existing file, got {spec!r}")
+        baselines[name] = path
+    general = [g.strip() for g in args.general.split(",") if g.strip()]
+    rows = analyse(args.runs, general, baselines)
+    write(rows, general, args.out)
+    print(open(os.path.join(args.out, "rigidity.md")).read())
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="mateval", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -145,8 +183,22 @@ def main(argv: list[str] | None = None) -> int:
             p.add_argument("--max-new-tokens", type=int, default=512)
             p.add_argument("--concurrency", type=int, default=8)
             p.add_argument("--template", choices=["chatml", "tokenizer"], default="chatml")
+    c = sub.add_parser("crystal-metrics", help="validity, coverage and property distances of generated crystals")
+    c.add_argument("generated")
+    c.add_argument("--reference", required=True, help="the benchmark test split (CDVAE CSV with a cif column)")
+    c.add_argument("--out")
+    c.add_argument("--no-coverage", action="store_true", help="skip the fingerprint coverage (the slow part)")
+    r = sub.add_parser("rigidity", help="domain-loss reduction, forgetting and task gain of training lineages")
+    r.add_argument("runs", nargs="+", help="training output folders ([NAME=]DIR), one per lineage")
+    r.add_argument("--out", required=True)
+    r.add_argument("--general", default="general", help="comma-separated general (replay) components; the rest are domain")
+    r.add_argument("--baseline", action="append", help="NAME=scores.json: the lineage's base scored without continued pretraining")
     args = parser.parse_args(argv)
     try:
+        if args.command == "rigidity":
+            return rigidity_command(args)
+        if args.command == "crystal-metrics":
+            return crystal_metrics_command(args)
         return run(args) if args.command == "run" else items_command(args)
     except (ValueError, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)

@@ -166,3 +166,90 @@ def test_bad_arguments_fail_clearly(tmp_path, capsys):
     assert "exactly one of" in capsys.readouterr().err
     assert main(["run", "--predictions", "x.jsonl", "--tasks", "poetry", "--out", str(tmp_path)]) == 2
     assert "unknown task group" in capsys.readouterr().err
+
+
+def test_crystal_validity_hand_computed():
+    from pymatgen.core import Lattice, Structure
+
+    from eval.crystal_metrics import metrics
+
+    rocksalt = Structure(Lattice.cubic(5.64), ["Na", "Cl"], [[0, 0, 0], [0.5, 0.5, 0.5]])
+    wrong_charge = Structure(Lattice.cubic(5.64), ["Na", "Cl", "Cl"], [[0, 0, 0], [0.5, 0.5, 0.5], [0.25, 0.25, 0.25]])
+    too_close = Structure(Lattice.cubic(5.64), ["Na", "Cl"], [[0, 0, 0], [0.05, 0, 0]])  # 0.28 Å apart
+    m = metrics([rocksalt, wrong_charge, too_close, None], [rocksalt], cutoffs=None)
+    assert (m["generations"], m["parsed"]) == (4, 3)
+    assert m["structural_validity_all"] == 50 and m["compositional_validity_all"] == 50 and m["validity_all"] == 25
+    assert m["validity_parsed"] == pytest.approx(100 / 3) and m["wdist_density"] == 0 and m["wdist_num_elems"] == 0
+
+
+def test_crystal_metrics_command_on_test_structures_as_crystal_strings(tmp_path):
+    _need_shared()
+    from corpus.crystals.text import crystal_string
+    from eval.cli import main
+    from eval.crystal_metrics import reference_structures
+
+    reference = str(SHARED / "crystals" / "mp_20_subset" / "test.csv")
+    structures = reference_structures(reference)[:25]
+    lines = [json.dumps({"prediction": crystal_string(s)}) for s in structures] + [json.dumps({"prediction": "not a crystal"})]
+    (tmp_path / "gen.jsonl").write_text("\n".join(lines) + "\n")
+    assert main(["crystal-metrics", str(tmp_path / "gen.jsonl"), "--reference", reference, "--out", str(tmp_path / "m.json")]) == 0
+    m = json.loads((tmp_path / "m.json").read_text())
+    assert (m["generations"], m["parsed"]) == (26, 25) and m["structural_validity_parsed"] == 100
+    assert m["cov_precision"] == 100  # every generation is a reference crystal (coordinates rounded to 0.01)
+    assert 25 / 142 * 100 <= m["cov_recall"] <= 100
+
+
+def test_rigidity_from_two_tiny_training_runs(tmp_path):
+    """Two lineages of the tiny LLaMA on a small build: one from scratch, one continuing from the first one's export
+    (a base that has already learnt this text). The second must show the smaller domain-loss reduction."""
+    pytest.importorskip("torch")
+    from conftest import ROOT, base_manifest, run_cli, write_manifest
+    from eval.cli import main
+    from train.trainer import main as train
+
+    data = base_manifest()
+    data["components"][0]["weight"], data["components"][1]["weight"] = 0.8, 0.2
+    data["mixture"] = {"train_tokens": 100_000, "seq_len": 128, "global_batch_size": 8}
+    assert run_cli("build", write_manifest(tmp_path, data)) == 0
+    tiny = str(ROOT / "train" / "configs" / "tiny.yaml")
+    common = [f"data={tmp_path / 'out' / 'train_data.yaml'}", "max_steps=24", "eval_every=8", "log_every=100"]
+    assert train([tiny, *common, f"out_dir={tmp_path / 'a'}", "export=true"]) == 0
+    assert train([tiny, *common, f"out_dir={tmp_path / 'b'}", f"init_from={tmp_path / 'a' / 'hf'}", "export=false"]) == 0
+    curve = json.loads((tmp_path / "a" / "validation.json").read_text())
+    assert [p["step"] for p in curve] == [0, 8, 16, 24] and curve[1]["tokens"] == 8 * 8 * 128
+
+    # task scores: lineage a answers MatNLP perfectly, b and both baselines not at all (scored by mateval itself)
+    if (SHARED / "eval" / "matsci_nlp").is_dir():
+        items = [json.loads(x) for x in _items_file(tmp_path).read_text().splitlines()]
+        (tmp_path / "gold.jsonl").write_text("".join(json.dumps({"id": i["id"], "prediction": i["reference"]}) + "\n" for i in items))
+        (tmp_path / "none.jsonl").write_text("")
+        for out, preds in ((tmp_path / "a" / "mateval", "gold"), (tmp_path / "b" / "mateval", "none"), (tmp_path / "base", "none")):
+            assert main(["run", "--predictions", str(tmp_path / f"{preds}.jsonl"), "--tasks", "matnlp", "--limit", "5",
+                         "--data", str(SHARED), "--out", str(out)]) == 0
+    baseline = ["--baseline", f"scratch={tmp_path / 'base' / 'scores.json'}", "--baseline", f"continued={tmp_path / 'base' / 'scores.json'}"]
+    assert main(["rigidity", f"scratch={tmp_path / 'a'}", f"continued={tmp_path / 'b'}", "--out", str(tmp_path / "r"),
+                 *(baseline if (tmp_path / "base").exists() else [])]) == 0
+    rows = {r["lineage"]: r for r in json.loads((tmp_path / "r" / "rigidity.json").read_text())}
+    assert rows["scratch"]["domain_reduction_per_btok"] > rows["continued"]["domain_reduction_per_btok"] > 0
+    assert rows["scratch"]["domain_loss_end"] > rows["continued"]["domain_loss_end"]  # b starts where a ended
+    assert rows["scratch"]["general_drift"] is not None
+    if (tmp_path / "base").exists():
+        base = [v for m in json.loads((tmp_path / "base" / "scores.json").read_text())["scores"].values()
+                for k, v in m.items() if k != "items"]  # an empty answer is still mapped to the nearest label
+        assert rows["scratch"]["task_gain"] == pytest.approx(sum(100 - v for v in base) / len(base))
+        assert rows["continued"]["task_gain"] == 0
+    assert (tmp_path / "r" / "rigidity.svg").read_text().startswith("<?xml") and "| continued |" in (tmp_path / "r" / "rigidity.md").read_text()
+
+
+def _items_file(tmp_path):
+    """The gold answers of the first 5 MatNLP items per task, via `mateval items` and the item loader."""
+    from eval.items import matnlp
+
+    seen, rows = {}, []
+    for i in matnlp(str(SHARED / "eval" / "matsci_nlp")):
+        seen[i.task] = seen.get(i.task, 0) + 1
+        if seen[i.task] <= 5:
+            rows.append({"id": i.id, "reference": i.reference})
+    path = tmp_path / "items.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path

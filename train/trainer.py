@@ -195,6 +195,11 @@ def main(argv: list[str]) -> int:
         print(f"model {n_params / 1e6:.1f}M parameters; {world} process(es) on {device.type}; "
               f"global batch {global_batch} x {seq_len} tokens, {accumulation} accumulation step(s); steps {step + 1}..{max_steps}")
 
+    if step == 0 and cfg["eval_every"]:  # the starting point of every validation curve (forgetting is measured from it)
+        val = validation_loss(model, components, cfg["eval_windows"], micro, device, autocast)
+        if val:
+            validation.append({"step": 0, "tokens": 0, **val})
+
     # ---- the loop
     t0, first = time.perf_counter(), step
     while step < max_steps:
@@ -231,7 +236,7 @@ def main(argv: list[str]) -> int:
         if cfg["eval_every"] and (step % cfg["eval_every"] == 0 or step == max_steps):
             val = validation_loss(model, components, cfg["eval_windows"], micro, device, autocast)
             if val:
-                validation.append({"step": step, **val})
+                validation.append({"step": step, "tokens": step * global_batch * seq_len, **val})
                 if master:
                     print(f"step {step:>6} | validation " + " | ".join(f"{k} {v:.4f}" for k, v in val.items()), flush=True)
         stopping = cfg["stop_after"] is not None and step - first >= cfg["stop_after"]
