@@ -13,6 +13,9 @@ Task groups and where their items come from (defaults under ../shared/data):
   mascqa                 MaScQA's 650 questions (MCQS, MATCH, MCQS-NUM, NUM; NUM answers are ranges).
   crystal_understanding  LLaMat's eight understanding tasks (qa_synth.cif_tasks) on benchmark test
                          crystals, answers from pymatgen.
+  crystal_generation     "generate a crystal of this formula in this space group" for every benchmark
+                         test crystal; the generations are scored together (eval/crystal_metrics.py:
+                         validity, coverage, property distances) against the test set.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ import os
 import random
 from dataclasses import dataclass, field
 
-GROUPS = ("matnlp", "matsie", "mascqa", "crystal_understanding")
+GROUPS = ("matnlp", "matsie", "mascqa", "crystal_understanding", "crystal_generation")
 
 
 @dataclass
@@ -88,6 +91,26 @@ def crystal_understanding(paths: list[str], seed: int = 0, per_structure: int = 
     return out
 
 
+def crystal_generation(paths: list[str], seed: int = 0) -> list[Item]:
+    from corpus.crystals.structures import CrystalSettings, symmetry
+    from corpus.crystals.text import crystal_string
+    from qa_synth.cif_tasks import PROMPTS, SYSTEM_GENERATION
+    from qa_synth.cli import structures
+
+    rng = random.Random(seed)
+    out = []
+    for path in paths:
+        name = os.path.basename(os.path.dirname(path)) or "crystals"
+        for record, s, _ in structures([path], CrystalSettings()):
+            if isinstance(s, str):
+                continue
+            symbol, number, _ = symmetry(s, 0.1)
+            question = rng.choice(PROMPTS["generate"]).format(formula=s.composition.reduced_formula, sg=f"{symbol} (No. {number})")
+            out.append(Item(f"{name}:{record}#generate", "crystal_generation", "crystal_generation", SYSTEM_GENERATION, question,
+                            crystal_string(s), {"reference_set": path}))
+    return out
+
+
 def load(groups: list[str], data: str, crystal_paths: list[str] | None = None) -> list[Item]:
     """Items of the chosen groups from a data root laid out like ../shared/data."""
     items = []
@@ -100,6 +123,8 @@ def load(groups: list[str], data: str, crystal_paths: list[str] | None = None) -
             items += mascqa(os.path.join(data, "eval", "mascqa", "mascqa_650.jsonl"))
         elif g == "crystal_understanding":
             items += crystal_understanding(crystal_paths or [os.path.join(data, "crystals", "mp_20_subset", "test.csv")])
+        elif g == "crystal_generation":
+            items += crystal_generation(crystal_paths or [os.path.join(data, "crystals", "mp_20_subset", "test.csv")])
         else:
             raise ValueError(f"unknown task group {g!r}; known: {', '.join(GROUPS)}")
     return items

@@ -14,6 +14,8 @@
   number), right when inside the answer range.
 - Crystal understanding: every number of the reference matched within 1% (space group: its
   number), else the first word, case-insensitive.
+- Crystal generation: CDVAE's validity (over all generations and over parsed ones), coverage and
+  Wasserstein distances, all generations of the run against the test crystals they were asked for.
 All scores are percentages (0-100) except Jaro-Winkler similarity and the SIE F1s (0-1, as the
 paper prints them).
 """
@@ -219,7 +221,17 @@ def score_crystal(task: str, pairs: list[tuple]) -> dict:
     return {"accuracy": 100 * sum(crystal_correct(i, p) for i, p in pairs) / max(1, len(pairs))}
 
 
-SCORERS = {"matnlp": score_matnlp, "matsie": score_sie, "mascqa": score_mascqa, "crystal_understanding": score_crystal}
+def score_generation(task: str, pairs: list[tuple]) -> dict:
+    """All generations together against the structures they were asked for (CDVAE's metrics, eval/crystal_metrics.py)."""
+    from eval.crystal_metrics import cutoffs_for, metrics, parse_structure
+
+    reference = [s for s in (parse_structure(item.reference) for item, _ in pairs) if s is not None]
+    generated = [parse_structure(p) if p else None for _, p in pairs]
+    return metrics(generated, reference, cutoffs_for(pairs[0][0].meta.get("reference_set", "")) if pairs else None)
+
+
+SCORERS = {"matnlp": score_matnlp, "matsie": score_sie, "mascqa": score_mascqa, "crystal_understanding": score_crystal,
+           "crystal_generation": score_generation}
 
 
 def score(items: list, predictions: dict[str, str]) -> dict[str, dict]:
