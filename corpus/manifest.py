@@ -44,6 +44,9 @@ class ExecutorConfig(_Strict):
     type: Literal["local", "slurm", "ray"] = "local"
     tasks: int = Field(1, ge=1, description="number of tasks the inputs are split into")
     workers: int = Field(-1, description="tasks run at once (local); -1 means as many as the machine has cores")
+    address: str | None = Field(
+        None, description="ray: the cluster to join (host:port of the head, ray://host:10001, or auto); default $RAY_ADDRESS"
+    )
     options: dict[str, Any] = Field(
         default_factory=dict,
         description="passed to the datatrove executor (slurm: partition, time, cpus_per_task, ...; ray: cpus_per_task, ...)",
