@@ -4,7 +4,8 @@
   mateval run --endpoint URL --endpoint-model NAME    an OpenAI-compatible server (vLLM, ...);
                                   the key, if any, from $MATEVAL_API_KEY
   mateval run --predictions FILE  predictions made anywhere: JSON Lines {id, prediction}
-  common: --tasks matnlp,matsie,mascqa,crystal_understanding  --limit N (first N items per task)
+  common: --tasks matnlp,matsie,mascqa,crystal_understanding,crystal_generation (default: all)
+          --limit N (first N items per task)
           --data ../shared/data (the layout of the shared data folder)  --out DIR
   mateval items --tasks ... --out FILE   the items (id, task, system, question) to predict elsewhere
   mateval rigidity [NAME=]RUN_DIR ... --out DIR [--general general] [--baseline NAME=scores.json]
@@ -170,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     for name in ("run", "items"):
         p = sub.add_parser(name, help="score a model" if name == "run" else "write the items to predict elsewhere")
-        p.add_argument("--tasks", default="matnlp,matsie,mascqa,crystal_understanding")
+        p.add_argument("--tasks", default="matnlp,matsie,mascqa,crystal_understanding,crystal_generation")
         p.add_argument("--limit", type=int, default=0, help="at most N items per task (0: all)")
         p.add_argument("--data", default=DEFAULT_DATA, help="data root laid out like ../shared/data")
         p.add_argument("--out", required=True)
