@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test bench clean chromium
+.PHONY: demo test bench clean chromium slurm
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -22,7 +22,7 @@ demo: $(STAMP)
 	$(BIN)/corpus check out/demo/shards
 	@echo "Report: out/demo/report/index.html  (summary: out/demo/report/summary.md; examples: .venv/bin/corpus inspect out/demo --reason REASON)"
 
-test: $(STAMP) chromium
+test: $(STAMP) chromium slurm
 	$(BIN)/python -m pytest -q
 
 # the report test renders OUT/report/index.html in headless Chromium (Debian's package); without root or
@@ -31,6 +31,13 @@ chromium:
 	@command -v chromium >/dev/null 2>&1 || (DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null 2>&1 \
 	  || (apt-get update -q >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null 2>&1)) \
 	  || echo "note: could not install chromium; the headless-browser report test will be skipped"
+
+# tests/test_slurm.py starts a real one-node Slurm (slurmctld + slurmd + munge on this machine) from Debian's
+# packages; without root or network the install fails quietly and that test says it skipped
+slurm:
+	@command -v slurmctld >/dev/null 2>&1 && command -v munged >/dev/null 2>&1 || (DEBIAN_FRONTEND=noninteractive apt-get install -y -q slurm-wlm munge >/dev/null 2>&1 \
+	  || (apt-get update -q >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q slurm-wlm munge >/dev/null 2>&1)) \
+	  || echo "note: could not install slurm-wlm and munge; the real-Slurm test will be skipped"
 
 bench: $(STAMP)
 	$(BIN)/python -m pip install -q -e '.[bench]'

@@ -2,13 +2,16 @@
 
 Documents are 4-8 random sentences drawn (seeded) from the bundled general-English sample, so they
 pass the language and prose filters and are mostly distinct; they are spread over 16 JSON Lines
-files and built with `corpus build` (all stages, MinHash dedup on, LLaMA-2 tokenizer, 8 tasks,
-2 workers). A sampler sums the resident memory of the build's whole process tree every 0.2 s; the
+files and built with `corpus build` (all stages, MinHash dedup on, LLaMA-2 tokenizer, 2 workers,
+and as many tasks as keep each task at `--docs-per-task` documents, the way a real manifest is
+sharded; `--fixed-tasks K` instead keeps K tasks whatever N is, which shows what one task's memory
+does as it is given more documents). A sampler sums the resident memory of the build's whole process tree every 0.2 s; the
 samples are assigned to stages with the build's own stage timings. Claim under test (issue 10):
 every stage's peak stays flat as N grows except the one-task clustering phase (`dedup`), whose
 growth is measured.
 
-    .venv/bin/python benchmarks/memory_flatness.py [--sizes 100000 300000 1000000]
+    .venv/bin/python benchmarks/memory_flatness.py [--sizes 100000 300000 1000000] [--docs-per-task 12500]
+    .venv/bin/python benchmarks/memory_flatness.py --fixed-tasks 8 --sizes 100000 300000
 """
 
 from __future__ import annotations
@@ -76,12 +79,12 @@ def tree_rss(pid: int) -> int:
     return total
 
 
-def build(n: int, tmp: Path) -> dict:
+def build(n: int, tmp: Path, tasks: int) -> dict:
     data = tmp / f"data{n}"
-    write_corpus(data, n)
+    write_corpus(data, n, files=max(16, tasks))
     manifest = {
         "name": f"flat{n}", "output_dir": str(tmp / f"out{n}"), "seed": 1,
-        "executor": {"type": "local", "tasks": 8, "workers": 2},
+        "executor": {"type": "local", "tasks": tasks, "workers": 2},
         "tokenizer": {"path": str(ROOT / "samples" / "tokenizers" / "llama2"), "eos_token": "</s>"},
         "sources": [{"name": "synthetic", "reader": "jsonl", "paths": [str(data / "*.jsonl.gz")], "options": {"id_key": "id"}}],
         "stages": {"filters": {"min_chars": 100}},
@@ -115,7 +118,7 @@ def build(n: int, tmp: Path) -> dict:
         peaks[stage] = round(max(inside, default=0) / 2**30, 3)
         t += seconds
     summary = json.loads((tmp / f"out{n}" / "summary.json").read_text())
-    return {"documents": n, "wall_s": round(wall, 1), "stage_s": timings, "peak_gib_by_stage": peaks,
+    return {"documents": n, "tasks": tasks, "wall_s": round(wall, 1), "stage_s": timings, "peak_gib_by_stage": peaks,
             "peak_gib": round(max(r for _, r in samples) / 2**30, 3), "kept": summary.get("kept"),
             "dropped": summary.get("dropped")}
 
@@ -123,15 +126,20 @@ def build(n: int, tmp: Path) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 300_000, 1_000_000])
+    parser.add_argument("--docs-per-task", type=int, default=12_500)
+    parser.add_argument("--fixed-tasks", type=int, default=0, help="K tasks for every size instead of --docs-per-task")
     args = parser.parse_args()
     rows = []
     for n in args.sizes:
+        tasks = args.fixed_tasks or max(1, -(-n // args.docs_per_task))
         with tempfile.TemporaryDirectory() as tmp:
-            rows.append(build(n, Path(tmp)))
+            rows.append(build(n, Path(tmp), tasks))
         print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
-    out = {"machine": f"{os.cpu_count()} cores", "runs": rows}
+    out = {"machine": f"{os.cpu_count()} cores", "docs_per_task": None if args.fixed_tasks else args.docs_per_task,
+           "fixed_tasks": args.fixed_tasks or None, "runs": rows}
     os.makedirs(ROOT / "benchmarks" / "results", exist_ok=True)
-    (ROOT / "benchmarks" / "results" / "memory_flatness.json").write_text(json.dumps(out, indent=2) + "\n")
+    name = f"memory_flatness_fixed{args.fixed_tasks}.json" if args.fixed_tasks else "memory_flatness.json"
+    (ROOT / "benchmarks" / "results" / name).write_text(json.dumps(out, indent=2) + "\n")
     print(json.dumps(out, indent=2))
 
 

@@ -1,6 +1,6 @@
 """The Slurm path as far as this machine allows: `corpus build` with `executor: {type: slurm}` submits through
-datatrove's SlurmPipelineExecutor to stand-in `sbatch`/`srun`/`scontrol` commands (no slurmctld here; see the README),
-which record every job. The test checks the job chain (array sizes, afterok dependencies between the stages),
+datatrove's SlurmPipelineExecutor to stand-in `sbatch`/`srun`/`scontrol` commands, which record every job
+(tests/test_slurm_real.py runs a real Slurm; this one pins down the job chain and the reruns deterministically). The test checks the job chain (array sizes, afterok dependencies between the stages),
 then plays scheduler: it runs every recorded script with bash, in submission order, one array index at a time,
 exactly as Slurm would. The result must equal a local build of the same manifest; resubmitting the finished
 build launches nothing (completed tasks are skipped), and a deleted task's output is rebuilt by rerunning
