@@ -1,4 +1,5 @@
 import copy
+import json
 import os
 from pathlib import Path
 
@@ -80,3 +81,24 @@ def demo_build(tmp_path_factory):
     manifest = write_manifest(folder, base_manifest())
     assert run_cli("build", manifest) == 0
     return folder / "out"
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def assert_same_build(expected: Path, actual: Path) -> None:
+    """Two builds of one manifest on different executors: shards, rejected and failed files and the documents
+    table byte for byte; summary.json equal except for how the build ran (executor, timings)."""
+    a, b = tree_bytes(expected), tree_bytes(actual)
+    assert a.keys() == b.keys() and any(k.startswith("shards/") for k in a)
+    differ = [k for k in a if a[k] != b[k]]
+    assert differ in ([], ["summary.json"]), differ
+    sa, sb = json.loads(a["summary.json"]), json.loads(b["summary.json"])
+    for key in set(sa) | set(sb):
+        if key not in ("executor", "timings", "manifest_fingerprint"):
+            assert sa.get(key) == sb.get(key), key

@@ -2,10 +2,8 @@
 same shards, rejected and failed files, per-document table and summary as the local executor."""
 
 import copy
-import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -13,13 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import base_manifest, run_cli, tree_bytes, write_manifest
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from conftest import assert_same_build, base_manifest, free_port, run_cli, write_manifest
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +19,7 @@ def ray_cluster():
     pytest.importorskip("ray")
     ray_bin = str(Path(sys.executable).parent / "ray")
     temp = tempfile.mkdtemp(prefix="ray", dir="/tmp")  # short: Ray's socket paths must stay under 107 characters
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
     common = ["--num-cpus=1", "--node-ip-address=127.0.0.1", "--disable-usage-stats"]
     subprocess.run([ray_bin, "start", "--head", f"--port={port}", "--include-dashboard=false", f"--temp-dir={temp}", *common],
@@ -53,12 +45,4 @@ def test_ray_cluster_build_equals_local_build(ray_cluster, tmp_path):
     clustered["executor"] = {"type": "ray", "tasks": 2, "address": ray_cluster, "options": {"mem_per_cpu_gb": 0.5}}
     assert run_cli("build", write_manifest(tmp_path / "ray", clustered)) == 0
     assert len([n for n in ray.nodes() if n["Alive"]]) == 2  # the build ran on the two-node cluster it joined
-
-    local, remote = tree_bytes(tmp_path / "local" / "out"), tree_bytes(tmp_path / "ray" / "out")
-    assert local.keys() == remote.keys() and any(k.startswith("shards/") for k in local)
-    differ = [k for k in local if local[k] != remote[k]]
-    assert differ in ([], ["summary.json"]), differ
-    s_local, s_ray = (json.loads((tmp_path / d / "out" / "summary.json").read_text()) for d in ("local", "ray"))
-    for key in set(s_local) | set(s_ray):
-        if key not in ("executor", "timings", "manifest_fingerprint"):
-            assert s_local.get(key) == s_ray.get(key), key
+    assert_same_build(tmp_path / "local" / "out", tmp_path / "ray" / "out")
