@@ -169,7 +169,7 @@ def cmd_build(args: argparse.Namespace) -> int:
             console = None if args.verbose else os.path.join(layout.logs, "console.log")
             try:
                 with _stderr_to(console), ProgressDisplay(layout.progress, stage.name, f"{stage.name:<8}", stage.total_files):
-                    executor.run()
+                    _run_isolated(executor) if executor.workers == 1 else executor.run()
             except Exception as e:  # noqa: BLE001 - report, point at the logs, exit non-zero
                 print(f"error: stage {stage.name} failed: {type(e).__name__}: {e}", file=sys.stderr)
                 print(f"       task logs: {os.path.join(layout.logs, stage.name, 'logs')}", file=sys.stderr)
@@ -424,6 +424,23 @@ def _reader_names() -> list[str]:
     from corpus.readers import READERS
 
     return list(READERS)
+
+
+def _run_isolated(executor) -> None:
+    """A one-worker stage's tasks in one child process.
+
+    datatrove runs a one-worker stage in the calling process, so the clustering task's and the
+    reconciliation's memory (gigabytes at millions of documents) would stay with `corpus build` for
+    the rest of the build (benchmarks/memory_flatness.py saw the shards stage "grow" by exactly that);
+    a child process hands it back to the operating system when it ends.
+    """
+    import multiprocess  # datatrove's own multiprocessing (dill pickling), the way its pool starts tasks
+
+    child = multiprocess.get_context("forkserver").Process(target=executor.run)
+    child.start()
+    child.join()
+    if child.exitcode != 0:
+        raise RuntimeError(f"a task of this stage failed (exit code {child.exitcode})")
 
 
 def main(argv: list[str] | None = None) -> int:
