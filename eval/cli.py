@@ -98,6 +98,8 @@ def write_report(out: str, scores: dict, backend: str, reference: str, timings: 
 def run(args) -> int:
     from eval.scoring import score
 
+    if len([x for x in (args.model, args.endpoint, args.predictions) if x]) != 1:
+        raise ValueError("give exactly one of --model, --endpoint, --predictions")
     items = _items(args)
     backend = _backend(args)
     os.makedirs(args.out, exist_ok=True)
