@@ -73,41 +73,39 @@ def mascqa(path: str) -> list[Item]:
     return out
 
 
-def crystal_understanding(paths: list[str], seed: int = 0, per_structure: int = 8) -> list[Item]:
+def _test_crystals(paths: list[str]):
+    """(benchmark name, record id, Structure, path) of every usable crystal of the test files."""
     from corpus.crystals.structures import CrystalSettings
-    from qa_synth.cif_tasks import UNDERSTANDING, crystal_tasks
     from qa_synth.cli import structures
 
-    rng = random.Random(seed)
-    out = []
     for path in paths:
         name = os.path.basename(os.path.dirname(path)) or "crystals"
         for record, s, _ in structures([path], CrystalSettings()):
-            if isinstance(s, str):
-                continue
-            for p in crystal_tasks(s, f"{name}:{record}", name, rng, per_structure):
-                if p.task in UNDERSTANDING:
-                    out.append(Item(p.id, f"crystal_{p.task}", "crystal_understanding", p.system, p.question, p.answer))
-    return out
+            if not isinstance(s, str):
+                yield name, record, s, path
+
+
+def crystal_understanding(paths: list[str], seed: int = 0, per_structure: int = 8) -> list[Item]:
+    from qa_synth.cif_tasks import UNDERSTANDING, crystal_tasks
+
+    rng = random.Random(seed)
+    return [Item(p.id, f"crystal_{p.task}", "crystal_understanding", p.system, p.question, p.answer)
+            for name, record, s, _ in _test_crystals(paths)
+            for p in crystal_tasks(s, f"{name}:{record}", name, rng, per_structure) if p.task in UNDERSTANDING]
 
 
 def crystal_generation(paths: list[str], seed: int = 0) -> list[Item]:
-    from corpus.crystals.structures import CrystalSettings, symmetry
+    from corpus.crystals.structures import symmetry
     from corpus.crystals.text import crystal_string
     from qa_synth.cif_tasks import PROMPTS, SYSTEM_GENERATION
-    from qa_synth.cli import structures
 
     rng = random.Random(seed)
     out = []
-    for path in paths:
-        name = os.path.basename(os.path.dirname(path)) or "crystals"
-        for record, s, _ in structures([path], CrystalSettings()):
-            if isinstance(s, str):
-                continue
-            symbol, number, _ = symmetry(s, 0.1)
-            question = rng.choice(PROMPTS["generate"]).format(formula=s.composition.reduced_formula, sg=f"{symbol} (No. {number})")
-            out.append(Item(f"{name}:{record}#generate", "crystal_generation", "crystal_generation", SYSTEM_GENERATION, question,
-                            crystal_string(s), {"reference_set": path}))
+    for name, record, s, path in _test_crystals(paths):
+        symbol, number, _ = symmetry(s, 0.1)
+        question = rng.choice(PROMPTS["generate"]).format(formula=s.composition.reduced_formula, sg=f"{symbol} (No. {number})")
+        out.append(Item(f"{name}:{record}#generate", "crystal_generation", "crystal_generation", SYSTEM_GENERATION, question,
+                        crystal_string(s), {"reference_set": path}))
     return out
 
 

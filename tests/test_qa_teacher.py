@@ -32,17 +32,40 @@ GOOD = {
 SCRIPT = {"p0": ["429", "slow", "garbage", "ok"], "p1": ["ok"], "p2": ["500", "ok"]}
 
 
+def _completion(model: str, content: str) -> dict:
+    return {"id": "x", "object": "chat.completion", "created": 0, "model": model,
+            "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": content}}]}
+
+
 class Server:
+    """A chat-completions endpoint on loopback; `respond(body)` decides each answer: (status, payload, headers)."""
+
     def __init__(self):
         self.calls: dict[str, int] = {}
         self.lock = threading.Lock()
-        handler = self._handler()
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 
     @property
     def url(self):
         return f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
+
+    def respond(self, body: dict) -> tuple[int, dict, dict]:
+        """The recorded script: per passage, its n-th request gets SCRIPT[passage][n]."""
+        prompt = body["messages"][-1]["content"]
+        pid = next(p for p, text in PASSAGES if text in prompt)
+        with self.lock:
+            n = self.calls.get(pid, 0)
+            self.calls[pid] = n + 1
+        action = SCRIPT[pid][min(n, len(SCRIPT[pid]) - 1)]
+        if action in ("429", "500"):
+            return int(action), {"error": {"message": "busy"}}, {"retry-after-ms": "10"}
+        if action == "slow":
+            import time
+
+            time.sleep(1.5)  # past the client's timeout
+        content = "Sure! Here are some questions: [{\"question\": " if action == "garbage" else json.dumps(GOOD[pid])
+        return 200, _completion(body["model"], content), {}
 
     def _handler(self):
         server = self
@@ -52,29 +75,11 @@ class Server:
                 pass
 
             def do_POST(self):
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                prompt = body["messages"][-1]["content"]
-                pid = next(p for p, text in PASSAGES if text in prompt)
-                with server.lock:
-                    n = server.calls.get(pid, 0)
-                    server.calls[pid] = n + 1
-                action = SCRIPT[pid][min(n, len(SCRIPT[pid]) - 1)]
-                if action in ("429", "500"):
-                    self._send(int(action), {"error": {"message": "busy"}}, {"retry-after-ms": "10"})
-                    return
-                if action == "slow":
-                    import time
-
-                    time.sleep(1.5)  # past the client's timeout
-                content = "Sure! Here are some questions: [{\"question\": " if action == "garbage" else json.dumps(GOOD[pid])
-                self._send(200, {"id": "x", "object": "chat.completion", "created": 0, "model": body["model"],
-                                 "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": content}}]})
-
-            def _send(self, code, payload, headers=None):
+                code, payload, headers = server.respond(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
                 data = json.dumps(payload).encode()
                 try:
                     self.send_response(code)
-                    for k, v in (headers or {}).items():
+                    for k, v in headers.items():
                         self.send_header(k, v)
                     self.send_header("Content-Type", "application/json")
                     self.send_header("Content-Length", str(len(data)))
@@ -172,30 +177,12 @@ def test_teacher_with_a_tiny_local_transformers_model(tmp_path):
 class EchoTeacher(Server):
     """A chat-completions server that asks, for any passage, about its first sentence's opening words."""
 
-    def _handler(self):
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
-            def do_POST(self):
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                with server.lock:
-                    server.calls["all"] = server.calls.get("all", 0) + 1
-                passage = body["messages"][-1]["content"].split("Passage:\n", 1)[1]
-                words = passage.split()
-                content = json.dumps([{"question": "Which words open this passage of the paper?", "answer": " ".join(words[:8])}])
-                data = json.dumps({"id": "x", "object": "chat.completion", "created": 0, "model": body["model"],
-                                   "choices": [{"index": 0, "finish_reason": "stop",
-                                                "message": {"role": "assistant", "content": content}}]}).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-        return Handler
+    def respond(self, body: dict) -> tuple[int, dict, dict]:
+        with self.lock:
+            self.calls["all"] = self.calls.get("all", 0) + 1
+        words = body["messages"][-1]["content"].split("Passage:\n", 1)[1].split()
+        content = json.dumps([{"question": "Which words open this passage of the paper?", "answer": " ".join(words[:8])}])
+        return 200, _completion(body["model"], content), {}
 
 
 def test_qa_synth_build_with_a_teacher_over_a_corpus_build(tmp_path, monkeypatch):
