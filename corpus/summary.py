@@ -9,6 +9,9 @@ documents that passed the filters must be exactly the shard entries plus the dup
 per source and per component, and the shards must pass the check. Documents are matched by
 record key (source file and position), which is unique even when two documents share an id.
 The summary says `"reconciled": true` only when all hold; otherwise it lists what did not.
+The ledgers are read lazily: counts are streaming aggregates, and the record-level work (the per-document table,
+one row group per bucket, and the record-by-record check) goes through the records in hash buckets of
+BUCKET_ROWS, so the summary's memory does not grow with the corpus.
 Nothing in it depends on timing or on where OUT lives, so two builds of one manifest give the
 same bytes.
 """
@@ -20,33 +23,39 @@ import json
 import os
 
 import polars as pl
+import pyarrow.parquet as pq
 from datatrove.data import DocumentsPipeline
 from datatrove.pipeline.base import PipelineStep
 
 from corpus.manifest import Manifest
-from corpus.outcomes import DROPPED, FAILED, PASSED, LEDGER_SCHEMA
+from corpus.outcomes import DROPPED, FAILED, KEPT, PASSED, LEDGER_SCHEMA
 from corpus.shards.check import ShardError, check_shards
 from corpus.shards.format import PROVENANCE_SCHEMA, provenance_path, shard_files
 
 
-def _ledger(stats_folder: str) -> pl.DataFrame:
+# Ledger rows reconciled and written at a time. The summary is one task over every document of the build, so it
+# works through the records in hash buckets of about this many rows: its memory stays the same whatever the corpus
+# size (issue 10's flatness bar), at the price of one scan of the ledgers per bucket.
+BUCKET_ROWS = 200_000
+_HASH = {"seed": 0x6D617463}  # fixed: the same buckets every run (stable within a polars version)
+
+_EMPTY_LEDGER = pl.from_arrow(LEDGER_SCHEMA.empty_table())
+_EMPTY_PROVENANCE = pl.from_arrow(PROVENANCE_SCHEMA.empty_table()).with_columns(pl.lit(None, pl.String).alias("component"))
+
+
+def _scan_ledger(stats_folder: str) -> pl.LazyFrame:
     files = sorted(glob.glob(os.path.join(stats_folder, "outcomes", "*.parquet")))
-    if not files:
-        return pl.from_arrow(LEDGER_SCHEMA.empty_table())
-    return pl.concat([pl.read_parquet(f) for f in files], how="vertical")
+    return pl.scan_parquet(files) if files else _EMPTY_LEDGER.lazy()
 
 
-def _provenance(shards_folder: str, components: list[str]) -> pl.DataFrame:
+def _scan_provenance(shards_folder: str, components: list[str]) -> pl.LazyFrame:
     frames = []
     for comp in components:
         folder = os.path.join(shards_folder, comp)
-        if not os.path.isdir(folder):
-            continue
-        for ds in shard_files(folder):
-            frames.append(pl.read_parquet(provenance_path(ds)).with_columns(pl.lit(comp).alias("component")))
-    if not frames:
-        return pl.from_arrow(PROVENANCE_SCHEMA.empty_table()).with_columns(pl.lit(None, pl.String).alias("component"))
-    return pl.concat(frames, how="vertical")
+        files = [provenance_path(ds) for ds in shard_files(folder)] if os.path.isdir(folder) else []
+        if files:
+            frames.append(pl.scan_parquet(files).with_columns(pl.lit(comp).alias("component")))
+    return pl.concat(frames, how="vertical") if frames else _EMPTY_PROVENANCE.lazy()
 
 
 def _reader_counts(stats_folder: str) -> dict[str, dict[str, int]]:
@@ -60,74 +69,101 @@ def _reader_counts(stats_folder: str) -> dict[str, dict[str, int]]:
     return counts
 
 
-def _by(frame: pl.DataFrame, key: str) -> dict[str, int]:
-    if frame.is_empty():
-        return {}
-    rows = frame.group_by(key).len().sort(key).iter_rows()
-    return {str(k): int(n) for k, n in rows}
+def _is_duplicate() -> pl.Expr:
+    return (pl.col("status") == DROPPED) & pl.col("reason").str.starts_with("duplicate_")
 
 
-def build_summary(manifest: Manifest, root: str, ledger: pl.DataFrame, provenance: pl.DataFrame) -> dict:
+class _Ledgers:
+    """The build's outcome ledgers and shard provenance, read lazily: small aggregates over all of them, and the
+    record-level work (the per-document table, the record-by-record check) one hash bucket of records at a time."""
+
+    def __init__(self, root: str, components: list[str]):
+        self.root = root
+        self.ledger = _scan_ledger(os.path.join(root, "stats"))
+        self.provenance = _scan_provenance(os.path.join(root, "shards"), components)
+        rows = self.ledger.select(pl.len()).collect().item()
+        self.buckets = max(1, -(-rows // BUCKET_ROWS))
+        # outcomes per (source, component, status, reason) and shard entries per (source, component): small tables
+        self.outcomes = (self.ledger.group_by("source", "component", "status", "reason").agg(pl.len().alias("n"))
+                         .collect(engine="streaming"))
+        self.kept = (self.provenance.group_by("source", "component")
+                     .agg(pl.len().alias("n"), (pl.col("token_end") - pl.col("token_start")).sum().alias("tokens"))
+                     .collect(engine="streaming"))
+
+    def bucket(self, column: str, b: int) -> pl.Expr:
+        if self.buckets == 1:
+            return pl.lit(True)
+        return (pl.col(column).hash(**_HASH) % self.buckets) == b
+
+    def count(self, where: pl.Expr) -> int:
+        return int(self.outcomes.filter(where)["n"].sum())
+
+    def by_reason(self, status: str) -> dict[str, int]:
+        rows = (self.outcomes.filter(pl.col("status") == status).group_by("reason").agg(pl.col("n").sum())
+                .sort("reason").iter_rows())
+        return {str(k): int(n) for k, n in rows}
+
+    def kept_in(self, column: str, value: str) -> tuple[int, int]:
+        part = self.kept.filter(pl.col(column) == value)
+        return int(part["n"].sum()), int(part["tokens"].sum())
+
+
+def build_summary(manifest: Manifest, root: str, led: _Ledgers, record_problems: dict[str, tuple[int, int]]) -> dict:
     stats = os.path.join(root, "stats")
     shards = os.path.join(root, "shards")
     components = [c.name for c in manifest.components]
     readers = _reader_counts(stats)
     problems: list[str] = []
-    dropped = ledger.filter(pl.col("status") == DROPPED)
-    failed = ledger.filter(pl.col("status") == FAILED)
-    passed = ledger.filter(pl.col("status") == PASSED)
-    duplicates = dropped.filter(pl.col("reason").str.starts_with("duplicate_"))
-
-    def count(frame: pl.DataFrame, column: str, value: str) -> int:
-        return frame.filter(pl.col(column) == value).height
 
     # per source: what was read against where it ended
     by_source = {}
     expected_files = _count_listed_inputs(root)
     for src in manifest.sources:
-        outcome = {"kept": count(provenance, "source", src.name), "dropped": count(dropped, "source", src.name), "failed": count(failed, "source", src.name)}
+        is_src = pl.col("source") == src.name
+        outcome = {"kept": led.kept_in("source", src.name)[0], "dropped": led.count(is_src & (pl.col("status") == DROPPED)),
+                   "failed": led.count(is_src & (pl.col("status") == FAILED))}
         read = readers.get(src.name, {"files": 0, "documents": 0, "failed": 0})
         inputs = read["documents"] + read["failed"]
         by_source[src.name] = {"component": manifest.component_of(src.name), "files": read["files"], "inputs": inputs, **outcome}
         if inputs != sum(outcome.values()):
             problems.append(f"source {src.name}: {inputs} inputs read but {sum(outcome.values())} outcomes recorded")
-        if count(passed, "source", src.name) != outcome["kept"] + count(duplicates, "source", src.name):
-            problems.append(f"source {src.name}: {count(passed, 'source', src.name)} passed the filters but "
-                            f"{outcome['kept']} are in shards and {count(duplicates, 'source', src.name)} were removed as duplicates")
+        passed, duplicates = led.count(is_src & (pl.col("status") == PASSED)), led.count(is_src & _is_duplicate())
+        if passed != outcome["kept"] + duplicates:
+            problems.append(f"source {src.name}: {passed} passed the filters but "
+                            f"{outcome['kept']} are in shards and {duplicates} were removed as duplicates")
         if read["files"] != expected_files.get(src.name, 0):
             problems.append(f"source {src.name}: {read['files']} of {expected_files.get(src.name, 0)} input files were read")
 
-    # per component: what passed against shard entries and duplicates, record by record
+    # per component: what passed against shard entries and duplicates, record by record (counted bucket by bucket)
     by_component = {}
     for comp in components:
-        prov = provenance.filter(pl.col("component") == comp)
-        tokens = int((prov["token_end"] - prov["token_start"]).sum()) if prov.height else 0
+        documents, tokens = led.kept_in("component", comp)
         folder = os.path.join(shards, comp)
         files = len(shard_files(folder)) if os.path.isdir(folder) else 0
         weight = next((c.weight for c in manifest.components if c.name == comp), None)
-        by_component[comp] = {"documents": prov.height, "tokens": tokens, "shards": files, "folder": os.path.relpath(folder, root),
+        by_component[comp] = {"documents": documents, "tokens": tokens, "shards": files, "folder": os.path.relpath(folder, root),
                               "target_weight": weight}
-        expected = set(passed.filter(pl.col("component") == comp)["record"].to_list())
-        ended = set(prov["record"].to_list()) | set(duplicates.filter(pl.col("component") == comp)["record"].to_list())
-        if expected != ended:
-            problems.append(f"component {comp}: {len(expected - ended)} passed documents are neither in the shards nor removed "
-                            f"as duplicates, {len(ended - expected)} are in the shards without having passed")
+        missing, unexpected = record_problems.get(comp, (0, 0))
+        if missing or unexpected:
+            problems.append(f"component {comp}: {missing} passed documents are neither in the shards nor removed "
+                            f"as duplicates, {unexpected} are in the shards without having passed")
 
-    if provenance.is_empty():  # nothing was kept: no shards to check, and nothing wrong with that
+    kept = int(led.kept["n"].sum())
+    if kept == 0:  # nothing was kept: no shards to check, and nothing wrong with that
         check_result = {"ok": True, "documents": 0, "tokens": 0}
     else:
-        check_result = _check(shards, provenance, by_component, problems)
+        check_result = _check(shards, kept, by_component, problems)
 
     total_inputs = sum(s["inputs"] for s in by_source.values())
     return {
         "name": manifest.name,
         "seed": manifest.seed,
         "inputs": total_inputs,
-        "kept": provenance.height,
-        "dropped": dropped.height,
-        "failed": failed.height,
-        "dropped_by_reason": _by(dropped, "reason"),
-        "failed_by_reason": _by(failed, "reason"),
+        "kept": kept,
+        "dropped": led.count(pl.col("status") == DROPPED),
+        "failed": led.count(pl.col("status") == FAILED),
+        "dropped_by_reason": led.by_reason(DROPPED),
+        "failed_by_reason": led.by_reason(FAILED),
         "tokens": sum(c["tokens"] for c in by_component.values()),
         "components": by_component,
         "sources": by_source,
@@ -157,13 +193,13 @@ def _crystal_contamination(stats_folder: str) -> dict[str, dict[str, int]]:
     return out
 
 
-def _check(shards: str, provenance: pl.DataFrame, by_component: dict, problems: list[str]) -> dict:
+def _check(shards: str, kept: int, by_component: dict, problems: list[str]) -> dict:
     try:
         check = check_shards(shards)
     except ShardError as e:
         problems.append(f"shard check failed: {e}")
         return {"ok": False, "error": str(e)}
-    if check.documents != provenance.height or check.tokens != sum(c["tokens"] for c in by_component.values()):
+    if check.documents != kept or check.tokens != sum(c["tokens"] for c in by_component.values()):
         problems.append("shard check counts differ from the provenance side-cars")
     return {"ok": True, "documents": check.documents, "tokens": check.tokens}
 
@@ -176,25 +212,65 @@ def _count_listed_inputs(root: str) -> dict[str, int]:
     return out
 
 
-def write_documents_table(root: str, ledger: pl.DataFrame, provenance: pl.DataFrame) -> None:
-    """One row per input document: its outcome and everything the ledger recorded, for kept ones
-    its shard and token range, and for members of a duplicate group the group (named by its
-    survivor's record key) and its size."""
+_TABLE_EXTRA = {"shard": pl.String, "token_start": pl.Int64, "token_end": pl.Int64, "tokens": pl.Int64,
+                "cluster": pl.String, "cluster_size": pl.Int64}
+
+
+def _documents_rows(root: str, led: _Ledgers, b: int, ledger: pl.DataFrame, provenance: pl.DataFrame) -> pl.DataFrame:
+    """One bucket's rows of the per-document table: every input document of the bucket with its outcome and
+    everything the ledger recorded, for kept ones its shard and token range, and for members of a duplicate group
+    the group (named by its survivor's record key) and its size. Sorted by status, source and record."""
     prov = provenance.select(
-        "record", "shard", "token_start", "token_end", (pl.col("token_end") - pl.col("token_start")).alias("tokens")
-    )
-    kept = ledger.filter(pl.col("status") == PASSED).join(prov, on="record", how="inner").with_columns(pl.lit("kept").alias("status"))
+        "record", "shard", "token_start", "token_end", (pl.col("token_end") - pl.col("token_start")).alias("tokens"))
+    kept = ledger.filter(pl.col("status") == PASSED).join(prov, on="record", how="inner").with_columns(pl.lit(KEPT).alias("status"))
     rest = ledger.filter(pl.col("status") != PASSED)
     table = pl.concat([kept, rest], how="diagonal_relaxed")
     removed_path = os.path.join(root, "work", "dedup", "removed.parquet")
     if os.path.exists(removed_path):
-        removed = pl.read_parquet(removed_path, columns=["record", "cluster", "cluster_size"])
-        survivors = removed.group_by("cluster").agg(pl.col("cluster_size").first()).with_columns(pl.col("cluster").alias("record"))
-        clusters = pl.concat([removed, survivors.select("record", "cluster", "cluster_size")], how="vertical")
+        removed = pl.scan_parquet(removed_path).select("record", "cluster", "cluster_size")
+        members = removed.filter(led.bucket("record", b))
+        survivors = (removed.filter(led.bucket("cluster", b)).group_by("cluster").agg(pl.col("cluster_size").first())
+                     .with_columns(pl.col("cluster").alias("record")))
+        clusters = pl.concat([members, survivors.select("record", "cluster", "cluster_size")], how="vertical").collect()
         table = table.join(clusters, on="record", how="left")
-    else:
-        table = table.with_columns(pl.lit(None, pl.String).alias("cluster"), pl.lit(None, pl.Int64).alias("cluster_size"))
-    table.sort("status", "source", "record", nulls_last=True).write_parquet(os.path.join(root, "stats", "documents.parquet"))
+    columns = [pl.col(c) for c in ledger.columns] + [
+        (pl.col(c) if c in table.columns else pl.lit(None)).cast(t).alias(c) for c, t in _TABLE_EXTRA.items()]
+    return table.select(columns).sort("status", "source", "record", nulls_last=True)
+
+
+def _record_problems(ledger: pl.DataFrame, provenance: pl.DataFrame) -> pl.DataFrame:
+    """Per component: passed records that are neither in the shards nor removed as duplicates ("missing"), and
+    shard or duplicate records that did not pass ("unexpected")."""
+    passed = ledger.filter(pl.col("status") == PASSED).select("record", "component")
+    ended = pl.concat([provenance.select("record", "component"), ledger.filter(_is_duplicate()).select("record", "component")])
+    missing = passed.join(ended, on=["record", "component"], how="anti").group_by("component").len("missing")
+    unexpected = ended.join(passed, on=["record", "component"], how="anti").group_by("component").len("unexpected")
+    return missing.join(unexpected, on="component", how="full", coalesce=True).fill_null(0)
+
+
+def write_documents_table(root: str, led: _Ledgers) -> dict[str, tuple[int, int]]:
+    """Write OUT/stats/documents.parquet one bucket (one row group) at a time; returns the record-level check's
+    (missing, unexpected) counts per component."""
+    path = os.path.join(root, "stats", "documents.parquet")
+    problems: dict[str, tuple[int, int]] = {}
+    writer = None
+    try:
+        for b in range(led.buckets):
+            ledger = led.ledger.filter(led.bucket("record", b)).collect()
+            prov = led.provenance.filter(led.bucket("record", b)).collect()
+            rows = _documents_rows(root, led, b, ledger, prov)
+            for comp, missing, unexpected in _record_problems(ledger, prov).iter_rows():
+                m, u = problems.get(comp, (0, 0))
+                problems[comp] = (m + missing, u + unexpected)
+            table = rows.to_arrow()
+            if writer is None:
+                writer = pq.ParquetWriter(path, table.schema, compression="zstd")
+            if table.num_rows or b == 0:  # an empty bucket adds no row group (the first one gives an empty build its schema)
+                writer.write_table(table.cast(writer.schema))
+    finally:
+        if writer is not None:
+            writer.close()
+    return problems
 
 
 class SummaryStep(PipelineStep):
@@ -210,10 +286,9 @@ class SummaryStep(PipelineStep):
 
     def run(self, data: DocumentsPipeline = None, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
         components = [c.name for c in self.manifest.components]
-        ledger = _ledger(os.path.join(self.root, "stats"))  # read once, for both outputs
-        provenance = _provenance(os.path.join(self.root, "shards"), components)
-        write_documents_table(self.root, ledger, provenance)
-        summary = build_summary(self.manifest, self.root, ledger, provenance)
+        ledgers = _Ledgers(self.root, components)
+        record_problems = write_documents_table(self.root, ledgers)
+        summary = build_summary(self.manifest, self.root, ledgers, record_problems)
         from corpus.mixture import write as write_data_stages
 
         try:
