@@ -39,24 +39,13 @@ def bars(labels: list[str], values: list[float], title: str, xlabel: str = "", c
     return _svg(fig)
 
 
-def histogram(kept: np.ndarray, dropped: np.ndarray, title: str, log: bool = False) -> str:
+def histogram(h, title: str) -> str:
+    """Kept and dropped documents' counts per bin (a `corpus.report.tables.Histogram`), overlaid."""
     fig, ax = plt.subplots(figsize=(4.2, 2.6))
-    values = np.concatenate([kept, dropped]).astype(float)
-    values = values[np.isfinite(values)]
-    if log:
-        values = values[values > 0]
-    if len(values) == 0:
-        plt.close(fig)
-        return ""
-    lo, hi = values.min(), values.max()
-    if lo == hi:
-        hi = lo + 1
-    edges = np.logspace(np.log10(lo), np.log10(hi), 41) if log else np.linspace(lo, hi, 41)
-    for data, color, label in ((kept, KEPT, f"kept ({len(kept):,})"), (dropped, DROPPED, f"dropped ({len(dropped):,})")):
-        data = data[np.isfinite(data.astype(float))]
-        if len(data):
-            ax.hist(data, bins=edges, color=color, alpha=0.6, label=label)
-    if log:
+    for counts, n, color, label in ((h.kept, h.kept_n, KEPT, "kept"), (h.dropped, h.dropped_n, DROPPED, "dropped")):
+        if counts.sum():
+            ax.stairs(counts, h.edges, fill=True, color=color, alpha=0.6, label=f"{label} ({n:,})")
+    if h.log:
         ax.set_xscale("log")
     ax.set_title(title, loc="left")
     ax.legend(frameon=False, fontsize=8)

@@ -103,7 +103,7 @@ def render(data: ReportData) -> str:
 
     parts.append("<h2>Distributions: kept against dropped</h2>")
     parts.append('<div class="grid">' + "".join(
-        charts.histogram(v["kept"], v["dropped"], name.removeprefix("signal_"), log=name in ("chars", "signal_words", "signal_latex_commands", "signal_cid_runs"))
+        charts.histogram(v, name.removeprefix("signal_"))
         for name, v in data.distributions.items()) + "</div>")
 
     parts.append("<h2>Duplicate groups</h2>")

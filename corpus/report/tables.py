@@ -29,7 +29,7 @@ class ReportData:
     funnel: list[dict]
     drops_by: dict[str, pl.DataFrame]
     components: pl.DataFrame
-    distributions: dict[str, dict[str, np.ndarray]]
+    distributions: dict[str, "Histogram"]
     clusters: pl.DataFrame
     extraction: pl.DataFrame
     crystals: dict[str, pl.DataFrame]
@@ -124,15 +124,51 @@ def components(docs: pl.LazyFrame, summary: dict) -> pl.DataFrame:
 DISTRIBUTIONS = ("chars", "language_score", "domain_score", *[f"signal_{k}" for k in REPORTED_SIGNALS])
 
 
-def distributions(docs: pl.LazyFrame) -> dict[str, dict[str, np.ndarray]]:
-    """Per column, the values of kept and of dropped documents (numpy, for histograms)."""
-    frame = docs.filter(pl.col("status") != "failed").select("status", *DISTRIBUTIONS).collect()
+LOG_SCALE = ("chars", "signal_words", "signal_latex_commands", "signal_cid_runs")  # spread over orders of magnitude
+BINS = 40
+
+
+@dataclass
+class Histogram:
+    """Counts of kept and dropped documents' values in BINS bins (`edges`, log-spaced for LOG_SCALE columns,
+    over the finite values' range); `kept_n`/`dropped_n`: documents with a value at all."""
+
+    edges: np.ndarray
+    kept: np.ndarray
+    dropped: np.ndarray
+    kept_n: int
+    dropped_n: int
+    log: bool
+
+
+def distributions(docs: pl.LazyFrame) -> dict[str, Histogram]:
+    """Per column, a histogram of kept and of dropped documents. Binned by polars aggregations (range, then counts
+    per bin) rather than from the values themselves, so the report's memory stays the same whatever the corpus size."""
+    docs = docs.filter(pl.col("status").is_in(["kept", "dropped"]))
     out = {}
     for col in DISTRIBUTIONS:
-        kept = frame.filter(pl.col("status") == "kept")[col].drop_nulls().to_numpy()
-        dropped = frame.filter(pl.col("status") == "dropped")[col].drop_nulls().to_numpy()
-        if len(kept) or len(dropped):
-            out[col] = {"kept": kept, "dropped": dropped}
+        log = col in LOG_SCALE
+        v = pl.col(col).cast(pl.Float64)
+        usable = v.is_finite() & (v > 0) if log else v.is_finite()
+        stats = docs.select(
+            v.filter(usable).min().alias("lo"), v.filter(usable).max().alias("hi"),
+            v.filter(pl.col("status") == "kept").count().alias("kept_n"), v.filter(pl.col("status") == "dropped").count().alias("dropped_n"),
+        ).collect(engine="streaming").row(0, named=True)
+        if not (stats["kept_n"] or stats["dropped_n"]) or stats["lo"] is None:
+            continue
+        lo, hi = stats["lo"], stats["hi"] if stats["hi"] > stats["lo"] else stats["lo"] + 1
+        if log:
+            edges = np.logspace(np.log10(lo), np.log10(hi), BINS + 1)
+            position = (v.log10() - np.log10(lo)) / (np.log10(hi) - np.log10(lo))
+        else:
+            edges = np.linspace(lo, hi, BINS + 1)
+            position = (v - lo) / (hi - lo)
+        counts = (docs.filter(usable).select("status", (position * BINS).floor().clip(0, BINS - 1).cast(pl.Int64).alias("bin"))
+                  .group_by("status", "bin").agg(pl.len().alias("n")).collect(engine="streaming"))
+        per = {status: np.zeros(BINS, dtype=np.int64) for status in ("kept", "dropped")}
+        for status, b, n in counts.iter_rows():
+            per[status][b] = n
+        out[col] = Histogram(edges, per["kept"], per["dropped"], stats["kept_n"], stats["dropped_n"], log)
     return out
 
 
