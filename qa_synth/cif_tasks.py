@@ -156,9 +156,10 @@ def conditions(properties: dict) -> str:
 
 
 def crystal_tasks(structure: Structure, record: str, source: str, rng: random.Random, per_structure: int,
-                  properties: dict | None = None) -> list[QAPair]:
-    """`per_structure` questions about one structure, distinct tasks first, each with a random paraphrase."""
-    tasks = list(TASKS)
+                  properties: dict | None = None, tasks: list[str] | None = None) -> list[QAPair]:
+    """`per_structure` questions about one structure (of `tasks`, default all), distinct tasks first, each with a
+    random paraphrase."""
+    tasks = list(tasks or TASKS)
     rng.shuffle(tasks)
     out = []
     for k in range(per_structure):

@@ -3,7 +3,7 @@
 Sources (`sources:`, in priority order: when two pairs are duplicates the earlier source's wins):
 
   kind: crystals         LLaMat's crystal tasks (qa_synth.cif_tasks) from CIF files / CDVAE CSVs
-                         paths, per_structure (questions per structure), symprec
+                         paths, per_structure (questions per structure), symprec, tasks (default all)
   kind: matsci_nlp       MatSci-NLP tasks in LLaMat's MatNLP format (qa_synth.matsci_nlp), train split only
                          root (the MatSci-NLP folder), tasks (default all)
   kind: sie              LLaMat's MatSIE JSONL files as they are: paths (the *_train files)
@@ -106,6 +106,11 @@ def load_manifest(path: str) -> dict:
         kind = s["kind"]
         if kind in ("crystals", "sie"):
             s["paths"] = _files(base, s.get("paths"), f"{field}.paths")
+        if kind == "crystals" and s.get("tasks") is not None:
+            from qa_synth.cif_tasks import TASKS
+
+            if not isinstance(s["tasks"], list) or not s["tasks"] or set(s["tasks"]) - set(TASKS):
+                raise ValueError(f"{field}.tasks: a list of crystal tasks out of {', '.join(TASKS)}")
         elif kind == "matsci_nlp":
             s["root"] = _folder(base, s.get("root"), f"{field}.root")
         elif kind == "nerre":
@@ -195,12 +200,26 @@ def crystal_pairs(src: dict, index, settings, rng: random.Random, skipped: Count
         if index is not None and index.match(item, spacegroup_number(item, settings.symprec)) is not None:
             skipped["benchmark_structure"] += 1
             continue
-        out += crystal_tasks(item, f"{src['name']}:{record}", src["name"], rng, src.get("per_structure", 4), properties)
+        out += crystal_tasks(item, f"{src['name']}:{record}", src["name"], rng, src.get("per_structure", 4), properties,
+                             src.get("tasks"))
     return out
 
 
-def source_pairs(src: dict, m: dict, index, settings, rng: random.Random, skipped: Counter, notes: dict) -> list:
-    """Every pair one source converts to, before any removal."""
+def _per_file(src: dict, files: list, failed: list) -> list:
+    """The pairs of each (path, convert) of a source; a file that cannot be read or converted (not UTF-8, bad JSON,
+    missing fields, gone) is recorded in `failed` with its error and the build goes on without it."""
+    out = []
+    for path, convert in files:
+        try:
+            out += list(convert())
+        except (OSError, ValueError, KeyError, TypeError, AttributeError, IndexError) as e:  # JSONDecodeError, UnicodeDecodeError: ValueError
+            failed.append({"source": src["name"], "path": path, "error": f"{type(e).__name__}: {e}"[:300]})
+            _log(f"warning: {src['name']}: {path} not converted ({type(e).__name__}: {e}); the build goes on without it")
+    return out
+
+
+def source_pairs(src: dict, m: dict, index, settings, rng: random.Random, skipped: Counter, notes: dict, failed: list) -> list:
+    """Every pair one source converts to, before any removal (files that fail are listed in `failed`)."""
     from qa_synth import extraction, matsci_nlp, recipes, teacher
 
     kind = src["kind"]
@@ -209,13 +228,14 @@ def source_pairs(src: dict, m: dict, index, settings, rng: random.Random, skippe
     if kind == "matsci_nlp":
         return list(matsci_nlp.pairs(src["root"], "train", src.get("tasks")))
     if kind == "sie":
-        return list(extraction.sie(src["paths"]))
+        return _per_file(src, [(p, lambda p=p: extraction.sie([p])) for p in src["paths"]], failed)
     if kind == "nerre":
-        return [p for k, path in src["sets"].items() for p in extraction.nerre(path, k)]
+        return _per_file(src, [(path, lambda k=k, path=path: extraction.nerre(path, k)) for k, path in src["sets"].items()], failed)
     if kind == "matsci_instruct":
-        return list(extraction.matsci_instruct(src["path"]))
+        return _per_file(src, [(src["path"], lambda: extraction.matsci_instruct(src["path"]))], failed)
     if kind == "recipes":
-        return [p for r in src["releases"] for p in recipes.pairs(r["path"], r["method"], rng, src.get("tasks"))]
+        return _per_file(src, [(r["path"], lambda r=r: recipes.pairs(r["path"], r["method"], rng, src.get("tasks")))
+                               for r in src["releases"]], failed)
     # teacher
     config = dict(src)
     if not src.get("model_path") and not src.get("base_url"):
@@ -283,10 +303,10 @@ def build(manifest_path: str, output: str | None = None) -> dict:
     _log(f"evaluation index: {sum(evaluation.per_benchmark.values())} test texts, "
          f"{sum(index.counts.values()) if index else 0} test structures")
     rng = random.Random(m["seed"])
-    pairs, skipped, notes, converted = [], Counter(), {}, Counter()
+    pairs, skipped, notes, converted, failed = [], Counter(), {}, Counter(), []
     for src in m["sources"]:
         t = time.time()
-        new = source_pairs(src, m, index, settings, rng, skipped, notes)
+        new = source_pairs(src, m, index, settings, rng, skipped, notes, failed)
         for p in new:
             p.source = src["name"]
         pairs += new
@@ -352,6 +372,7 @@ def build(manifest_path: str, output: str | None = None) -> dict:
         "removed_per_source": {s: dict(sorted(Counter(r for i, (r, _) in removed.items() if pairs[i].source == s).items()))
                                for s in converted},
         "skipped_structures": dict(skipped),
+        "failed_files": failed,
         "evaluation_sets": dict(evaluation.per_benchmark) | (dict(index.counts) if index else {}),
         "notes": notes,
         **counts,

@@ -23,6 +23,9 @@ def write_summary(summary: dict, path: str) -> None:
                              for s, v in summary["lengths"].items()])
     lines += ["", "## Removals", ""]
     lines += markdown_table(["reason", "pairs"], [[r, f"{n:,}"] for r, n in summary["removed"].items()] or [["-", "0"]])
+    if summary.get("failed_files"):
+        lines += ["", "Files not converted (the build went on without them):"]
+        lines += [f"- `{f['path']}` ({f['source']}): {f['error']}" for f in summary["failed_files"]]
     if summary["skipped_structures"]:
         lines += ["", "Crystal structures not asked about: " + ", ".join(f"{k} {v:,}" for k, v in summary["skipped_structures"].items())]
     lines += ["", "## Evaluation sets kept out", ""]

@@ -246,6 +246,7 @@ def test_matsci_nlp_split_is_disjoint_and_stable():
     (lambda m: m["sources"][0].update(target=-1), "sources[0].target"),
     (lambda m: m["exclude"][0].update(kind="web"), "exclude[0].kind"),
     (lambda m: m.pop("seed"), "'seed'"),
+    (lambda m: m["sources"][0].update(tasks=["dance"]), "sources[0].tasks"),
 ])
 def test_bad_manifest_fails_before_any_work_naming_the_field(tmp_path, edit, message):
     import yaml
@@ -283,3 +284,28 @@ def test_public_shards_train_with_the_sft_config(public, tmp_path):
                   "warmup_steps=1", "eval_every=0", "export=false"]) == 0
     losses = json.loads((tmp_path / "run" / "loss.json").read_text())
     assert len(losses) == 4 and all(np.isfinite(v) for v in losses)
+
+
+def test_a_file_that_cannot_be_converted_is_reported_and_the_build_goes_on(tmp_path):
+    import yaml
+
+    from qa_synth.cli import build
+
+    good = tmp_path / "doping_train.jsonl"
+    good.write_text("".join(json.dumps({"system": "Extract.", "question": f"Passage {k}: ZnO doped with Al.",
+                                        "answer": json.dumps({"dopants": ["Al"], "k": k})}) + "\n" for k in range(3)))
+    broken = tmp_path / "mof1_train.jsonl"
+    broken.write_bytes(b'{"system": "x", "question": \xff\xfe not json\n')
+    m = {"name": "t", "output_dir": str(tmp_path / "out"), "seed": 1, "seq_len": 256, "global_batch_size": 2,
+         "tokenizer": {"path": str(SAMPLES / "tokenizers" / "llama2"), "eos_token": "</s>"},
+         "sources": [{"name": "sie", "kind": "sie", "paths": [str(good), str(broken)]},
+                     {"name": "cod", "kind": "crystals", "per_structure": 1, "tasks": ["generate"],
+                      "paths": [str(SAMPLES / "crystals" / "cod_cifs" / "BaTiO3_cubic.cif")]}],
+         "exclude": []}
+    (tmp_path / "m.yaml").write_text(yaml.safe_dump(m))
+    summary = build(str(tmp_path / "m.yaml"), str(tmp_path / "out"))
+    assert summary["converted"] == {"sie": 3, "cod": 1}
+    assert [f["path"] for f in summary["failed_files"]] == [str(broken)] and "Error" in summary["failed_files"][0]["error"]
+    assert str(broken) in (tmp_path / "out" / "summary.md").read_text()
+    pairs = _pairs(tmp_path / "out") + [json.loads(x) for x in (tmp_path / "out" / "validation.jsonl").read_text().splitlines()]
+    assert {p["task"] for p in pairs} == {"sie_doping", "generate"}
