@@ -90,7 +90,8 @@ def write_report(out: str, scores: dict, backend: str, reference: str, timings: 
              "|---|---|---:|---:|" + "---:|" * len(MODELS) + "---:|"]
     for r in rows:
         paper = " | ".join(f"{r[m]:.2f}" if r[m] != "" else "" for m in MODELS)
-        lines.append(f"| {r['task']} | {r['metric']} | {r['items']} | {r['score']:.2f} | {paper} | {timings.get(r['task'], 0):.1f} |")
+        metric = r["metric"].replace("|", "\\|")  # the MOF links' head|||field names inside a Markdown table
+        lines.append(f"| {r['task']} | {metric} | {r['items']} | {r['score']:.2f} | {paper} | {timings.get(r['task'], 0):.1f} |")
     with open(os.path.join(out, "report.md"), "w", encoding="utf-8") as f:
         f.write("\n".join(lines) + "\n")
 

@@ -11,11 +11,13 @@
 - validity = both; reported over all generations and over those that parse into a structure;
 - coverage (recall / precision): CDVAE's fingerprints -- the mean CrystalNN "ops" site fingerprint
   and the magpie ElementProperty composition fingerprint -- with its cutoffs (MP-20: 0.4 / 10;
-  Perov-5 and Carbon-24: 0.2 / 4), over valid generations. CDVAE standardises composition
+  Perov-5 and Carbon-24: 0.2 / 4), over every generation that makes a structure (valid or not, as
+  CDVAE's `compute_cov` takes all its crystals); precision's denominator is all generations,
+  recall's the reference crystals. CDVAE standardises composition
   fingerprints with fixed means and deviations of its training data; here they are standardised with
   the reference set's own, which shifts the composition distances (documented, not hidden);
 - Wasserstein distances of density (g/cm³) and of the number of elements, valid generations
-  against the reference.
+  against the reference (CDVAE draws 1,000 of its valid crystals at random; here all valid ones).
 
 Generated crystals are read from CIF text, LLaMat crystal strings (lengths / angles / element and
 coordinates lines), or LLaMat's parsed CSV (`lengths, angles, species, coords` columns).
@@ -33,6 +35,7 @@ from collections import Counter
 
 import numpy as np
 from pymatgen.core import Composition, Lattice, Structure
+from pymatgen.core.periodic_table import DummySpecies
 
 CUTOFFS = {"mp_20": (0.4, 10.0), "perov_5": (0.2, 4.0), "carbon_24": (0.2, 4.0)}
 
@@ -56,7 +59,9 @@ def parse_structure(text: str) -> Structure | None:
         for parse in (from_crystal_string, lambda t: CifParser.from_str(t).parse_structures(primitive=False)[0]):
             try:
                 s = parse(text)
-                if len(s) and np.isfinite(s.lattice.volume) and s.lattice.volume > 0:
+                # pymatgen reads an unknown symbol ("Xx") as a dummy species: not an element, so not a crystal
+                real = not any(isinstance(sp, DummySpecies) for site in s for sp in site.species)
+                if len(s) and real and np.isfinite(s.lattice.volume) and s.lattice.volume > 0:
                     return s
             except Exception:  # noqa: BLE001 - a generation that does not parse is the measured outcome, not an error
                 continue
@@ -95,9 +100,24 @@ def structure_validity(crystal: Structure, cutoff: float = 0.5) -> bool:
     return not (dist.min() < cutoff or crystal.volume < 0.1)
 
 
+def _pauling_ok(ox_states: tuple[int, ...], enegs: list[float | None]) -> bool:
+    """The Pauling test as the SMACT CDVAE ran with evaluated it: pairs in order, a cation at least as
+    electronegative as an anion fails; the first cation-anion pair with an element lacking data raised TypeError,
+    which CDVAE took as a pass. Current SMACT's `pauling_test` returns False for such elements instead, so the
+    test is written out here rather than called (it changes He, Ne, Ar, Pm and Rn compounds)."""
+    for (ox1, en1), (ox2, en2) in itertools.combinations(list(zip(ox_states, enegs)), 2):
+        if (ox1 > 0 and ox2 < 0) or (ox1 < 0 and ox2 > 0):
+            if en1 is None or en2 is None:
+                return True
+            if (ox1 > 0 and en1 >= en2) or (ox1 < 0 and en1 <= en2):
+                return False
+    return True
+
+
 def smact_validity(elements: tuple[str, ...], counts: tuple[int, ...], use_pauling_test: bool = True, include_alloys: bool = True) -> bool:
+    """CDVAE's compositional validity of elements (in order of atomic number) with gcd-reduced counts."""
     import smact
-    from smact.screening import neutral_ratios, pauling_test
+    from smact.screening import neutral_ratios
 
     if len(set(elements)) == 1:
         return True
@@ -112,29 +132,23 @@ def smact_validity(elements: tuple[str, ...], counts: tuple[int, ...], use_pauli
     states = [getattr(e, "oxidation_states_smact14", None) or [] for e in smact_elems]
     for ox_states in itertools.product(*states):
         ratios = neutral_ratios(ox_states, stoichs=[(c,) for c in counts], threshold=threshold)
-        if not ratios:
-            continue
-        if use_pauling_test:
-            try:
-                ok = pauling_test(ox_states, electronegs)
-            except TypeError:  # no electronegativity data: assumed fine, as in CDVAE
-                ok = True
-        else:
-            ok = True
-        if ok:
+        if ratios and (not use_pauling_test or _pauling_ok(ox_states, electronegs)):
             return True
     return False
 
 
 def composition_validity(crystal: Structure) -> bool:
-    counter = Counter(site.specie.symbol for site in crystal)
-    elements = tuple(sorted(counter))
+    counter = Counter(site.specie for site in crystal)
+    elements = sorted(counter, key=lambda e: e.Z)  # CDVAE's order (atom types), which the Pauling test's pair order follows
     counts = np.array([counter[e] for e in elements])
     counts = counts // np.gcd.reduce(counts)
-    return smact_validity(elements, tuple(int(c) for c in counts))
+    return smact_validity(tuple(e.symbol for e in elements), tuple(int(c) for c in counts))
 
 
-def _fingerprints(crystals: list[Structure]) -> tuple[np.ndarray, np.ndarray]:
+def _fingerprints(crystals: list[Structure]) -> tuple[list, list]:
+    """CDVAE's fingerprints of each crystal: the mean CrystalNN "ops" site fingerprint and the magpie composition
+    fingerprint, or (None, None) where the structure fingerprint cannot be computed (CDVAE then leaves the crystal
+    out of coverage, while it still counts in precision's denominator)."""
     from matminer.featurizers.composition.composite import ElementProperty
     from matminer.featurizers.site.fingerprint import CrystalNNFingerprint
 
@@ -144,24 +158,38 @@ def _fingerprints(crystals: list[Structure]) -> tuple[np.ndarray, np.ndarray]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for c in crystals:
-            structs.append(np.mean([site_fp.featurize(c, i) for i in range(len(c))], axis=0))
-            comps.append(comp_fp.featurize(Composition(c.composition)))
-    return np.asarray(structs, dtype=float), np.asarray(comps, dtype=float)
+            try:
+                struct = np.mean([site_fp.featurize(c, i) for i in range(len(c))], axis=0)
+                comp = np.asarray(comp_fp.featurize(Composition(c.composition)), dtype=float)
+            except Exception:  # noqa: BLE001 - as CDVAE: a crystal without a fingerprint is left out of coverage
+                struct, comp = None, None
+            structs.append(struct)
+            comps.append(comp)
+    return structs, comps
 
 
-def coverage(generated: list[Structure], reference: list[Structure], struc_cutoff: float, comp_cutoff: float) -> dict:
+def coverage(generated: list[Structure], reference: list[Structure], struc_cutoff: float, comp_cutoff: float,
+             generations: int | None = None) -> dict:
+    """CDVAE's COV-R (share of reference crystals with some generation within both cutoffs, the nearest by structure
+    and the nearest by composition taken separately, as CDVAE does) and COV-P (generations within both cutoffs of
+    some reference crystal, over `generations`: every generation made, as CDVAE counts them before filtering)."""
     from scipy.spatial.distance import cdist
 
-    if not generated or not reference:
-        return {"cov_recall": 0.0, "cov_precision": 0.0}
+    generations = len(generated) if generations is None else generations
     gs, gc = _fingerprints(generated)
+    keep = [i for i, (a, b) in enumerate(zip(gs, gc)) if a is not None and b is not None]
+    if not keep or not reference or not generations:
+        return {"cov_recall": 0.0, "cov_precision": 0.0}
     rs, rc = _fingerprints(reference)
+    rkeep = [i for i, (a, b) in enumerate(zip(rs, rc)) if a is not None and b is not None]
+    gs, gc = np.array([gs[i] for i in keep]), np.array([gc[i] for i in keep])
+    rs, rc = np.array([rs[i] for i in rkeep]), np.array([rc[i] for i in rkeep])
     mean, std = rc.mean(axis=0), rc.std(axis=0)
     std[std == 0] = 1.0
     gc, rc = (gc - mean) / std, (rc - mean) / std
     struc, comp = cdist(gs, rs), cdist(gc, rc)
     recall = np.mean((struc.min(axis=0) <= struc_cutoff) & (comp.min(axis=0) <= comp_cutoff))
-    precision = np.mean((struc.min(axis=1) <= struc_cutoff) & (comp.min(axis=1) <= comp_cutoff))
+    precision = np.sum((struc.min(axis=1) <= struc_cutoff) & (comp.min(axis=1) <= comp_cutoff)) / generations
     return {"cov_recall": 100 * float(recall), "cov_precision": 100 * float(precision)}
 
 
@@ -184,8 +212,8 @@ def metrics(generated: list[Structure | None], reference: list[Structure], cutof
         out["wdist_density"] = float(wasserstein_distance([c.density for c in valid], [c.density for c in reference]))
         out["wdist_num_elems"] = float(wasserstein_distance([len(c.composition.elements) for c in valid],
                                                             [len(c.composition.elements) for c in reference]))
-    if cutoffs:
-        out.update(coverage(valid, reference, *cutoffs))
+    if cutoffs:  # CDVAE: every generation that makes a structure, valid or not; precision over all generations
+        out.update(coverage(parsed, reference, *cutoffs, generations=len(generated)))
     return out
 
 

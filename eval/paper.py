@@ -12,6 +12,10 @@ MATNLP_ROWS = {"ner_matscholar": "(ner, matscholar)", "ner_sofc": "(ner, sofc_to
 # our MatSIE doping metric -> the paper's column in doping_all.csv, and its scale to ours
 DOPING = {"link_f1": ("triplets", 1), "similarity": ("similarity", 1), "exact_match": ("exact_match", 100), "parsable": ("parsable", 100)}
 MODELS = ("LLaMat3-chat", "LLaMat2-chat", "LLaMA3-chat-FT", "GPT-4o")
+# the MOF tables: per-field entity F1 in mof*_ner.csv, per-link F1 in mof*_all.csv (columns "head|||field");
+# our metric -> (file, column, scale to ours)
+MOF_SCALAR = {"parsable": ("ner", "parsable", 100), "exact_match": ("ner", "exact_match", 100), "similarity": ("ner", "JWsim", 1)}
+SIE_MODELS = {"llamat3-chat": "LLaMat3-chat", "llamat2-chat": "LLaMat2-chat"}  # the chat models the report shows
 
 
 def _rows(path: str) -> list[dict]:
@@ -37,23 +41,30 @@ def paper_values(reference: str, task: str, metric: str) -> dict[str, float]:
             for row in _rows(path):
                 if row.get("Task") == MATNLP_ROWS[task]:
                     return {m: v for m in MODELS if (v := _number(row.get(m, ""))) is not None}
+    if task in ("sie_mof1", "sie_mof2"):
+        name = task.split("_")[1]
+        if metric.startswith("entity_f1:"):
+            where = ("ner", metric.split(":", 1)[1], 1)
+        elif metric.startswith("link_f1:"):
+            where = ("all", metric.split(":", 1)[1], 1)
+        else:
+            where = MOF_SCALAR.get(metric)
+        if where:
+            return _sie_table(os.path.join(reference, f"{name}_{where[0]}.csv"), where[1], where[2])
     if task == "sie_doping" and metric in DOPING:
         column, scale = DOPING[metric]
-        path = os.path.join(reference, "doping_all.csv")
-        if os.path.exists(path):
-            out = {}
-            for row in _rows(path):
-                name = {"llamat3-chat": "LLaMat3-chat", "llamat2-chat": "LLaMat2-chat"}.get(row["model"])
-                if name and (v := _number(row.get(column, ""))) is not None:
-                    out[name] = v * scale
-            return out
+        return _sie_table(os.path.join(reference, "doping_all.csv"), column, scale)
     if task == "sie_discomat" and metric == "exact_match":
-        path = os.path.join(reference, "discomat_all.csv")
-        if os.path.exists(path):
-            out = {}
-            for row in _rows(path):
-                name = {"llamat3-chat": "LLaMat3-chat", "llamat2-chat": "LLaMat2-chat"}.get(row["model"])
-                if name and (v := _number(row.get("exact_match", ""))) is not None:
-                    out[name] = 100 * v
-            return out
+        return _sie_table(os.path.join(reference, "discomat_all.csv"), "exact_match", 100)
     return {}
+
+
+def _sie_table(path: str, column: str, scale: float) -> dict[str, float]:
+    """{model: value * scale} of one column of a MatSIE table (one row per model; '41/45' read as a fraction)."""
+    out = {}
+    if os.path.exists(path):
+        for row in _rows(path):
+            name = SIE_MODELS.get(row.get("model", ""))
+            if name and (v := _number(row.get(column, ""))) is not None:
+                out[name] = v * scale
+    return out

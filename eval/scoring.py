@@ -125,21 +125,29 @@ def _leaves(value, path: str = "") -> set[tuple[str, str]]:
     return out
 
 
-def _links(value) -> set[tuple]:
+# The field each MatSIE record task links from, as the paper's per-link tables do (mof1_all.csv: formula|||name,
+# ...; mof2_all.csv: name_of_mof|||mof_formula, ...). The records' key order varies within a file, so the head is
+# named, not taken as the first key; a record whose head is empty has nothing to link from.
+LINK_HEADS = {"sie_mof1": "formula", "sie_mof2": "name_of_mof"}
+
+
+def _links(value, head: str | None = None) -> set[tuple]:
     if isinstance(value, dict) and "dopants2basemats" in value:  # doping: (dopant, host) pairs
         dop, hosts = value.get("dopants") or {}, value.get("basemats") or {}
         return {(str(dop.get(d, d)).lower(), str(hosts.get(h, h)).lower())
                 for d, hs in (value.get("dopants2basemats") or {}).items() for h in (hs or [])}
-    if isinstance(value, list):  # records: (first field's value, other field, its value)
+    if isinstance(value, list):  # records: (head field's value, other field, its value); head: the task's or the first key
         out = set()
         for rec in value:
             if isinstance(rec, dict) and rec:
-                keys = list(rec)
-                head = str(rec[keys[0]]).lower()
-                for k in keys[1:]:
+                key = head if head is not None else list(rec)[0]
+                if head is not None and (not isinstance(rec.get(key), str) or not rec[key].strip()):
+                    continue
+                value_of_head = str(rec.get(key)).lower()
+                for k in [k for k in rec if k != key]:
                     for v in rec[k] if isinstance(rec[k], list) else [rec[k]]:
                         if v not in (None, ""):
-                            out.add((head, k, str(v).lower()))
+                            out.add((value_of_head, k, str(v).lower()))
         return out
     return set()
 
@@ -148,10 +156,26 @@ def _prf(tp: int, fp: int, fn: int) -> float:
     return 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else 1.0
 
 
+def _count(counts: list[int], gold: set, predicted: set) -> None:
+    counts[0] += len(gold & predicted)
+    counts[1] += len(predicted - gold)
+    counts[2] += len(gold - predicted)
+
+
+def _count_by(by: dict[str, list[int]], label, gold: set, predicted: set) -> None:
+    for k in {label(x) for x in gold | predicted}:
+        _count(by.setdefault(k, [0, 0, 0]), {x for x in gold if label(x) == k}, {x for x in predicted if label(x) == k})
+
+
 def score_sie(task: str, pairs: list[tuple]) -> dict:
+    """Entity and link F1 pooled over the items, Jaro-Winkler similarity, exact match and parsability; for the
+    record tasks the paper breaks down (LINK_HEADS), also entity F1 per field and link F1 per head|||field."""
     parsable = exact = 0
     similarity = 0.0
     ent, link = [0, 0, 0], [0, 0, 0]
+    per_field: dict[str, list[int]] = {}
+    per_link: dict[str, list[int]] = {}
+    head = LINK_HEADS.get(task)
     for item, prediction in pairs:
         gold = parse_json(item.reference)
         similarity += JaroWinkler.normalized_similarity(prediction.strip(), item.reference.strip())
@@ -161,14 +185,19 @@ def score_sie(task: str, pairs: list[tuple]) -> dict:
         except ValueError:
             got = None
         exact += int(got == gold)
-        for counts, fn in ((ent, _leaves), (link, _links)):
-            g, p = fn(gold), fn(got) if got is not None else set()
-            counts[0] += len(g & p)
-            counts[1] += len(p - g)
-            counts[2] += len(g - p)
+        g_ent, p_ent = _leaves(gold), _leaves(got) if got is not None else set()
+        g_link, p_link = _links(gold, head), _links(got, head) if got is not None else set()
+        _count(ent, g_ent, p_ent)
+        _count(link, g_link, p_link)
+        if head:
+            _count_by(per_field, lambda x: x[0].split(".")[0], g_ent, p_ent)
+            _count_by(per_link, lambda x: f"{head}|||{x[1]}", g_link, p_link)
     n = max(1, len(pairs))
-    return {"entity_f1": _prf(*ent), "link_f1": _prf(*link), "similarity": similarity / n, "exact_match": 100 * exact / n,
-            "parsable": 100 * parsable / n}
+    out = {"entity_f1": _prf(*ent), "link_f1": _prf(*link), "similarity": similarity / n, "exact_match": 100 * exact / n,
+           "parsable": 100 * parsable / n}
+    out.update({f"entity_f1:{k}": _prf(*c) for k, c in sorted(per_field.items())})
+    out.update({f"link_f1:{k}": _prf(*c) for k, c in sorted(per_link.items())})
+    return out
 
 
 def _letters(text: str) -> list[str]:
