@@ -138,6 +138,9 @@ def licence_of(doc: Document) -> str | None:
     return None if value is None else str(value)
 
 
+LEDGER_FLUSH_ROWS = 10_000  # ledger rows a task buffers before writing them out
+
+
 class OutcomeWriter(JsonlWriter):
     """Writes documents of one outcome as zstd JSONL and records them in a parquet ledger.
 
@@ -156,16 +159,32 @@ class OutcomeWriter(JsonlWriter):
         self.ledger_path = ledger_path
         self._rows: list[dict] = []
         self._rank: int | None = None
+        self._ledger: pq.ParquetWriter | None = None
+        self.flush_rows = LEDGER_FLUSH_ROWS  # read at construction, so it travels with the pipeline to the workers
 
     def write(self, document: Document, rank: int = 0, **kwargs):
         self._rank = rank
         self._rows.append(ledger_row(document, self.status))
+        if len(self._rows) >= self.flush_rows:
+            self._flush()
         super().write(document, rank, **kwargs)
+
+    def _flush(self) -> None:
+        """Append the buffered rows to the task's ledger as a row group: a task's memory does not grow with its
+        documents. The file is written under a .partial name and renamed when the task closes it."""
+        if self._ledger is None:
+            path = self.ledger_path.format(rank=self._rank)
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            self._ledger = pq.ParquetWriter(path + ".partial", LEDGER_SCHEMA)
+        self._ledger.write_table(pa.Table.from_pylist(self._rows, schema=LEDGER_SCHEMA))
+        self._rows = []
 
     def close(self):
         super().close()
         if self._rows:
+            self._flush()
+        if self._ledger is not None:
+            self._ledger.close()
+            self._ledger = None
             path = self.ledger_path.format(rank=self._rank)
-            os.makedirs(os.path.dirname(path), exist_ok=True)
-            pq.write_table(pa.Table.from_pylist(self._rows, schema=LEDGER_SCHEMA), path)
-            self._rows = []
+            os.replace(path + ".partial", path)

@@ -203,6 +203,7 @@ def build_stages(manifest: Manifest, inputs: dict[str, list[str]], layout: Outpu
             os.path.join(layout.rejected, "*-{rank:05d}.jsonl.zst"),
             os.path.join(layout.failed, "*-{rank:05d}.jsonl.zst"),
             os.path.join(layout.outcomes, "*-{rank:05d}.parquet"),
+            os.path.join(layout.outcomes, "*-{rank:05d}.parquet.partial"),
             os.path.join(layout.inputs, "*-{rank:05d}.json"),
             os.path.join(layout.kept, "*", "{rank:05d}.jsonl.zst"),
             os.path.join(layout.progress, "process-{rank:05d}.json"),
@@ -234,6 +235,7 @@ def build_stages(manifest: Manifest, inputs: dict[str, list[str]], layout: Outpu
         os.path.join(layout.progress, "shards-{rank:05d}.json"),
         os.path.join(layout.rejected, "dedup_*-{rank:05d}.jsonl.zst"),
         os.path.join(layout.outcomes, "dropped-dedup_*-{rank:05d}.parquet"),
+        os.path.join(layout.outcomes, "dropped-dedup_*-{rank:05d}.parquet.partial"),
     ])]
     deduplicating = dedup.enabled or bool(structures)
     for comp in manifest.components:

@@ -220,6 +220,21 @@ def test_same_manifest_gives_byte_identical_output(tmp_path, demo_build):
     assert [k for k in a if a[k] != b[k]] == []
 
 
+def test_ledgers_written_in_pieces_give_the_same_build(tmp_path, demo_build, monkeypatch):
+    # a task writes its ledger every LEDGER_FLUSH_ROWS documents (its memory must not grow with its documents)
+    import pyarrow.parquet as pq
+
+    from conftest import assert_same_build
+    from corpus import outcomes
+
+    monkeypatch.setattr(outcomes, "LEDGER_FLUSH_ROWS", 7)
+    assert run_cli("build", write_manifest(tmp_path, base_manifest())) == 0
+    ledgers = sorted((tmp_path / "out" / "stats" / "outcomes").glob("*.parquet"))
+    assert ledgers and max(pq.ParquetFile(p).metadata.num_row_groups for p in ledgers) > 1
+    assert not list((tmp_path / "out" / "stats" / "outcomes").glob("*.partial"))
+    assert_same_build(demo_build, tmp_path / "out")
+
+
 def test_another_seed_shuffles_differently(tmp_path, demo_build):
     data = base_manifest()
     data["seed"] = 8
