@@ -119,3 +119,51 @@ def test_real_slurm_build_equals_local_build(slurm, tmp_path, monkeypatch):
     logs = "\n".join(p.read_text()[-1500:] for p in sorted(out.rglob("slurm_logs/*.out")))
     assert (out / "summary.json").exists(), logs
     assert_same_build(tmp_path / "local" / "out", out)
+
+
+def _wait_for_empty_queue(env: dict, seconds: int = 900) -> None:
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        queue = subprocess.run(["squeue", "-h"], env=env, capture_output=True, text=True).stdout.strip()
+        if not queue:
+            return
+        time.sleep(2)
+    pytest.fail(f"jobs still queued: {queue}")
+
+
+def test_a_preempted_task_is_requeued_and_the_build_still_equals_local(slurm, tmp_path, monkeypatch):
+    """Preemption as a cluster does it: SIGUSR1 to a running task's step. datatrove's handler requeues the array
+    task (`scontrol requeue`) and exits; Slurm runs it again, the later stages wait for it (afterok), and the
+    build ends as a local build does."""
+    data = base_manifest()
+    data["name"] = "preempted"
+    data["executor"] = {"type": "local", "tasks": 2, "workers": 1}
+    assert run_cli("build", write_manifest(tmp_path / "local", data)) == 0
+
+    clustered = copy.deepcopy(data)
+    clustered["executor"] = {"type": "slurm", "tasks": 2,
+                             "options": {"partition": "cpu", "time": "00:30:00", "cpus_per_task": 1, "mem_per_cpu_gb": 1}}
+    monkeypatch.setenv("SLURM_CONF", slurm["SLURM_CONF"])
+    monkeypatch.setenv("PATH", f"{Path(sys.executable).parent}:{os.environ['PATH']}")
+    assert run_cli("build", write_manifest(tmp_path / "slurm", clustered)) == 0
+    out = tmp_path / "slurm" / "out"
+
+    # the first process task, once its Python is running the pipeline (its signal handler is then in place)
+    deadline, job = time.time() + 300, None
+    while time.time() < deadline and job is None:
+        running = subprocess.run(["squeue", "-h", "-t", "R", "-n", "preempted-process", "-o", "%i"], env=slurm,
+                                 capture_output=True, text=True).stdout.split()
+        for spec in running:  # ARRAYJOB_TASK
+            log = out / "logs" / "process" / "slurm_logs" / f"{spec}.out"
+            if log.exists() and "Launching pipeline for rank" in log.read_text(errors="replace"):
+                job = spec
+                break
+        time.sleep(0.2)
+    assert job is not None, "no process task was seen running"
+    subprocess.run(["scancel", "--signal=USR1", job], env=slurm, check=True)  # the job's steps, not its batch shell
+    _wait_for_empty_queue(slurm)
+    # Slurm keeps a finished job's record for MinJobAge (300 s): the task ran twice
+    record = subprocess.run(["scontrol", "show", "job", job], env=slurm, capture_output=True, text=True).stdout
+    assert "Restarts=1" in record and "JobState=COMPLETED" in record, record
+    assert (out / "summary.json").exists()
+    assert_same_build(tmp_path / "local" / "out", out)
