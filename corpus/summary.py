@@ -21,6 +21,7 @@ from __future__ import annotations
 import glob
 import json
 import os
+import shutil
 
 import polars as pl
 import pyarrow.parquet as pq
@@ -35,8 +36,10 @@ from corpus.shards.format import PROVENANCE_SCHEMA, provenance_path, shard_files
 
 # Ledger rows reconciled and written at a time. The summary is one task over every document of the build, so it
 # works through the records in hash buckets of about this many rows: its memory stays the same whatever the corpus
-# size (issue 10's flatness bar), at the price of one scan of the ledgers per bucket.
-BUCKET_ROWS = 200_000
+# size (issue 10's flatness bar). The ledgers, provenance and dedup removals are first split into one file per
+# bucket in a single pass, one input batch at a time, so the work stays linear in the corpus.
+BUCKET_ROWS = 50_000
+SPLIT_BATCH = 65_536
 _HASH = {"seed": 0x6D617463}  # fixed: the same buckets every run (stable within a polars version)
 
 _EMPTY_LEDGER = pl.from_arrow(LEDGER_SCHEMA.empty_table())
@@ -73,14 +76,40 @@ def _is_duplicate() -> pl.Expr:
     return (pl.col("status") == DROPPED) & pl.col("reason").str.starts_with("duplicate_")
 
 
+def _split(inputs: list[tuple[str, str | None]], column: str, buckets: int, folder: str) -> dict[int, str]:
+    """Rewrite parquet files as one file per hash bucket of `column` (`inputs`: (path, component to add or None)),
+    reading one batch at a time. Returns {bucket: path} for the buckets that got rows."""
+    os.makedirs(folder, exist_ok=True)
+    writers: dict[int, pq.ParquetWriter] = {}
+    try:
+        for path, component in inputs:
+            for batch in pq.ParquetFile(path).iter_batches(batch_size=SPLIT_BATCH):
+                frame = pl.from_arrow(batch)
+                if component is not None:
+                    frame = frame.with_columns(pl.lit(component).alias("component"))
+                frame = frame.with_columns((pl.col(column).hash(**_HASH) % buckets).alias("_bucket"))
+                for (b,), part in frame.partition_by("_bucket", as_dict=True, include_key=False).items():
+                    table = part.to_arrow()
+                    if b not in writers:
+                        writers[b] = pq.ParquetWriter(os.path.join(folder, f"{b:05d}.parquet"), table.schema)
+                    writers[b].write_table(table.cast(writers[b].schema))
+    finally:
+        for w in writers.values():
+            w.close()
+    return {b: os.path.join(folder, f"{b:05d}.parquet") for b in writers}
+
+
 class _Ledgers:
-    """The build's outcome ledgers and shard provenance, read lazily: small aggregates over all of them, and the
-    record-level work (the per-document table, the record-by-record check) one hash bucket of records at a time."""
+    """The build's outcome ledgers, shard provenance and dedup removals: small aggregates over all of them (lazy,
+    streaming), and the record-level work (the per-document table, the record-by-record check) one hash bucket of
+    records at a time (`part`)."""
 
     def __init__(self, root: str, components: list[str]):
         self.root = root
         self.ledger = _scan_ledger(os.path.join(root, "stats"))
         self.provenance = _scan_provenance(os.path.join(root, "shards"), components)
+        removed = os.path.join(root, "work", "dedup", "removed.parquet")
+        self.removed = pl.scan_parquet(removed).select("record", "cluster", "cluster_size") if os.path.exists(removed) else None
         rows = self.ledger.select(pl.len()).collect().item()
         self.buckets = max(1, -(-rows // BUCKET_ROWS))
         # outcomes per (source, component, status, reason) and shard entries per (source, component): small tables
@@ -89,11 +118,32 @@ class _Ledgers:
         self.kept = (self.provenance.group_by("source", "component")
                      .agg(pl.len().alias("n"), (pl.col("token_end") - pl.col("token_start")).sum().alias("tokens"))
                      .collect(engine="streaming"))
+        self._parts: dict[str, dict[int, str]] = {}
+        self._work = os.path.join(root, "work", "summary_buckets")
+        if self.buckets > 1:
+            shutil.rmtree(self._work, ignore_errors=True)
+            ledgers = [(f, None) for f in sorted(glob.glob(os.path.join(root, "stats", "outcomes", "*.parquet")))]
+            shard_rows = [(provenance_path(ds), comp) for comp in components
+                          if os.path.isdir(os.path.join(root, "shards", comp))
+                          for ds in shard_files(os.path.join(root, "shards", comp))]
+            self._parts["ledger"] = _split(ledgers, "record", self.buckets, os.path.join(self._work, "ledger"))
+            self._parts["provenance"] = _split(shard_rows, "record", self.buckets, os.path.join(self._work, "provenance"))
+            if self.removed is not None:
+                self._parts["members"] = _split([(removed, None)], "record", self.buckets, os.path.join(self._work, "members"))
+                self._parts["survivors"] = _split([(removed, None)], "cluster", self.buckets, os.path.join(self._work, "survivors"))
 
-    def bucket(self, column: str, b: int) -> pl.Expr:
+    def part(self, name: str, b: int) -> pl.DataFrame:
+        """Bucket b of the ledger, the provenance, or the dedup removals by member ("members") or by group
+        ("survivors"); with one bucket, all of it."""
+        whole = {"ledger": self.ledger, "provenance": self.provenance, "members": self.removed, "survivors": self.removed}[name]
         if self.buckets == 1:
-            return pl.lit(True)
-        return (pl.col(column).hash(**_HASH) % self.buckets) == b
+            return whole.collect()
+        path = self._parts[name].get(b)
+        frame = pl.scan_parquet(path) if path else pl.LazyFrame(schema=whole.collect_schema())
+        return frame.select(whole.collect_schema().names()).collect()
+
+    def close(self) -> None:
+        shutil.rmtree(self._work, ignore_errors=True)
 
     def count(self, where: pl.Expr) -> int:
         return int(self.outcomes.filter(where)["n"].sum())
@@ -216,7 +266,7 @@ _TABLE_EXTRA = {"shard": pl.String, "token_start": pl.Int64, "token_end": pl.Int
                 "cluster": pl.String, "cluster_size": pl.Int64}
 
 
-def _documents_rows(root: str, led: _Ledgers, b: int, ledger: pl.DataFrame, provenance: pl.DataFrame) -> pl.DataFrame:
+def _documents_rows(led: _Ledgers, b: int, ledger: pl.DataFrame, provenance: pl.DataFrame) -> pl.DataFrame:
     """One bucket's rows of the per-document table: every input document of the bucket with its outcome and
     everything the ledger recorded, for kept ones its shard and token range, and for members of a duplicate group
     the group (named by its survivor's record key) and its size. Sorted by status, source and record."""
@@ -225,13 +275,10 @@ def _documents_rows(root: str, led: _Ledgers, b: int, ledger: pl.DataFrame, prov
     kept = ledger.filter(pl.col("status") == PASSED).join(prov, on="record", how="inner").with_columns(pl.lit(KEPT).alias("status"))
     rest = ledger.filter(pl.col("status") != PASSED)
     table = pl.concat([kept, rest], how="diagonal_relaxed")
-    removed_path = os.path.join(root, "work", "dedup", "removed.parquet")
-    if os.path.exists(removed_path):
-        removed = pl.scan_parquet(removed_path).select("record", "cluster", "cluster_size")
-        members = removed.filter(led.bucket("record", b))
-        survivors = (removed.filter(led.bucket("cluster", b)).group_by("cluster").agg(pl.col("cluster_size").first())
+    if led.removed is not None:
+        survivors = (led.part("survivors", b).group_by("cluster", maintain_order=True).agg(pl.col("cluster_size").first())
                      .with_columns(pl.col("cluster").alias("record")))
-        clusters = pl.concat([members, survivors.select("record", "cluster", "cluster_size")], how="vertical").collect()
+        clusters = pl.concat([led.part("members", b), survivors.select("record", "cluster", "cluster_size")], how="vertical")
         table = table.join(clusters, on="record", how="left")
     columns = [pl.col(c) for c in ledger.columns] + [
         (pl.col(c) if c in table.columns else pl.lit(None)).cast(t).alias(c) for c, t in _TABLE_EXTRA.items()]
@@ -256,9 +303,8 @@ def write_documents_table(root: str, led: _Ledgers) -> dict[str, tuple[int, int]
     writer = None
     try:
         for b in range(led.buckets):
-            ledger = led.ledger.filter(led.bucket("record", b)).collect()
-            prov = led.provenance.filter(led.bucket("record", b)).collect()
-            rows = _documents_rows(root, led, b, ledger, prov)
+            ledger, prov = led.part("ledger", b), led.part("provenance", b)
+            rows = _documents_rows(led, b, ledger, prov)
             for comp, missing, unexpected in _record_problems(ledger, prov).iter_rows():
                 m, u = problems.get(comp, (0, 0))
                 problems[comp] = (m + missing, u + unexpected)
@@ -287,7 +333,10 @@ class SummaryStep(PipelineStep):
     def run(self, data: DocumentsPipeline = None, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
         components = [c.name for c in self.manifest.components]
         ledgers = _Ledgers(self.root, components)
-        record_problems = write_documents_table(self.root, ledgers)
+        try:
+            record_problems = write_documents_table(self.root, ledgers)
+        finally:
+            ledgers.close()
         summary = build_summary(self.manifest, self.root, ledgers, record_problems)
         from corpus.mixture import write as write_data_stages
 

@@ -114,11 +114,11 @@ def run(args) -> int:
         timings[task] = time.perf_counter() - start
         print(f"[mateval] {task}: {len(group)} items in {timings[task]:.1f} s", file=sys.stderr, flush=True)
     missing = sum(1 for i in items if i.id not in predictions)
-    scores = score(items, predictions)
-    with open(os.path.join(args.out, "predictions.jsonl"), "w", encoding="utf-8") as f:
+    with open(os.path.join(args.out, "predictions.jsonl"), "w", encoding="utf-8") as f:  # before scoring: they cost the most
         for i in items:
             f.write(json.dumps({"id": i.id, "task": i.task, "prediction": predictions.get(i.id), "reference": i.reference},
                                ensure_ascii=False) + "\n")
+    scores = score(items, predictions)
     with open(os.path.join(args.out, "scores.json"), "w") as f:
         json.dump({"backend": getattr(backend, "name", "?"), "items": len(items), "without_prediction": missing, "scores": scores,
                    "seconds": {k: round(v, 2) for k, v in timings.items()}}, f, indent=2)

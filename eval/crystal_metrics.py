@@ -147,8 +147,8 @@ def composition_validity(crystal: Structure) -> bool:
 
 def _fingerprints(crystals: list[Structure]) -> tuple[list, list]:
     """CDVAE's fingerprints of each crystal: the mean CrystalNN "ops" site fingerprint and the magpie composition
-    fingerprint, or (None, None) where the structure fingerprint cannot be computed (CDVAE then leaves the crystal
-    out of coverage, while it still counts in precision's denominator)."""
+    fingerprint, or (None, None) where the structure fingerprint cannot be computed or the cell is under 0.1 Å³
+    (CDVAE then leaves the crystal out of coverage, while it still counts in precision's denominator)."""
     from matminer.featurizers.composition.composite import ElementProperty
     from matminer.featurizers.site.fingerprint import CrystalNNFingerprint
 
@@ -158,6 +158,10 @@ def _fingerprints(crystals: list[Structure]) -> tuple[list, list]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for c in crystals:
+            if c.volume < 0.1:  # CDVAE: "unrealistically small lattice", not a constructed crystal (and CrystalNN stalls on it)
+                structs.append(None)
+                comps.append(None)
+                continue
             try:
                 struct = np.mean([site_fp.featurize(c, i) for i in range(len(c))], axis=0)
                 comp = np.asarray(comp_fp.featurize(Composition(c.composition)), dtype=float)

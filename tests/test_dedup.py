@@ -109,6 +109,7 @@ def test_the_summary_in_record_buckets_equals_the_summary_in_one(built, tmp_path
     one, table_one = _summarise(copy, monkeypatch, 1_000_000)
     many, table_many = _summarise(copy, monkeypatch, 3)
     assert pq.ParquetFile(copy / "stats" / "documents.parquet").metadata.num_row_groups >= 4
+    assert not (copy / "work" / "summary_buckets").exists()  # the per-bucket split is scratch
     assert many == one and one["reconciled"]
     assert table_many.sort("record").equals(table_one.sort("record"))
     assert table_one.filter(pl.col("cluster").is_not_null()).height == 8  # four pairs: removed copy + survivor
