@@ -6,7 +6,8 @@ files and built with `corpus build` (all stages, MinHash dedup on, LLaMA-2 token
 and as many tasks as keep each task at `--docs-per-task` documents, the way a real manifest is
 sharded; `--fixed-tasks K` instead keeps K tasks whatever N is, which shows what one task's memory
 does as it is given more documents). A sampler sums the resident memory of the build's whole process tree every 0.2 s; the
-samples are assigned to stages with the build's own stage timings. Claim under test (issue 10):
+samples are assigned to stages with the build's own stage timings (logs/timings.json: the stages, then the report),
+keeping only samples at least one sampling interval (0.2 s) inside a stage. Claim under test (issue 10):
 every stage's peak stays flat as N grows except the one-task clustering phase (`dedup`), whose
 growth is measured.
 
@@ -112,9 +113,11 @@ def build(n: int, tmp: Path, tasks: int) -> dict:
         raise SystemExit(err.decode()[-3000:])
     timings = json.loads((tmp / f"out{n}" / "logs" / "timings.json").read_text())
     # stages ran one after the other; the setup before the first stage goes with it
+    # a stage's peak: the samples taken inside it, 0.2 s (one sampling interval) away from both of its ends, so that
+    # the processes of the stage before (workers exiting) or after do not count for it
     peaks, t = {}, wall - sum(timings.values())
     for stage, seconds in timings.items():
-        inside = [r for s, r in samples if t - 0.2 <= s <= t + seconds + 0.2]
+        inside = [r for s, r in samples if t + 0.2 <= s <= t + seconds - 0.2]
         peaks[stage] = round(max(inside, default=0) / 2**30, 3)
         t += seconds
     summary = json.loads((tmp / f"out{n}" / "summary.json").read_text())
