@@ -22,6 +22,8 @@ import glob
 import json
 import os
 import shutil
+import subprocess
+import sys
 
 import polars as pl
 import pyarrow.parquet as pq
@@ -104,14 +106,14 @@ class _Ledgers:
     streaming), and the record-level work (the per-document table, the record-by-record check) one hash bucket of
     records at a time (`part`)."""
 
-    def __init__(self, root: str, components: list[str]):
+    def __init__(self, root: str, components: list[str], bucket_rows: int = BUCKET_ROWS):
         self.root = root
         self.ledger = _scan_ledger(os.path.join(root, "stats"))
         self.provenance = _scan_provenance(os.path.join(root, "shards"), components)
         removed = os.path.join(root, "work", "dedup", "removed.parquet")
         self.removed = pl.scan_parquet(removed).select("record", "cluster", "cluster_size") if os.path.exists(removed) else None
         rows = self.ledger.select(pl.len()).collect().item()
-        self.buckets = max(1, -(-rows // BUCKET_ROWS))
+        self.buckets = max(1, -(-rows // bucket_rows))
         # outcomes per (source, component, status, reason) and shard entries per (source, component): small tables
         self.outcomes = (self.ledger.group_by("source", "component", "status", "reason").agg(pl.len().alias("n"))
                          .collect(engine="streaming"))
@@ -319,8 +321,34 @@ def write_documents_table(root: str, led: _Ledgers) -> dict[str, tuple[int, int]
     return problems
 
 
+def summarise(manifest: Manifest, root: str, bucket_rows: int = BUCKET_ROWS) -> None:
+    """Write OUT/stats/documents.parquet, the training data stages and OUT/summary.json."""
+    ledgers = _Ledgers(root, [c.name for c in manifest.components], bucket_rows)
+    try:
+        record_problems = write_documents_table(root, ledgers)
+    finally:
+        ledgers.close()
+    summary = build_summary(manifest, root, ledgers, record_problems)
+    from corpus.mixture import write as write_data_stages
+
+    try:
+        summary["mixture"] = write_data_stages(manifest, root, summary)
+    except ValueError as e:  # an impossible schedule: the shards stand, the training config does not
+        summary["mixture"] = {"error": str(e)}
+        summary["problems"].append(f"mixture: {e}")
+        summary["reconciled"] = False
+    with open(os.path.join(root, "summary.json"), "w") as f:
+        json.dump(summary, f, indent=2, sort_keys=False)
+        f.write("\n")
+
+
 class SummaryStep(PipelineStep):
-    """Last stage (one task): writes summary.json, the per-document table and the training data stages."""
+    """Last stage (one task): writes summary.json, the per-document table and the training data stages.
+
+    The work runs in a fresh interpreter (`python -m corpus.summary`): executors fork the task from a worker process
+    (datatrove's Ray RankWorker forks a pool), and polars' thread pool does not survive a fork -- a streaming query in
+    the forked child waited forever under Ray. A subprocess is also allowed where a daemonic pool worker may not start
+    a multiprocessing child."""
 
     name = "🧾 Summary"
     type = "🧾 - ACCOUNTING"
@@ -329,25 +357,22 @@ class SummaryStep(PipelineStep):
         super().__init__()
         self.manifest = manifest
         self.root = root
+        self.bucket_rows = BUCKET_ROWS  # read at construction, so it travels with the pipeline
 
     def run(self, data: DocumentsPipeline = None, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
-        components = [c.name for c in self.manifest.components]
-        ledgers = _Ledgers(self.root, components)
-        try:
-            record_problems = write_documents_table(self.root, ledgers)
-        finally:
-            ledgers.close()
-        summary = build_summary(self.manifest, self.root, ledgers, record_problems)
-        from corpus.mixture import write as write_data_stages
-
-        try:
-            summary["mixture"] = write_data_stages(self.manifest, self.root, summary)
-        except ValueError as e:  # an impossible schedule: the shards stand, the training config does not
-            summary["mixture"] = {"error": str(e)}
-            summary["problems"].append(f"mixture: {e}")
-            summary["reconciled"] = False
-        with open(os.path.join(self.root, "summary.json"), "w") as f:
-            json.dump(summary, f, indent=2, sort_keys=False)
-            f.write("\n")
+        os.makedirs(os.path.join(self.root, "work"), exist_ok=True)
+        spec = os.path.join(self.root, "work", "summary_manifest.json")
+        with open(spec, "w") as f:
+            f.write(self.manifest.model_dump_json())
+        done = subprocess.run([sys.executable, "-m", "corpus.summary", spec, self.root, str(self.bucket_rows)],
+                              capture_output=True, text=True)
+        os.remove(spec)
+        if done.returncode != 0:
+            raise RuntimeError(f"the summary failed (exit {done.returncode}):\n{done.stderr[-3000:]}")
         if data:
             yield from data
+
+
+if __name__ == "__main__":  # python -m corpus.summary MANIFEST_JSON ROOT BUCKET_ROWS (what SummaryStep runs)
+    with open(sys.argv[1]) as f:
+        summarise(Manifest.model_validate_json(f.read()), sys.argv[2], int(sys.argv[3]))

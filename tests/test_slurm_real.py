@@ -96,31 +96,6 @@ PartitionName=cpu Nodes={host} Default=YES MaxTime=INFINITE State=UP
         shutil.rmtree(root, ignore_errors=True)
 
 
-def test_real_slurm_build_equals_local_build(slurm, tmp_path, monkeypatch):
-    data = base_manifest()
-    data["executor"] = {"type": "local", "tasks": 2, "workers": 1}
-    assert run_cli("build", write_manifest(tmp_path / "local", data)) == 0
-
-    clustered = copy.deepcopy(data)
-    clustered["executor"] = {"type": "slurm", "tasks": 2,
-                             "options": {"partition": "cpu", "time": "00:30:00", "cpus_per_task": 1, "mem_per_cpu_gb": 1}}
-    monkeypatch.setenv("SLURM_CONF", slurm["SLURM_CONF"])
-    monkeypatch.setenv("PATH", f"{Path(sys.executable).parent}:{os.environ['PATH']}")  # the jobs run this environment's tools
-    assert run_cli("build", write_manifest(tmp_path / "slurm", clustered)) == 0
-    deadline = time.time() + 900
-    while time.time() < deadline:
-        queue = subprocess.run(["squeue", "-h"], env=slurm, capture_output=True, text=True).stdout.strip()
-        if not queue:
-            break
-        time.sleep(2)
-    else:
-        pytest.fail(f"jobs still queued: {queue}")
-    out = tmp_path / "slurm" / "out"
-    logs = "\n".join(p.read_text()[-1500:] for p in sorted(out.rglob("slurm_logs/*.out")))
-    assert (out / "summary.json").exists(), logs
-    assert_same_build(tmp_path / "local" / "out", out)
-
-
 def _wait_for_empty_queue(env: dict, seconds: int = 900) -> None:
     deadline = time.time() + seconds
     while time.time() < deadline:
@@ -131,22 +106,34 @@ def _wait_for_empty_queue(env: dict, seconds: int = 900) -> None:
     pytest.fail(f"jobs still queued: {queue}")
 
 
-def test_a_preempted_task_is_requeued_and_the_build_still_equals_local(slurm, tmp_path, monkeypatch):
-    """Preemption as a cluster does it: SIGUSR1 to a running task's step. datatrove's handler requeues the array
-    task (`scontrol requeue`) and exits; Slurm runs it again, the later stages wait for it (afterok), and the
-    build ends as a local build does."""
+def _build_locally_and_submit(name: str, slurm: dict, tmp_path: Path, monkeypatch) -> Path:
+    """Build the base manifest locally (TMP/local/out) and submit the same manifest to Slurm; returns its output folder."""
     data = base_manifest()
-    data["name"] = "preempted"
+    data["name"] = name
     data["executor"] = {"type": "local", "tasks": 2, "workers": 1}
     assert run_cli("build", write_manifest(tmp_path / "local", data)) == 0
-
     clustered = copy.deepcopy(data)
     clustered["executor"] = {"type": "slurm", "tasks": 2,
                              "options": {"partition": "cpu", "time": "00:30:00", "cpus_per_task": 1, "mem_per_cpu_gb": 1}}
     monkeypatch.setenv("SLURM_CONF", slurm["SLURM_CONF"])
-    monkeypatch.setenv("PATH", f"{Path(sys.executable).parent}:{os.environ['PATH']}")
+    monkeypatch.setenv("PATH", f"{Path(sys.executable).parent}:{os.environ['PATH']}")  # the jobs run this environment's tools
     assert run_cli("build", write_manifest(tmp_path / "slurm", clustered)) == 0
-    out = tmp_path / "slurm" / "out"
+    return tmp_path / "slurm" / "out"
+
+
+def test_real_slurm_build_equals_local_build(slurm, tmp_path, monkeypatch):
+    out = _build_locally_and_submit("test", slurm, tmp_path, monkeypatch)
+    _wait_for_empty_queue(slurm)
+    logs = "\n".join(p.read_text()[-1500:] for p in sorted(out.rglob("slurm_logs/*.out")))
+    assert (out / "summary.json").exists(), logs
+    assert_same_build(tmp_path / "local" / "out", out)
+
+
+def test_a_preempted_task_is_requeued_and_the_build_still_equals_local(slurm, tmp_path, monkeypatch):
+    """Preemption as a cluster does it: SIGUSR1 to a running task's step. datatrove's handler requeues the array
+    task (`scontrol requeue`) and exits; Slurm runs it again, the later stages wait for it (afterok), and the
+    build ends as a local build does."""
+    out = _build_locally_and_submit("preempted", slurm, tmp_path, monkeypatch)
 
     # the first process task, once its Python is running the pipeline (its signal handler is then in place)
     deadline, job = time.time() + 300, None
