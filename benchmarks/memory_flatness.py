@@ -131,6 +131,7 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 300_000, 1_000_000])
     parser.add_argument("--docs-per-task", type=int, default=12_500)
     parser.add_argument("--fixed-tasks", type=int, default=0, help="K tasks for every size instead of --docs-per-task")
+    parser.add_argument("--output", default="", help="result file name under benchmarks/results (default by mode)")
     args = parser.parse_args()
     rows = []
     for n in args.sizes:
@@ -141,7 +142,7 @@ def main() -> None:
     out = {"machine": f"{os.cpu_count()} cores", "docs_per_task": None if args.fixed_tasks else args.docs_per_task,
            "fixed_tasks": args.fixed_tasks or None, "runs": rows}
     os.makedirs(ROOT / "benchmarks" / "results", exist_ok=True)
-    name = f"memory_flatness_fixed{args.fixed_tasks}.json" if args.fixed_tasks else "memory_flatness.json"
+    name = args.output or (f"memory_flatness_fixed{args.fixed_tasks}.json" if args.fixed_tasks else "memory_flatness.json")
     (ROOT / "benchmarks" / "results" / name).write_text(json.dumps(out, indent=2) + "\n")
     print(json.dumps(out, indent=2))
 

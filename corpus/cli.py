@@ -439,11 +439,17 @@ def _run_isolated(executor) -> None:
     """
     import multiprocess  # datatrove's own multiprocessing (dill pickling), the way its pool starts tasks
 
-    child = multiprocess.get_context("forkserver").Process(target=executor.run)
+    child = multiprocess.get_context("forkserver").Process(target=_run_fresh, args=(executor,))
     child.start()
     child.join()
     if child.exitcode != 0:
         raise RuntimeError(f"a task of this stage failed (exit code {child.exitcode})")
+
+
+def _run_fresh(executor) -> None:
+    # a forkserver child has not used polars' thread pool: the summary can run in it directly (corpus.summary)
+    os.environ["CORPUS_FRESH_PROCESS"] = "1"
+    executor.run()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -345,10 +345,10 @@ def summarise(manifest: Manifest, root: str, bucket_rows: int = BUCKET_ROWS) -> 
 class SummaryStep(PipelineStep):
     """Last stage (one task): writes summary.json, the per-document table and the training data stages.
 
-    The work runs in a fresh interpreter (`python -m corpus.summary`): executors fork the task from a worker process
-    (datatrove's Ray RankWorker forks a pool), and polars' thread pool does not survive a fork -- a streaming query in
-    the forked child waited forever under Ray. A subprocess is also allowed where a daemonic pool worker may not start
-    a multiprocessing child."""
+    The work runs in a fresh interpreter (`python -m corpus.summary`) unless the task already runs in `corpus build`'s
+    own forkserver child: executors may fork the task from a worker process (datatrove's Ray RankWorker forks a pool),
+    and polars' thread pool does not survive a fork -- a streaming query in the forked child waited forever under Ray.
+    A subprocess is also allowed where a daemonic pool worker may not start a multiprocessing child."""
 
     name = "🧾 Summary"
     type = "🧾 - ACCOUNTING"
@@ -360,6 +360,11 @@ class SummaryStep(PipelineStep):
         self.bucket_rows = BUCKET_ROWS  # read at construction, so it travels with the pipeline
 
     def run(self, data: DocumentsPipeline = None, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
+        if os.environ.get("CORPUS_FRESH_PROCESS") == "1":  # corpus build's own clean child (local executor)
+            summarise(self.manifest, self.root, self.bucket_rows)
+            if data:
+                yield from data
+            return
         os.makedirs(os.path.join(self.root, "work"), exist_ok=True)
         spec = os.path.join(self.root, "work", "summary_manifest.json")
         with open(spec, "w") as f:
