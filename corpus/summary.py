@@ -48,18 +48,23 @@ _EMPTY_LEDGER = pl.from_arrow(LEDGER_SCHEMA.empty_table())
 _EMPTY_PROVENANCE = pl.from_arrow(PROVENANCE_SCHEMA.empty_table()).with_columns(pl.lit(None, pl.String).alias("component"))
 
 
-def _scan_ledger(stats_folder: str) -> pl.LazyFrame:
-    files = sorted(glob.glob(os.path.join(stats_folder, "outcomes", "*.parquet")))
+def _ledger_files(root: str) -> list[str]:
+    return sorted(glob.glob(os.path.join(root, "stats", "outcomes", "*.parquet")))
+
+
+def _provenance_files(root: str, components: list[str]) -> list[tuple[str, str]]:
+    """(provenance side-car, component) of every shard, component by component."""
+    return [(provenance_path(ds), comp) for comp in components if os.path.isdir(os.path.join(root, "shards", comp))
+            for ds in shard_files(os.path.join(root, "shards", comp))]
+
+
+def _scan_ledger(files: list[str]) -> pl.LazyFrame:
     return pl.scan_parquet(files) if files else _EMPTY_LEDGER.lazy()
 
 
-def _scan_provenance(shards_folder: str, components: list[str]) -> pl.LazyFrame:
-    frames = []
-    for comp in components:
-        folder = os.path.join(shards_folder, comp)
-        files = [provenance_path(ds) for ds in shard_files(folder)] if os.path.isdir(folder) else []
-        if files:
-            frames.append(pl.scan_parquet(files).with_columns(pl.lit(comp).alias("component")))
+def _scan_provenance(files: list[tuple[str, str]], components: list[str]) -> pl.LazyFrame:
+    frames = [pl.scan_parquet([p for p, c in files if c == comp]).with_columns(pl.lit(comp).alias("component"))
+              for comp in components if any(c == comp for _, c in files)]
     return pl.concat(frames, how="vertical") if frames else _EMPTY_PROVENANCE.lazy()
 
 
@@ -108,8 +113,9 @@ class _Ledgers:
 
     def __init__(self, root: str, components: list[str], bucket_rows: int = BUCKET_ROWS):
         self.root = root
-        self.ledger = _scan_ledger(os.path.join(root, "stats"))
-        self.provenance = _scan_provenance(os.path.join(root, "shards"), components)
+        ledger_files, provenance_files = _ledger_files(root), _provenance_files(root, components)
+        self.ledger = _scan_ledger(ledger_files)
+        self.provenance = _scan_provenance(provenance_files, components)
         removed = os.path.join(root, "work", "dedup", "removed.parquet")
         self.removed = pl.scan_parquet(removed).select("record", "cluster", "cluster_size") if os.path.exists(removed) else None
         rows = self.ledger.select(pl.len()).collect().item()
@@ -124,12 +130,8 @@ class _Ledgers:
         self._work = os.path.join(root, "work", "summary_buckets")
         if self.buckets > 1:
             shutil.rmtree(self._work, ignore_errors=True)
-            ledgers = [(f, None) for f in sorted(glob.glob(os.path.join(root, "stats", "outcomes", "*.parquet")))]
-            shard_rows = [(provenance_path(ds), comp) for comp in components
-                          if os.path.isdir(os.path.join(root, "shards", comp))
-                          for ds in shard_files(os.path.join(root, "shards", comp))]
-            self._parts["ledger"] = _split(ledgers, "record", self.buckets, os.path.join(self._work, "ledger"))
-            self._parts["provenance"] = _split(shard_rows, "record", self.buckets, os.path.join(self._work, "provenance"))
+            self._parts["ledger"] = _split([(f, None) for f in ledger_files], "record", self.buckets, os.path.join(self._work, "ledger"))
+            self._parts["provenance"] = _split(provenance_files, "record", self.buckets, os.path.join(self._work, "provenance"))
             if self.removed is not None:
                 self._parts["members"] = _split([(removed, None)], "record", self.buckets, os.path.join(self._work, "members"))
                 self._parts["survivors"] = _split([(removed, None)], "cluster", self.buckets, os.path.join(self._work, "survivors"))
