@@ -166,11 +166,14 @@ def structures(paths: list[str], settings):
     for path in paths:
         for record, text, row in cif_records(path):
             try:
-                s = parse_cif_block(text, settings).structure
+                parsed = parse_cif_block(text, settings)
             except CrystalParseError as e:
                 yield record, e.kind, {}
                 continue
-            yield record, validate(s, settings) or s, _properties(row)
+            if parsed.problem:
+                yield record, parsed.problem, {}
+                continue
+            yield record, validate(parsed.structure, settings) or parsed.structure, _properties(row)
 
 
 def _properties(row: dict) -> dict:

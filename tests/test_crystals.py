@@ -4,6 +4,7 @@ and crystals flowing through a build into their own shards with the same account
 
 import csv
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +18,7 @@ from corpus.crystals.matching import StructureIndex, matcher, same_crystal, spac
 from corpus.crystals.structures import (
     CrystalParseError,
     CrystalSettings,
+    cell_problem,
     cif_blocks,
     from_compact,
     parse_cif_block,
@@ -26,6 +28,7 @@ from corpus.crystals.structures import (
 )
 from corpus.crystals.text import crystal_string, property_text
 from corpus.dedup.structures import STRUCTURE_SCHEMA, structure_duplicates
+from corpus.records import Failure
 
 COD = SAMPLES / "crystals" / "cod_cifs"
 MP20 = SAMPLES / "crystals" / "mp_20"
@@ -84,6 +87,33 @@ def test_unparsable_missing_cell_and_no_sites_fail_with_their_own_kind():
         with pytest.raises(CrystalParseError) as e:
             parse_cif_block(cif_blocks(text)[0][1], SETTINGS)
         assert e.value.kind == kind, (kind, e.value)
+
+
+def test_impossible_cells_are_bad_cell_or_bad_volume_drops_not_rewritten(tmp_path):
+    # pymatgen reads `-5.6` as a = 5.6 Å and fails a zero length as a singular matrix: the file's own numbers decide
+    from corpus.extract import extract
+
+    fe = cod("Fe")
+    cases = {
+        "negative_length": (_edit(fe, "_cell_length_a                   2.8665", "_cell_length_a -2.8665"), "bad_cell"),
+        "zero_length": (_edit(fe, "_cell_length_a                   2.8665", "_cell_length_a 0.0"), "bad_volume"),
+        "angle_180": (_edit(fe, "_cell_angle_gamma                90", "_cell_angle_gamma 180"), "bad_cell"),
+        "angle_0": (_edit(fe, "_cell_angle_alpha                90", "_cell_angle_alpha 0"), "bad_cell"),
+        "nan_length": (_edit(fe, "_cell_length_c                   2.8665", "_cell_length_c nan"), "bad_cell"),
+        "flat_angles": (_edit(_edit(fe, "_cell_angle_alpha                90", "_cell_angle_alpha 120"),
+                              "_cell_angle_beta                 90", "_cell_angle_beta 120"), None),
+    }
+    for name, (text, _) in cases.items():
+        (tmp_path / f"{name}.cif").write_text(text)
+    # alpha = beta = 120 with gamma = 90 is a real (if odd) cell; 120/120/120 is flat
+    (tmp_path / "flat_120.cif").write_text(_edit(_edit(_edit(fe, "_cell_angle_alpha                90", "_cell_angle_alpha 120"),
+                                                      "_cell_angle_beta                 90", "_cell_angle_beta 120"),
+                                                "_cell_angle_gamma                90", "_cell_angle_gamma 120"))
+    cases["flat_120"] = (None, "bad_volume")
+    got = {os.path.basename(p)[:-4]: (item.metadata.get("crystal_problem") if not isinstance(item, Failure) else f"failed:{item.kind}")
+           for p, item in extract([str(tmp_path)], "cif")}
+    assert got == {name: want for name, (_, want) in cases.items()}
+    assert cell_problem(5.6, 5.6, 5.6, 90, 90, 90) is None and cell_problem(-5.6, 5.6, 5.6, 90, 90, 90) == "bad_cell"
 
 
 def test_validation_rules_on_damaged_real_structures():

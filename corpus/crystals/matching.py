@@ -103,9 +103,11 @@ def _benchmark_structures(path: str, settings: CrystalSettings):
         raise FileNotFoundError(f"benchmark file not found: {path}")
     for item, cif, _ in cif_records(path):
         try:
-            yield item, parse_cif_block(cif, settings).structure
+            record = parse_cif_block(cif, settings)
         except CrystalParseError:
             continue  # a broken test structure cannot contaminate anything
+        if record.structure is not None:
+            yield item, record.structure
 
 
 __all__ = ["StructureIndex", "group_key", "matcher", "same_crystal", "spacegroup_number"]

@@ -56,10 +56,11 @@ class CrystalSettings(BaseModel):
 class CrystalRecord:
     """One structure and what its source says about it."""
 
-    structure: Structure
+    structure: Structure | None
     database_id: str | None = None
     properties: dict[str, Any] = field(default_factory=dict)
     metadata: dict[str, Any] = field(default_factory=dict)
+    problem: str | None = None  # a drop reason found before a structure could be made (bad_cell, bad_volume)
 
 
 class CrystalParseError(ValueError):
@@ -110,14 +111,49 @@ def cif_records(path: str) -> Iterator[tuple[str, str, dict]]:
         yield f"{name}#L{line}", block, {}
 
 
+_CIF_NUMBER = r"([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|[-+]?(?:inf|nan))(?:\(\d+\))?"
+
+
+def cif_cell(block: str) -> tuple[float, ...] | None:
+    """The six cell parameters as the block writes them (a, b, c, alpha, beta, gamma), or None when one is not a number.
+
+    Read from the text because pymatgen takes the absolute value of a length (`-5.6` became a = 5.6 Å) and
+    fails on a zero one with a singular-matrix error, so neither could be told from a broken file afterwards."""
+    values = []
+    for tag in _CELL_TAGS:
+        m = re.search(rf"(?im)^\s*{tag}\s+'?{_CIF_NUMBER}", block)
+        if not m:
+            return None
+        values.append(float(m.group(1)))
+    return tuple(values)
+
+
+def cell_problem(a: float, b: float, c: float, alpha: float, beta: float, gamma: float) -> str | None:
+    """bad_cell: a length negative or not finite, an angle outside (0, 180); bad_volume: a zero length, or angles
+    that close the cell flat (the volume of the parallelepiped is zero or imaginary)."""
+    if not all(math.isfinite(v) for v in (a, b, c, alpha, beta, gamma)) or min(a, b, c) < 0:
+        return "bad_cell"
+    if not all(0 < angle < 180 for angle in (alpha, beta, gamma)):
+        return "bad_cell"
+    ca, cb, cg = (math.cos(math.radians(x)) for x in (alpha, beta, gamma))
+    radicand = 1 - ca * ca - cb * cb - cg * cg + 2 * ca * cb * cg
+    if radicand <= 0 or a * b * c * math.sqrt(radicand) <= 1e-3:
+        return "bad_volume"
+    return None
+
+
 def parse_cif_block(block: str, settings: CrystalSettings) -> CrystalRecord:
-    """One CIF data block -> a record; raises `CrystalParseError` (missing_cell, no_sites, unparsable_cif, unknown_element)."""
+    """One CIF data block -> a record; raises `CrystalParseError` (missing_cell, no_sites, unparsable_cif, unknown_element).
+    A cell that no structure can have gives a record without a structure and with `problem` set (a drop, not a failure)."""
     lowered = block.lower()
     missing = [t for t in _CELL_TAGS if t not in lowered]
     if missing:
         raise CrystalParseError("missing_cell", f"no {', '.join(missing)} in the block")
     if not any(t in lowered for t in _SITE_TAGS):
         raise CrystalParseError("no_sites", "no _atom_site_fract_x or _atom_site_Cartn_x loop in the block")
+    name = _BLOCK_NAME.match(block)
+    if (cell := cif_cell(block)) is not None and (problem := cell_problem(*cell)):
+        return CrystalRecord(None, None, metadata={"cif_block": name.group(1) if name else None, "cell": list(cell)}, problem=problem)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # pymatgen warns about every rounded coordinate; the checks below decide
         try:
@@ -128,7 +164,6 @@ def parse_cif_block(block: str, settings: CrystalSettings) -> CrystalRecord:
             raise CrystalParseError(kind, f"{type(e).__name__}: {e}") from None
     if not structures:
         raise CrystalParseError("unparsable_cif", "pymatgen found no structure in the block")
-    name = _BLOCK_NAME.match(block)
     cod = _COD_ID.search(block)
     database_id = f"cod-{cod.group(1)}" if cod else None
     return CrystalRecord(structures[0], database_id, metadata={"cif_block": name.group(1) if name else None})
@@ -162,6 +197,8 @@ def validate(structure: Structure, settings: CrystalSettings) -> str | None:
         return "no_sites"
     if len(structure) > settings.max_sites:
         return "too_many_sites"
+    if problem := cell_problem(*structure.lattice.abc, *structure.lattice.angles):
+        return problem
     volume = structure.lattice.volume
     if not math.isfinite(volume) or volume <= 1e-3:
         return "bad_volume"

@@ -69,10 +69,10 @@ class CrystalReader(SourceReader):
             metadata["crystal_id"] = record.database_id
         if record.properties:
             metadata["properties"] = record.properties
-        problem = validate(record.structure, s)
+        problem = record.problem or validate(record.structure, s)
         if problem:
             metadata["crystal_problem"] = problem
-            metadata["formula"] = _safe_formula(record.structure)
+            metadata["formula"] = _safe_formula(record.structure) if record.structure is not None else None
             yield Document(text="", id="", metadata=metadata)
             return
         std = standardise(record.structure, s)
@@ -202,6 +202,8 @@ class CrystalCsvReader(CrystalReader):
                 crystal = self._record_from_dict({k: _number(v) for k, v in row.items() if k and v not in (None, "")},
                                                  record.structure, id_value, skip)
                 crystal.database_id = crystal.database_id or record.database_id
+                if record.problem:
+                    crystal.problem, crystal.metadata["cell"] = record.problem, record.metadata["cell"]
                 yield crystal
 
 
