@@ -249,3 +249,21 @@ def test_pdf_repository_cover_sheet_is_dropped_and_its_metadata_kept():
     assert doc.metadata["licence"] == "CC BY 4.0"
     assert "Permalink" not in doc.text and "eScholarship" not in doc.text and "Powered by" not in doc.text
     assert "neutron" in doc.text.lower() and len(doc.text) > 5_000
+
+
+def test_truncated_real_pdfs_fail_as_damaged_unless_kept_with_a_flag(tmp_path):
+    # a download cut short: MuPDF repairs what it can see, which would otherwise pass as a shorter paper
+    pdfs = sorted((SAMPLES / "papers" / "pdf").glob("*.pdf"))
+    for pdf in pdfs:
+        data = pdf.read_bytes()
+        for fraction in (0.35, 0.6, 0.85, 0.98):
+            (tmp_path / f"{pdf.stem}-{int(fraction * 100)}.pdf").write_bytes(data[: int(len(data) * fraction)])
+    results = list(extract([str(tmp_path)], "pdf"))
+    assert len(results) == 4 * len(pdfs)
+    kinds = {item.kind if isinstance(item, Failure) else "kept" for _, item in results}
+    # a cut so early that no page survives is no_pages; every other cut is damaged_pdf, never a document
+    assert kinds <= {"damaged_pdf", "no_pages"} and "damaged_pdf" in kinds
+    kept = [item for _, item in extract([str(tmp_path)], "pdf", {"keep_damaged": True}) if not isinstance(item, Failure)]
+    assert kept and all(doc.metadata["repaired"] is True for doc in kept)
+    whole = [item for _, item in extract([str(p) for p in pdfs], "pdf")]
+    assert all(not isinstance(d, Failure) and "repaired" not in d.metadata for d in whole)

@@ -7,7 +7,8 @@ server is checked before any work (`/api/isalive`); a PDF that GROBID cannot pro
 `grobid_error` with the HTTP status, and the run goes on.
 
 Bad input ends as a failure with its own reason: `not_a_pdf` (a file named .pdf that is not
-one), `encrypted_pdf`, `no_pages` (truncated or damaged), `damaged_pdf`, `no_text_layer`
+one), `encrypted_pdf`, `no_pages` (truncated or damaged), `damaged_pdf` (MuPDF had to repair it: a truncated or
+corrupt file; `keep_damaged: true` keeps what it recovered, marked `repaired`), `no_text_layer`
 (scanned pages without OCR). Pages without text inside an otherwise good PDF are counted in the
 document's `no_text_pages` metadata rather than emitted as garbage.
 """
@@ -28,6 +29,9 @@ from corpus.readers.tei import TeiParser
 class PdfOptions(PaperOptions):
     caption_placement: Literal["inline", "after_paragraph"] = Field(
         "inline", description="inline: where the figure sits in the reading order; after_paragraph: never inside a paragraph"
+    )
+    keep_damaged: bool = Field(
+        False, description="keep what MuPDF recovers from a damaged (e.g. truncated) PDF, with metadata.repaired: true; default: fail it as damaged_pdf"
     )
     grobid_url: str | None = Field(None, description="a GROBID server, e.g. http://localhost:8070; default: PyMuPDF")
     grobid_timeout: int = Field(180, gt=0, description="seconds per PDF")
@@ -65,7 +69,8 @@ class PdfReader(PaperReader):
     def read_paper(self, data: bytes, filepath: str):
         if self.options.grobid_url:
             return self._read_with_grobid(data, filepath)
-        result = PdfExtractor(keep_tables=self.options.keep_tables, caption_placement=self.options.caption_placement).extract(data)
+        result = PdfExtractor(keep_tables=self.options.keep_tables, caption_placement=self.options.caption_placement,
+                              keep_damaged=self.options.keep_damaged).extract(data)
         if isinstance(result, Failure):
             return result
         if result.no_text_pages:
