@@ -15,6 +15,9 @@ Sources (`sources:`, in priority order: when two pairs are duplicates the earlie
                          pairs_per_passage, concurrency, attempts, cache (SQLite file), and either
                          base_url (or base_url_env: the variable holding it), model, api_key_env,
                          timeout_s, max_retries -- or model_path (a local transformers model).
+                         Passages that get no usable response in `attempts` tries are listed in the
+                         summary (missing_passages, with the last error) and the build exits 1 unless
+                         allow_missing: true; a rerun asks only for those (the cache has the rest).
                          Skipped, and said so in the summary, when base_url_env names an unset variable.
 
 Every source takes `name`, `target` (the most pairs it contributes; a seeded sample stratified by
@@ -221,7 +224,8 @@ def _per_file(src: dict, files: list, failed: list) -> list:
     return out
 
 
-def source_pairs(src: dict, m: dict, index, settings, rng: random.Random, skipped: Counter, notes: dict, failed: list) -> list:
+def source_pairs(src: dict, m: dict, index, settings, rng: random.Random, skipped: Counter, notes: dict, failed: list,
+                 missing_passages: list) -> list:
     """Every pair one source converts to, before any removal (files that fail are listed in `failed`)."""
     from qa_synth import extraction, matsci_nlp, recipes, teacher
 
@@ -253,11 +257,12 @@ def source_pairs(src: dict, m: dict, index, settings, rng: random.Random, skippe
             break
     cache = teacher.ResponseCache(src["cache"])
     try:
-        pairs, counts = teacher.generate(passages, teacher.teacher_backend(config), cache, src.get("pairs_per_passage", 3),
-                                         src.get("concurrency", 4), src.get("attempts", 3), m["seed"], src["name"])
+        pairs, counts, missing = teacher.generate(passages, teacher.teacher_backend(config), cache, src.get("pairs_per_passage", 3),
+                                                  src.get("concurrency", 4), src.get("attempts", 3), m["seed"], src["name"])
     finally:
         cache.close()
     notes[src["name"]] = {"passages": len(passages), "not_kept": dict(counts)}
+    missing_passages.extend({"source": src["name"], **row} for row in missing)
     return pairs
 
 
@@ -306,10 +311,10 @@ def build(manifest_path: str, output: str | None = None) -> dict:
     _log(f"evaluation index: {sum(evaluation.per_benchmark.values())} test texts, "
          f"{sum(index.counts.values()) if index else 0} test structures")
     rng = random.Random(m["seed"])
-    pairs, skipped, notes, converted, failed = [], Counter(), {}, Counter(), []
+    pairs, skipped, notes, converted, failed, missing_passages = [], Counter(), {}, Counter(), [], []
     for src in m["sources"]:
         t = time.time()
-        new = source_pairs(src, m, index, settings, rng, skipped, notes, failed)
+        new = source_pairs(src, m, index, settings, rng, skipped, notes, failed, missing_passages)
         for p in new:
             p.source = src["name"]
         pairs += new
@@ -361,6 +366,7 @@ def build(manifest_path: str, output: str | None = None) -> dict:
         yaml.safe_dump({"shards": os.path.join(out, "shards"), "seed": m["seed"], "seq_len": seq_len, "global_batch_size": global_batch,
                         "total_steps": steps, "stages": [{"name": "sft", "start_step": 1, "weights": {"sft": 1.0}}]}, f, sort_keys=False)
     reasons = Counter(r for r, _ in removed.values())
+    strict = {s["name"] for s in m["sources"] if s["kind"] == "teacher" and not s.get("allow_missing", False)}
     per_source_task = Counter((pairs[i].source, pairs[i].task) for i in train_rows)
     summary = {
         "name": m["name"],
@@ -376,6 +382,8 @@ def build(manifest_path: str, output: str | None = None) -> dict:
                                for s in converted},
         "skipped_structures": dict(skipped),
         "failed_files": failed,
+        "missing_passages": missing_passages,
+        "missing_allowed": not any(row["source"] in strict for row in missing_passages),
         "evaluation_sets": dict(evaluation.per_benchmark) | (dict(index.counts) if index else {}),
         "notes": notes,
         **counts,
@@ -383,7 +391,8 @@ def build(manifest_path: str, output: str | None = None) -> dict:
         "total_steps": steps,
         "timings_s": {k: round(v, 1) for k, v in timings.items()} | {"total": round(time.time() - started, 1)},
     }
-    assert sum(converted.values()) == len(kept) + len(removed), "every converted pair is kept or removed with a reason"
+    if sum(converted.values()) != len(kept) + len(removed):  # not an assert: python -O must not skip the accounting
+        raise RuntimeError(f"accounting: {sum(converted.values())} converted pairs but {len(kept)} kept + {len(removed)} removed")
     duplicated = len(pairs) - len({p.id for p in pairs})
     if duplicated:
         raise ValueError(f"{duplicated} pair ids are not unique: two sources or tasks name their pairs alike")
@@ -407,6 +416,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     print(json.dumps({k: summary[k] for k in ("name", "pairs", "validation_pairs", "per_source", "removed", "timings_s")}, indent=2))
+    if summary["missing_passages"]:
+        n = len(summary["missing_passages"])
+        print(f"{'warning' if summary['missing_allowed'] else 'error'}: {n} teacher passage(s) got no usable response "
+              f"(listed in summary.json and summary.md under missing_passages); rerun to ask for them again "
+              f"(the cache keeps what was answered)" + ("" if summary["missing_allowed"] else ", or set allow_missing: true on the source"),
+              file=sys.stderr)
+        return 0 if summary["missing_allowed"] else 1
     return 0
 
 

@@ -26,6 +26,9 @@ def write_summary(summary: dict, path: str) -> None:
     if summary.get("failed_files"):
         lines += ["", "Files not converted (the build went on without them):"]
         lines += [f"- `{f['path']}` ({f['source']}): {f['error']}" for f in summary["failed_files"]]
+    if summary.get("missing_passages"):
+        lines += ["", f"Teacher passages without a usable response ({len(summary['missing_passages'])}; a rerun asks for them again):"]
+        lines += [f"- `{r['passage']}` ({r['source']}, {r['attempts']} attempts): {r['last_error']}" for r in summary["missing_passages"]]
     if summary["skipped_structures"]:
         lines += ["", "Crystal structures not asked about: " + ", ".join(f"{k} {v:,}" for k, v in summary["skipped_structures"].items())]
     lines += ["", "## Evaluation sets kept out", ""]

@@ -9,8 +9,9 @@ Backends (`teacher_backend(config)`):
 
 `generate(passages, backend, cache, ...)` asks for pairs per passage with bounded concurrency. Every
 response is stored in a SQLite cache keyed by the request, so a rerun or a resumed run pays only for
-what it has not got yet; a response that does not parse is asked again (up to `attempts` times, each a
-distinct cached request). Pairs are kept only when they pass `check_pair`: parsable, length bounds,
+what it has not got yet; a response that cannot be used (an error, a body that is not JSON, no choices, no
+content, no JSON list in it) is a failed attempt, asked again up to `attempts` times and never cached;
+passages whose attempts are all spent are returned as `missing`, with the last error. Pairs are kept only when they pass `check_pair`: parsable, length bounds,
 and supported by the passage (most of the answer's content words and every number in it occur in
 the passage). The result is in passage order whatever order the responses came back in, so the same
 responses give the same pairs.
@@ -27,6 +28,7 @@ import threading
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from typing import NamedTuple
 
 from qa_synth.pairs import QAPair
 
@@ -61,16 +63,23 @@ class OpenAIChat:
         return f"openai:{self.model}"
 
     def complete(self, messages: list[dict], seed: int) -> str:
-        import openai
-
+        # Whatever comes back is untrusted: the client raises OpenAIError for HTTP errors and timeouts, but a 200 with
+        # a body that is not JSON raises json.JSONDecodeError, a JSON body of another shape gives an object without
+        # choices or messages (AttributeError, TypeError), a cut connection an httpx error. Each is one failed attempt.
         try:
             response = self.client.chat.completions.create(model=self.model, messages=messages, temperature=self.temperature,
                                                            max_tokens=self.max_tokens, seed=seed)
-        except openai.OpenAIError as e:
-            raise TeacherError(f"{type(e).__name__}: {e}") from e
-        if not response.choices:
-            raise TeacherError("the response has no choices")
-        return response.choices[0].message.content or ""
+            choices = getattr(response, "choices", None)
+            if not choices:
+                raise TeacherError("the response has no choices")
+            content = choices[0].message.content
+        except TeacherError:
+            raise
+        except Exception as e:  # noqa: BLE001 - see above: no response may end the build
+            raise TeacherError(f"{type(e).__name__}: {str(e)[:300]}") from e
+        if not isinstance(content, str) or not content.strip():
+            raise TeacherError("the response's message has no content")
+        return content
 
 
 class TransformersChat:
@@ -190,35 +199,47 @@ def passages_from_build(folders: Iterable[str], max_chars: int = 2000, min_chars
                 yield f"{doc.id}:{k}", "\n\n".join(window)
 
 
+class Generation(NamedTuple):
+    pairs: list[QAPair]  # checked pairs, in passage order
+    counts: Counter  # what was not kept, by reason
+    missing: list[dict]  # passages whose every attempt failed: {"passage": id, "attempts": n, "last_error": text}
+
+
 def generate(passages: list[tuple[str, str]], backend, cache: ResponseCache, pairs_per_passage: int = 3, concurrency: int = 4,
-             attempts: int = 3, seed: int = 0, source: str = "teacher") -> tuple[list[QAPair], Counter]:
-    """Checked pairs for every passage, in passage order, and counts of what was not kept (by reason)."""
+             attempts: int = 3, seed: int = 0, source: str = "teacher") -> Generation:
+    """Checked pairs for every passage, in passage order, counts of what was not kept (by reason), and the passages
+    that got no usable response in `attempts` tries. Only usable (parsable) responses are cached, so a rerun asks
+    again exactly for what is missing."""
     counts: Counter = Counter()
+    missing: dict[str, dict] = {}
     lock = threading.Lock()
 
     def one(passage_id: str, passage: str) -> list[QAPair]:
         messages = [{"role": "system", "content": SYSTEM_TEACHER},
                     {"role": "user", "content": INSTRUCTION.format(n=pairs_per_passage, passage=passage)}]
-        items = None
-        for attempt in range(attempts):
-            key = ResponseCache.key(backend.name, messages, seed + attempt)
-            text = cache.get(key)
-            if text is None:
-                try:
-                    text = backend.complete(messages, seed + attempt)
-                except TeacherError:
-                    with lock:
-                        counts["request_failed"] += 1
-                    continue  # not cached: a rerun asks again
-                cache.put(key, backend.name, text)
+        keys = [ResponseCache.key(backend.name, messages, seed + attempt) for attempt in range(attempts)]
+        # a usable answer of an earlier run, whichever attempt got it: a rerun asks only for what is missing
+        items = next((parsed for key in keys if (text := cache.get(key)) is not None and (parsed := parse_pairs(text)) is not None), None)
+        last_error = ""
+        for attempt, key in enumerate(keys if items is None else []):
+            try:
+                text = backend.complete(messages, seed + attempt)
+            except Exception as e:  # noqa: BLE001 - TeacherError, or anything a local backend raises: one failed attempt
+                last_error = str(e) if isinstance(e, TeacherError) else f"{type(e).__name__}: {e}"
+                with lock:
+                    counts["request_failed"] += 1
+                continue  # not cached: a rerun asks again
             items = parse_pairs(text)
             if items is not None:
+                cache.put(key, backend.name, text)
                 break
+            last_error = f"unparsable response: {text[:200]!r}"
             with lock:
                 counts["unparsable_response"] += 1
         if items is None:
             with lock:
                 counts["passage_without_pairs"] += 1
+                missing[passage_id] = {"passage": passage_id, "attempts": attempts, "last_error": last_error[:500]}
             return []
         out, seen = [], set()
         for n, item in enumerate(items[: pairs_per_passage * 2]):
@@ -237,4 +258,4 @@ def generate(passages: list[tuple[str, str]], backend, cache: ResponseCache, pai
 
     with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
         results = list(pool.map(lambda p: one(*p), passages))  # map keeps passage order
-    return [p for r in results for p in r], counts
+    return Generation([p for r in results for p in r], counts, [missing[pid] for pid, _ in passages if pid in missing])

@@ -112,8 +112,9 @@ def _generate(url, cache_path):
 
 def test_teacher_survives_429_timeouts_and_garbage_without_losing_or_duplicating(tmp_path):
     with Server() as server:
-        pairs, counts = _generate(server.url, tmp_path / "cache.sqlite")
+        pairs, counts, missing = _generate(server.url, tmp_path / "cache.sqlite")
         calls = dict(server.calls)
+    assert missing == []
     got = [(p.id.split(":")[1], p.question.rsplit("\n\n", 1)[1], p.answer) for p in pairs]
     expected = [("p0", q["question"], q["answer"]) for q in GOOD["p0"]] + \
                [("p1", q["question"], q["answer"]) for q in GOOD["p1"][:2]] + [("p2", GOOD["p2"][0]["question"], GOOD["p2"][0]["answer"])]
@@ -126,9 +127,9 @@ def test_teacher_survives_429_timeouts_and_garbage_without_losing_or_duplicating
 
 def test_teacher_rerun_is_served_from_the_cache(tmp_path):
     with Server() as server:
-        first, _ = _generate(server.url, tmp_path / "cache.sqlite")
+        first = _generate(server.url, tmp_path / "cache.sqlite").pairs
         calls = dict(server.calls)
-        second, _ = _generate(server.url, tmp_path / "cache.sqlite")
+        second = _generate(server.url, tmp_path / "cache.sqlite").pairs
         assert server.calls == calls  # nothing paid twice
     assert [p.__dict__ for p in first] == [p.__dict__ for p in second]
 
@@ -137,8 +138,9 @@ def test_a_dead_endpoint_loses_no_passage_silently(tmp_path):
     from qa_synth.teacher import OpenAIChat, ResponseCache, generate
 
     cache = ResponseCache(str(tmp_path / "c.sqlite"))
-    pairs, counts = generate(PASSAGES[:2], OpenAIChat("http://127.0.0.1:9/v1", "none", timeout_s=0.2, max_retries=0), cache, attempts=2)
+    pairs, counts, missing = generate(PASSAGES[:2], OpenAIChat("http://127.0.0.1:9/v1", "none", timeout_s=0.2, max_retries=0), cache, attempts=2)
     assert pairs == [] and counts == {"request_failed": 4, "passage_without_pairs": 2}
+    assert [m["passage"] for m in missing] == ["p0", "p1"] and all("Connection" in m["last_error"] for m in missing)
     assert cache.db.execute("SELECT COUNT(*) FROM responses").fetchone()[0] == 0  # failures are not cached: a rerun asks again
 
 
@@ -168,10 +170,11 @@ def test_teacher_with_a_tiny_local_transformers_model(tmp_path):
     AutoTokenizer.from_pretrained(str(SAMPLES / "tokenizers" / "llama2")).save_pretrained(model_dir)
     backend = teacher_backend({"model_path": str(model_dir), "max_new_tokens": 12})
     cache = ResponseCache(str(tmp_path / "c.sqlite"))
-    pairs, counts = generate(PASSAGES[:2], backend, cache, attempts=1)
-    # an untrained model answers noise: every response is generated, cached, and rejected as unparsable, none lost
-    assert pairs == [] and counts == {"unparsable_response": 2, "passage_without_pairs": 2}
-    assert cache.db.execute("SELECT COUNT(*) FROM responses").fetchone()[0] == 2
+    pairs, counts, missing = generate(PASSAGES[:2], backend, cache, attempts=1)
+    # an untrained model answers noise: every response is generated and rejected as unparsable, none lost, and
+    # nothing unusable is cached (a rerun asks again)
+    assert pairs == [] and counts == {"unparsable_response": 2, "passage_without_pairs": 2} and len(missing) == 2
+    assert cache.db.execute("SELECT COUNT(*) FROM responses").fetchone()[0] == 0
 
 
 class EchoTeacher(Server):
