@@ -119,8 +119,7 @@ def print_summary(summary: dict, root: str) -> None:
 
 
 def cmd_build(args: argparse.Namespace) -> int:
-    from corpus.pipeline import build_stages, make_executor, prepare_output, write_paths_files, OutputLayout
-    from corpus.progress import ProgressDisplay
+    from corpus.pipeline import OutputLayout, build_stages, prepare_output
 
     try:
         manifest = load_manifest(args.manifest, output_dir=args.output)
@@ -136,11 +135,31 @@ def cmd_build(args: argparse.Namespace) -> int:
         print("\nDry run: nothing was read or written.")
         return EXIT_OK
 
+    from corpus.buildlock import BuildLock, BuildLocked
+
+    lock = BuildLock(manifest.output_dir)
     try:
-        layout = prepare_output(manifest, inputs, force=args.force)
-    except ManifestError as e:
+        lock.__enter__()
+    except BuildLocked as e:
         print(f"error: {e}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    try:
+        try:
+            layout = prepare_output(manifest, inputs, force=args.force)
+        except ManifestError as e:
+            lock.release_if_unused()
+            print(f"error: {e}", file=sys.stderr)
+            return EXIT_BAD_INPUT
+        return _run_build(args, manifest, inputs, layout, vocab, eos)
+    finally:
+        lock.__exit__()
+
+
+def _run_build(args: argparse.Namespace, manifest: Manifest, inputs: dict[str, list[str]], layout, vocab: int, eos: int) -> int:
+    """The build proper, while this process holds the output folder's lock."""
+    from corpus.pipeline import build_stages, make_executor, write_paths_files
+    from corpus.progress import ProgressDisplay
+
     roots = write_paths_files(layout, inputs)
     stages = build_stages(manifest, inputs, layout, roots)
     print_plan(manifest, args.manifest, inputs, stages, vocab, eos)

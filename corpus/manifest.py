@@ -347,7 +347,59 @@ def load_manifest(path: str | os.PathLike, output_dir: str | None = None) -> Man
             k: _resolve(base, v) if k in READERS[src["reader"]].path_options and isinstance(v, str) else v
             for k, v in src["options"].items()
         }
-    return Manifest.model_validate(data)
+    resolved = Manifest.model_validate(data)
+    if clashes := output_clashes(resolved):
+        raise ManifestError(f"{path}: output_dir must lie apart from every input\n  " + "\n  ".join(clashes))
+    return resolved
+
+
+def _static_prefix(pattern: str) -> str:
+    """The folder part of a path or glob before its first wildcard: what the pattern can reach at most."""
+    parts = Path(pattern).parts
+    kept = []
+    for part in parts:
+        if glob.has_magic(part):
+            break
+        kept.append(part)
+    return str(Path(*kept)) if kept else os.sep
+
+
+def input_paths(manifest: Manifest) -> list[tuple[str, str]]:
+    """(field, path) of everything a build reads: source paths and path options, the tokenizer, models, test sets."""
+    from corpus.readers import READERS
+
+    found = []
+    for i, src in enumerate(manifest.sources):
+        found += [(f"sources[{i}].paths[{j}]", p) for j, p in enumerate(src.paths)]
+        found += [(f"sources[{i}].options.{k}", src.options[k]) for k in READERS[src.reader].path_options if src.options.get(k)]
+    if manifest.tokenizer.path:
+        found.append(("tokenizer.path", manifest.tokenizer.path))
+    if manifest.stages.filters.domain.model:
+        found.append(("stages.filters.domain.model", manifest.stages.filters.domain.model))
+    for i, bench in enumerate(manifest.stages.decontamination.benchmarks):
+        found += [(f"stages.decontamination.benchmarks[{i}].paths[{j}]", p) for j, p in enumerate(bench.paths)]
+    for i, bench in enumerate(manifest.stages.crystals.decontamination):
+        found += [(f"stages.crystals.decontamination[{i}].paths[{j}]", p) for j, p in enumerate(bench.paths)]
+    return found
+
+
+def output_clashes(manifest: Manifest) -> list[str]:
+    """Inputs that the output folder equals, holds or lies inside, after resolving symlinks. Any of them would let
+    `--force` delete a user's files, or a build read its own outputs on the next run."""
+    out = Path(os.path.realpath(manifest.output_dir))
+    clashes = []
+    for where, p in input_paths(manifest):
+        inp = Path(os.path.realpath(_static_prefix(p)))
+        if out == inp:
+            relation = "is"
+        elif inp.is_relative_to(out):
+            relation = "holds"
+        elif out.is_relative_to(inp):
+            relation = "lies inside"
+        else:
+            continue
+        clashes.append(f"output_dir {manifest.output_dir} {relation} {where} {p}" + (f" (resolved: {inp})" if str(inp) != p else ""))
+    return clashes
 
 
 def expand_inputs(manifest: Manifest) -> dict[str, list[str]]:

@@ -301,13 +301,40 @@ def make_executor(manifest: Manifest, stage: Stage, layout: OutputLayout, depend
     )
 
 
+BUILD_MARKER = "matcorpus corpus build"  # build.json's `made_by`: the only folders `--force` may empty
+
+
+def is_build_folder(root: str) -> bool:
+    """True when `root` carries this toolkit's build marker: a build.json with the marker (or, from builds
+    before the marker, the manifest fingerprint only `corpus build` writes)."""
+    try:
+        with open(os.path.join(root, "build.json")) as f:
+            record = json.load(f)
+    except (OSError, ValueError):
+        return False
+    return isinstance(record, dict) and (record.get("made_by") == BUILD_MARKER or isinstance(record.get("fingerprint"), str))
+
+
 def prepare_output(manifest: Manifest, inputs: dict[str, list[str]], force: bool) -> OutputLayout:
-    """Create OUT, or resume it when it was started by the same manifest and inputs."""
+    """Create OUT, or resume it when it was started by the same manifest and inputs.
+
+    `--force` empties OUT only when it carries the build marker: a folder `corpus build` did not make is
+    never deleted, whatever the flags (the manifest check has already refused an OUT that holds an input)."""
+    from corpus.buildlock import LOCK_NAME
+
     layout = OutputLayout(manifest.output_dir)
     fingerprint = manifest.fingerprint(inputs)
-    if os.path.exists(layout.root) and force:
-        shutil.rmtree(layout.root)
-    if os.path.exists(layout.build_record):
+    present = [n for n in os.listdir(layout.root) if n != LOCK_NAME] if os.path.isdir(layout.root) else []
+    if present and not is_build_folder(layout.root):
+        raise ManifestError(
+            f"{layout.root} exists, is not empty and is not a corpus build (no build.json marker); it is never deleted, "
+            "--force or not: build elsewhere with --output, or empty it yourself"
+        )
+    if present and force:
+        for name in present:  # everything but the lock this build holds
+            path = os.path.join(layout.root, name)
+            shutil.rmtree(path) if os.path.isdir(path) and not os.path.islink(path) else os.remove(path)
+    elif os.path.exists(layout.build_record):
         with open(layout.build_record) as f:
             previous = json.load(f).get("fingerprint")
         if previous != fingerprint:
@@ -315,10 +342,8 @@ def prepare_output(manifest: Manifest, inputs: dict[str, list[str]], force: bool
                 f"{layout.root} holds a build of a different manifest or different input files; "
                 "use --force to start it over, or --output to build elsewhere"
             )
-    elif os.path.isdir(layout.root) and os.listdir(layout.root):
-        raise ManifestError(f"{layout.root} exists and is not a corpus build; use --force to replace it, or --output")
     for folder in (layout.root, layout.shards, layout.rejected, layout.failed, layout.stats):
         os.makedirs(folder, exist_ok=True)
     with open(layout.build_record, "w") as f:
-        json.dump({"name": manifest.name, "fingerprint": fingerprint}, f, indent=2, sort_keys=True)
+        json.dump({"made_by": BUILD_MARKER, "name": manifest.name, "fingerprint": fingerprint}, f, indent=2, sort_keys=True)
     return layout
