@@ -15,6 +15,8 @@ from datatrove.data import Document
 
 from corpus.identity import stable_id
 from corpus.readers import READERS, Failure
+from corpus.readers.paths import link_problem, source_files
+from corpus.records import ReaderOptions
 
 _EXTENSIONS = {".pdf": "pdf", ".txt": "text", ".md": "text", ".jsonl": "jsonl", ".nxml": "jats", ".tei": "tei", ".cif": "cif"}
 
@@ -42,21 +44,15 @@ def detect_reader(path: str) -> str | None:
     return _EXTENSIONS.get(os.path.splitext(name)[1])
 
 
-def _files(paths: list[str]) -> Iterator[str]:
-    for p in paths:
-        if os.path.isdir(p):
-            for root, _, names in sorted(os.walk(p)):
-                for n in sorted(names):
-                    yield os.path.join(root, n)
-        else:
-            yield p
-
-
 def extract(paths: list[str], reader: str = "auto", options: dict | None = None) -> Iterator[tuple[str, Document | Failure]]:
     """(file, document or failure) for every record of every file."""
     cache: dict[str, object] = {}
-    for path in _files(paths):
-        path = os.path.abspath(path)
+    policy = ReaderOptions.model_validate({k: v for k, v in (options or {}).items() if k == "follow_symlinks"}).follow_symlinks
+    listed = source_files([os.path.abspath(p) for p in paths], None, policy)
+    for path in (f if f else given for given, files in listed.items() for f in (files or ([] if os.path.isdir(given) else [None]))):
+        if problem := link_problem(path, list(listed), policy):
+            yield path, problem
+            continue
         if not os.path.isfile(path):
             yield path, Failure("not_found", "no such file")
             continue

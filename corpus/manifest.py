@@ -353,17 +353,6 @@ def load_manifest(path: str | os.PathLike, output_dir: str | None = None) -> Man
     return resolved
 
 
-def _static_prefix(pattern: str) -> str:
-    """The folder part of a path or glob before its first wildcard: what the pattern can reach at most."""
-    parts = Path(pattern).parts
-    kept = []
-    for part in parts:
-        if glob.has_magic(part):
-            break
-        kept.append(part)
-    return str(Path(*kept)) if kept else os.sep
-
-
 def input_paths(manifest: Manifest) -> list[tuple[str, str]]:
     """(field, path) of everything a build reads: source paths and path options, the tokenizer, models, test sets."""
     from corpus.readers import READERS
@@ -386,10 +375,12 @@ def input_paths(manifest: Manifest) -> list[tuple[str, str]]:
 def output_clashes(manifest: Manifest) -> list[str]:
     """Inputs that the output folder equals, holds or lies inside, after resolving symlinks. Any of them would let
     `--force` delete a user's files, or a build read its own outputs on the next run."""
+    from corpus.readers.paths import static_prefix
+
     out = Path(os.path.realpath(manifest.output_dir))
     clashes = []
     for where, p in input_paths(manifest):
-        inp = Path(os.path.realpath(_static_prefix(p)))
+        inp = Path(os.path.realpath(static_prefix(p)))
         if out == inp:
             relation = "is"
         elif inp.is_relative_to(out):
@@ -403,23 +394,18 @@ def output_clashes(manifest: Manifest) -> list[str]:
 
 
 def expand_inputs(manifest: Manifest) -> dict[str, list[str]]:
-    """The sorted list of input files of every source. Raises ManifestError naming a path that matches nothing."""
+    """The sorted list of input files of every source (with the links its reader will account for as not followed,
+    corpus/readers/paths.py). Raises ManifestError naming a path that matches nothing."""
     from corpus.readers import READERS
+    from corpus.readers.paths import source_files
 
     missing = []
     inputs: dict[str, list[str]] = {}
     for i, src in enumerate(manifest.sources):
         files: set[str] = set()
-        for j, pattern in enumerate(src.paths):
-            if os.path.isdir(pattern):
-                found = [
-                    f
-                    for g in READERS[src.reader].default_globs
-                    for f in glob.glob(os.path.join(pattern, "**", g), recursive=True)
-                    if os.path.isfile(f)
-                ]
-            else:
-                found = [f for f in glob.glob(pattern, recursive=True) if os.path.isfile(f)]
+        reader = READERS[src.reader]
+        policy = reader.Options.model_validate(src.options).follow_symlinks
+        for j, (pattern, found) in enumerate(source_files(src.paths, reader.default_globs, policy).items()):
             if not found:
                 what = "folder holds no readable files" if os.path.isdir(pattern) else "no file matches"
                 missing.append(f"sources[{i}].paths[{j}] ({src.name}): {what}: {pattern}")
@@ -428,7 +414,6 @@ def expand_inputs(manifest: Manifest) -> dict[str, list[str]]:
             value = src.options.get(key)
             if value and not os.path.isfile(value):
                 missing.append(f"sources[{i}].options.{key} ({src.name}): file not found: {value}")
-        reader = READERS[src.reader]
         missing += [f"sources[{i}].options ({src.name}): {p}" for p in reader.preflight(reader.Options.model_validate(src.options))]
         inputs[src.name] = sorted(files)
     domain_model = manifest.stages.filters.domain.model

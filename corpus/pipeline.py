@@ -159,6 +159,7 @@ def build_stages(manifest: Manifest, inputs: dict[str, list[str]], layout: Outpu
             options=src.options,
             default_metadata=src.metadata,
             progress=process_progress,
+            source_paths=src.paths,
             **crystal_options(READERS[src.reader]),
         )
         for src in manifest.sources

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, Literal, NamedTuple, Union
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 if TYPE_CHECKING:
     from datatrove.data import Document
@@ -19,6 +19,10 @@ def is_crystal(doc: "Document") -> bool:
 
 class ReaderOptions(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+    follow_symlinks: Union[Literal["inside", "all"], Literal[False]] = Field(
+        "inside", description="inside: follow a link only to somewhere inside the source's own paths (others fail as "
+        "outside_source); false: follow none (symlink_not_followed); all: follow every link (corpus/readers/paths.py)",
+    )
 
 
 class Failure(NamedTuple):

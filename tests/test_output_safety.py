@@ -107,3 +107,59 @@ def test_two_builds_started_together_never_both_write(tmp_path):
     assert codes in ([0, 2], [0, 0]), results
     assert all("being built by another" in err for rc, err in results if rc == 2)
     assert run_cli("check", tmp_path / "out" / "shards") == 0
+
+
+def _linked_source(tmp_path):
+    src = _text_source(tmp_path / "data")
+    (src / "etc").symlink_to("/etc")  # a folder link out of the source
+    (src / "passwd.txt").symlink_to("/etc/passwd")  # a file link out of the source
+    first = sorted(src.glob("*.txt"))[0]
+    (src / "alias.txt").symlink_to(first)  # a link that stays inside the source
+    return src
+
+
+@pytest.mark.parametrize("policy", ["inside", False, "all"])
+def test_symlinks_out_of_a_source_are_not_followed_and_are_accounted(tmp_path, policy):
+    import json
+
+    src = _linked_source(tmp_path)
+    data = base_manifest()
+    options = {} if policy == "inside" else {"follow_symlinks": policy}
+    data["sources"] = [{"name": "papers", "reader": "text", "paths": [str(src)], "options": options}]
+    data["components"] = [{"name": "papers", "sources": ["papers"]}]
+    data["stages"] = {"filters": {"min_chars": 0, "quality_enabled": False, "language": {"enabled": False}}}
+    out = tmp_path / "out"
+    data["output_dir"] = str(out)
+    assert run_cli("build", write_manifest(tmp_path / "m", data)) == 0
+    s = json.loads((out / "summary.json").read_text())
+    assert s["reconciled"]
+    import zstandard
+
+    def text_of(p):
+        data = p.read_bytes()
+        return zstandard.ZstdDecompressor().stream_reader(data).read() if p.name.endswith(".zst") else data
+
+    failed = [json.loads(line) for f in sorted((out / "failed").glob("*.jsonl.zst")) for line in text_of(f).decode().splitlines()]
+    everything = b"".join(text_of(p) for p in out.rglob("*") if p.is_file() and not p.name.endswith((".parquet", ".ds", ".index")))
+    passwd = open("/etc/passwd", "rb").read().split(b"\n")[0]
+    if policy == "all":  # the user asked for it: /etc's text files are read like any other
+        assert s["failed_by_reason"].get("outside_source") is None and s["inputs"] > 6
+        return
+    reason = "outside_source" if policy == "inside" else "symlink_not_followed"
+    links = {"etc", "passwd.txt"} if policy == "inside" else {"etc", "passwd.txt", "alias.txt"}
+    assert s["failed_by_reason"] == {reason: len(links)}
+    assert {os.path.basename(r["metadata"]["file_path"]) for r in failed} == links
+    assert all("/etc" in r["metadata"]["error"] or "alias" in r["metadata"]["file_path"] for r in failed)  # link and target named
+    assert passwd not in everything  # not in the shards, rejected/, failed/ or the report
+    assert s["kept"] + s["dropped"] == (5 if policy == "inside" else 4)  # the 4 files, and the inside link when followed
+
+
+def test_extract_follows_the_same_link_rule(tmp_path):
+    from corpus.extract import extract
+
+    src = _linked_source(tmp_path)
+    got = {os.path.basename(p): (item.kind if hasattr(item, "kind") else "doc") for p, item in extract([str(src)], "text")}
+    assert got["passwd.txt"] == "outside_source" and got["etc"] == "outside_source" and got["alias.txt"] == "doc"
+    assert list(got.values()).count("doc") == 5
+    got = {os.path.basename(p): getattr(item, "kind", "doc") for p, item in extract([str(src)], "text", {"follow_symlinks": False})}
+    assert got["alias.txt"] == "symlink_not_followed"

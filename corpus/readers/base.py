@@ -22,6 +22,7 @@ from datatrove.pipeline.readers.base import BaseDiskReader
 
 from corpus.outcomes import OutcomeWriter
 from corpus.progress import ProgressBeacon
+from corpus.readers.paths import link_problem
 from corpus.records import Failure, ReaderOptions
 
 __all__ = ["Failure", "ReaderOptions", "SourceReader"]
@@ -47,6 +48,7 @@ class SourceReader(BaseDiskReader):
         options: dict | None = None,
         default_metadata: dict | None = None,
         progress: ProgressBeacon | None = None,
+        source_paths: list[str] | None = None,
     ):
         super().__init__(data_folder, paths_file=paths_file, default_metadata=default_metadata)
         self.source = source
@@ -55,6 +57,7 @@ class SourceReader(BaseDiskReader):
         self.failed_writer = failed_writer
         self.inputs_folder = inputs_folder
         self.progress = progress
+        self.source_paths = list(source_paths) if source_paths else [data_folder]  # what links may point into
         self.name = f"{self.name} [{source}]"
         self._rank = 0
 
@@ -66,9 +69,17 @@ class SourceReader(BaseDiskReader):
     def read_records(self, filepath: str) -> Iterator[Document | Failure]:
         raise NotImplementedError
 
+    def checked_records(self, filepath: str) -> Iterator[Document | Failure]:
+        """`read_records`, unless the path reaches outside the source through a link the policy does not follow."""
+        problem = link_problem(os.path.join(self.data_folder.path, filepath), self.source_paths, self.options.follow_symlinks)
+        if problem:
+            yield problem
+            return
+        yield from self.read_records(filepath)
+
     # datatrove's contract: one file -> documents (used by datatrove tools that call read_file directly)
     def read_file(self, filepath: str) -> DocumentsPipeline:
-        documents = (item for item in self.read_records(filepath) if isinstance(item, Document))
+        documents = (item for item in self.checked_records(filepath) if isinstance(item, Document))
         for position, doc in enumerate(documents):
             yield self.tag(doc, filepath, position)
 
@@ -112,7 +123,7 @@ class SourceReader(BaseDiskReader):
                 counts["files"] += 1
                 yielded = 0
                 try:
-                    for item in self.read_records(filepath):
+                    for item in self.checked_records(filepath):
                         if isinstance(item, Failure):
                             failed.write(self._failure_document(item, filepath), rank)
                             counts["failed"] += 1
