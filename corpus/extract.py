@@ -15,6 +15,7 @@ from datatrove.data import Document
 
 from corpus.identity import stable_id
 from corpus.readers import READERS, Failure
+from corpus.readers.bounded import TooLarge
 from corpus.readers.paths import link_problem, source_files
 from corpus.records import ReaderOptions
 
@@ -80,4 +81,4 @@ def extract(paths: list[str], reader: str = "auto", options: dict | None = None)
                 doc.id = stable_id(doc.text, doc.metadata)
                 yield path, doc
         except Exception as e:  # noqa: BLE001 - one bad file never stops the others
-            yield path, Failure("unreadable_file", f"{type(e).__name__}: {e}")
+            yield path, Failure("too_large" if isinstance(e, TooLarge) else "unreadable_file", f"{type(e).__name__}: {e}")

@@ -392,9 +392,11 @@ def test_hostile_crystal_files_fail_alone_with_a_reason(tmp_path):
     (bad / "dump.jsonl").write_text(json.dumps({"material_id": "mp-x", "structure": cod_structure("Cu").as_dict()}) + "\n" + "x" * 5000 + "\n")
     sources = [{"name": "cifs", "reader": "cif", "paths": [str(bad / "empty.cif"), str(bad / "huge_cell.cif")]},
                {"name": "tables", "reader": "crystal_csv", "paths": [str(bad / "empty.csv"), str(bad / "nocif.csv")]},
-               {"name": "dumps", "reader": "crystal_json", "paths": [str(bad / "dump.jsonl")], "options": {"max_bytes": 4000}}]
+               {"name": "dumps", "reader": "crystal_json", "paths": [str(bad / "dump.jsonl")], "options": {"max_line_bytes": 4000}}]
     assert run_cli("build", _crystal_manifest(tmp_path, sources)) == 0
     s = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert s["reconciled"], s["problems"]
-    assert s["failed_by_reason"] == {"unparsable_cif": 1, "invalid_structure": 1, "missing_column": 2, "too_large": 1}
-    assert s["kept"] + s["dropped"] == 2  # the Cu block after the bad one, and the Cu record of the dump
+    # the 1e308 Å cell is a cell no crystal has: dropped as bad_cell (its lattice is not finite), not a failure
+    assert s["failed_by_reason"] == {"unparsable_cif": 1, "missing_column": 2, "too_large": 1}
+    assert s["dropped_by_reason"] == {"bad_cell": 1, "duplicate_structure": 1}
+    assert s["kept"] + s["dropped"] == 3  # the huge cell, the Cu block after it, and the Cu record of the dump

@@ -14,6 +14,7 @@ from pydantic import Field
 
 from corpus.papers.model import Paper, SectionPolicy
 from corpus.readers.base import Failure, ReaderOptions, SourceReader
+from corpus.readers.bounded import open_bounded, read_limited
 
 
 class PaperOptions(ReaderOptions):
@@ -23,6 +24,7 @@ class PaperOptions(ReaderOptions):
     keep_appendices: bool = False
     keep_tables: bool = Field(False, description="keep table bodies as text (captions are always kept)")
     keep_keywords: bool = False
+    max_bytes: int = Field(256 * 2**20, gt=0, description="larger files fail as too_large before any parsing")
 
 
 class PaperReader(SourceReader):
@@ -45,7 +47,7 @@ class PaperReader(SourceReader):
         return Document(text=text, id="", metadata=metadata)
 
     def read_records(self, filepath: str) -> Iterator[Document | Failure]:
-        with self.data_folder.open(filepath, "rb") as f:
-            data = f.read()
+        with open_bounded(self.data_folder, filepath, self.options.max_bytes) as f:
+            data = read_limited(f, self.options.max_bytes)
         paper = self.read_paper(data, filepath)
         yield paper if isinstance(paper, Failure) else self.paper_to_document(paper)

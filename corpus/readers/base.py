@@ -22,6 +22,7 @@ from datatrove.pipeline.readers.base import BaseDiskReader
 
 from corpus.outcomes import OutcomeWriter
 from corpus.progress import ProgressBeacon
+from corpus.readers.bounded import TooLarge
 from corpus.readers.paths import link_problem
 from corpus.records import Failure, ReaderOptions
 
@@ -135,7 +136,7 @@ class SourceReader(BaseDiskReader):
                         self.stat_update("documents")
                         yield doc
                 except Exception as e:  # noqa: BLE001 - a bad file must never stop the run
-                    kind = "unreadable_file" if yielded == 0 else "truncated_file"
+                    kind = "too_large" if isinstance(e, TooLarge) else "unreadable_file" if yielded == 0 else "truncated_file"
                     failed.write(self._failure_document(Failure(kind, f"{type(e).__name__}: {e}"), filepath), rank)
                     counts["failed"] += 1
                     self.stat_update("failed")

@@ -36,6 +36,7 @@ from corpus.crystals.structures import (
 )
 from corpus.crystals.text import RobocrysDescriber, render
 from corpus.readers.base import Failure, ReaderOptions, SourceReader
+from corpus.readers.bounded import bounded_lines, open_bounded, read_limited
 from corpus.records import CRYSTAL
 
 class CrystalReader(SourceReader):
@@ -146,11 +147,8 @@ class CifReader(CrystalReader):
     default_globs = ("*.cif", "**/*.cif")
 
     def records(self, filepath: str) -> Iterator[CrystalRecord | Failure]:
-        with self.data_folder.open(filepath, "rb") as f:
-            data = f.read(self.options.max_bytes + 1)
-        if len(data) > self.options.max_bytes:
-            yield Failure("too_large", f"file exceeds max_bytes={self.options.max_bytes:,}")
-            return
+        with open_bounded(self.data_folder, filepath, self.options.max_bytes) as f:
+            data = read_limited(f, self.options.max_bytes)
         try:
             text = data.decode("utf-8")
         except UnicodeDecodeError:
@@ -171,6 +169,8 @@ class CsvOptions(ReaderOptions):
     id_column: str | None = Field("material_id", description="column holding the record id (a database id such as mp-1234, or the table's own)")
     property_columns: list[str] | None = Field(None, description="columns kept as properties; default: every column but the CIF and the id")
     separator: str = Field(",", description="column separator")
+    max_bytes: int = Field(8 * 2**30, gt=0, description="a table larger than this (decompressed) fails as too_large")
+    max_cell_bytes: int = Field(64 * 2**20, gt=0, description="a CIF cell larger than this fails the table as too_large")
 
 
 class CrystalCsvReader(CrystalReader):
@@ -182,8 +182,8 @@ class CrystalCsvReader(CrystalReader):
 
     def records(self, filepath: str) -> Iterator[CrystalRecord | Failure]:
         opt: CsvOptions = self.options
-        csv.field_size_limit(256 * 2**20)
-        with self.data_folder.open(filepath, "rt", newline="", encoding="utf-8", errors="replace") as f:
+        csv.field_size_limit(opt.max_cell_bytes)
+        with open_bounded(self.data_folder, filepath, opt.max_bytes, text=True, newline="", encoding="utf-8", errors="replace") as f:
             rows = csv.DictReader(f, delimiter=opt.separator)
             header = rows.fieldnames or []
             if opt.cif_column not in header:
@@ -212,7 +212,8 @@ class JsonOptions(ReaderOptions):
     id_key: str | None = Field("material_id", description="field holding the record id")
     records_key: str | None = Field(None, description="a .json file: the field holding the list of records (e.g. data); default: the top-level list")
     compression: str | None = Field("infer", description="infer (from the extension), gzip, zstd, or null")
-    max_bytes: int = Field(2 * 2**30, gt=0, description="a .json file, or one .jsonl line, larger than this fails as too_large")
+    max_bytes: int = Field(2 * 2**30, gt=0, description="a .json file larger than this (decompressed) fails as too_large; use JSON Lines for large dumps")
+    max_line_bytes: int = Field(64 * 2**20, gt=0, description="a .jsonl line larger than this fails as too_large (the next line is read)")
 
 
 class CrystalJsonReader(CrystalReader):
@@ -226,17 +227,14 @@ class CrystalJsonReader(CrystalReader):
         opt: JsonOptions = self.options
         if ".jsonl" in os.path.basename(filepath):
             with self.data_folder.open(filepath, "rb", compression=opt.compression) as f:
-                for n, line in enumerate(f, 1):
-                    if len(line) > opt.max_bytes:
-                        yield Failure("too_large", f"line of {len(line):,} bytes exceeds max_bytes={opt.max_bytes:,}", n)
+                for n, line, size in bounded_lines(f, opt.max_line_bytes):
+                    if line is None:
+                        yield Failure("too_large", f"line of {size:,} bytes exceeds max_line_bytes={opt.max_line_bytes:,}", n)
                     elif line.strip():
                         yield self._one(line, n)
             return
-        with self.data_folder.open(filepath, "rb", compression=opt.compression) as f:
-            data = f.read(opt.max_bytes + 1)
-        if len(data) > opt.max_bytes:
-            yield Failure("too_large", f"file exceeds max_bytes={opt.max_bytes:,}; use JSON Lines for large dumps")
-            return
+        with open_bounded(self.data_folder, filepath, opt.max_bytes, compression=opt.compression) as f:
+            data = read_limited(f, opt.max_bytes, "file (use JSON Lines for large dumps)")
         try:
             top = orjson.loads(data)
         except orjson.JSONDecodeError as e:

@@ -14,6 +14,7 @@ from datatrove.data import Document
 from pydantic import Field
 
 from corpus.readers.base import Failure, ReaderOptions, SourceReader
+from corpus.readers.bounded import bounded_lines
 
 
 class JsonlOptions(ReaderOptions):
@@ -33,12 +34,12 @@ class JsonlSourceReader(SourceReader):
     def read_records(self, filepath: str) -> Iterator[Document | Failure]:
         opt: JsonlOptions = self.options
         with self.data_folder.open(filepath, "rb", compression=opt.compression) as f:
-            for lineno, line in enumerate(f, 1):
+            for lineno, line, size in bounded_lines(f, opt.max_line_bytes):
+                if line is None:
+                    yield Failure("too_large", f"line of {size:,} bytes exceeds max_line_bytes={opt.max_line_bytes:,}", lineno)
+                    continue
                 if not line.strip():
                     continue  # blank separator lines are not records
-                if len(line) > opt.max_line_bytes:
-                    yield Failure("too_large", f"line of {len(line):,} bytes exceeds max_line_bytes={opt.max_line_bytes:,}", lineno)
-                    continue
                 try:
                     record = orjson.loads(line)
                 except orjson.JSONDecodeError as e:

@@ -16,6 +16,7 @@ from datatrove.data import Document
 from pydantic import Field
 
 from corpus.readers.base import Failure, ReaderOptions, SourceReader
+from corpus.readers.bounded import open_bounded, read_limited
 
 
 class TextOptions(ReaderOptions):
@@ -68,11 +69,8 @@ class TextFolderReader(SourceReader):
 
     def read_records(self, filepath: str) -> Iterator[Document | Failure]:
         opt: TextOptions = self.options
-        with self.data_folder.open(filepath, "rb") as f:
-            raw = f.read(opt.max_bytes + 1)
-        if len(raw) > opt.max_bytes:
-            yield Failure("too_large", f"file exceeds max_bytes={opt.max_bytes:,}")
-            return
+        with open_bounded(self.data_folder, filepath, opt.max_bytes) as f:
+            raw = read_limited(f, opt.max_bytes)
         try:
             text = raw.decode(opt.encoding)
         except UnicodeDecodeError as e:
