@@ -1,7 +1,7 @@
 """`corpus`: build materials-science training corpora from a manifest.
 
   corpus build MANIFEST [--output DIR] [--dry-run] [--force] [--verbose]
-  corpus check SHARDS_DIR [--eos-id N] [--vocab-size N]
+  corpus check SHARDS_DIR [--quick] [--eos-id N] [--vocab-size N]
   corpus extract PATH... [--reader R] [--option K=V] [-o OUT.jsonl]
   corpus train-classifier --positive ... --negative ... -o MODEL.bin
   corpus report OUT
@@ -216,14 +216,16 @@ def cmd_check(args: argparse.Namespace) -> int:
     from corpus.shards.check import ShardError, check_shards
 
     try:
-        report = check_shards(args.shards_dir, eos_id=args.eos_id, vocab_size=args.vocab_size)
+        report = check_shards(args.shards_dir, eos_id=args.eos_id, vocab_size=args.vocab_size, quick=args.quick)
     except ShardError as e:
         print(f"INVALID {e}", file=sys.stderr)
         return EXIT_FAILED
     for c in report.components:
         print(f"ok  {c.folder}: {c.files} shard(s), {c.documents:,} documents, {c.tokens:,} tokens "
               f"({c.tokenizer}|{c.token_size})")
-    print(f"VALID {len(report.components)} component(s), {report.documents:,} documents, {report.tokens:,} tokens")
+    integrity = (f"checksums of {report.verified_files} file(s) verified against {report.record}" if not args.quick
+                 else "--quick: checksums NOT verified (changed bytes inside valid-looking shards are not found)")
+    print(f"VALID {len(report.components)} component(s), {report.documents:,} documents, {report.tokens:,} tokens; {integrity}")
     return EXIT_OK
 
 
@@ -318,14 +320,17 @@ def make_parser() -> argparse.ArgumentParser:
     c = sub.add_parser(
         "check",
         help="validate token shards",
-        description="Validate every .ds shard under SHARDS_DIR (a component folder, or a folder of them): index "
-        "monotone and ending at the file length, EOS at every document end, token size matching the vocabulary, "
-        "metadata consistent across the folder, provenance covering every index entry. Exit 0 when valid; 1 and "
-        "the first problem (file, offset) when not.",
+        description="Validate the shards under SHARDS_DIR (a build's shards folder, or one component folder of it). "
+        "Completeness: every shard's four files, no orphan, every component, shard and file the build recorded in "
+        "SHARDS/checksums.json and nothing else, shard counts as summary.json says. Structure: index monotone and "
+        "ending at the file length, EOS at every document end, token ids inside the vocabulary, token size matching "
+        "it, metadata consistent across the folder, provenance rows matching the index. Integrity: every file's "
+        "xxh3 block checksums (finds any changed byte). Exit 0 when valid; 1 and the first problem (file, offset) when not.",
     )
     c.add_argument("shards_dir")
     c.add_argument("--eos-id", type=int, help="EOS token id (default: recorded in the provenance side-car)")
     c.add_argument("--vocab-size", type=int, help="vocabulary size (default: recorded in the provenance side-car)")
+    c.add_argument("--quick", action="store_true", help="skip the checksums (structure and completeness only; also for shards without checksums.json)")
     c.set_defaults(func=cmd_check)
 
     x = sub.add_parser(

@@ -52,6 +52,8 @@ from collections import Counter
 
 import yaml
 
+from corpus.shards.checksums import write_checksums
+
 KINDS = ("crystals", "matsci_nlp", "sie", "nerre", "matsci_instruct", "recipes", "teacher")
 EXCLUDE_KINDS = ("structures", "mascqa", "matsci_nlp", "sie")
 # Questions written from a template and a record ("Suggest precursors for Ba2HoTaO6") differ from their
@@ -358,6 +360,7 @@ def build(manifest_path: str, output: str | None = None) -> dict:
     train_pairs = [pairs[i] for i in train_rows]
     counts = write_sft_shard(train_pairs, os.path.join(out, "shards", "sft"), tok_file, tok["eos_token"], m["seed"],
                              tok["path"] if not tok["path"].endswith(".json") else os.path.dirname(tok["path"]))
+    write_checksums(os.path.join(out, "shards"), ["sft"])  # `corpus check OUT/shards` verifies them like a corpus build's
     timings["shards"] = time.time() - t
     lengths = counts.pop("lengths")
     seq_len, global_batch = m.get("seq_len", 2048), m.get("global_batch_size", 64)

@@ -108,10 +108,10 @@ def test_check_command_accepts_and_rejects(demo_build, tmp_path, capsys):
     assert run_cli("check", demo_build / "shards") == 0
     assert "VALID 2 component(s)" in capsys.readouterr().out
 
-    def broken_copy():
+    def broken_copy():  # the component folder of a copy of the shards folder (its checksum record beside it)
         dst = tmp_path / f"copy{len(list(tmp_path.iterdir()))}"
-        shutil.copytree(demo_build / "shards" / "papers", dst)
-        return dst, shard_files(str(dst))[0]
+        shutil.copytree(demo_build / "shards", dst)
+        return dst / "papers", shard_files(str(dst / "papers"))[0]
 
     folder, ds = broken_copy()  # an EOS overwritten
     ends = np.fromfile(ds + ".index", dtype="<u8")

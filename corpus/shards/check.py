@@ -1,11 +1,19 @@
 """`corpus check`: validate token shards before anyone trains on them.
 
-For every `.ds` file: the token file is a whole number of tokens; the index is uint64,
+Completeness: every shard has its four files (`.ds`, `.ds.index`, `.ds.metadata`,
+`.provenance.parquet`) and no file is left of a shard that is gone; against the build's integrity
+record (`SHARDS/checksums.json`, corpus/shards/checksums.py) every component, shard and file the
+build wrote is there and nothing else is; against `summary.json` beside the shards, the components
+and their shard counts are the ones the build reported.
+Structure, for every `.ds` file: the token file is a whole number of tokens; the index is uint64,
 strictly increasing and ends at the file's token count; the token before every document end
 is EOS; no token id reaches the vocabulary size; the token size matches the vocabulary; the
 `.metadata` agrees with the file and with the rest of the folder; and the provenance side-car
-has exactly one row per index entry with the same token ranges. The first problem is reported
-with its file and offset.
+has exactly one row per index entry with the same token ranges.
+Integrity (skipped with `quick`): every file's size and block checksums equal the record, which
+finds any changed byte (a bit flip, two swapped tokens) that the structure cannot show.
+The first problem is reported with its file and offset (the block, for a checksum); no library
+exception reaches the caller unnamed.
 """
 
 from __future__ import annotations
@@ -13,9 +21,12 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
+import json
+
 import numpy as np
 import pyarrow.parquet as pq
 
+from corpus.shards import checksums
 from corpus.shards.format import (
     INDEX_DTYPE,
     provenance_path,
@@ -49,6 +60,8 @@ class ComponentReport:
 @dataclass
 class CheckReport:
     components: list[ComponentReport] = field(default_factory=list)
+    verified_files: int = 0  # files whose checksums were verified (0 with quick)
+    record: str | None = None  # the checksum record used
 
     @property
     def documents(self) -> int:
@@ -72,9 +85,119 @@ def component_folders(path: str) -> list[str]:
     return found
 
 
-def check_shards(path: str, eos_id: int | None = None, vocab_size: int | None = None) -> CheckReport:
-    """Validate every shard under `path`; raises ShardError at the first problem."""
-    return CheckReport([check_component(folder, eos_id, vocab_size) for folder in component_folders(path)])
+def check_shards(path: str, eos_id: int | None = None, vocab_size: int | None = None, quick: bool = False) -> CheckReport:
+    """Validate every shard under `path`; raises ShardError at the first problem.
+
+    `quick` skips the checksums (and so the need for a checksum record): structure and completeness only."""
+    record_path = _record_path(path)
+    record = None
+    if record_path:
+        try:
+            record = checksums.read_checksums(record_path)
+        except ValueError as e:
+            raise ShardError(record_path, None, str(e)) from None
+    elif not quick:
+        raise ShardError(path, None, f"no {checksums.NAME} here or beside it: the build's integrity record is missing, so "
+                                     "changed bytes cannot be found (pass --quick to check structure and completeness only)")
+    folders = _recorded_folders(path, record) if record else component_folders(path)
+    for folder in folders:
+        _check_complete(folder, record, record_path)
+    if record is not None:
+        _check_recorded_components(path, record, record_path, folders)
+    verified = 0
+    if record is not None and not quick:
+        # integrity before structure: a flipped bit in an index shows in the structure as a token "not EOS" in the .ds,
+        # the checksum names the file that changed; what the structure check says is added to the message
+        for folder in folders:
+            try:
+                verified += _verify(folder, record["components"][os.path.basename(folder)]["files"])
+            except ShardError as changed:
+                try:
+                    check_component(folder, eos_id, vocab_size)
+                except ShardError as structure:
+                    changed = ShardError(changed.path, changed.offset, f"{changed.message}; the structure check says: {structure}")
+                raise changed from None
+    report = CheckReport([check_component(folder, eos_id, vocab_size) for folder in folders], record=record_path)
+    report.verified_files = verified
+    return report
+
+
+def _record_path(path: str) -> str | None:
+    """The checksum record of a shards folder (in it) or of one component folder (beside it)."""
+    for candidate in (os.path.join(path, checksums.NAME), os.path.join(os.path.dirname(os.path.abspath(path)), checksums.NAME)):
+        if os.path.isfile(candidate):
+            return candidate
+    return None
+
+
+def _recorded_folders(path: str, record: dict) -> list[str]:
+    """The component folders to check: `path` itself when it is one, else every recorded one (present or not)."""
+    if os.path.isfile(os.path.join(path, checksums.NAME)):
+        return [os.path.join(path, c) for c in sorted(record["components"])]
+    return [path]
+
+
+def _check_recorded_components(path: str, record: dict, record_path: str, folders: list[str]) -> None:
+    root = os.path.dirname(record_path)
+    recorded = set(record["components"])
+    if os.path.isfile(os.path.join(path, checksums.NAME)):  # the whole shards folder: no component more or less
+        present = {d for d in os.listdir(root) if os.path.isdir(os.path.join(root, d))}
+        for extra in sorted(present - recorded):
+            if any(checksums.shard_of(f) for f in os.listdir(os.path.join(root, extra))):
+                raise ShardError(os.path.join(root, extra), None, f"component folder not written by the build ({record_path} does not list it)")
+        summary = os.path.join(os.path.dirname(root), "summary.json")
+        if os.path.isfile(summary):
+            try:
+                with open(summary) as f:
+                    said = {c: v.get("shards") for c, v in json.load(f).get("components", {}).items() if v.get("shards")}
+            except (OSError, ValueError, AttributeError) as e:
+                raise ShardError(summary, None, f"unreadable: {e}") from None
+            wrote = {c: v["shards"] for c, v in record["components"].items() if v["shards"]}
+            if said != wrote:
+                raise ShardError(summary, None, f"says the build wrote shards {said}, the checksum record lists {wrote}")
+    for folder in folders:
+        if os.path.basename(folder) not in recorded:
+            raise ShardError(folder, None, f"component folder not written by the build ({record_path} does not list it)")
+
+
+def _check_complete(folder: str, record: dict | None, record_path: str | None) -> None:
+    """Every shard's four files and no orphan; with a record, exactly the files the build wrote."""
+    if not os.path.isdir(folder):
+        raise ShardError(folder, None, f"component folder missing (the build wrote it: {record_path})")
+    names = sorted(os.listdir(folder))
+    stems: dict[str, set[str]] = {}
+    for name in names:
+        if (shard := checksums.shard_of(name)) is not None:
+            stems.setdefault(shard, set()).add(name)
+    for shard, present in sorted(stems.items()):
+        stem = shard[: -len(".ds")]
+        for needed in (shard, shard + ".index", shard + ".metadata", stem + ".provenance.parquet"):
+            if needed not in present:
+                what = "missing" if shard in present else f"missing: {', '.join(sorted(present))} remain of a shard whose tokens are gone"
+                raise ShardError(os.path.join(folder, needed), None, what)
+    if record is None:
+        return
+    component = os.path.basename(folder)
+    wrote = record["components"].get(component, {}).get("files", {})
+    for name in sorted(set(wrote) - set(names)):
+        raise ShardError(os.path.join(folder, name), None, f"missing: the build wrote it ({wrote[name]['bytes']:,} bytes; {record_path})")
+    for name in names:
+        if checksums.shard_of(name) is not None and name not in wrote:
+            raise ShardError(os.path.join(folder, name), None, f"not written by the build ({record_path} does not list it)")
+
+
+def _verify(folder: str, files: dict) -> int:
+    for name, expected in sorted(files.items()):
+        path = os.path.join(folder, name)
+        size = os.path.getsize(path)
+        if size != expected["bytes"]:
+            raise ShardError(path, min(size, expected["bytes"]), f"{size:,} bytes, the build wrote {expected['bytes']:,}")
+        for i, (got, want) in enumerate(zip(checksums.block_digests(path), expected["blocks"])):
+            if got != want:
+                lo = i * checksums.BLOCK_BYTES
+                raise ShardError(path, lo, f"bytes {lo:,}-{min(lo + checksums.BLOCK_BYTES, size):,} differ from the checksum the build "
+                                           "recorded (changed after it was written)")
+    return len(files)
 
 
 def check_component(folder: str, eos_id: int | None = None, vocab_size: int | None = None) -> ComponentReport:
@@ -86,7 +209,7 @@ def check_component(folder: str, eos_id: int | None = None, vocab_size: int | No
                 raise ShardError(needed, None, "missing")
         try:
             name, token_size, count = read_metadata(ds)
-        except ValueError as e:
+        except (ValueError, UnicodeDecodeError) as e:
             raise ShardError(ds + ".metadata", 0, f"malformed: {e}") from None
         if first_header is None:
             first_header = (name, token_size)
@@ -95,7 +218,10 @@ def check_component(folder: str, eos_id: int | None = None, vocab_size: int | No
         if token_size not in (2, 4):
             raise ShardError(ds + ".metadata", 0, f"token size {token_size} is neither 2 nor 4")
 
-        info = read_provenance_info(provenance_path(ds))
+        try:
+            info = read_provenance_info(provenance_path(ds))
+        except Exception as e:  # noqa: BLE001 - pyarrow's errors name no file
+            raise ShardError(provenance_path(ds), None, f"not a readable Parquet file: {type(e).__name__}: {e}") from None
         eos = eos_id if eos_id is not None else info.get("eos_id")
         vocab = vocab_size if vocab_size is not None else info.get("vocab_size")
         if eos is None:
@@ -134,7 +260,10 @@ def check_component(folder: str, eos_id: int | None = None, vocab_size: int | No
                     raise ShardError(ds, j * token_size, f"token id {tokens[j]} is outside the vocabulary of {vocab}")
         del tokens
 
-        prov = pq.read_table(provenance_path(ds), columns=["shard", "token_start", "token_end"])
+        try:
+            prov = pq.read_table(provenance_path(ds), columns=["shard", "token_start", "token_end"])
+        except Exception as e:  # noqa: BLE001
+            raise ShardError(provenance_path(ds), None, f"not a readable Parquet file: {type(e).__name__}: {e}") from None
         if prov.num_rows != len(ends):
             raise ShardError(provenance_path(ds), None, f"{prov.num_rows} rows for {len(ends)} index entries")
         starts = prov.column("token_start").to_numpy()
