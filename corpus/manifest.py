@@ -139,6 +139,8 @@ class DedupSettings(_Strict):
     num_perm: int = Field(128, ge=16, le=1024)
     shingle_size: int = Field(5, ge=1, le=20)
     priority: dict[str, int] = Field(default_factory=dict, description="source name -> priority (higher survives); default by format: XML 3, TEI 2, PDF 1, text 0")
+    memory_budget_gb: float = Field(4.0, gt=0, description="the clustering task keeps within this: in memory while the signatures fit, out of core beyond")
+    clustering: Literal["auto", "memory", "disk"] = Field("auto", description="auto: by memory_budget_gb; memory or disk to force one path")
 
 
 class CrystalBenchmark(_Strict):

@@ -228,6 +228,7 @@ def build_stages(manifest: Manifest, inputs: dict[str, list[str]], layout: Outpu
             signatures, removed_path, os.path.join(layout.stats, "dedup_clusters.parquet"), hasher,
             identity=dedup.enabled and dedup.identity, exact=dedup.enabled and dedup.exact, near=dedup.enabled and dedup.near,
             threshold=dedup.threshold, structures=structures, structure_preference=list(crystals.prefer),
+            memory_budget=int(dedup.memory_budget_gb * 1e9), clustering=dedup.clustering,
         )], 1))
 
     # ---- stage 3: token shards per component

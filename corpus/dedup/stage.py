@@ -8,8 +8,9 @@
    - exact: the same normalised text (lowercase, punctuation dropped, numbers kept);
    - near: datasketch MinHashLSH candidates confirmed by estimated Jaccard >= the threshold.
    Each group keeps one survivor: highest priority (publisher XML > TEI > PDF > text by default, or
-   the manifest's per-source priorities), then the longest text, then the smallest record key,
-   so the choice is deterministic. Every other member is written to OUT/work/dedup/removed.parquet
+   the manifest's per-source priorities), then the longest text, then the smallest xxh3 hash of the
+   record key (then the key), so the choice is deterministic. Beyond `memory_budget` the same groups
+   are found out of core (corpus/dedup/external.py). Every other member is written to OUT/work/dedup/removed.parquet
    with its reason, survivor and cluster; cluster sizes go to OUT/stats/dedup_clusters.parquet.
 3. `DedupFilter` (shards stage) drops exactly the removed record keys, so resharding the input
    cannot remove the wrong document: keys come from the document's source file and position in
@@ -30,6 +31,7 @@ from functools import cached_property
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+import polars as pl
 import pyarrow.parquet as pq
 from datasketch.lsh import _optimal_param  # datasketch's band/row choice for a threshold
 from datatrove.data import Document, DocumentsPipeline
@@ -37,6 +39,7 @@ from datatrove.pipeline.base import PipelineStep
 from datatrove.pipeline.filters.base_filter import BaseFilter
 from datatrove.pipeline.writers.disk_base import DiskWriter
 
+from corpus.dedup.external import deduplicate_out_of_core, record_hash
 from corpus.dedup.minhash import MinHasher, tokens
 from corpus.dedup.structures import STRUCTURE_SCHEMA, structure_duplicates, structure_row
 from corpus.records import is_crystal
@@ -61,6 +64,8 @@ SIGNATURE_SCHEMA = pa.schema(
 REMOVED_SCHEMA = pa.schema(
     [("record", pa.string()), ("reason", pa.string()), ("survivor", pa.string()), ("cluster", pa.string()), ("cluster_size", pa.int64())]
 )
+# resident memory of the in-memory clustering per text document (benchmarks/dedup_clustering.py: 3.29 GB per million)
+IN_MEMORY_BYTES_PER_DOC = 3_400
 
 
 def exact_key(text: str) -> str:
@@ -150,8 +155,11 @@ class Deduplicator(PipelineStep):
 
     def __init__(self, signatures: str, removed_path: str, clusters_path: str, hasher: MinHasher,
                  identity: bool = True, exact: bool = True, near: bool = True, threshold: float = 0.8,
-                 structures: str | None = None, structure_preference: list[str] | None = None):
+                 structures: str | None = None, structure_preference: list[str] | None = None,
+                 memory_budget: int = 4 * 10**9, clustering: str = "auto"):
         super().__init__()
+        # auto: in memory while the signatures fit the budget (the faster path), on disk beyond (corpus/dedup/external.py)
+        self.memory_budget, self.clustering = memory_budget, clustering
         self.structures = structures  # crystal records' structure rows; None: no structure dedup
         self.structure_preference = structure_preference or ["priority", "e_above_hull", "volume_per_formula_unit"]
         self.signatures, self.removed_path, self.clusters_path = signatures, removed_path, clusters_path
@@ -159,30 +167,41 @@ class Deduplicator(PipelineStep):
 
     def run(self, data: DocumentsPipeline = None, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
         files = sorted(glob.glob(os.path.join(self.signatures, "*.parquet")))
-        table = pa.concat_tables([pq.read_table(f) for f in files]) if files else SIGNATURE_SCHEMA.empty_table()
-        removed = self.deduplicate(table)
+        rows = sum(pq.ParquetFile(f).metadata.num_rows for f in files)
+        on_disk = self.clustering == "disk" or (self.clustering == "auto" and rows * IN_MEMORY_BYTES_PER_DOC > self.memory_budget)
+        self.stat_update("clustered_on_disk" if on_disk else "clustered_in_memory", value=rows)
+        if on_disk:
+            removed = deduplicate_out_of_core(
+                files, self.hasher.num_perm, os.path.join(os.path.dirname(self.removed_path), "external"), self.identity, self.exact,
+                self.near, self.threshold, batch_rows=max(10_000, self.memory_budget // (16 * 8 * self.hasher.num_perm)),
+            ).cast(REMOVED_SCHEMA)
+        else:
+            table = pa.concat_tables([pq.read_table(f) for f in files]) if files else SIGNATURE_SCHEMA.empty_table()
+            removed = pa.Table.from_pylist(self.deduplicate(table), schema=REMOVED_SCHEMA)
+            del table
         if self.structures:
             files = sorted(glob.glob(os.path.join(self.structures, "*.parquet")))
             crystals = pa.concat_tables([pq.read_table(f) for f in files]) if files else STRUCTURE_SCHEMA.empty_table()
-            removed += structure_duplicates(crystals, self.structure_preference)
+            removed = pa.concat_tables([removed, pa.Table.from_pylist(structure_duplicates(crystals, self.structure_preference), schema=REMOVED_SCHEMA)])
         os.makedirs(os.path.dirname(self.removed_path), exist_ok=True)
-        pq.write_table(pa.Table.from_pylist(removed, schema=REMOVED_SCHEMA), self.removed_path)
-        clusters = {}
-        for r in removed:
-            clusters[r["cluster"]] = (r["reason"], r["cluster_size"])
+        pq.write_table(removed, self.removed_path)
+        # one row per cluster in order of first appearance, with the reason and size of its last removed member
+        clusters = (pl.from_arrow(removed).group_by("cluster", maintain_order=True)
+                    .agg(pl.col("reason").last(), pl.col("cluster_size").last().alias("size")))
         os.makedirs(os.path.dirname(self.clusters_path), exist_ok=True)
-        pq.write_table(
-            pa.table({"cluster": list(clusters), "reason": [v[0] for v in clusters.values()], "size": [v[1] for v in clusters.values()]}),
-            self.clusters_path,
-        )
-        self.stat_update("removed", value=len(removed))
+        pq.write_table(clusters.to_arrow().cast(pa.schema([("cluster", pa.string()), ("reason", pa.string()), ("size", pa.int64())])),
+                       self.clusters_path)
+        self.stat_update("removed", value=removed.num_rows)
         if data:
             yield from data
 
     def deduplicate(self, table: pa.Table) -> list[dict]:
-        # best first: priority, then length, then record key, so every choice below is deterministic
-        # (record keys are unique, so this order is total)
-        order = pc.sort_indices(table, sort_keys=[("priority", "descending"), ("chars", "descending"), ("record", "ascending")])
+        # best first: priority, then length, then a hash of the record key, then the key itself, so every choice below
+        # is deterministic (record keys are unique, so this order is total); the hash rather than the key decides
+        # ties so the out-of-core path can order 30M rows without a string sort
+        table = table.append_column("record_hash", pa.array(record_hash(table["record"].to_pylist()), pa.uint64()))
+        order = pc.sort_indices(table, sort_keys=[("priority", "descending"), ("chars", "descending"), ("record_hash", "ascending"),
+                                                  ("record", "ascending")])
         signatures = table["minhash"]
         table = table.drop_columns(["minhash"]).take(order)  # the signatures stay where they are: no 1 KB-per-row copy
         records = table["record"].to_pylist()
