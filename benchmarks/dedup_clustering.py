@@ -10,7 +10,10 @@ Every table has the real schema: 128 uint64 MinHash values per document, a DOI f
 rows, a title key for 90%, an exact-text hash, and planted duplicates (1% identity, 1% exact,
 3% near with 90% of the hash values kept) so all three grouping passes do work.
 
-    .venv/bin/python benchmarks/dedup_clustering.py [--sizes 100000 300000 1000000]
+    .venv/bin/python benchmarks/dedup_clustering.py [--sizes 100000 300000 1000000] [--paths memory disk]
+
+With `--paths memory disk` both clusterings run on the same signature files (each in a fresh process) and the
+removed.parquet files are compared byte for byte.
 """
 
 from __future__ import annotations
@@ -78,7 +81,7 @@ def write_signatures(n: int, folder: str) -> None:
         pq.write_table(table.slice(start, 100_000), os.path.join(folder, f"{k:05d}.parquet"))
 
 
-def measure(folder: str) -> dict:
+def measure(folder: str, clustering: str = "memory") -> dict:
     """Runs in a child process: the clustering task as a build runs it, from the signature files to removed.parquet."""
     import pyarrow.parquet as pq
 
@@ -86,8 +89,9 @@ def measure(folder: str) -> dict:
     from corpus.dedup.stage import Deduplicator
 
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    out = os.path.join(folder, "out")
-    dedup = Deduplicator(folder, os.path.join(out, "removed.parquet"), os.path.join(out, "clusters.parquet"), MinHasher())
+    out = os.path.join(folder, f"out-{clustering}")
+    dedup = Deduplicator(folder, os.path.join(out, "removed.parquet"), os.path.join(out, "clusters.parquet"), MinHasher(),
+                         clustering=clustering)
     start = time.perf_counter()
     for _ in dedup.run():
         pass
@@ -99,6 +103,7 @@ def measure(folder: str) -> dict:
         "peak_rss_gb": round(peak / 2**20, 2),
         "rss_after_imports_gb": round(before / 2**20, 2),
         "removed": {r["values"]: r["counts"] for r in removed},
+        "removed_digest": __import__("hashlib").sha256(open(os.path.join(out, "removed.parquet"), "rb").read()).hexdigest()[:16],
     }
 
 
@@ -128,7 +133,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 300_000, 1_000_000])
     parser.add_argument("--write", nargs=2, help=argparse.SUPPRESS)
-    parser.add_argument("--measure", help=argparse.SUPPRESS)
+    parser.add_argument("--measure", nargs=2, help=argparse.SUPPRESS)
+    parser.add_argument("--paths", nargs="+", default=["memory"], choices=["memory", "disk"],
+                        help="clustering paths measured on each size, one fresh process each (disk: corpus/dedup/external.py)")
+    parser.add_argument("--output", default=str(ROOT / "benchmarks" / "results" / "dedup_clustering.json"))
     parser.add_argument("--baseline", help=argparse.SUPPRESS)
     parser.add_argument("--baseline-size", type=int, default=100_000, help="size at which datasketch's MinHashLSH runs beside ours")
     args = parser.parse_args()
@@ -139,34 +147,36 @@ def main() -> None:
         print(json.dumps(measure_datasketch(args.baseline)))
         return
     if args.measure:
-        print(json.dumps(measure(args.measure)))
+        print(json.dumps(measure(args.measure[0], args.measure[1])))
         return
     rows = []
     for n in args.sizes:
         with tempfile.TemporaryDirectory() as tmp:
             subprocess.run([sys.executable, __file__, "--write", str(n), tmp], check=True)
-            out = subprocess.run([sys.executable, __file__, "--measure", tmp], check=True, capture_output=True, text=True)
-            rows.append({"documents": n, **json.loads(out.stdout.strip().splitlines()[-1])})
+            row = {"documents": n}
+            for path in args.paths:
+                out = subprocess.run([sys.executable, __file__, "--measure", tmp, path], check=True, capture_output=True, text=True)
+                row[path] = json.loads(out.stdout.strip().splitlines()[-1])
+            first = row[args.paths[0]]
+            rows.append({**row, **{k: first[k] for k in ("seconds", "peak_rss_gb", "removed")}})
+            if len(args.paths) > 1:
+                rows[-1]["same_removals"] = len({row[p]["removed_digest"] for p in args.paths}) == 1
             if n == args.baseline_size:
                 base = subprocess.run([sys.executable, __file__, "--baseline", tmp], check=True, capture_output=True, text=True)
                 rows[-1]["datasketch_minhashlsh"] = json.loads(base.stdout.strip().splitlines()[-1])
         print(rows[-1], flush=True)
-    # linear fit through the two largest sizes, extrapolated to 4M
-    a, b = rows[-2], rows[-1]
-    per_doc_s = (b["seconds"] - a["seconds"]) / (b["documents"] - a["documents"])
-    per_doc_gb = (b["peak_rss_gb"] - a["peak_rss_gb"]) / (b["documents"] - a["documents"])
-    target = 4_000_000
-    projection = {
-        "documents": target,
-        "seconds": round(b["seconds"] + per_doc_s * (target - b["documents"])),
-        "peak_rss_gb": round(b["peak_rss_gb"] + per_doc_gb * (target - b["documents"]), 1),
-        "per_million_seconds": round(per_doc_s * 1e6, 1),
-        "per_million_gb": round(per_doc_gb * 1e6, 2),
-    }
-    print("projection", projection)
-    results = ROOT / "benchmarks" / "results" / "dedup_clustering.json"
-    results.write_text(json.dumps({"sizes": rows, "projection_4m": projection}, indent=1) + "\n")
-
+    # linear fit through the two largest sizes, per path, extrapolated to 4M (LLaMat) and 10M / 30M (the next corpora)
+    projections = {}
+    for path in args.paths:
+        a, b = rows[-2][path], rows[-1][path]
+        span = rows[-1]["documents"] - rows[-2]["documents"]
+        per_doc_s, per_doc_gb = (b["seconds"] - a["seconds"]) / span, (b["peak_rss_gb"] - a["peak_rss_gb"]) / span
+        projections[path] = {"per_million_seconds": round(per_doc_s * 1e6, 1), "per_million_gb": round(per_doc_gb * 1e6, 3)} | {
+            f"{target // 10**6}M": {"seconds": round(b["seconds"] + per_doc_s * (target - rows[-1]["documents"])),
+                                    "peak_rss_gb": round(b["peak_rss_gb"] + per_doc_gb * (target - rows[-1]["documents"]), 2)}
+            for target in (4_000_000, 10_000_000, 30_000_000)}
+    print("projection", projections)
+    Path(args.output).write_text(json.dumps({"sizes": rows, "projection": projections}, indent=1) + "\n")
 
 if __name__ == "__main__":
     main()

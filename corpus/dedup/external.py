@@ -157,6 +157,29 @@ def deduplicate_out_of_core(files: list[str], num_perm: int, work: str, identity
     })
 
 
+def band_key(sig: np.ndarray, band: int, per_band: int, salt: np.ndarray | None = None) -> np.ndarray:
+    """One uint64 bucket key per row for LSH band `band` (its `per_band` signature values hashed together)."""
+    key = np.zeros(len(sig), dtype=np.uint64) if salt is None else salt.astype(np.uint64, copy=True)
+    with np.errstate(over="ignore"):  # wrap-around hashing of the band's values
+        for j in range(band * per_band, (band + 1) * per_band):
+            key = key * _BAND_MIX + sig[:, j]
+    return key
+
+
+def bucket_pairs(key: np.ndarray) -> np.ndarray:
+    """Candidate pairs of one LSH band: rows (best first) sharing a bucket key, each member paired with the bucket's
+    best member and with its neighbour, as (m, 2) row positions."""
+    order = np.argsort(key, kind="stable")  # stable: members of a bucket stay best-first
+    ordered = key[order]
+    same = np.flatnonzero(ordered[1:] == ordered[:-1])  # position k: order[k] and order[k+1] share a bucket
+    if len(same) == 0:
+        return np.zeros((0, 2), dtype=np.int64)
+    run_start = np.ones(len(ordered), dtype=bool)
+    run_start[1:] = ordered[1:] != ordered[:-1]
+    head = np.maximum.accumulate(np.where(run_start, np.arange(len(ordered)), 0))
+    return np.stack([np.concatenate([order[same], order[head[same + 1]]]), np.concatenate([order[same + 1], order[same + 1]])], axis=1)
+
+
 def _order_ties(src: _Files, order: np.ndarray, ties: np.ndarray, sorted_hash: np.ndarray) -> None:
     """Runs of equal record hash in the best-first order (64-bit collisions: rare) sorted by the whole key, the record
     key last, in place."""
@@ -191,12 +214,8 @@ def _near_roots(src: _Files, alive_rows: np.ndarray, rank_of: np.ndarray, num_pe
             sig = signature_matrix(pa.chunked_array([batch.column(0)]), num_perm)
             stop = start + len(sig)
             sig_file[start:stop] = sig
-            with np.errstate(over="ignore"):  # wrap-around hashing of each band's values, as the in-memory path
-                for b in range(bands):
-                    key = np.zeros(len(sig), dtype=np.uint64)
-                    for j in range(b * per_band, (b + 1) * per_band):
-                        key = key * _BAND_MIX + sig[:, j]
-                    band_file[b, start:stop] = key
+            for b in range(bands):
+                band_file[b, start:stop] = band_key(sig, b, per_band)
         sig_file.flush()
         band_file.flush()
         del sig_file, band_file
@@ -214,19 +233,9 @@ def _near_roots(src: _Files, alive_rows: np.ndarray, rank_of: np.ndarray, num_pe
             band_file = np.load(band_path + ".npy", mmap_mode="r")
             key = np.asarray(band_file[b])[alive_rows]  # one band in memory, alive rows best first
             del band_file
-            order = np.argsort(key, kind="stable")
-            ordered = key[order]
+            pairs = bucket_pairs(key)
             del key
-            same = np.flatnonzero(ordered[1:] == ordered[:-1])
-            if len(same) == 0:
-                continue
-            run_start = np.ones(len(ordered), dtype=bool)
-            run_start[1:] = ordered[1:] != ordered[:-1]
-            head = np.maximum.accumulate(np.where(run_start, np.arange(len(ordered)), 0))
-            del ordered, run_start
-            pairs = np.unique(np.stack([np.concatenate([order[same], order[head[same + 1]]]),
-                                        np.concatenate([order[same + 1], order[same + 1]])], axis=1), axis=0)
-            del order, head, same
+            pairs = np.unique(pairs, axis=0)
             pairs = pairs[pairs[:, 0] != pairs[:, 1]]
             for lo in range(0, len(pairs), pair_chunk):
                 chunk = pairs[lo : lo + pair_chunk]

@@ -39,12 +39,11 @@ from datatrove.pipeline.base import PipelineStep
 from datatrove.pipeline.filters.base_filter import BaseFilter
 from datatrove.pipeline.writers.disk_base import DiskWriter
 
-from corpus.dedup.external import deduplicate_out_of_core, record_hash
+from corpus.dedup.external import band_key, bucket_pairs, deduplicate_out_of_core, record_hash
 from corpus.dedup.minhash import MinHasher, tokens
 from corpus.dedup.structures import STRUCTURE_SCHEMA, structure_duplicates, structure_row
 from corpus.records import is_crystal
 
-_BAND_MIX = np.uint64(0x9E3779B97F4A7C15)
 FORMAT_PRIORITY = {"elsevier": 3, "jats": 3, "tei": 2, "pdf": 1}
 
 SIGNATURE_SCHEMA = pa.schema(
@@ -266,25 +265,12 @@ def near_duplicate_roots(sig: np.ndarray, threshold: float, salt: np.ndarray | N
     n, num_perm = sig.shape
     groups = _Groups(n)
     bands, per_band = _optimal_param(threshold, num_perm, 0.5, 0.5)
-    first, second = [], []
+    candidates = []
     for b in range(bands):
-        key = np.zeros(n, dtype=np.uint64) if salt is None else salt.astype(np.uint64, copy=True)
-        with np.errstate(over="ignore"):  # wrap-around hashing of the band's values
-            for j in range(b * per_band, (b + 1) * per_band):
-                key = key * _BAND_MIX + sig[:, j]
-        order = np.argsort(key, kind="stable")  # stable: members of a bucket stay best-first
-        ordered = key[order]
-        same = np.flatnonzero(ordered[1:] == ordered[:-1])  # position k: order[k] and order[k+1] share a bucket
-        if len(same) == 0:
-            continue
-        # every member of a bucket is paired with the bucket's best member and with its neighbour
-        run_start = np.ones(len(ordered), dtype=bool)
-        run_start[1:] = ordered[1:] != ordered[:-1]
-        head = np.maximum.accumulate(np.where(run_start, np.arange(len(ordered)), 0))
-        first += [order[same], order[head[same + 1]]]
-        second += [order[same + 1], order[same + 1]]
-    if first:
-        pairs = np.unique(np.stack([np.concatenate(first), np.concatenate(second)], axis=1), axis=0)
+        if len(pairs := bucket_pairs(band_key(sig, b, per_band, salt))):
+            candidates.append(pairs)
+    if candidates:
+        pairs = np.unique(np.concatenate(candidates), axis=0)
         pairs = pairs[pairs[:, 0] != pairs[:, 1]]
         similar = np.concatenate([
             (sig[chunk[:, 0]] == sig[chunk[:, 1]]).mean(axis=1) >= threshold
