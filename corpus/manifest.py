@@ -16,26 +16,24 @@ import glob
 import hashlib
 import json
 import os
-import re
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
+from corpus.config import ConfigError, StrictModel, expand_env, format_validation_error
 from corpus.crystals.structures import CrystalSettings
 from corpus.filters.quality import QualitySettings
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
-_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
-class ManifestError(ValueError):
+class ManifestError(ConfigError):
     """A manifest that cannot be run; the message names the field and what is allowed."""
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+_Strict = StrictModel
 
 
 class ExecutorConfig(_Strict):
@@ -251,50 +249,6 @@ def _unique(what: str, names: list[str]) -> None:
 # loading
 
 
-def _expand_env(value: Any, where: str) -> Any:
-    if isinstance(value, str):
-
-        def repl(m: re.Match) -> str:
-            var, default = m.group(1), m.group(2)
-            if var in os.environ:
-                return os.environ[var]
-            if default is not None:
-                return default
-            raise ManifestError(f"{where}: environment variable {var} is not set (used as ${{{var}}}); export it or give a default as ${{{var}:-...}}")
-
-        return _ENV_REF.sub(repl, value)
-    if isinstance(value, dict):
-        return {k: _expand_env(v, f"{where}.{k}" if where else str(k)) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_expand_env(v, f"{where}[{i}]") for i, v in enumerate(value)]
-    return value
-
-
-def _loc(loc: tuple) -> str:
-    out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out
-
-
-def _format_validation_error(err: ValidationError, origin: str) -> str:
-    lines = []
-    for e in err.errors():
-        where = _loc(e["loc"])
-        msg = e["msg"].removeprefix("Value error, ")
-        if e["type"] == "extra_forbidden":
-            lines.append(f"{where}: unknown field (check its spelling and indentation)")
-        elif e["type"] == "missing":
-            lines.append(f"{where}: required field is missing")
-        elif e["type"] == "literal_error":
-            lines.append(f"{where}: {e['input']!r} is not allowed; {msg.lower()}")
-        elif where:
-            lines.append(f"{where}: {msg} (got {e['input']!r})" if "input" in e and not isinstance(e["input"], dict) else f"{where}: {msg}")
-        else:
-            lines.append(msg)
-    return f"{origin}: invalid manifest\n  " + "\n  ".join(lines)
-
-
 def _resolve(base: Path, p: str) -> str:
     path = Path(os.path.expanduser(p))
     return str(path if path.is_absolute() else (base / path).resolve())
@@ -313,11 +267,14 @@ def load_manifest(path: str | os.PathLike, output_dir: str | None = None) -> Man
         raise ManifestError(f"{path}: not valid YAML: {e}") from None
     if not isinstance(raw, dict):
         raise ManifestError(f"{path}: a manifest is a YAML mapping with name, output_dir, seed, tokenizer, sources, components")
-    raw = _expand_env(raw, "")
+    try:
+        raw = expand_env(raw, "")
+    except ConfigError as e:
+        raise ManifestError(str(e)) from None
     try:
         manifest = Manifest.model_validate(raw)
     except ValidationError as e:
-        raise ManifestError(_format_validation_error(e, str(path))) from None
+        raise ManifestError(format_validation_error(e, str(path))) from None
 
     problems = []
     for i, src in enumerate(manifest.sources):

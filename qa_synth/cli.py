@@ -86,13 +86,13 @@ def _folder(base: str, path, field: str) -> str:
 def load_manifest(path: str) -> dict:
     """The manifest with every path resolved and checked, or ValueError naming the field: a bad manifest fails before any work."""
     base = os.path.dirname(os.path.abspath(path))
-    from corpus.manifest import _expand_env
+    from corpus.config import expand_env
 
     with open(path) as f:
         m = yaml.safe_load(f)
     if not isinstance(m, dict):
         raise ValueError(f"{path}: not a YAML mapping")
-    m = _expand_env(m, os.path.basename(path))  # ${VAR} and ${VAR:-default}, as in corpus manifests
+    m = expand_env(m, os.path.basename(path))  # ${VAR} and ${VAR:-default}, as in corpus manifests
     for key in ("name", "output_dir", "seed", "tokenizer", "sources"):
         if key not in m:
             raise ValueError(f"{path}: missing field {key!r}")

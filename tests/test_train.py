@@ -198,3 +198,17 @@ def test_token_budget_takes_its_share_and_the_weights_share_the_rest(tmp_path):
 
     with pytest.raises(ManifestError, match="train_tokens"):
         load_manifest(write_manifest(tmp_path, data))
+
+
+def test_a_misspelt_or_bad_training_key_fails_before_work_naming_it(tmp_path):
+    from train.trainer import load_config
+
+    config = tmp_path / "c.yaml"
+    config.write_text(TINY.read_text() + "max_step: 200\n")  # the key is max_steps: this used to train for the default
+    with pytest.raises(SystemExit, match=r"max_step: unknown field"):
+        load_config(str(config), [])
+    with pytest.raises(SystemExit, match=r"parallel: 'tp' is not allowed"):
+        load_config(str(TINY), ["parallel=tp"])
+    with pytest.raises(SystemExit, match=r"micro_batch_size: Input should be greater than 0"):
+        load_config(str(TINY), ["micro_batch_size=0"])
+    assert load_config(str(TINY), ["lr=1e-3"])["lr"] == 1e-3  # YAML 1.1's string "1e-3" is a number here

@@ -21,54 +21,72 @@ import os
 import sys
 import time
 
+from typing import Any, Literal
+
 import torch
 import torch.nn.functional as F
 import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from train.data import BlendedSampler, batch, load_stages
 
-DEFAULTS = {
-    "data": "out/demo/train_data.yaml",  # written by `corpus build`
-    "out_dir": "out/train/tiny",
-    "init_from": None,  # a local Hugging Face model folder; None: a fresh model from `model`
-    "model": {},  # LlamaConfig fields for a fresh model
-    "seq_len": None,  # default: the data's
-    "global_batch_size": None,  # sequences per step over all ranks; default: the data's
-    "micro_batch_size": 4,  # sequences per forward pass per rank
-    "max_steps": None,  # default: the data's total_steps
-    "lr": 3e-4, "min_lr": 3e-5, "warmup_steps": 2000, "weight_decay": 0.1, "betas": [0.9, 0.95], "eps": 1e-5, "grad_clip": 1.0,
-    "dtype": "bfloat16",  # autocast dtype on GPU (float32 on CPU)
-    "parallel": "ddp",  # ddp | fsdp (FSDP2 fully_shard per decoder layer)
-    "compile": False,
-    "seed": 1234,
-    "activation_checkpointing": False,  # recompute activations in backward: less memory, ~30% more compute
-    "val_fraction": 0.01,  # share of every component's windows held out for validation loss
-    "eval_every": 200, "eval_windows": 8,  # validation loss per component every eval_every steps, on this many windows
-    "log_every": 10, "save_every": 500, "export": True,
-    "stop_after": None,  # leave after this many steps of this run, with a checkpoint (a planned interruption)
-}
+class TrainConfig(BaseModel):
+    """The training config: every key, its type and default. A misspelt or unknown key, a wrong type or a bad value
+    fails before any work, naming the field (the corpus manifest's error format); `key=value` overrides are
+    validated by the same model."""
+
+    model_config = ConfigDict(extra="forbid")
+    data: str = "out/demo/train_data.yaml"  # written by `corpus build`
+    out_dir: str = "out/train/tiny"
+    init_from: str | None = None  # a local Hugging Face model folder; None: a fresh model from `model`
+    model: dict[str, Any] = Field(default_factory=dict)  # LlamaConfig fields for a fresh model
+    seq_len: int | None = Field(None, gt=0)  # default: the data's
+    global_batch_size: int | None = Field(None, gt=0)  # sequences per step over all ranks; default: the data's
+    micro_batch_size: int = Field(4, gt=0)  # sequences per forward pass per rank
+    max_steps: int | None = Field(None, gt=0)  # default: the data's total_steps
+    lr: float = Field(3e-4, gt=0)
+    min_lr: float = Field(3e-5, ge=0)
+    warmup_steps: int = Field(2000, ge=0)
+    weight_decay: float = Field(0.1, ge=0)
+    betas: list[float] = Field(default_factory=lambda: [0.9, 0.95], min_length=2, max_length=2)
+    eps: float = Field(1e-5, gt=0)
+    grad_clip: float = Field(1.0, ge=0)
+    dtype: Literal["bfloat16", "float16", "float32"] = "bfloat16"  # autocast dtype on GPU (float32 on CPU)
+    parallel: Literal["ddp", "fsdp"] = "ddp"  # FSDP2 fully_shard per decoder layer
+    compile: bool = False
+    seed: int = 1234
+    activation_checkpointing: bool = False  # recompute activations in backward: less memory, ~30% more compute
+    val_fraction: float = Field(0.01, ge=0, lt=1)  # share of every component's windows held out for validation loss
+    eval_every: int = Field(200, ge=0)  # validation loss per component every eval_every steps (0: never) ...
+    eval_windows: int = Field(8, ge=0)  # ... on this many windows
+    log_every: int = Field(10, gt=0)
+    save_every: int = Field(500, gt=0)
+    export: bool = True
+    stop_after: int | None = Field(None, gt=0)  # leave after this many steps of this run, with a checkpoint (a planned interruption)
+
+
+DEFAULTS = TrainConfig().model_dump()
 
 
 def load_config(path: str, overrides: list[str]) -> dict:
+    from corpus.config import ConfigError, expand_env, format_validation_error
+
     with open(path) as f:
-        cfg = {**DEFAULTS, **(yaml.safe_load(f) or {})}
+        raw = yaml.safe_load(f) or {}
+    if not isinstance(raw, dict):
+        raise SystemExit(f"{path}: a training config is a YAML mapping of the keys: {', '.join(DEFAULTS)}")
     for item in overrides:
-        key, _, value = item.partition("=")
-        if key not in DEFAULTS:
-            raise SystemExit(f"unknown config key {key!r}; keys: {', '.join(DEFAULTS)}")
-        cfg[key] = yaml.safe_load(value)
-    for key, default in DEFAULTS.items():  # YAML 1.1 reads 1e-3 (no dot) as a string: numbers by the default's type
-        if isinstance(default, (int, float)) and not isinstance(default, bool) and isinstance(cfg.get(key), str):
-            try:
-                cfg[key] = type(default)(float(cfg[key])) if isinstance(default, float) else int(cfg[key])
-            except ValueError:
-                raise SystemExit(f"{key}: {cfg[key]!r} is not a number") from None
-    for key, value in cfg.items():  # ${VAR} from the environment, e.g. init_from: ${LLAMA2_7B}
-        if isinstance(value, str):
-            expanded = os.path.expandvars(value)
-            if "${" in expanded or expanded.startswith("$"):
-                raise SystemExit(f"{key}: {value!r} names an environment variable that is not set")
-            cfg[key] = expanded
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise SystemExit(f"override {item!r}: write key=value (keys: {', '.join(DEFAULTS)})")
+        raw[key] = yaml.safe_load(value)
+    try:  # ${VAR} from the environment, e.g. init_from: ${LLAMA2_7B}
+        raw = expand_env(raw, "")
+        cfg = TrainConfig.model_validate(raw).model_dump()
+    except ConfigError as e:
+        raise SystemExit(str(e)) from None
+    except ValidationError as e:
+        raise SystemExit(format_validation_error(e, path, "training config") + f"\n  keys: {', '.join(DEFAULTS)}") from None
     base = os.path.dirname(os.path.abspath(path))
     root = os.path.dirname(os.path.dirname(base))  # configs live in train/configs/: relative paths are from the project root
     for key in ("data", "out_dir", "init_from"):

@@ -92,8 +92,8 @@ def _pointer_jump(parent: np.ndarray) -> np.ndarray:
 
 
 def deduplicate_out_of_core(files: list[str], num_perm: int, work: str, identity: bool = True, exact: bool = True,
-                            near: bool = True, threshold: float = 0.8, batch_rows: int = 200_000,
-                            pair_chunk: int = 200_000) -> pa.Table:
+                            near: bool = True, threshold: float = 0.8, batch_rows: int = 50_000,
+                            pair_chunk: int = 50_000) -> pa.Table:
     """Removed rows (REMOVED_SCHEMA columns), in best-first order, as `Deduplicator.deduplicate` gives them."""
     src = _Files(files, batch_rows)
     n = src.n
@@ -204,21 +204,24 @@ def _near_roots(src: _Files, alive_rows: np.ndarray, rank_of: np.ndarray, num_pe
     bands, per_band = _optimal_param(threshold, num_perm, 0.5, 0.5)
     os.makedirs(work, exist_ok=True)
     n, a = src.n, len(alive_rows)
-    sig_path, band_path = os.path.join(work, "signatures.u64"), os.path.join(work, "bands.u64")
+    sig_path = os.path.join(work, "signatures.u64")
+    band_paths = [os.path.join(work, f"band{b:02d}.u64") for b in range(bands)]
     try:
-        sig_file = np.lib.format.open_memmap(sig_path + ".npy", mode="w+", dtype=np.uint64, shape=(max(n, 1), num_perm))
-        band_file = np.lib.format.open_memmap(band_path + ".npy", mode="w+", dtype=np.uint64, shape=(bands, max(n, 1)))
+        # written with plain sequential writes, not through a memory map: dirty mapped pages would count in the task's
+        # resident memory until the whole file is flushed
         from corpus.dedup.stage import signature_matrix  # here: stage imports this module
 
-        for start, batch in src.batches(["minhash"]):
-            sig = signature_matrix(pa.chunked_array([batch.column(0)]), num_perm)
-            stop = start + len(sig)
-            sig_file[start:stop] = sig
-            for b in range(bands):
-                band_file[b, start:stop] = band_key(sig, b, per_band)
-        sig_file.flush()
-        band_file.flush()
-        del sig_file, band_file
+        outs = [open(p, "wb") for p in [sig_path, *band_paths]]
+        try:
+            for _, batch in src.batches(["minhash"]):
+                sig = signature_matrix(pa.chunked_array([batch.column(0)]), num_perm)
+                outs[0].write(np.ascontiguousarray(sig).tobytes())
+                for b in range(bands):
+                    outs[b + 1].write(band_key(sig, b, per_band).tobytes())
+                del sig, batch
+        finally:
+            for f in outs:
+                f.close()
         parent = np.arange(a, dtype=np.int64)
 
         def find(i: int) -> int:
@@ -230,9 +233,7 @@ def _near_roots(src: _Files, alive_rows: np.ndarray, rank_of: np.ndarray, num_pe
             return root
 
         for b in range(bands):
-            band_file = np.load(band_path + ".npy", mmap_mode="r")
-            key = np.asarray(band_file[b])[alive_rows]  # one band in memory, alive rows best first
-            del band_file
+            key = np.fromfile(band_paths[b], dtype=np.uint64)[alive_rows]  # one band in memory, alive rows best first
             pairs = bucket_pairs(key)
             del key
             pairs = np.unique(pairs, axis=0)
@@ -241,8 +242,8 @@ def _near_roots(src: _Files, alive_rows: np.ndarray, rank_of: np.ndarray, num_pe
                 chunk = pairs[lo : lo + pair_chunk]
                 rows, inverse = np.unique(chunk, return_inverse=True)
                 inverse = inverse.reshape(chunk.shape)
-                sig_file = np.load(sig_path + ".npy", mmap_mode="r")
-                sig = np.asarray(sig_file[alive_rows[rows]])  # only this chunk's rows
+                sig_file = np.memmap(sig_path, dtype=np.uint64, mode="r", shape=(n, num_perm))
+                sig = np.asarray(sig_file[alive_rows[rows]])  # only this chunk's rows (mapped while read, then unmapped)
                 del sig_file
                 similar = (sig[inverse[:, 0]] == sig[inverse[:, 1]]).mean(axis=1) >= threshold
                 for i, j in chunk[similar].tolist():

@@ -172,7 +172,7 @@ class Deduplicator(PipelineStep):
         if on_disk:
             removed = deduplicate_out_of_core(
                 files, self.hasher.num_perm, os.path.join(os.path.dirname(self.removed_path), "external"), self.identity, self.exact,
-                self.near, self.threshold, batch_rows=max(10_000, self.memory_budget // (16 * 8 * self.hasher.num_perm)),
+                self.near, self.threshold, batch_rows=max(10_000, min(200_000, self.memory_budget // (64 * 8 * self.hasher.num_perm))),
             ).cast(REMOVED_SCHEMA)
         else:
             table = pa.concat_tables([pq.read_table(f) for f in files]) if files else SIGNATURE_SCHEMA.empty_table()
