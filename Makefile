@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test bench clean chromium slurm
+.PHONY: demo test test-fast bench clean chromium slurm
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -24,6 +24,10 @@ demo: $(STAMP)
 
 test: $(STAMP) chromium slurm
 	$(BIN)/python -m pytest -q
+
+# the inner loop: everything but the tests marked slow (full builds, Ray, Slurm, training); CI runs `make test`
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q -m "not slow"
 
 # the report test renders OUT/report/index.html in headless Chromium (Debian's package); without root or
 # network the install fails quietly and that one test says it skipped

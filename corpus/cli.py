@@ -21,17 +21,11 @@ import os
 import sys
 import time
 
+import humanize
+
 from corpus.manifest import Manifest, ManifestError, expand_inputs, load_manifest, tokenizer_source
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
-
-
-def _human_bytes(n: int) -> str:
-    for unit in ("B", "kB", "MB", "GB", "TB"):
-        if n < 1000 or unit == "TB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1000
-    return f"{n} B"
 
 
 @contextlib.contextmanager
@@ -84,7 +78,7 @@ def print_plan(manifest: Manifest, manifest_path: str, inputs: dict[str, list[st
     for src in manifest.sources:
         files = inputs[src.name]
         nbytes = sum(os.path.getsize(f) for f in files)
-        print(f"  {src.name:<{width}}  {src.reader:<6} {len(files):>7,} file(s) {_human_bytes(nbytes):>9}  -> component {manifest.component_of(src.name)}")
+        print(f"  {src.name:<{width}}  {src.reader:<6} {len(files):>7,} file(s) {humanize.naturalsize(nbytes):>9}  -> component {manifest.component_of(src.name)}")
     print("Stages")
     for i, st in enumerate(stages, 1):
         print(f"  {i}. {st.name} ({st.tasks} task(s)): " + " -> ".join(st.steps))

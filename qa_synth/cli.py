@@ -299,7 +299,8 @@ def build(manifest_path: str, output: str | None = None) -> dict:
     from qa_synth.report import write_summary
     from qa_synth.shards import write_sft_shard
 
-    warnings.simplefilter("ignore")
+    # pymatgen and spglib warn about every rounded coordinate and their own deprecations; nothing else is silenced
+    warnings.filterwarnings("ignore", module=r"(pymatgen|spglib|moyopy)(\.|$)")
     started = time.time()
     m = load_manifest(manifest_path)
     out = os.path.abspath(output) if output else m["output_dir"]

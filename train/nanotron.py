@@ -22,7 +22,7 @@ import yaml
 
 
 def nanotron_config(cfg: dict, nproc: int, resume_checkpoint_path: str | None = None) -> dict:
-    from train.trainer import _vocab_size, shard_tokenizer
+    from train.trainer import shard_tokenizer, vocab_size_of
 
     with open(cfg["data"]) as f:
         data = yaml.safe_load(f)
@@ -55,7 +55,7 @@ def nanotron_config(cfg: dict, nproc: int, resume_checkpoint_path: str | None = 
         "model": {"ddp_bucket_cap_mb": 25, "dtype": cfg["dtype"], "init_method": {"std": 0.02}, "make_vocab_size_divisible_by": 1,
                   "model_config": {"bos_token_id": 1, "eos_token_id": 2, "hidden_act": "silu", "initializer_range": 0.02,
                                    "is_llama_config": True, "pad_token_id": None, "pretraining_tp": 1, "rms_norm_eps": 1e-5,
-                                   "rope_scaling": None, "use_cache": True, "vocab_size": _vocab_size(data["shards"]),
+                                   "rope_scaling": None, "use_cache": True, "vocab_size": vocab_size_of(data["shards"]),
                                    **{k: v for k, v in model.items() if k != "rope_theta"}}},
         "optimizer": {"accumulate_grad_in_fp32": True, "clip_grad": cfg["grad_clip"],
                       "learning_rate_scheduler": {"learning_rate": cfg["lr"], "lr_decay_starting_step": None,

@@ -165,7 +165,7 @@ def main(argv: list[str]) -> int:
         raise SystemExit(f"global_batch_size {global_batch} is not a multiple of micro_batch_size {micro} x {world} processes")
     accumulation = global_batch // (micro * world)
     sampler = BlendedSampler(components, stages, data_cfg["seed"])
-    vocab = _vocab_size(data_cfg["shards"])
+    vocab = vocab_size_of(data_cfg["shards"])
 
     # ---- model and optimiser
     model = build_model(cfg, vocab, device)
@@ -303,7 +303,7 @@ def _save_tokenizer(shards: str, folder: str) -> None:
             print(f"warning: tokenizer {name} not saved with the model: {e}", file=sys.stderr)
 
 
-def _vocab_size(shards: str) -> int:
+def vocab_size_of(shards: str) -> int:
     """The tokenizer's vocabulary, from the provenance side-car the shard writer records it in."""
     import glob
 

@@ -32,7 +32,6 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 import xxhash
-from datasketch.lsh import _optimal_param
 
 REASONS = ("", "duplicate_identity", "duplicate_exact", "duplicate_near")
 _BAND_MIX = np.uint64(0x9E3779B97F4A7C15)
@@ -157,6 +156,15 @@ def deduplicate_out_of_core(files: list[str], num_perm: int, work: str, identity
     })
 
 
+def band_shape(threshold: float, num_perm: int) -> tuple[int, int]:
+    """(bands, rows per band): datasketch's choice for the threshold (equal weight on false positives and negatives),
+    read from a MinHashLSH through its public attributes (0.8 and 128 permutations: 9 x 13)."""
+    from datasketch import MinHashLSH
+
+    lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)
+    return lsh.b, lsh.r
+
+
 def band_key(sig: np.ndarray, band: int, per_band: int, salt: np.ndarray | None = None) -> np.ndarray:
     """One uint64 bucket key per row for LSH band `band` (its `per_band` signature values hashed together)."""
     key = np.zeros(len(sig), dtype=np.uint64) if salt is None else salt.astype(np.uint64, copy=True)
@@ -197,11 +205,26 @@ def _order_ties(src: _Files, order: np.ndarray, ties: np.ndarray, sorted_hash: n
         order[positions[a:b]] = rows[members]
 
 
+def _read_rows(path: str, rows: np.ndarray, num_perm: int) -> np.ndarray:
+    """Rows of the on-disk signature matrix, read one by one (pread): a memory map would fault in the kernel's
+    readahead around every row, and at a million scattered rows the whole file ends up resident in the task."""
+    width = 8 * num_perm
+    out = np.empty((len(rows), num_perm), dtype=np.uint64)
+    view = memoryview(out).cast("B")
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        for k, row in enumerate(rows.tolist()):
+            view[k * width : (k + 1) * width] = os.pread(fd, width, row * width)
+    finally:
+        os.close(fd)
+    return out
+
+
 def _near_roots(src: _Files, alive_rows: np.ndarray, rank_of: np.ndarray, num_perm: int, threshold: float, work: str,
                 pair_chunk: int) -> np.ndarray:
     """For the alive rows in best-first order, each row's group representative (its position), as
     `near_duplicate_roots` computes it over the whole signature matrix."""
-    bands, per_band = _optimal_param(threshold, num_perm, 0.5, 0.5)
+    bands, per_band = band_shape(threshold, num_perm)
     os.makedirs(work, exist_ok=True)
     n, a = src.n, len(alive_rows)
     sig_path = os.path.join(work, "signatures.u64")
@@ -242,9 +265,7 @@ def _near_roots(src: _Files, alive_rows: np.ndarray, rank_of: np.ndarray, num_pe
                 chunk = pairs[lo : lo + pair_chunk]
                 rows, inverse = np.unique(chunk, return_inverse=True)
                 inverse = inverse.reshape(chunk.shape)
-                sig_file = np.memmap(sig_path, dtype=np.uint64, mode="r", shape=(n, num_perm))
-                sig = np.asarray(sig_file[alive_rows[rows]])  # only this chunk's rows (mapped while read, then unmapped)
-                del sig_file
+                sig = _read_rows(sig_path, alive_rows[rows], num_perm)
                 similar = (sig[inverse[:, 0]] == sig[inverse[:, 1]]).mean(axis=1) >= threshold
                 for i, j in chunk[similar].tolist():
                     x, y = find(i), find(j)

@@ -33,13 +33,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import polars as pl
 import pyarrow.parquet as pq
-from datasketch.lsh import _optimal_param  # datasketch's band/row choice for a threshold
 from datatrove.data import Document, DocumentsPipeline
 from datatrove.pipeline.base import PipelineStep
 from datatrove.pipeline.filters.base_filter import BaseFilter
 from datatrove.pipeline.writers.disk_base import DiskWriter
 
-from corpus.dedup.external import band_key, bucket_pairs, deduplicate_out_of_core, record_hash
+from corpus.dedup.external import band_key, band_shape, bucket_pairs, deduplicate_out_of_core, record_hash
 from corpus.dedup.minhash import MinHasher, tokens
 from corpus.dedup.structures import STRUCTURE_SCHEMA, structure_duplicates, structure_row
 from corpus.records import is_crystal
@@ -264,7 +263,7 @@ def near_duplicate_roots(sig: np.ndarray, threshold: float, salt: np.ndarray | N
     """
     n, num_perm = sig.shape
     groups = _Groups(n)
-    bands, per_band = _optimal_param(threshold, num_perm, 0.5, 0.5)
+    bands, per_band = band_shape(threshold, num_perm)
     candidates = []
     for b in range(bands):
         if len(pairs := bucket_pairs(band_key(sig, b, per_band, salt))):
