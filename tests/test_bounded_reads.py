@@ -78,6 +78,7 @@ def _peak_rss_mb(cmd) -> tuple[int, subprocess.CompletedProcess]:
     return rss_kb // 1024, rc, err
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("reader", ["jsonl", "crystal_json"])
 def test_a_gzip_bomb_line_fails_as_too_large_in_bounded_memory(tmp_path, reader):
     good = json.dumps({"text": "a real line after the bomb " * 20, "id": "ok"}).encode() + b"\n"

@@ -1,5 +1,6 @@
 """End to end: manifest -> shards that datatrove reads back, accounting that reconciles, determinism, resume."""
 
+import pytest
 import gzip
 import json
 import os
@@ -17,6 +18,8 @@ from tokenizers import Tokenizer
 
 from conftest import SAMPLES, TOKENIZER, base_manifest, run_cli, tree_bytes, write_manifest
 from corpus.shards.format import provenance_path, read_metadata, shard_files
+
+pytestmark = pytest.mark.slow  # full builds, engines or training runs: `make test-fast` leaves them out
 
 
 def _original_texts() -> dict[str, str]:

@@ -16,6 +16,8 @@ pytest.importorskip("smact")
 import crystal_metrics_reference as independent  # noqa: E402
 from eval.crystal_metrics import metrics, parse_structure, reference_structures  # noqa: E402
 
+pytestmark = pytest.mark.slow  # full builds, engines or training runs: `make test-fast` leaves them out
+
 GENERATIONS = ROOT / "samples" / "eval" / "tiny_generations.jsonl"
 REFERENCE = ROOT / "samples" / "crystals" / "mp_20" / "test.csv"
 CUTOFFS = (0.4, 10.0)  # MP-20's

@@ -302,6 +302,7 @@ def crystal_build(tmp_path_factory):
     return tmp / "out"
 
 
+@pytest.mark.slow
 def test_build_accounts_every_crystal_and_decontaminates(crystal_build):
     s = json.loads((crystal_build / "summary.json").read_text())
     assert s["reconciled"], s["problems"]
@@ -344,6 +345,7 @@ def test_crystal_shards_hold_the_kept_records(crystal_build):
     assert prov.height == json.loads((crystal_build / "summary.json").read_text())["kept"]
 
 
+@pytest.mark.slow
 def test_per_form_documents_and_bad_crystal_settings(tmp_path):
     sources = [{"name": "cod", "reader": "cif", "paths": [str(COD / "Fe.cif"), str(COD / "Cu.cif")]}]
     manifest = _crystal_manifest(tmp_path, sources, {"forms": ["crystal_string", "cif_p1"], "documents": "per_form"})
@@ -358,6 +360,7 @@ def test_per_form_documents_and_bad_crystal_settings(tmp_path):
     assert "stages.crystals.forms" in str(e.value) and "xyz" in str(e.value)
 
 
+@pytest.mark.slow
 def test_robocrys_descriptions_are_cached_by_structure(tmp_path):
     from corpus.crystals.text import RobocrysDescriber
 
@@ -378,6 +381,7 @@ def test_extract_detects_cif_files_and_crystal_tables(tmp_path):
     assert {d["id"] for d in docs[1:]} == {r["material_id"] for r in mp20_rows()}
 
 
+@pytest.mark.slow
 def test_hostile_crystal_files_fail_alone_with_a_reason(tmp_path):
     """Empty files, a table without a CIF column, a cell numpy cannot handle, an oversized JSON Lines record."""
     bad = tmp_path / "bad"

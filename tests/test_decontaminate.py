@@ -1,11 +1,14 @@
 """Decontamination against real evaluation items planted in real papers."""
 
+import pytest
 import json
 
 import zstandard
 
 from conftest import SAMPLES, base_manifest, run_cli, write_manifest
 from corpus.filters.decontaminate import NgramIndex
+
+pytestmark = pytest.mark.slow  # full builds, engines or training runs: `make test-fast` leaves them out
 
 SIE = str(SAMPLES / "eval" / "llamat_sie" / "*_test.jsonl")
 ITEM = json.loads((SAMPLES / "eval" / "llamat_sie" / "doping_test.jsonl").read_text().splitlines()[3])

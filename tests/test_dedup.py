@@ -55,6 +55,7 @@ def built(tmp_path_factory):
     return _corpus(tmp_path_factory.mktemp("dedup"))
 
 
+@pytest.mark.slow
 def test_each_kind_of_duplicate_is_removed_with_its_reason_and_survivor(built):
     s = json.loads((built / "summary.json").read_text())
     assert s["reconciled"], s["problems"]
@@ -67,6 +68,7 @@ def test_each_kind_of_duplicate_is_removed_with_its_reason_and_survivor(built):
     assert clusters.height == 4 and set(clusters["size"]) == {2}
 
 
+@pytest.mark.slow
 def test_removal_is_by_record_so_another_sharding_removes_the_same_documents(built, tmp_path):
     other = _corpus(tmp_path, tasks=3)
     a = pl.read_parquet(built / "work" / "dedup" / "removed.parquet")
@@ -97,6 +99,7 @@ def _summarise(out: Path, monkeypatch, bucket_rows: int) -> tuple[dict, pl.DataF
     return json.loads((out / "summary.json").read_text()), pl.read_parquet(out / "stats" / "documents.parquet")
 
 
+@pytest.mark.slow
 def test_the_summary_in_record_buckets_equals_the_summary_in_one(built, tmp_path, monkeypatch):
     # The summary goes through the records in hash buckets so that its memory does not grow with the corpus;
     # with 3 ledger rows a bucket (7 buckets here, duplicates and their survivors in different buckets) it must say

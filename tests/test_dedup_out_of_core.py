@@ -65,6 +65,7 @@ def test_hash_ties_are_ordered_by_the_record_key_in_both_paths(tmp_path, monkeyp
     assert disk[0].equals(memory[0]) and disk[1].equals(memory[1])
 
 
+@pytest.mark.slow
 def test_a_build_clustered_on_disk_equals_the_default_build(tmp_path, demo_build):
     data = base_manifest()
     data["stages"]["dedup"] = {"clustering": "disk"}

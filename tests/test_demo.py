@@ -1,8 +1,11 @@
 """The demo users run first: manifests/demo.yaml end to end, then `corpus check` on its shards."""
 
+import pytest
 import json
 
 from conftest import ROOT, run_cli
+
+pytestmark = pytest.mark.slow  # full builds, engines or training runs: `make test-fast` leaves them out
 
 
 def test_demo_manifest_builds_and_checks(tmp_path, capsys):

@@ -8,6 +8,8 @@ import pytest
 from conftest import SAMPLES, base_manifest, run_cli, write_manifest
 from corpus.filters.domain import DomainFilter
 
+pytestmark = pytest.mark.slow  # full builds, engines or training runs: `make test-fast` leaves them out
+
 
 @pytest.fixture(scope="module")
 def model(tmp_path_factory):

@@ -12,6 +12,8 @@ from conftest import SAMPLES, SHARED
 from eval.items import Item
 from eval.scoring import score
 
+pytestmark = pytest.mark.slow  # full builds, engines or training runs: `make test-fast` leaves them out
+
 GROUPS = ["matnlp", "matsie", "mascqa", "crystal_understanding"]
 
 

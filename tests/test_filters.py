@@ -48,10 +48,11 @@ def test_each_kind_of_garbage_is_dropped_for_what_it_is(kind, reason):
     assert reasons.count(reason) >= 0.95 * len(reasons), reasons
 
 
-def test_interleaved_columns_are_not_caught_yet():
-    """Documented gap (BENCHMARKS.md): line-interleaved columns read as fluent English to these rules."""
+@pytest.mark.xfail(strict=True, reason="documented gap (BENCHMARKS.md, issue 17): line-interleaved columns read as fluent "
+                                       "English to these rules; strict, so catching them makes this test fail and be updated")
+def test_interleaved_columns_are_caught():
     reasons = [chain(KINDS["interleaved_columns"](t, random.Random(i))) for i, t in enumerate(PAPERS)]
-    assert reasons.count("kept") > 0.5 * len(reasons)
+    assert reasons.count("kept") < 0.05 * len(reasons), reasons
 
 
 def test_latex_tables_and_reference_style_prose_are_not_penalised():
@@ -71,6 +72,7 @@ def test_cif_text_is_kept_and_marked_language_free():
     assert doc.metadata["language"] == "zxx" and ProseFilter().filter(doc) is True
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not SHARED.is_dir(), reason="../shared/data is not present")
 def test_shared_abstracts_and_cifs_are_kept():
     abstracts = [json.loads(line)["abstract"] if "abstract" in line else json.loads(line)["text"]

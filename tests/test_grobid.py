@@ -13,6 +13,8 @@ import pytest
 
 from conftest import ROOT, SAMPLES, base_manifest, run_cli, write_manifest
 
+pytestmark = pytest.mark.slow  # full builds, engines or training runs: `make test-fast` leaves them out
+
 TEI = ROOT / "tests" / "fixtures" / "grobid" / "PhysRevX.8.041024-CC.superconductors.tei.xml"
 PRX = SAMPLES / "papers" / "pdf" / "PhysRevX.8.041024-CC.pdf"
 

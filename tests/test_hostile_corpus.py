@@ -1,6 +1,7 @@
 """One build over a hostile corpus: every failure mode of the reliability work in one manifest, next to real files.
 It must reconcile, end each input with its stated outcome, and leave no traceback in the logs."""
 
+import pytest
 import gzip
 import json
 import os
@@ -8,6 +9,8 @@ import shutil
 import zlib
 
 from conftest import SAMPLES, base_manifest, run_cli, write_manifest
+
+pytestmark = pytest.mark.slow  # full builds, engines or training runs: `make test-fast` leaves them out
 
 
 def test_a_hostile_corpus_reconciles_with_every_outcome_stated(tmp_path):

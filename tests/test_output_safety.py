@@ -62,6 +62,7 @@ def test_force_never_deletes_a_folder_that_is_not_a_build(tmp_path, capsys):
     assert (output / "thesis.tex").read_text() == "years of work" and sorted(os.listdir(output)) == ["thesis.tex"]
 
 
+@pytest.mark.slow
 def test_force_empties_a_real_build_and_builds_again(tmp_path):
     data_dir = _text_source(tmp_path / "data")
     manifest = _manifest(tmp_path, data_dir, tmp_path / "out")
@@ -79,6 +80,7 @@ def _hold_lock(folder):
     return proc
 
 
+@pytest.mark.slow
 def test_a_second_build_into_a_held_folder_fails_at_once_naming_the_holder_and_a_killed_holder_does_not_block(tmp_path, capsys):
     data_dir = _text_source(tmp_path / "data")
     manifest = _manifest(tmp_path, data_dir, tmp_path / "out")
@@ -96,6 +98,7 @@ def test_a_second_build_into_a_held_folder_fails_at_once_naming_the_holder_and_a
     assert run_cli("build", manifest) == 0
 
 
+@pytest.mark.slow
 def test_two_builds_started_together_never_both_write(tmp_path):
     data_dir = _text_source(tmp_path / "data")
     manifest = _manifest(tmp_path, data_dir, tmp_path / "out")
@@ -118,6 +121,7 @@ def _linked_source(tmp_path):
     return src
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("policy", ["inside", False, "all"])
 def test_symlinks_out_of_a_source_are_not_followed_and_are_accounted(tmp_path, policy):
     import json

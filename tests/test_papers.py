@@ -203,6 +203,7 @@ def _hostile_xml(folder: Path) -> Path:
     return folder
 
 
+@pytest.mark.slow
 def test_hostile_pdfs_and_xml_fail_with_reasons_and_the_run_goes_on(tmp_path):
     data = base_manifest()
     data["sources"] = [

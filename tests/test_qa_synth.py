@@ -12,6 +12,8 @@ from tokenizers import Tokenizer
 
 from conftest import ROOT, SAMPLES, SHARED
 
+pytestmark = pytest.mark.slow  # full builds, engines or training runs: `make test-fast` leaves them out
+
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):

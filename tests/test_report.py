@@ -12,6 +12,8 @@ import pytest
 
 from conftest import SAMPLES, base_manifest, run_cli, write_manifest
 
+pytestmark = pytest.mark.slow  # full builds, engines or training runs: `make test-fast` leaves them out
+
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):

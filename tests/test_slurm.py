@@ -6,6 +6,7 @@ exactly as Slurm would. The result must equal a local build of the same manifest
 build launches nothing (completed tasks are skipped), and a deleted task's output is rebuilt by rerunning
 that task alone."""
 
+import pytest
 import copy
 import json
 import os
@@ -16,6 +17,8 @@ import sys
 from pathlib import Path
 
 from conftest import assert_same_build, base_manifest, run_cli, tree_bytes, write_manifest
+
+pytestmark = pytest.mark.slow  # full builds, engines or training runs: `make test-fast` leaves them out
 
 SBATCH = r'''#!PYTHON
 import json, os, sys

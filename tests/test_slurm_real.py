@@ -17,6 +17,8 @@ import pytest
 
 from conftest import assert_same_build, base_manifest, free_port, run_cli, write_manifest
 
+pytestmark = pytest.mark.slow  # full builds, engines or training runs: `make test-fast` leaves them out
+
 
 def _munge_running() -> bool:
     try:

@@ -14,6 +14,8 @@ from corpus.mixture import stages
 from train.data import BlendedSampler, ComponentShards, batch, load_stages
 from train.trainer import main as train
 
+pytestmark = pytest.mark.slow  # full builds, engines or training runs: `make test-fast` leaves them out
+
 TINY = ROOT / "train" / "configs" / "tiny.yaml"
 
 
