@@ -2,7 +2,7 @@
 
 Every backend answers `predict(items) -> {item id: text}`. Prompts are rendered in the chat template
 the model was fine-tuned with: LLaMat's ChatML-like `<|im_start|>system ... <|im_end|>` with
-`question` and `answer` turns (the SFT shards' template, `qa_synth.shards.chatml`) by default, or the
+`question` and `answer` turns (the SFT shards' template, `corpus.chat.chatml`) by default, or the
 tokenizer's own chat template (`template="tokenizer"`).
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from concurrent.futures import ThreadPoolExecutor
 
-from qa_synth.shards import chatml
+from corpus.chat import chatml
 
 STOP = ("<|im_end|>", "<|im_start|>", "</s>")
 
@@ -85,19 +85,19 @@ class Endpoint:
 
     def __init__(self, base_url: str, model: str, api_key: str | None = None, concurrency: int = 8, max_tokens: int = 512,
                  timeout_s: float = 120.0):
-        from qa_synth.teacher import OpenAIChat
+        from corpus.chat import OpenAIChat
 
         self.chat = OpenAIChat(base_url, model, api_key, timeout_s=timeout_s, max_tokens=max_tokens)
         self.name, self.concurrency = f"endpoint:{model}", concurrency
 
     def predict(self, items) -> dict[str, str]:
-        from qa_synth.teacher import TeacherError
+        from corpus.chat import ChatError
 
         def one(item):
             try:
                 return item.id, _cut(self.chat.complete([{"role": "system", "content": item.system},
                                                          {"role": "user", "content": item.question}], seed=0))
-            except TeacherError:
+            except ChatError:
                 return item.id, None  # scored as no answer, counted in the run's `failed`
 
         with ThreadPoolExecutor(max_workers=self.concurrency) as pool:

@@ -13,13 +13,8 @@ import os
 import numpy as np
 from tokenizers import Tokenizer
 
+from corpus.chat import chatml
 from corpus.shards.format import INDEX_DTYPE, shard_name, token_dtype, token_size_for, write_metadata, write_provenance
-
-
-def chatml(system: str, question: str, answer: str) -> tuple[str, str]:
-    """(prompt, answer) in LLaMat's template: system, question and answer turns between <|im_start|> and <|im_end|>."""
-    prompt = f"<|im_start|>system\n{system}<|im_end|>\n<|im_start|>question\n{question}<|im_end|>\n<|im_start|>answer\n"
-    return prompt, f"{answer}<|im_end|>"
 
 
 def write_sft_shard(pairs: list, folder: str, tokenizer_file: str, eos_token: str, seed: int, tokenizer_name: str,

@@ -30,6 +30,7 @@ from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import NamedTuple
 
+from corpus.chat import ChatError, OpenAIChat
 from qa_synth.pairs import QAPair
 
 SYSTEM_TEACHER = ("You write exam questions for materials scientists. Every question must be answerable from the passage alone, "
@@ -45,41 +46,7 @@ _STOP = frozenset("the and for are was were with that this from which what when 
                   "also such each other more most some any all both only very using used use".split())
 
 
-class TeacherError(RuntimeError):
-    """A request that failed after the client's own retries."""
-
-
-class OpenAIChat:
-    def __init__(self, base_url: str, model: str, api_key: str | None = None, timeout_s: float = 60.0, max_retries: int = 5,
-                 temperature: float = 0.0, max_tokens: int = 1024):
-        from openai import OpenAI
-
-        self.model, self.temperature, self.max_tokens = model, temperature, max_tokens
-        # a local server needs no key, but the client insists on one
-        self.client = OpenAI(base_url=base_url, api_key=api_key or "not-needed", timeout=timeout_s, max_retries=max_retries)
-
-    @property
-    def name(self) -> str:
-        return f"openai:{self.model}"
-
-    def complete(self, messages: list[dict], seed: int) -> str:
-        # Whatever comes back is untrusted: the client raises OpenAIError for HTTP errors and timeouts, but a 200 with
-        # a body that is not JSON raises json.JSONDecodeError, a JSON body of another shape gives an object without
-        # choices or messages (AttributeError, TypeError), a cut connection an httpx error. Each is one failed attempt.
-        try:
-            response = self.client.chat.completions.create(model=self.model, messages=messages, temperature=self.temperature,
-                                                           max_tokens=self.max_tokens, seed=seed)
-            choices = getattr(response, "choices", None)
-            if not choices:
-                raise TeacherError("the response has no choices")
-            content = choices[0].message.content
-        except TeacherError:
-            raise
-        except Exception as e:  # noqa: BLE001 - see above: no response may end the build
-            raise TeacherError(f"{type(e).__name__}: {str(e)[:300]}") from e
-        if not isinstance(content, str) or not content.strip():
-            raise TeacherError("the response's message has no content")
-        return content
+TeacherError = ChatError  # the teacher's name for a failed request (corpus.chat)
 
 
 class TransformersChat:
