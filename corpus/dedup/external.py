@@ -60,8 +60,13 @@ class _Files:
                 yield start, batch
                 start += batch.num_rows
 
-    def column(self, name: str, convert) -> np.ndarray:
-        return np.concatenate([convert(b.column(0)) for _, b in self.batches([name])] or [np.zeros(0)])
+    def columns(self, converters: dict) -> list[np.ndarray]:
+        """Whole columns as numpy arrays, one pass over the files: {name: batch column -> array}."""
+        parts: list[list[np.ndarray]] = [[] for _ in converters]
+        for _, batch in self.batches(list(converters)):
+            for k, (name, convert) in enumerate(converters.items()):
+                parts[k].append(convert(batch.column(name)))
+        return [np.concatenate(p) if p else np.zeros(0) for p in parts]
 
     def take(self, name: str, rows: np.ndarray) -> pa.Array:
         """The column's values at sorted global `rows`."""
@@ -73,6 +78,10 @@ class _Files:
             col = pq.read_table(f, columns=[name]).column(0)
             parts.append(col.take(pa.array(rows[lo:hi] - self.offsets[k])))
         return pa.concat_arrays([c for p in parts for c in p.chunks]) if parts else pa.array([], pa.string())
+
+
+def _as_int(column) -> np.ndarray:
+    return column.to_numpy(zero_copy_only=False).astype(np.int64)
 
 
 def _key128(column: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -97,9 +106,7 @@ def deduplicate_out_of_core(files: list[str], num_perm: int, work: str, identity
     src = _Files(files, batch_rows)
     n = src.n
     # 1. best-first order
-    priority = src.column("priority", lambda c: c.to_numpy(zero_copy_only=False).astype(np.int64))
-    chars = src.column("chars", lambda c: c.to_numpy(zero_copy_only=False).astype(np.int64))
-    rhash = src.column("record", lambda c: record_hash(c.to_pylist()))
+    priority, chars, rhash = src.columns({"priority": _as_int, "chars": _as_int, "record": lambda c: record_hash(c.to_pylist())})
     order = np.lexsort((rhash, -chars, -priority))  # global row at each rank
     del chars, priority
     sorted_hash = rhash[order]
@@ -193,8 +200,7 @@ def _order_ties(src: _Files, order: np.ndarray, ties: np.ndarray, sorted_hash: n
     key last, in place."""
     positions = np.unique(np.concatenate([ties, ties + 1]))
     rows = order[positions].copy()
-    as_int = lambda c: c.to_numpy(zero_copy_only=False).astype(np.int64)  # noqa: E731
-    priority, chars = src.column("priority", as_int)[rows], src.column("chars", as_int)[rows]
+    priority, chars = (column[rows] for column in src.columns({"priority": _as_int, "chars": _as_int}))
     by_row = np.argsort(rows)
     record_of = dict(zip(rows[by_row].tolist(), src.take("record", rows[by_row]).to_pylist()))
     run_start = np.ones(len(positions), dtype=bool)

@@ -19,6 +19,7 @@ way to stop it (a link to / would walk the whole machine).
 from __future__ import annotations
 
 import fnmatch
+import functools
 import os
 from pathlib import Path
 from typing import Iterable, Literal, Union
@@ -48,7 +49,7 @@ def _inside(target: str, roots: Iterable[str]) -> bool:
 def source_files(patterns: list[str], default_globs: tuple[str, ...] | None, policy: LinkPolicy) -> dict[str, list[str]]:
     """pattern -> the sorted paths it names: matching files, links to files, and the folder links that were not
     followed (so the reader can account for them). `default_globs=None` takes every file of a folder."""
-    roots_real = [os.path.realpath(p if os.path.isdir(p) else static_prefix(p)) for p in patterns]
+    roots_real = _real_roots(tuple(patterns))
     names = None if default_globs is None else [g.rsplit("/", 1)[-1] for g in default_globs]
     found: dict[str, list[str]] = {}
     for pattern in patterns:
@@ -95,6 +96,12 @@ def source_files(patterns: list[str], default_globs: tuple[str, ...] | None, pol
     return found
 
 
+@functools.lru_cache(maxsize=256)
+def _real_roots(roots: tuple[str, ...]) -> tuple[str, ...]:
+    """Where a source's paths really are (computed once per source, not once per file read)."""
+    return tuple(os.path.realpath(r if os.path.isdir(r) else (r if os.path.exists(r) else static_prefix(r))) for r in roots)
+
+
 def link_problem(path: str, roots: list[str], policy: LinkPolicy) -> Failure | None:
     """The failure for a path that reaches outside the source through a link, or None when it may be read."""
     if policy == "all":
@@ -112,7 +119,6 @@ def link_problem(path: str, roots: list[str], policy: LinkPolicy) -> Failure | N
                 if os.path.islink(step):
                     return Failure("symlink_not_followed", f"{step} is a link (to {os.path.realpath(step)}) and follow_symlinks is false")
         return None
-    roots_real = [os.path.realpath(r if os.path.isdir(r) else (r if os.path.exists(r) else static_prefix(r))) for r in roots]
-    if _inside(target, roots_real):
+    if _inside(target, _real_roots(tuple(roots))):
         return None
     return Failure("outside_source", f"{absolute} -> {target}: the link points outside the source's paths (follow_symlinks: inside)")

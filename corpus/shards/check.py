@@ -18,10 +18,9 @@ exception reaches the caller unnamed.
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass, field
-
-import json
 
 import numpy as np
 import pyarrow.parquet as pq
@@ -31,6 +30,7 @@ from corpus.shards.format import (
     INDEX_DTYPE,
     provenance_path,
     read_metadata,
+    shard_of,
     read_provenance_info,
     shard_files,
     token_dtype,
@@ -143,7 +143,7 @@ def _check_recorded_components(path: str, record: dict, record_path: str, folder
     if os.path.isfile(os.path.join(path, checksums.NAME)):  # the whole shards folder: no component more or less
         present = {d for d in os.listdir(root) if os.path.isdir(os.path.join(root, d))}
         for extra in sorted(present - recorded):
-            if any(checksums.shard_of(f) for f in os.listdir(os.path.join(root, extra))):
+            if any(shard_of(f) for f in os.listdir(os.path.join(root, extra))):
                 raise ShardError(os.path.join(root, extra), None, f"component folder not written by the build ({record_path} does not list it)")
         summary = os.path.join(os.path.dirname(root), "summary.json")
         if os.path.isfile(summary):
@@ -167,11 +167,10 @@ def _check_complete(folder: str, record: dict | None, record_path: str | None) -
     names = sorted(os.listdir(folder))
     stems: dict[str, set[str]] = {}
     for name in names:
-        if (shard := checksums.shard_of(name)) is not None:
+        if (shard := shard_of(name)) is not None:
             stems.setdefault(shard, set()).add(name)
     for shard, present in sorted(stems.items()):
-        stem = shard[: -len(".ds")]
-        for needed in (shard, shard + ".index", shard + ".metadata", stem + ".provenance.parquet"):
+        for needed in (shard, shard + ".index", shard + ".metadata", os.path.basename(provenance_path(shard))):
             if needed not in present:
                 what = "missing" if shard in present else f"missing: {', '.join(sorted(present))} remain of a shard whose tokens are gone"
                 raise ShardError(os.path.join(folder, needed), None, what)
@@ -182,7 +181,7 @@ def _check_complete(folder: str, record: dict | None, record_path: str | None) -
     for name in sorted(set(wrote) - set(names)):
         raise ShardError(os.path.join(folder, name), None, f"missing: the build wrote it ({wrote[name]['bytes']:,} bytes; {record_path})")
     for name in names:
-        if checksums.shard_of(name) is not None and name not in wrote:
+        if shard_of(name) is not None and name not in wrote:
             raise ShardError(os.path.join(folder, name), None, f"not written by the build ({record_path} does not list it)")
 
 

@@ -15,20 +15,11 @@ import os
 
 import xxhash
 
-from corpus.shards.format import shard_files
+from corpus.shards.format import shard_files, shard_of
 
 NAME = "checksums.json"
 ALGORITHM = "xxh3_128"
 BLOCK_BYTES = 4 * 2**20  # a changed byte is located to 4 MiB; ~250 digests a GB in the record
-SHARD_SUFFIXES = (".ds", ".ds.index", ".ds.metadata", ".ds.loss", ".provenance.parquet")
-
-
-def shard_of(filename: str) -> str | None:
-    """The shard (NAME.ds) a file of a component folder belongs to, or None when it is no shard file."""
-    for suffix in sorted(SHARD_SUFFIXES, key=len, reverse=True):
-        if filename.endswith(suffix):
-            return filename[: -len(suffix)] + ".ds"
-    return None
 
 
 def block_digests(path: str) -> list[str]:

@@ -77,5 +77,16 @@ def read_provenance_info(path: str) -> dict:
     return json.loads(md.get(b"matcorpus", b"{}"))
 
 
+SHARD_SUFFIXES = (".ds", ".ds.index", ".ds.metadata", ".ds.loss", ".provenance.parquet")  # .ds.loss: SFT shards only
+
+
+def shard_of(filename: str) -> str | None:
+    """The shard (NAME.ds) a file of a component folder belongs to, or None when it is no shard file."""
+    for suffix in sorted(SHARD_SUFFIXES, key=len, reverse=True):
+        if filename.endswith(suffix):
+            return filename[: -len(suffix)] + ".ds"
+    return None
+
+
 def shard_files(folder: str) -> list[str]:
     return sorted(os.path.join(folder, f) for f in os.listdir(folder) if f.endswith(".ds"))
