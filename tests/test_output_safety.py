@@ -167,3 +167,20 @@ def test_extract_follows_the_same_link_rule(tmp_path):
     assert list(got.values()).count("doc") == 5
     got = {os.path.basename(p): getattr(item, "kind", "doc") for p, item in extract([str(src)], "text", {"follow_symlinks": False})}
     assert got["alias.txt"] == "symlink_not_followed"
+
+
+def test_a_folder_that_cannot_be_listed_is_accounted_not_skipped(tmp_path, monkeypatch):
+    from corpus.readers import paths
+
+    src = _text_source(tmp_path / "data")
+    (src / "locked").mkdir()
+    real_scandir = os.scandir
+
+    def scandir(path):  # as root, permissions cannot hide a folder: refuse it here instead
+        if str(path).endswith("locked"):
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_scandir(path)
+
+    monkeypatch.setattr(paths.os, "scandir", scandir)
+    [(_, listed)] = paths.source_files([str(src)], ("*.txt",), "inside").items()
+    assert str(src / "locked") in listed and len(listed) == 5

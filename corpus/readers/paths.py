@@ -71,7 +71,8 @@ def source_files(patterns: list[str], default_globs: tuple[str, ...] | None, pol
             try:
                 entries = sorted(os.scandir(folder), key=lambda e: e.name)
             except OSError:
-                continue  # an unreadable folder below a source: nothing in it can be listed (the folder itself exists)
+                items.append(folder)  # a folder that cannot be listed is an input the reader fails with the error
+                continue
             for entry in entries:
                 if names is not None and entry.name.startswith(".") and os.path.isdir(pattern):
                     continue
