@@ -70,6 +70,8 @@ def source_files(patterns: list[str], default_globs: tuple[str, ...] | None, pol
             folder = stack.pop()
             try:
                 entries = sorted(os.scandir(folder), key=lambda e: e.name)
+            except FileNotFoundError:
+                continue  # a pattern's folder that does not exist matches nothing (the manifest check names it)
             except OSError:
                 items.append(folder)  # a folder that cannot be listed is an input the reader fails with the error
                 continue
