@@ -1,7 +1,7 @@
 """Memory and time of the dedup clustering phase (the one single-node task) as the corpus grows.
 
 The signature and removal phases run in parallel tasks and stream; the clustering phase
-(`corpus.dedup.stage.Deduplicator`) reads every signature into one process. This measures its
+(`corpus.dedup.steps.Deduplicator`) reads every signature into one process. This measures its
 wall time and peak resident memory on synthetic signature tables of growing size (synthetic
 signatures are fine here: the phase never looks at text), each size in a fresh process so the
 peak belongs to that size alone, and extrapolates linearly to LLaMat's ~4M papers.
@@ -36,7 +36,7 @@ def synthetic_signatures(n: int, seed: int = 0):
     import numpy as np
     import pyarrow as pa
 
-    from corpus.dedup.stage import SIGNATURE_SCHEMA
+    from corpus.dedup.steps import SIGNATURE_SCHEMA
 
     rng = np.random.default_rng(seed)
     sig = rng.integers(0, 2**63, size=(n, 128), dtype=np.uint64)
@@ -86,7 +86,7 @@ def measure(folder: str, clustering: str = "memory") -> dict:
     import pyarrow.parquet as pq
 
     from corpus.dedup.minhash import MinHasher
-    from corpus.dedup.stage import Deduplicator
+    from corpus.dedup.steps import Deduplicator
 
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     out = os.path.join(folder, f"out-{clustering}")

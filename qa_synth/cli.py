@@ -2,9 +2,9 @@
 
 Sources (`sources:`, in priority order: when two pairs are duplicates the earlier source's wins):
 
-  kind: crystals         LLaMat's crystal tasks (qa_synth.cif_tasks) from CIF files / CDVAE CSVs
+  kind: crystals         LLaMat's crystal tasks (corpus.tasks.crystal) from CIF files / CDVAE CSVs
                          paths, per_structure (questions per structure), symprec, tasks (default all)
-  kind: matsci_nlp       MatSci-NLP tasks in LLaMat's MatNLP format (qa_synth.matsci_nlp), train split only
+  kind: matsci_nlp       MatSci-NLP tasks in LLaMat's MatNLP format (corpus.tasks.matsci_nlp), train split only
                          root (the MatSci-NLP folder), tasks (default all)
   kind: sie              LLaMat's MatSIE JSONL files as they are: paths (the *_train files)
   kind: nerre            Dunn et al.'s extraction sets: sets {general: PATH, mof: PATH}
@@ -112,7 +112,7 @@ def load_manifest(path: str) -> dict:
         if kind in ("crystals", "sie"):
             s["paths"] = _files(base, s.get("paths"), f"{field}.paths")
         if kind == "crystals" and s.get("tasks") is not None:
-            from qa_synth.cif_tasks import TASKS
+            from corpus.tasks.crystal import TASKS
 
             if not isinstance(s["tasks"], list) or not s["tasks"] or set(s["tasks"]) - set(TASKS):
                 raise ValueError(f"{field}.tasks: a list of crystal tasks out of {', '.join(TASKS)}")
@@ -164,44 +164,16 @@ def load_manifest(path: str) -> dict:
     return m
 
 
-def structures(paths: list[str], settings):
-    """(record id, Structure or the reason it is unusable, properties) from CIF files and CSV tables with a `cif` column."""
-    from corpus.crystals.structures import CrystalParseError, cif_records, parse_cif_block, validate
-
-    for path in paths:
-        for record, text, row in cif_records(path):
-            try:
-                parsed = parse_cif_block(text, settings)
-            except CrystalParseError as e:
-                yield record, e.kind, {}
-                continue
-            if parsed.problem:
-                yield record, parsed.problem, {}
-                continue
-            yield record, validate(parsed.structure, settings) or parsed.structure, _properties(row)
-
-
-def _properties(row: dict) -> dict:
-    """The generation task's conditions, when the table has them (MP-20: formation energy, energy above hull)."""
-    out = {}
-    for key in ("formation_energy_per_atom", "e_above_hull"):
-        try:
-            out[key] = float(row[key])
-        except (KeyError, TypeError, ValueError):
-            pass
-    return out
-
-
 def _log(message: str) -> None:
     print(f"[qa-synth {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
 def crystal_pairs(src: dict, index, settings, rng: random.Random, skipped: Counter) -> list:
     from corpus.crystals.matching import spacegroup_number
-    from qa_synth.cif_tasks import crystal_tasks
+    from corpus.tasks.crystal import crystal_tasks, read_structures
 
     out = []
-    for record, item, properties in structures(src["paths"], settings):
+    for record, item, properties in read_structures(src["paths"], settings):
         if isinstance(item, str):
             skipped[item] += 1
             continue
@@ -229,7 +201,8 @@ def _per_file(src: dict, files: list, failed: list) -> list:
 def source_pairs(src: dict, m: dict, index, settings, rng: random.Random, skipped: Counter, notes: dict, failed: list,
                  missing_passages: list) -> list:
     """Every pair one source converts to, before any removal (files that fail are listed in `failed`)."""
-    from qa_synth import extraction, matsci_nlp, recipes, teacher
+    from corpus.tasks import matsci_nlp
+    from qa_synth import extraction, recipes, teacher
 
     kind = src["kind"]
     if kind == "crystals":
@@ -270,7 +243,7 @@ def source_pairs(src: dict, m: dict, index, settings, rng: random.Random, skippe
 
 def evaluation_texts(m: dict):
     """(benchmark, text) of every non-structure test item the manifest excludes."""
-    from qa_synth import matsci_nlp
+    from corpus.tasks import matsci_nlp
 
     for e in m["exclude"]:
         if e["kind"] == "mascqa":

@@ -15,7 +15,7 @@ import json
 import os
 from collections.abc import Iterator
 
-from qa_synth.pairs import QAPair
+from corpus.tasks.pairs import QAPair
 
 SYSTEM_EXTRACT = "You are a materials scientist. Extract the requested information and answer in JSON that follows the schema."
 SYSTEM_INSTRUCT = "You are a materials science expert. Follow the instruction."

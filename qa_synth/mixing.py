@@ -16,8 +16,8 @@ from collections.abc import Iterable
 import numpy as np
 
 from corpus.dedup.minhash import MinHasher, ngram_hashes, word_hashes
-from corpus.dedup.stage import near_duplicate_roots
-from qa_synth.pairs import QAPair, normalised
+from corpus.dedup.steps import near_duplicate_roots
+from corpus.tasks.pairs import QAPair, normalised
 
 
 def _digest(text: str) -> int:

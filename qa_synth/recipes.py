@@ -21,7 +21,7 @@ import random
 import re
 from collections.abc import Iterator
 
-from qa_synth.pairs import QAPair
+from corpus.tasks.pairs import QAPair
 
 SYSTEM = "You are a materials scientist who plans inorganic syntheses."
 

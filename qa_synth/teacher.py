@@ -31,7 +31,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import NamedTuple
 
 from corpus.chat import ChatError, OpenAIChat
-from qa_synth.pairs import QAPair
+from corpus.tasks.pairs import QAPair
 
 SYSTEM_TEACHER = ("You write exam questions for materials scientists. Every question must be answerable from the passage alone, "
                   "and every answer must be stated in the passage.")

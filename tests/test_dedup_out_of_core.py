@@ -13,7 +13,7 @@ import pytest
 from conftest import ROOT, base_manifest, run_cli, tree_bytes, write_manifest
 from corpus.dedup import external
 from corpus.dedup.minhash import MinHasher
-from corpus.dedup.stage import Deduplicator
+from corpus.dedup.steps import Deduplicator
 
 sys.path.insert(0, str(ROOT / "benchmarks"))
 from dedup_clustering import synthetic_signatures  # noqa: E402
@@ -56,7 +56,7 @@ def test_out_of_core_equals_in_memory(tmp_path, same_lengths):
 def test_hash_ties_are_ordered_by_the_record_key_in_both_paths(tmp_path, monkeypatch):
     weak = lambda records: np.asarray([sum(r.encode()) % 5 for r in records], dtype=np.uint64)  # noqa: E731 - forced ties
     monkeypatch.setattr(external, "record_hash", weak)
-    import corpus.dedup.stage as stage
+    import corpus.dedup.steps as stage
 
     monkeypatch.setattr(stage, "record_hash", weak)
     _write(tmp_path / "sig", 3000, files=3, same_lengths=True)

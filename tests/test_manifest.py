@@ -142,14 +142,14 @@ def test_slurm_needs_partition_and_time_before_any_work(tmp_path):
 def test_cluster_executors_chain_the_stages(tmp_path):
     from datatrove.executor import SlurmPipelineExecutor
 
-    from corpus.pipeline import OutputLayout, build_stages, make_executor
+    from corpus.pipeline import OutputLayout, build_pipelines, make_executor
 
     data = base_manifest()
     data["executor"] = {"type": "slurm", "tasks": 8, "options": {"partition": "cpu", "time": "01:00:00", "cpus_per_task": 2}}
     manifest = load_manifest(write_manifest(tmp_path, data))
     layout = OutputLayout(manifest.output_dir)
     executor = None
-    for stage in build_stages(manifest, expand_inputs(manifest), layout):
+    for stage in build_pipelines(manifest, expand_inputs(manifest), layout):
         executor = make_executor(manifest, stage, layout, depends=executor)  # builds, submits nothing
     assert isinstance(executor, SlurmPipelineExecutor) and executor.tasks == 1 and executor.job_name == "test-summary"
     shards = executor.depends

@@ -88,7 +88,7 @@ def test_benchmark_test_structures_are_kept_out(built):
     out, summary = built
     from corpus.crystals.matching import StructureIndex, spacegroup_number
     from corpus.crystals.structures import CrystalSettings
-    from qa_synth.cli import structures
+    from corpus.tasks.crystal import read_structures as structures
 
     index = StructureIndex.load([{"name": "mp_20", "paths": [str(SAMPLES / "crystals" / "mp_20" / "test.csv")]}], CrystalSettings())
     hits = [r for r, s, _ in structures([str(SAMPLES / "crystals" / "mp_20" / "train.csv")], CrystalSettings())
@@ -185,8 +185,8 @@ def test_public_build_reconciles_and_has_every_source(public):
 
 def test_no_evaluation_item_reaches_the_training_pairs(public):
     out, _ = public
-    from qa_synth import matsci_nlp
-    from qa_synth.pairs import normalised
+    from corpus.tasks import matsci_nlp
+    from corpus.tasks.pairs import normalised
 
     text = "\n".join(normalised(r["question"] + " " + r["answer"]) for r in _rows(out / "pairs.jsonl") + _rows(out / "validation.jsonl"))
     tests = [json.loads(x)["question"] for x in (SHARED_EVAL / "mascqa" / "mascqa_650.jsonl").read_text().splitlines() if x.strip()]
@@ -230,7 +230,7 @@ def test_recipe_answers_come_from_the_record(public):
 def test_matsci_nlp_split_is_disjoint_and_stable():
     if not (SHARED_EVAL / "matsci_nlp").is_dir():
         pytest.skip("../shared/data is not beside the repository")
-    from qa_synth import matsci_nlp
+    from corpus.tasks import matsci_nlp
 
     root = str(SHARED_EVAL / "matsci_nlp")
     train = {p.context for p in matsci_nlp.pairs(root, "train")}

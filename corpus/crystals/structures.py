@@ -29,6 +29,8 @@ from pymatgen.core import Element, Lattice, Structure
 from pymatgen.io.cif import CifParser
 from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
 
+from corpus.config import LocalPath
+
 FORMS = ("properties", "cif_p1", "cif_symmetrized", "crystal_string", "robocrys")
 
 
@@ -49,7 +51,7 @@ class CrystalSettings(BaseModel):
         description="textual forms of each record, in this order",
     )
     documents: Literal["one", "per_form"] = Field("one", description="one document holding every form, or one document per form")
-    robocrys_cache: str | None = Field(None, description="folder caching robocrys descriptions by structure hash; default OUT/work/robocrys")
+    robocrys_cache: LocalPath | None = Field(None, description="folder caching robocrys descriptions by structure hash; default OUT/work/robocrys")
 
 
 @dataclass

@@ -238,7 +238,7 @@ def _near_roots(src: _Files, alive_rows: np.ndarray, rank_of: np.ndarray, num_pe
     try:
         # written with plain sequential writes, not through a memory map: dirty mapped pages would count in the task's
         # resident memory until the whole file is flushed
-        from corpus.dedup.stage import signature_matrix  # here: stage imports this module
+        from corpus.dedup.steps import signature_matrix  # here: stage imports this module
 
         outs = [open(p, "wb") for p in [sig_path, *band_paths]]
         try:

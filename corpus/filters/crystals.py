@@ -21,6 +21,7 @@ from datatrove.pipeline.writers.disk_base import DiskWriter
 from corpus.crystals.matching import StructureIndex
 from corpus.crystals.structures import CrystalSettings, from_compact
 from corpus.records import is_crystal
+from corpus.registry import StepContext, StepSpec, register
 
 
 class CrystalValidationFilter(BaseFilter):
@@ -67,3 +68,45 @@ class StructureDecontaminationFilter(BaseFilter):
         md["contamination"] = [f"{ref.benchmark}:{ref.item}"]
         self.hits[ref.benchmark] += 1
         return False, "benchmark_structure"
+
+
+# ---- registration (corpus/registry.py)
+
+
+def _validation_step(ctx: StepContext):
+    return CrystalValidationFilter(exclusion_writer=ctx.rejected("crystal_validation")) if ctx.has_crystals else None
+
+
+def _decontamination_step(ctx: StepContext):
+    crystals = ctx.manifest.steps.crystals
+    if not (ctx.has_crystals and crystals.decontamination):
+        return None
+    return StructureDecontaminationFilter([b.model_dump() for b in crystals.decontamination], crystals.crystal_settings(),
+                                          ctx.layout.crystal_contamination, exclusion_writer=ctx.rejected("crystal_decontamination"))
+
+
+def crystal_contamination(layout) -> dict:
+    """summary.json's `crystal_contamination`: per benchmark, its test structures and how many corpus records were
+    one of them (summed over tasks)."""
+    out: dict[str, dict[str, int]] = {}
+    for path in layout.task_files(layout.crystal_contamination, ".json"):
+        with open(path) as f:
+            rec = json.load(f)
+        for bench, n in rec["test_structures"].items():
+            out.setdefault(bench, {"test_structures": n, "hits": 0})
+        for bench, n in rec["hits"].items():
+            out.setdefault(bench, {"test_structures": 0, "hits": 0})["hits"] += n
+    return {"crystal_contamination": out} if out else {}
+
+
+CRYSTAL_FIRST = "a crystal record that failed validation has no text for the text rules, so the crystal steps come first"
+
+register(StepSpec(
+    "crystal_validation", "drops crystal records whose validation found a problem (crystal sources only)",
+    process=_validation_step, reasons=("no_sites", "bad_volume", "bad_cell", "atoms_too_close", "disordered", "unknown_element", "too_many_sites"),
+))
+register(StepSpec(
+    "crystal_decontamination", "drops records that are a benchmark's test structure (stages.crystals.decontamination)",
+    process=_decontamination_step, reasons=("benchmark_structure",), after=("crystal_validation",), why=CRYSTAL_FIRST,
+    cleanup=lambda layout: [layout.task_glob(layout.crystal_contamination, ".json")], summary=crystal_contamination,
+))

@@ -22,6 +22,7 @@ from datatrove.pipeline.filters.base_filter import BaseFilter
 from datatrove.pipeline.writers.disk_base import DiskWriter
 
 from corpus.dedup.minhash import ngram_hashes, word_hashes, words
+from corpus.registry import StepContext, StepSpec, register
 
 
 def _strings(item, fields: list[str] | None) -> list[str]:
@@ -139,3 +140,16 @@ class DecontaminationFilter(BaseFilter):
         keep.append(raw[cursor:])
         doc.text = " ".join(b"".join(keep).decode("utf-8", "surrogatepass").split())
         return True
+
+
+def _step(ctx: StepContext):
+    decon = ctx.manifest.steps.decontamination
+    if not decon.benchmarks:
+        return None
+    return DecontaminationFilter([b.model_dump() for b in decon.benchmarks], decon.n, decon.mode, exclusion_writer=ctx.rejected("decontamination"))
+
+
+register(StepSpec(
+    "decontamination", "drops (or cuts the span of) text sharing a word n-gram with an evaluation item (steps.decontamination)",
+    process=_step, reasons=("benchmark_contamination",),
+))

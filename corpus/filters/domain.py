@@ -25,6 +25,7 @@ from datatrove.pipeline.filters.base_filter import BaseFilter
 from datatrove.pipeline.writers.disk_base import DiskWriter
 
 from corpus.filters.quality import is_structure_text
+from corpus.registry import StepContext, StepSpec, register
 
 WORDS = 400  # what the classifier sees: the title, abstract and opening of a paper
 
@@ -149,3 +150,16 @@ class DomainFilter(BaseFilter):
         score = self.score(doc.text)
         doc.metadata["domain_score"] = round(score, 4)
         return True if score >= self.threshold else (False, "off_domain")
+
+
+def _step(ctx: StepContext):
+    d = ctx.manifest.steps.filters.domain
+    if not d.model:
+        return None
+    return DomainFilter(d.model, d.label, d.threshold, d.components, exclusion_writer=ctx.rejected("domain"))
+
+
+register(StepSpec(
+    "domain", "a fastText classifier from `corpus train-classifier` (steps.filters.domain): drops documents scoring under "
+    "the threshold for the label", process=_step, reasons=("off_domain",),
+))

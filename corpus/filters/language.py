@@ -18,6 +18,7 @@ from datatrove.pipeline.filters.base_filter import BaseFilter
 from datatrove.pipeline.writers.disk_base import DiskWriter
 
 from corpus.filters.quality import is_structure_text
+from corpus.registry import StepContext, StepSpec, register
 
 SAMPLE_CHARS = 4000  # what the model sees in all: enough for a stable answer, cheap on 50-page papers
 _LATEX = re.compile(r"\$\$.*?\$\$|\$[^$]*\$|\\[A-Za-z]+|[{}_^]", re.DOTALL)
@@ -67,3 +68,16 @@ class LanguageFilter(BaseFilter):
         if lang not in self.keep or score < self.min_score:
             return False, "wrong_language"
         return True
+
+
+def _step(ctx: StepContext):
+    lang = ctx.manifest.steps.filters.language
+    if not lang.enabled:
+        return None
+    return LanguageFilter(lang.keep, lang.min_score, lang.model_path, exclusion_writer=ctx.rejected("language"))
+
+
+register(StepSpec(
+    "language", "fastText language identification (steps.filters.language): records language and score, drops other languages",
+    process=_step, reasons=("wrong_language",),
+))

@@ -7,6 +7,7 @@ from datatrove.pipeline.filters.base_filter import BaseFilter
 from datatrove.pipeline.writers.disk_base import DiskWriter
 
 from corpus.records import is_crystal
+from corpus.registry import StepContext, StepSpec, register
 
 
 class MinCharsFilter(BaseFilter):
@@ -24,3 +25,14 @@ class MinCharsFilter(BaseFilter):
         if len(doc.text) < self.min_chars and not is_crystal(doc):  # a one-atom crystal string is short and complete
             return False, "too_short"
         return True
+
+
+def _step(ctx: StepContext):
+    return MinCharsFilter(ctx.manifest.steps.filters.min_chars, exclusion_writer=ctx.rejected("min_chars"))
+
+
+register(StepSpec(
+    "min_chars", "drops documents with no visible text (empty) or under steps.filters.min_chars characters (too_short)",
+    process=_step, reasons=("empty", "too_short"), after=("crystal_validation", "crystal_decontamination"),
+    why="a crystal record that failed validation has no text for the text rules, so the crystal steps come first",
+))

@@ -17,6 +17,7 @@ from datatrove.pipeline.writers.disk_base import DiskWriter
 from pydantic import BaseModel, ConfigDict, Field
 
 from corpus.records import is_crystal
+from corpus.registry import StepContext, StepSpec, register
 from corpus.text.annotate import signals_of
 
 
@@ -88,3 +89,31 @@ class ProseFilter(BaseFilter):
         if signals_of(doc)["stopword_ratio"] < self.min_stopword_ratio and not is_structure_text(doc):
             return False, "not_prose"
         return True
+
+
+# ---- registration (corpus/registry.py)
+
+
+def _quality_step(ctx: StepContext):
+    f = ctx.manifest.steps.filters
+    return ScienceQualityFilter(f.quality, exclusion_writer=ctx.rejected("quality")) if f.quality_enabled else None
+
+
+def _prose_step(ctx: StepContext):
+    # the stopword rule is English: it runs only when the language filter keeps English alone
+    f = ctx.manifest.steps.filters
+    if not (f.quality_enabled and f.language.enabled and f.language.keep == ["en"]):
+        return None
+    return ProseFilter(f.quality.min_stopword_ratio, exclusion_writer=ctx.rejected("prose"))
+
+
+register(StepSpec(
+    "quality", "science-aware structural rules (steps.filters.quality): garbled fonts and encodings, OCR letter spacing, "
+    "repeated lines, number dumps, boilerplate, too few words", process=_quality_step,
+    reasons=("font_garble", "encoding_garble", "letter_spaced_ocr", "repeated_lines", "number_dump", "boilerplate", "too_short"),
+))
+register(StepSpec(
+    "prose", "drops English text with too few function words (not_prose): word salad, index pages, tables read as text",
+    process=_prose_step, reasons=("not_prose",), after=("language",),
+    why="the stopword rule is for English, so it judges what the language filter kept",
+))

@@ -1,4 +1,5 @@
-"""Readers by manifest name. A new format registers one `SourceReader` subclass here."""
+"""The built-in readers by manifest name. A new format is one `SourceReader` subclass registered here, or, from
+another package, through the `matcorpus.steps` entry point (corpus/registry.py)."""
 
 from __future__ import annotations
 
@@ -29,17 +30,18 @@ for _name, _cls in READERS.items():
     _cls.key = _name  # the manifest's name for the reader, recorded on every document
 
 
-def reader_options_error(reader: str, options: dict, where: str) -> str | None:
-    """A message naming the bad option, or None when the options are valid."""
+def reader_options_error(reader: type[SourceReader], options: dict, where: str) -> str | None:
+    """A message naming the bad option, or None when the options are valid. (Option fields typed `InputPath` are
+    files the build reads: resolved against the manifest's folder and checked before any work.)"""
     try:
-        READERS[reader].Options.model_validate(options)
+        reader.Options.model_validate(options)
     except ValidationError as e:
         parts = []
         for err in e.errors():
             loc = ".".join(str(x) for x in err["loc"])
             if err["type"] == "extra_forbidden":
-                allowed = ", ".join(READERS[reader].Options.model_fields)
-                parts.append(f"{where}.{loc}: unknown option for reader {reader!r}; allowed: {allowed}")
+                allowed = ", ".join(reader.Options.model_fields)
+                parts.append(f"{where}.{loc}: unknown option for reader {reader.key!r}; allowed: {allowed}")
             else:
                 parts.append(f"{where}.{loc}: {err['msg']} (got {err.get('input')!r})")
         return "\n  ".join(parts)

@@ -35,7 +35,6 @@ class SourceReader(BaseDiskReader):
     type = "📖 - READER"
     Options: ClassVar[type[ReaderOptions]] = ReaderOptions
     default_globs: ClassVar[tuple[str, ...]] = ("*",)  # files taken when a source path is a folder
-    path_options: ClassVar[tuple[str, ...]] = ()  # option keys holding file paths (resolved, checked before work)
     key: ClassVar[str] = ""  # the manifest's name for this reader (set where readers are registered)
 
     def __init__(

@@ -15,6 +15,7 @@ import polars as pl
 from datatrove.data import Document
 from pydantic import Field
 
+from corpus.config import InputPath
 from corpus.readers.base import Failure, ReaderOptions, SourceReader
 from corpus.readers.bounded import open_bounded, read_limited
 
@@ -22,7 +23,7 @@ from corpus.readers.bounded import open_bounded, read_limited
 class TextOptions(ReaderOptions):
     encoding: str = Field("utf-8", description="files that do not decode fail as not_<encoding>")
     max_bytes: int = Field(256 * 2**20, gt=0, description="larger files fail as too_large instead of exhausting memory")
-    metadata_table: str | None = Field(None, description="CSV/TSV with one row per file")
+    metadata_table: InputPath | None = Field(None, description="CSV/TSV with one row per file")
     metadata_key: str = Field("name", description="table column holding the file name without its extension")
     metadata_separator: str = Field(",", description="column separator of the table, e.g. a tab")
     metadata_columns: dict[str, str] = Field(
@@ -38,7 +39,6 @@ class TextFolderReader(SourceReader):
     name = "📄 Text"
     Options = TextOptions
     default_globs = ("*.txt", "*.md")
-    path_options = ("metadata_table",)
 
     @classmethod
     def preflight(cls, options: TextOptions) -> list[str]:

@@ -15,6 +15,8 @@ from collections import Counter
 from datatrove.data import Document, DocumentsPipeline
 from datatrove.pipeline.base import PipelineStep
 
+from corpus.registry import StepSpec, register
+
 _CID = re.compile(r"\(cid:\d+\)")
 _MOJIBAKE = re.compile(r"[ÃÂâ][\x80-\xbf\u0152\u0153\u0160\u0161\u0178\u017d\u017e\u0192\u02c6\u02dc\u2013-\u203a\u20ac\u2122]")
 _LATEX = re.compile(r"\\[A-Za-z]+|\$[^$\n]{1,200}\$")
@@ -91,3 +93,10 @@ def signals_of(doc: Document) -> dict[str, float]:
     if s is None:
         s = doc.metadata["signals"] = signals(doc.text)
     return s
+
+
+register(StepSpec(
+    "annotate", "computes each document's text statistics once (metadata.signals) for the filters after it and the report",
+    process=lambda ctx: Annotator(), after=("crystal_validation", "crystal_decontamination"),
+    why="a crystal record that failed validation has no text to annotate",
+))

@@ -42,6 +42,7 @@ from corpus.dedup.external import band_key, band_shape, bucket_pairs, deduplicat
 from corpus.dedup.minhash import MinHasher, tokens
 from corpus.dedup.structures import STRUCTURE_SCHEMA, structure_duplicates, structure_row
 from corpus.records import is_crystal
+from corpus.registry import StepContext, StepSpec, register
 
 FORMAT_PRIORITY = {"elsevier": 3, "jats": 3, "tei": 2, "pdf": 1}
 
@@ -316,3 +317,54 @@ class DedupFilter(BaseFilter):
             return True
         doc.metadata["duplicate_of"] = hit[1]
         return False, hit[0]
+
+
+# ---- registration (corpus/registry.py): signatures in the process pipeline, the clustering as a pipeline of its own,
+# the removal per component before the shard writer
+
+
+def _structures_folder(ctx: StepContext) -> str | None:
+    return ctx.layout.structures if ctx.has_crystals and ctx.manifest.steps.crystals.dedup else None
+
+
+def _active(ctx: StepContext) -> bool:
+    return ctx.manifest.steps.dedup.enabled or bool(_structures_folder(ctx))
+
+
+def _hasher(ctx: StepContext) -> MinHasher:
+    d = ctx.manifest.steps.dedup
+    return MinHasher(d.num_perm, seed=ctx.manifest.seed, shingle_size=d.shingle_size)
+
+
+def _signature_step(ctx: StepContext):
+    if not _active(ctx):
+        return None
+    return SignatureWriter(ctx.layout.signatures, _hasher(ctx), ctx.manifest.steps.dedup.priority, structures_folder=_structures_folder(ctx))
+
+
+def _clustering_pipeline(ctx: StepContext):
+    if not _active(ctx):
+        return None
+    d, layout = ctx.manifest.steps.dedup, ctx.layout
+    return "dedup", "finding duplicates", [Deduplicator(
+        layout.signatures, layout.removed, layout.dedup_clusters, _hasher(ctx),
+        identity=d.enabled and d.identity, exact=d.enabled and d.exact, near=d.enabled and d.near,
+        threshold=d.threshold, structures=_structures_folder(ctx), structure_preference=list(ctx.manifest.steps.crystals.prefer),
+        memory_budget=int(d.memory_budget_gb * 1e9), clustering=d.clustering,
+    )]
+
+
+def _removal_steps(ctx: StepContext, component: str) -> list[PipelineStep]:
+    # one filter and writer per component: a writer is closed at the end of its step, and a second step sharing it
+    # would overwrite the first one's rejected file and ledger
+    return [DedupFilter(ctx.layout.removed, exclusion_writer=ctx.rejected(f"dedup_{component}"))] if _active(ctx) else []
+
+
+register(StepSpec(
+    "dedup", "identity, exact and MinHash near-duplicate groups over every text, StructureMatcher groups over every crystal "
+    "(steps.dedup, steps.crystals.dedup); one survivor per group", process=_signature_step, pipeline=_clustering_pipeline,
+    per_component=_removal_steps, reasons=("duplicate_identity", "duplicate_exact", "duplicate_near", "duplicate_structure"),
+    cleanup=lambda layout: [layout.task_glob(layout.signatures, ".parquet"), layout.task_glob(layout.structures, ".parquet")],
+    last=True, why="it signs the documents every filter kept; a filter after it could drop the survivor of a duplicate group "
+    "and lose the whole group",
+))

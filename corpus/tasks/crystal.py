@@ -20,7 +20,7 @@ from pymatgen.io.cif import CifWriter
 from corpus.crystals.matching import matcher, same_crystal
 from corpus.crystals.structures import symmetry
 from corpus.crystals.text import crystal_string
-from qa_synth.pairs import QAPair
+from corpus.tasks.pairs import QAPair
 
 SYSTEM = "You are a materials science expert. Answer questions about the crystal structure given as a CIF file."
 SYSTEM_GENERATION = ("You are a materials science expert. Crystal strings give the lattice lengths (Å) and angles (°), "
@@ -188,4 +188,32 @@ def crystal_tasks(structure: Structure, record: str, source: str, rng: random.Ra
             text = cif
         out.append(QAPair(f"{record}#{task}#{k}", source, task, SYSTEM if task in UNDERSTANDING else SYSTEM_GENERATION, question,
                           answer(task, shown, site=site, other=other), context=text))
+    return out
+
+
+def read_structures(paths: list[str], settings):
+    """(record id, Structure or the reason it is unusable, properties) from CIF files and CSV tables with a `cif` column."""
+    from corpus.crystals.structures import CrystalParseError, cif_records, parse_cif_block, validate
+
+    for path in paths:
+        for record, text, row in cif_records(path):
+            try:
+                parsed = parse_cif_block(text, settings)
+            except CrystalParseError as e:
+                yield record, e.kind, {}
+                continue
+            if parsed.problem:
+                yield record, parsed.problem, {}
+                continue
+            yield record, validate(parsed.structure, settings) or parsed.structure, generation_conditions(row)
+
+
+def generation_conditions(row: dict) -> dict:
+    """The generation task's conditions, when the table has them (MP-20: formation energy, energy above hull)."""
+    out = {}
+    for key in ("formation_energy_per_atom", "e_above_hull"):
+        try:
+            out[key] = float(row[key])
+        except (KeyError, TypeError, ValueError):
+            pass
     return out

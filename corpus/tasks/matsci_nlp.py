@@ -19,7 +19,7 @@ label), with the label set named in the system prompt, so the evaluation can map
 nearest allowed label; classification and relation tasks answer one label.
 
 Splits. Only matscholar ships with train/test files. Every other item goes to a side by
-`qa_synth.pairs.split_of(document text)`: a salted hash, 20% test, the same function the evaluation
+`corpus.tasks.pairs.split_of(document text)`: a salted hash, 20% test, the same function the evaluation
 uses, so a test item can never become a training question. `pairs(root, split)` yields either side.
 """
 
@@ -30,7 +30,7 @@ import json
 import os
 from collections.abc import Iterator
 
-from qa_synth.pairs import QAPair, split_of
+from corpus.tasks.pairs import QAPair, split_of
 
 SYSTEM_TOKENS = ("You are a materials science expert. Label every word of the text with one of: {labels}. "
                  "Answer one line per word, written as `word : label`.")
