@@ -93,9 +93,15 @@ def load_manifest(path: str) -> dict:
     if not isinstance(m, dict):
         raise ValueError(f"{path}: not a YAML mapping")
     m = expand_env(m, os.path.basename(path))  # ${VAR} and ${VAR:-default}, as in corpus manifests
-    for key in ("name", "output_dir", "seed", "tokenizer", "sources"):
-        if key not in m:
-            raise ValueError(f"{path}: missing field {key!r}")
+    from pydantic import ValidationError
+
+    from corpus.config import format_validation_error
+    from qa_synth.config import QAManifest
+
+    try:  # every key and type first (strict: a misspelt key is an error naming it), then the paths on disk below
+        QAManifest.model_validate(m)
+    except ValidationError as e:
+        raise ValueError(format_validation_error(e, path, "qa-synth manifest")) from None
     names = set()
     for i, s in enumerate(m["sources"]):
         field = f"sources[{i}]"

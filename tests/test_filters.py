@@ -7,7 +7,7 @@ import random
 import pytest
 from datatrove.data import Document
 
-from conftest import SAMPLES, SHARED
+from conftest import SAMPLES, SHARED, base_manifest
 from corpus.extract import extract
 from corpus.filters.garbage import KINDS
 from corpus.filters.language import LanguageFilter
@@ -17,10 +17,32 @@ from corpus.text.annotate import signals
 PAPERS = [p.read_text() for p in sorted((SAMPLES / "papers" / "sofc_exp").glob("*.txt"))]
 
 
+TEXT_RULES = ("quality", "language", "prose")
+
+
+def build_text_rules():
+    """The build's text rules as the registry orders them by default, made by their own registrations."""
+    from corpus.layout import OutputLayout
+    from corpus.manifest import Manifest
+    from corpus.registry import NoSettings, StepContext, default_order, steps
+
+    manifest = Manifest.model_validate(base_manifest())
+    ctx = StepContext(manifest, OutputLayout("/nonexistent"), False, NoSettings())
+    return [steps()[name].process(ctx) for name in default_order() if name in TEXT_RULES]
+
+
+RULES = build_text_rules()
+
+
+def test_text_rules_run_in_the_registry_order():
+    # structure first, so garbled text is dropped for what it is rather than as "wrong language"; prose judges English
+    assert [type(f) for f in RULES] == [ScienceQualityFilter, LanguageFilter, ProseFilter]
+
+
 def chain(text: str):
-    """The build's filter order: structure, then language, then English prose."""
+    """The build's text rules in the build's order (read from the registry)."""
     doc = Document(text=text, id="t")
-    for f in (ScienceQualityFilter(), LanguageFilter(["en"]), ProseFilter()):
+    for f in RULES:
         result = f.filter(doc)
         if result is not True:
             return result[1]

@@ -247,7 +247,7 @@ def test_matsci_nlp_split_is_disjoint_and_stable():
     (lambda m: m["sources"][0].update(paths=["/nowhere/*.cif"]), "sources[0].paths"),
     (lambda m: m["sources"][0].update(target=-1), "sources[0].target"),
     (lambda m: m["exclude"][0].update(kind="web"), "exclude[0].kind"),
-    (lambda m: m.pop("seed"), "'seed'"),
+    (lambda m: m.pop("seed"), "seed: required field is missing"),
     (lambda m: m["sources"][0].update(tasks=["dance"]), "sources[0].tasks"),
 ])
 def test_bad_manifest_fails_before_any_work_naming_the_field(tmp_path, edit, message):
@@ -311,3 +311,19 @@ def test_a_file_that_cannot_be_converted_is_reported_and_the_build_goes_on(tmp_p
     assert str(broken) in (tmp_path / "out" / "summary.md").read_text()
     pairs = _pairs(tmp_path / "out") + [json.loads(x) for x in (tmp_path / "out" / "validation.jsonl").read_text().splitlines()]
     assert {p["task"] for p in pairs} == {"sie_doping", "generate"}
+
+
+def test_a_misspelt_key_in_a_qa_synth_manifest_fails_naming_it(tmp_path):
+    import yaml
+
+    from qa_synth.cli import load_manifest
+
+    m = yaml.safe_load((ROOT / "manifests" / "sft_crystals.yaml").read_text())
+    m["sources"][0]["per_strucure"] = 4
+    m["seed"] = "seven"
+    path = tmp_path / "m.yaml"
+    path.write_text(yaml.safe_dump(m))
+    with pytest.raises(ValueError) as e:
+        load_manifest(str(path))
+    assert "sources[0].per_strucure: unknown field" in str(e.value)
+    assert "seed:" in str(e.value) and "'seven'" in str(e.value)
