@@ -55,7 +55,7 @@ def test_missing_benchmark_files_fail_before_any_work(tmp_path, capsys):
     data = base_manifest()
     data["stages"] = {"decontamination": {"benchmarks": [{"name": "mascqa", "paths": ["/nonexistent/mascqa.jsonl"]}]}}
     assert run_cli("build", write_manifest(tmp_path, data)) == 2
-    assert "stages.decontamination.benchmarks[0].paths[0] (mascqa)" in capsys.readouterr().err
+    assert "steps.decontamination.benchmarks[0].paths[0] (mascqa)" in capsys.readouterr().err
 
 
 def test_a_corrupt_benchmark_file_fails_before_any_work(tmp_path, capsys):

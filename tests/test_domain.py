@@ -48,7 +48,7 @@ def test_a_missing_model_fails_before_any_work(tmp_path, capsys):
     data = base_manifest()
     data["stages"] = {"filters": {"domain": {"model": "nope.bin"}}}
     assert run_cli("build", write_manifest(tmp_path, data)) == 2
-    assert "stages.filters.domain.model" in capsys.readouterr().err
+    assert "steps.filters.domain.model" in capsys.readouterr().err
 
 
 def test_bad_classifier_inputs_fail_clearly(tmp_path, capsys):
