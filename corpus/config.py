@@ -57,7 +57,8 @@ def _field_role(field: Any) -> str | None:
     return next((m.role for m in field.metadata if isinstance(m, PathRole)), None) or _role(field.annotation)
 
 
-def _resolve(base: Path, p: str) -> str:
+def resolve_path(base: Path, p: str) -> str:
+    """`p` with ~ expanded, made absolute against `base` when relative."""
     path = Path(os.path.expanduser(p))
     return str(path if path.is_absolute() else (base / path).resolve())
 
@@ -69,13 +70,13 @@ def resolve_paths(model: BaseModel, base: Path) -> dict:
     for name, field in type(model).model_fields.items():
         value = getattr(model, name)
         if _field_role(field) and value is not None:
-            data[name] = [_resolve(base, v) for v in value] if isinstance(value, (list, tuple)) else _resolve(base, value)
+            data[name] = [resolve_path(base, v) for v in value] if isinstance(value, (list, tuple)) else resolve_path(base, value)
         elif isinstance(value, BaseModel):
             data[name] = resolve_paths(value, base)
         elif isinstance(value, (list, tuple)) and value and all(isinstance(v, BaseModel) for v in value):
             data[name] = [resolve_paths(v, base) for v in value]
         else:
-            data[name] = value.model_dump() if isinstance(value, BaseModel) else value
+            data[name] = value
     return data
 
 
@@ -123,10 +124,12 @@ def _loc(loc: tuple) -> str:
     return out
 
 
-def format_validation_error(err: ValidationError, origin: str, what: str = "manifest") -> str:
+def format_validation_error(err: ValidationError, origin: str, what: str = "manifest", prefix: str = "") -> str:
+    """One line per problem, `where: what is wrong (got value)`; `prefix` places the locations inside a larger config
+    (a plugin step's settings are `steps.plugins.<name>`)."""
     lines = []
     for e in err.errors():
-        where = _loc(e["loc"])
+        where = ".".join(p for p in (prefix, _loc(e["loc"])) if p)
         msg = e["msg"].removeprefix("Value error, ")
         if e["type"] == "extra_forbidden":
             lines.append(f"{where}: unknown field (check its spelling and indentation)")

@@ -47,7 +47,6 @@ class OutputLayout:
         self.signatures = os.path.join(self.dedup, "signatures")
         self.structures = os.path.join(self.dedup, "structures")
         self.removed = os.path.join(self.dedup, "removed.parquet")
-        self.dedup_external = os.path.join(self.dedup, "external")
         self.summary_buckets = os.path.join(self.work, "summary_buckets")
         self.summary_manifest = os.path.join(self.work, "summary_manifest.json")
         self.logs = os.path.join(root, "logs")
@@ -120,10 +119,6 @@ class OutputLayout:
             os.path.join(self.kept, "*", "{rank:05d}.jsonl.zst"),
             self.progress_file("process"),
         ]
-
-    def task_file(self, folder: str, rank: int, suffix: str) -> str:
-        """One task's file in a per-task folder (`00003.parquet`)."""
-        return os.path.join(folder, f"{rank:05d}{suffix}")
 
     def task_glob(self, folder: str, suffix: str) -> str:
         """The pattern (with {rank}) of one task's file in a per-task folder, for the cleanup before a rerun."""

@@ -22,7 +22,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import AliasChoices, Field, ValidationError, field_validator, model_validator
 
-from corpus.config import ConfigError, InputPath, StrictModel, expand_env, format_validation_error, path_fields, resolve_paths
+from corpus.config import (ConfigError, InputPath, StrictModel, expand_env, format_validation_error, path_fields, resolve_path,
+                           resolve_paths)
 from corpus.crystals.structures import CrystalSettings
 from corpus.filters.quality import QualitySettings
 
@@ -305,7 +306,7 @@ def load_manifest(path: str | os.PathLike, output_dir: str | None = None) -> Man
             try:
                 known_steps[name].settings.model_validate(settings)
             except ValidationError as e:
-                problems.append(format_validation_error(e, f"steps.plugins.{name}", "settings").replace("\n  ", f"\n  steps.plugins.{name}."))
+                problems.append(format_validation_error(e, f"steps.plugins.{name}", "settings", prefix=f"steps.plugins.{name}"))
     if problems:
         raise ManifestError(f"{path}: invalid manifest\n  " + "\n  ".join(problems))
 
@@ -313,7 +314,7 @@ def load_manifest(path: str | os.PathLike, output_dir: str | None = None) -> Man
     # reader's own model; output_dir against the working directory when it comes from --output
     base = path.resolve().parent
     data = resolve_paths(manifest, base)
-    data["output_dir"] = _resolve(Path.cwd(), output_dir) if output_dir else _resolve(base, manifest.output_dir)
+    data["output_dir"] = resolve_path(Path.cwd(), output_dir) if output_dir else resolve_path(base, manifest.output_dir)
     for src in data["sources"]:
         src["options"] = _resolve_options(known_readers[src["reader"]], src["options"], base)
     resolved = Manifest.model_validate(data)
@@ -322,15 +323,10 @@ def load_manifest(path: str | os.PathLike, output_dir: str | None = None) -> Man
     return resolved
 
 
-def _resolve(base: Path, p: str) -> str:
-    path = Path(os.path.expanduser(p))
-    return str(path if path.is_absolute() else (base / path).resolve())
-
-
 def _resolve_options(reader: type, options: dict, base: Path) -> dict:
     """The options as given, with the path fields of the reader's Options model resolved."""
     paths = {k for k, _ in path_fields(reader.Options.model_validate(options))}
-    return {k: _resolve(base, v) if k in paths else v for k, v in options.items()}
+    return {k: resolve_path(base, v) if k in paths else v for k, v in options.items()}
 
 
 def input_paths(manifest: Manifest) -> list[tuple[str, str]]:

@@ -110,14 +110,16 @@ def nanotron_data_stages(p: dict, shards_root: str, seed: int, num_loading_worke
 
 
 def write(manifest, root: str, summary: dict) -> dict:
-    p = plan(manifest, summary)
-    shards = os.path.abspath(os.path.join(root, "shards"))
-    with open(os.path.join(root, "nanotron_data.yaml"), "w") as f:
+    from corpus.layout import OutputLayout
+
+    p, layout = plan(manifest, summary), OutputLayout(root)
+    shards = os.path.abspath(layout.shards)
+    with open(layout.nanotron_data, "w") as f:
         f.write("# nanotron config block (paste under the top level of a nanotron config); written by `corpus build`\n")
         yaml.safe_dump(nanotron_data_stages(p, shards, manifest.seed), f, sort_keys=False)
     train = {"shards": shards, "seed": manifest.seed, "seq_len": p["seq_len"], "global_batch_size": p["global_batch_size"],
              "total_steps": p["total_steps"], "stages": p["stages"]}
-    with open(os.path.join(root, "train_data.yaml"), "w") as f:
+    with open(layout.train_data, "w") as f:
         f.write("# data stages for train/run.sh (train.data); written by `corpus build`\n")
         yaml.safe_dump(train, f, sort_keys=False)
     return p

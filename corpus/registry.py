@@ -108,15 +108,13 @@ class PluginError(RuntimeError):
 
 
 @lru_cache(maxsize=1)
-def _load() -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """Import the built-in steps, then the plugins. Returns (default order, plugin step names)."""
+def _load() -> None:
+    """Import the built-in steps, then the plugins (once per process)."""
     for module in BUILTIN_MODULES:
         import_module(module)
-    default = DEFAULT_ORDER
     from corpus.readers import READERS, SourceReader
 
     _READERS.update(READERS)
-    plugins = []
     for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
         try:
             obj = ep.load()
@@ -125,7 +123,6 @@ def _load() -> tuple[tuple[str, ...], tuple[str, ...]]:
         dist = getattr(ep.dist, "name", None) or ep.value
         if isinstance(obj, StepSpec):
             register(replace(obj, plugin=dist))
-            plugins.append(obj.name)
         elif isinstance(obj, type) and issubclass(obj, SourceReader):
             name = obj.key or ep.name
             if name in _READERS and _READERS[name] is not obj:
@@ -134,18 +131,17 @@ def _load() -> tuple[tuple[str, ...], tuple[str, ...]]:
             _READERS[name] = obj
         else:
             raise PluginError(f"entry point {ep.name} = {ep.value} ({ENTRY_POINT_GROUP}) is neither a StepSpec nor a SourceReader subclass")
-    return default, tuple(plugins)
 
 
 def steps() -> dict[str, StepSpec]:
     """Every registered step by name: built-in ones in their default order, then plugins."""
-    default, _ = _load()
-    return {**{n: _STEPS[n] for n in default}, **{n: spec for n, spec in _STEPS.items() if n not in default}}
+    _load()
+    return {**{n: _STEPS[n] for n in DEFAULT_ORDER}, **{n: spec for n, spec in _STEPS.items() if n not in DEFAULT_ORDER}}
 
 
 def default_order() -> list[str]:
     """The built-in steps in the order a manifest without `steps.order` runs them."""
-    return list(_load()[0])
+    return list(DEFAULT_ORDER)
 
 
 def readers() -> dict[str, type]:

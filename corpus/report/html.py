@@ -14,6 +14,7 @@ import os
 
 import polars as pl
 
+from corpus.layout import OutputLayout
 from corpus.report import charts
 from corpus.report.tables import ReportData, load
 
@@ -159,12 +160,10 @@ def markdown(data: ReportData) -> str:
 
 def write_report(root: str) -> str:
     """Writes OUT/report/index.html and summary.md; returns the HTML path."""
-    data = load(root)
-    folder = os.path.join(root, "report")
-    os.makedirs(folder, exist_ok=True)
-    path = os.path.join(folder, "index.html")
-    with open(path, "w", encoding="utf-8") as f:
+    data, layout = load(root), OutputLayout(root)
+    os.makedirs(layout.report, exist_ok=True)
+    with open(layout.report_html, "w", encoding="utf-8") as f:
         f.write(render(data))
-    with open(os.path.join(folder, "summary.md"), "w", encoding="utf-8") as f:
+    with open(layout.report_markdown, "w", encoding="utf-8") as f:
         f.write(markdown(data))
-    return path
+    return layout.report_html

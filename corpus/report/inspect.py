@@ -12,12 +12,13 @@ import json
 import os
 import polars as pl
 
+from corpus.layout import OutputLayout
 from corpus.outcomes import read_documents
 
 
 def select(root: str, status: str | None = None, reason: str | None = None, source: str | None = None,
            component: str | None = None, n: int = 5, seed: int = 0) -> pl.DataFrame:
-    docs = pl.scan_parquet(os.path.join(root, "stats", "documents.parquet"))
+    docs = pl.scan_parquet(OutputLayout(root).documents)
     for column, value in (("status", status), ("reason", reason), ("source", source), ("component", component)):
         if value is not None:
             docs = docs.filter(pl.col(column) == value)

@@ -8,7 +8,6 @@ never become Python objects and no document text is read. Sample snippets are th
 
 from __future__ import annotations
 
-import glob
 import json
 import os
 from dataclasses import dataclass, field
@@ -16,6 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import polars as pl
 
+from corpus.layout import OutputLayout
 from corpus.outcomes import REPORTED_SIGNALS, read_documents
 
 STATUSES = ("kept", "dropped", "failed")
@@ -37,10 +37,11 @@ class ReportData:
 
 
 def load(root: str, sample_count: int = 3) -> ReportData:
-    path = os.path.join(root, "stats", "documents.parquet")
+    layout = OutputLayout(root)
+    path = layout.documents
     if not os.path.exists(path):
         raise FileNotFoundError(f"{path} not found: is {root} the output folder of a finished `corpus build`?")
-    with open(os.path.join(root, "summary.json")) as f:
+    with open(layout.summary) as f:
         summary = json.load(f)
     docs = pl.scan_parquet(path)
     return ReportData(
@@ -214,8 +215,7 @@ def crystals(docs: pl.LazyFrame) -> dict[str, pl.DataFrame]:
 def samples(root: str, reasons: set[str], per_reason: int = 3, chars: int = 400) -> dict[str, list[dict]]:
     """A few dropped and failed documents per reason, read from OUT/rejected and OUT/failed until every reason has enough."""
     found: dict[str, list[dict]] = {}
-    files = sorted(glob.glob(os.path.join(root, "rejected", "*.jsonl.zst"))) + sorted(glob.glob(os.path.join(root, "failed", "*.jsonl.zst")))
-    for path in files:
+    for path in OutputLayout(root).outcome_files():
         if reasons and all(len(found.get(r, ())) >= per_reason for r in reasons):
             break
         for doc in read_documents(path):
