@@ -4,13 +4,14 @@
 # logs/ and build.json (whose fingerprint hashes the manifest model) byte for byte; the two training-data YAML files,
 # which hold OUT's absolute path, are compared with OUT written as OUT.
 #   benchmarks/compare_builds.sh REF          e.g. benchmarks/compare_builds.sh 2f45841
+#   KEEP=DIR benchmarks/compare_builds.sh REF  also keeps both builds (DIR/ref, DIR/new) to look at what differs
 set -euo pipefail
 ref=${1:?usage: benchmarks/compare_builds.sh REF}
 repo=$(git rev-parse --show-toplevel)
 py=$repo/.venv/bin/python
 work=$(mktemp -d)
 src=$work/src
-trap 'git -C "$repo" worktree remove --force "$src" >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
+trap 'git -C "$repo" worktree remove --force "$src" >/dev/null 2>&1 || true; [ -n "${KEEP:-}" ] && mkdir -p "$KEEP" && cp -r "$work/ref" "$work/new" "$KEEP/"; rm -rf "$work"' EXIT
 
 build() {  # $1: output folder; builds from $src
   (cd "$src" && "$py" -m corpus build manifests/demo.yaml --output "$1" > "$1.log" 2>&1) || { tail -20 "$1.log"; exit 1; }

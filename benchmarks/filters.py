@@ -4,7 +4,7 @@
    unarXive with its LaTeX put back, the bundled PDF/XML papers through our readers), abstracts
    (arXiv, JARVIS superconductors), CIF text (COD, MP-20). Our chain (quality -> language ->
    prose -> decontamination against MaScQA, MatSci-NLP, NERRE and the SIE test sets) beside datatrove's Gopher quality, C4 quality and FineWeb quality filters, each alone.
-2. Garbage caught: realistic bad documents made from the real papers (corpus.filters.garbage), recall per kind.
+2. Garbage caught: realistic bad documents made from the real papers (tests/garbage.py), recall per kind.
 3. Throughput in MB/s on one core on the full papers: our chain (annotation included) against
    datatrove's Gopher + C4 + FineWeb chain; median of 3 passes.
 4. MinHash: signature throughput against datatrove's MinhashDedupSignature (5-gram shingles,
@@ -38,12 +38,13 @@ from loguru import logger  # noqa: E402
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared" / "data"
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))  # the garbage makers are test tooling (tests/garbage.py)
 from corpus.dedup.minhash import MinHasher, jaccard  # noqa: E402
 from corpus.extract import extract  # noqa: E402
 from corpus.filters.decontaminate import DecontaminationFilter  # noqa: E402
-from corpus.filters.garbage import KINDS  # noqa: E402
 from corpus.filters.language import LanguageFilter  # noqa: E402
 from corpus.filters.quality import ProseFilter, ScienceQualityFilter  # noqa: E402
+from garbage import KINDS  # noqa: E402
 from corpus.text.annotate import Annotator  # noqa: E402
 
 

@@ -439,9 +439,14 @@ def cmd_diff(args: argparse.Namespace) -> int:
 
 
 def _reader_names() -> list[str]:
-    from corpus.registry import readers
+    from corpus.registry import PluginError, readers
 
-    return list(readers())
+    try:
+        return list(readers())
+    except PluginError:  # a broken plugin must not break --help or the parser; a build names it from its manifest check
+        from corpus.readers import READERS
+
+        return list(READERS)
 
 
 def _run_isolated(executor) -> None:

@@ -8,6 +8,7 @@ each part of the build makes its own from OUT rather than passing folders around
         shards/<component>/<task>.ds (+ .index .metadata .provenance.parquet), shards/checksums.json
         rejected/<step>-<task>.jsonl.zst       failed/<source>-<task>.jsonl.zst
         stats/documents.parquet  stats/dedup_clusters.parquet  stats/outcomes/  stats/inputs/  stats/crystal_contamination/
+        stats/text_contamination/
         report/index.html  report/summary.md
         work/ (inputs/, kept/, dedup/, tmp/, summary_buckets/: intermediate, kept for resume)
         logs/<pipeline>/ logs/progress/ logs/console.log logs/timings.json
@@ -37,6 +38,7 @@ class OutputLayout:
         self.outcomes = os.path.join(self.stats, "outcomes")  # per-writer ledgers
         self.inputs = os.path.join(self.stats, "inputs")  # per-reader input counts
         self.crystal_contamination = os.path.join(self.stats, "crystal_contamination")  # hits per benchmark, per task
+        self.text_contamination = os.path.join(self.stats, "text_contamination")  # items and hits per benchmark, per task
         self.report = os.path.join(root, "report")
         self.report_html = os.path.join(self.report, "index.html")
         self.report_markdown = os.path.join(self.report, "summary.md")
@@ -62,9 +64,9 @@ class OutputLayout:
     def paths_files(self) -> list[str]:
         return sorted(glob.glob(os.path.join(self.work, "inputs", "*.txt")))
 
-    def progress_file(self, stage: str) -> str:
-        """A stage task's progress beacon, with {rank} to format."""
-        return os.path.join(self.progress, f"{stage}-{{rank:05d}}.json")
+    def progress_file(self, pipeline: str) -> str:
+        """A pipeline task's progress beacon, with {rank} to format."""
+        return os.path.join(self.progress, f"{pipeline}-{{rank:05d}}.json")
 
     def component_shards(self, component: str) -> str:
         return os.path.join(self.shards, component)
@@ -106,6 +108,12 @@ class OutputLayout:
     def outcome_files(self) -> list[str]:
         """Every rejected/ and failed/ record file, rejected first."""
         return sorted(glob.glob(os.path.join(self.rejected, "*.jsonl.zst"))) + sorted(glob.glob(os.path.join(self.failed, "*.jsonl.zst")))
+
+    def stored_documents(self, status: str) -> list[str]:
+        """The record files holding the documents of one outcome (kept, dropped, failed), in a stable order."""
+        pattern = {"dropped": os.path.join(self.rejected, "*.jsonl.zst"), "failed": os.path.join(self.failed, "*.jsonl.zst"),
+                   "kept": os.path.join(self.kept, "*", "*.jsonl.zst")}[status]
+        return sorted(glob.glob(pattern))
 
     def task_outputs(self) -> list[str]:
         """Globs (with {rank}) of what one process task writes, cleared before the task runs again. Steps add

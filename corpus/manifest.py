@@ -1,6 +1,6 @@
 """The manifest: a declarative, validated description of one corpus build.
 
-A manifest names its inputs (sources, each read by one reader), the stage settings, the
+A manifest names its inputs (sources, each read by one reader), the step settings, the
 mixture components the sources feed, the tokenizer, the executor and the seed. It is
 validated completely before any work starts: a wrong field fails with its location
 (`sources[1].reader`), the bad value and what is allowed; a missing input names the path.
@@ -389,7 +389,7 @@ def expand_inputs(manifest: Manifest) -> dict[str, list[str]]:
     if domain_model and not os.path.isfile(domain_model):
         missing.append(f"steps.filters.domain.model: file not found: {domain_model} (train one with corpus train-classifier)")
     elif domain_model:
-        try:  # a bad model would otherwise stop every task of the stage
+        try:  # a bad model would otherwise stop every task of the pipeline
             import fasttext
 
             fasttext.load_model(domain_model)

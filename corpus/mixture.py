@@ -21,6 +21,8 @@ import os
 
 import yaml
 
+from corpus.shards.format import TrainData, write_train_data
+
 
 def stages(components: list[dict], total_steps: int) -> list[dict]:
     """components: {name, weight, start_fraction}; returns [{name, start_step, weights: {component: w}}] with weights
@@ -117,9 +119,7 @@ def write(manifest, root: str, summary: dict) -> dict:
     with open(layout.nanotron_data, "w") as f:
         f.write("# nanotron config block (paste under the top level of a nanotron config); written by `corpus build`\n")
         yaml.safe_dump(nanotron_data_stages(p, shards, manifest.seed), f, sort_keys=False)
-    train = {"shards": shards, "seed": manifest.seed, "seq_len": p["seq_len"], "global_batch_size": p["global_batch_size"],
-             "total_steps": p["total_steps"], "stages": p["stages"]}
-    with open(layout.train_data, "w") as f:
-        f.write("# data stages for train/run.sh (train.data); written by `corpus build`\n")
-        yaml.safe_dump(train, f, sort_keys=False)
+    train = TrainData(shards=shards, seed=manifest.seed, seq_len=p["seq_len"], global_batch_size=p["global_batch_size"],
+                      total_steps=p["total_steps"], stages=p["stages"])
+    write_train_data(layout.train_data, train, "corpus build")
     return p

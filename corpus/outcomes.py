@@ -128,7 +128,7 @@ def ledger_row(document: Document, status: str) -> dict:
 def _text(value) -> str | None:
     return None if value is None else str(value)[:300]
 
-# passed: through every filter of the process stage; kept: in a shard (dedup may still drop a passed document)
+# passed: through every filter of the process pipeline; kept: in a shard (dedup may still drop a passed document)
 PASSED, KEPT, DROPPED, FAILED = "passed", "kept", "dropped", "failed"
 
 

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator, model_validator
 
 from corpus.config import StrictModel
+from corpus.tasks.crystal import TASKS as CRYSTAL_TASKS
 
 Paths = str | list[str]
 
@@ -60,6 +61,13 @@ class Source(StrictModel):
     temperature: float | None = Field(None, ge=0)
     timeout_s: float | None = Field(None, gt=0)
 
+    @field_validator("tasks")
+    @classmethod
+    def _known_tasks(cls, tasks: list[str] | None) -> list[str] | None:
+        if tasks and (unknown := sorted(set(tasks) - set(CRYSTAL_TASKS))):
+            raise ValueError(f"unknown crystal task(s) {', '.join(unknown)}; allowed: {', '.join(CRYSTAL_TASKS)}")
+        return tasks
+
 
 class Exclude(StrictModel):
     """A test set kept out of the pairs."""
@@ -83,3 +91,12 @@ class QAManifest(StrictModel):
     near_duplicate_threshold: float | None = Field(None, gt=0, le=1)
     ngram: int | None = Field(None, ge=5, le=50)
     symprec: float | None = Field(None, gt=0)
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> "QAManifest":
+        seen: set[str] = set()
+        for source in self.sources:
+            if source.name in seen:
+                raise ValueError(f"source name {source.name!r} is used twice")
+            seen.add(source.name)
+        return self

@@ -14,7 +14,8 @@ import numpy as np
 from tokenizers import Tokenizer
 
 from corpus.chat import chatml
-from corpus.shards.format import INDEX_DTYPE, shard_name, token_dtype, token_size_for, write_metadata, write_provenance
+from corpus.shards.format import (INDEX_DTYPE, loss_path, shard_name, token_dtype, token_size_for, write_loss_mask, write_metadata,
+                                  write_provenance)
 
 
 def write_sft_shard(pairs: list, folder: str, tokenizer_file: str, eos_token: str, seed: int, tokenizer_name: str,
@@ -31,7 +32,7 @@ def write_sft_shard(pairs: list, folder: str, tokenizer_file: str, eos_token: st
     total = answer_tokens = 0
     os.makedirs(folder, exist_ok=True)
     ds = os.path.join(folder, shard_name(0))
-    with open(ds, "wb") as tokens_out, open(ds + ".index", "wb") as index_out, open(ds + ".loss", "wb") as loss_out:
+    with open(ds, "wb") as tokens_out, open(ds + ".index", "wb") as index_out, open(loss_path(ds), "wb") as loss_out:
         for begin in range(0, len(order), chunk):
             part = order[begin : begin + chunk]
             prompts, answers = zip(*(chatml(pairs[i].system, pairs[i].question, pairs[i].answer) for i in part))
@@ -51,7 +52,7 @@ def write_sft_shard(pairs: list, folder: str, tokenizer_file: str, eos_token: st
                 by_source.setdefault(pairs[i].source, []).append((len(p), len(a)))
             np.concatenate([np.asarray(t, dtype=np.int64) for t in tokens]).astype(token_dtype(size)).tofile(tokens_out)
             np.asarray(ends, dtype=INDEX_DTYPE).tofile(index_out)
-            np.concatenate(masks).tofile(loss_out)
+            write_loss_mask(loss_out, np.concatenate(masks))
     write_metadata(ds, tokenizer_name, size, total)
     write_provenance(ds, rows, {"component": os.path.basename(folder), "eos_id": eos, "eos_token": eos_token, "seed": seed,
                                 "token_size": size, "tokenizer": tokenizer_name, "vocab_size": tok.get_vocab_size()})

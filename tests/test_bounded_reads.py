@@ -4,7 +4,6 @@ whole-file readers stop one byte past their limit, and the line splitter agrees 
 import gzip
 import io
 import json
-import resource
 import subprocess
 import sys
 import zlib

@@ -106,3 +106,24 @@ def test_damaged_provenance_is_named_not_a_pyarrow_error(fresh_shards, capsys):
     assert run_cli("check", root, "--quick") == 1
     err = capsys.readouterr().err
     assert os.path.basename(provenance_path(ds)) in err and "not a readable Parquet file" in err
+
+
+def test_an_sft_loss_mask_of_the_wrong_length_is_found(tmp_path, capsys):
+    """qa-synth's shards carry `.ds.loss` (one byte per token); a truncated mask is named even in --quick mode, where
+    no checksum would catch it."""
+    from conftest import TOKENIZER
+    from corpus.shards.checksums import write_checksums
+    from corpus.tasks.pairs import QAPair
+    from qa_synth.shards import write_sft_shard
+
+    pairs = [QAPair(f"p{i}", "s", "t", "You are a materials scientist.", f"What is the band gap of material {i}?",
+                    f"About {i}.{i} eV, measured optically.") for i in range(20)]
+    folder = tmp_path / "shards" / "sft"
+    write_sft_shard(pairs, str(folder), str(TOKENIZER), "</s>", 0, "llama2")
+    write_checksums(str(tmp_path / "shards"), ["sft"])
+    assert run_cli("check", str(tmp_path / "shards")) == 0
+    loss = folder / "00000.ds.loss"
+    loss.write_bytes(loss.read_bytes()[:-3])
+    assert run_cli("check", "--quick", str(tmp_path / "shards")) != 0
+    out = capsys.readouterr()
+    assert "00000.ds.loss" in out.out + out.err and "loss-mask bytes" in out.out + out.err

@@ -1,7 +1,9 @@
 """Decontamination against real evaluation items planted in real papers."""
 
-import pytest
+import glob
 import json
+
+import pytest
 
 import zstandard
 
@@ -40,6 +42,9 @@ def test_a_contaminated_document_is_dropped_and_the_item_named(tmp_path):
     out = _build(tmp_path, "drop")
     s = json.loads((out / "summary.json").read_text())
     assert s["reconciled"] and s["dropped_by_reason"] == {"benchmark_contamination": 1} and s["kept"] == 1
+    items = sum(1 for path in glob.glob(SIE) for _ in open(path))
+    tc = s["text_contamination"]["sie"]
+    assert tc["documents"] == 1 and tc["items"] + tc["too_short_items"] == items and tc["items"] > 300
     rejected = b"".join(zstandard.ZstdDecompressor().stream_reader(p.open("rb")).read() for p in sorted((out / "rejected").glob("decontamination-*")))
     records = [json.loads(line) for line in rejected.decode().splitlines()]
     assert [r["metadata"]["contamination"] for r in records] == [["sie:doping_test.jsonl#3"]]

@@ -8,8 +8,8 @@ import pytest
 from datatrove.data import Document
 
 from conftest import SAMPLES, SHARED, base_manifest
+from garbage import KINDS  # test tooling: tests/garbage.py
 from corpus.extract import extract
-from corpus.filters.garbage import KINDS
 from corpus.filters.language import LanguageFilter
 from corpus.filters.quality import ProseFilter, ScienceQualityFilter
 from corpus.text.annotate import signals

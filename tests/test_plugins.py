@@ -12,7 +12,6 @@ import subprocess
 import sys
 
 import pytest
-import yaml
 
 from conftest import ROOT, base_manifest, write_manifest
 
@@ -76,3 +75,21 @@ def test_a_manifest_naming_a_step_nobody_installed_fails_naming_it(tmp_path):
     m["stages"] = {"order": ORDER}
     with pytest.raises(ManifestError, match=r"steps.order\[2\]: 'max_digit_share' is not a known step"):
         load_manifest(write_manifest(tmp_path, m))
+
+
+@pytest.mark.parametrize("module, expected", [
+    ("raise RuntimeError('the plugin is broken')\n", "broken = broken_plugin:STEP (matcorpus.steps) cannot be loaded: RuntimeError: the plugin is broken"),
+    ("STEP = 42\n", "broken = broken_plugin:STEP (matcorpus.steps) is neither a StepSpec nor a SourceReader subclass"),
+])
+def test_a_broken_plugin_fails_the_manifest_naming_its_entry_point(tmp_path, module, expected):
+    """An installed distribution whose entry point cannot be loaded (or is not a step) stops the build before any
+    work, with the entry point named, instead of a traceback from inside the registry."""
+    site = tmp_path / "site"
+    info = site / "broken_plugin-0.1.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: broken-plugin\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text("[matcorpus.steps]\nbroken = broken_plugin:STEP\n")
+    (site / "broken_plugin.py").write_text(module)
+    done = corpus(["build", "--dry-run", str(write_manifest(tmp_path, base_manifest()))], site, tmp_path)
+    assert done.returncode == 2 and expected in done.stderr and "Traceback" not in done.stderr
+    assert not (tmp_path / "out").exists()

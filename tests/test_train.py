@@ -115,7 +115,7 @@ def test_tiny_llama_loss_falls_resumes_exactly_and_exports(shards, tmp_path):
     model = LlamaForCausalLM.from_pretrained(tmp_path / "full" / "hf")
     ckpt = torch.load(tmp_path / "full" / "checkpoint-rank0.pt", weights_only=False)
     components, stages_, cfg = load_stages(str(shards / "train_data.yaml"), 128)
-    b = batch(components, BlendedSampler(components, stages_, cfg["seed"]).step(1, 2))
+    b = batch(components, BlendedSampler(components, stages_, cfg.seed).step(1, 2))
     from train.trainer import build_model, load_config
 
     fresh = build_model({**load_config(str(TINY), []), "init_from": None}, model.config.vocab_size, torch.device("cpu"))
@@ -214,3 +214,32 @@ def test_a_misspelt_or_bad_training_key_fails_before_work_naming_it(tmp_path):
     with pytest.raises(SystemExit, match=r"micro_batch_size: Input should be greater than 0"):
         load_config(str(TINY), ["micro_batch_size=0"])
     assert load_config(str(TINY), ["lr=1e-3"])["lr"] == 1e-3  # YAML 1.1's string "1e-3" is a number here
+
+
+def test_train_data_is_read_through_one_schema_and_a_bad_file_fails_naming_the_field(shards, tmp_path, capsys):
+    """train_data.yaml is written by `corpus build` (and qa-synth) and read by the trainer with the shard format's
+    TrainData; a misspelt key, a bad value or stages out of order fail before training, naming the field."""
+    import yaml
+
+    from corpus.shards.format import read_train_data
+    from train.trainer import main
+
+    written = shards / "train_data.yaml"
+    data = read_train_data(str(written))
+    assert data.stages[0].start_step == 1 and set(data.components()) == {c.name for c in (shards / "shards").iterdir() if c.is_dir()}
+    raw = yaml.safe_load(written.read_text())
+    for change, expected in [
+        (lambda r: r.update(total_step=r.pop("total_steps")), "total_step: unknown field"),
+        (lambda r: r["stages"][0].update(start_step=0), "stages[0].start_step: Input should be greater than or equal to 1"),
+        (lambda r: r["stages"][0].update(weights={"papers": -1.0}), "stages[0].weights: weights must be >= 0"),
+        (lambda r: r["stages"].append(dict(r["stages"][0])), "must start after stage"),
+    ]:
+        bad = yaml.safe_load(written.read_text())
+        change(bad)
+        path = tmp_path / "train_data.yaml"
+        path.write_text(yaml.safe_dump(bad))
+        assert main([str(TINY), f"data={path}", f"out_dir={tmp_path / 'run'}"]) == 2
+        err = capsys.readouterr().err
+        assert expected in err and str(path) in err, err
+        assert not (tmp_path / "run").exists()  # nothing started
+    assert raw == yaml.safe_load(written.read_text())

@@ -25,9 +25,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-import yaml
 
-from corpus.shards.format import read_metadata, token_dtype  # the format's own helpers
+from corpus.shards.format import TrainData, read_loss_mask, read_metadata, read_train_data, token_dtype  # the format's own helpers
 
 
 class ComponentShards:
@@ -43,8 +42,7 @@ class ComponentShards:
             tokens = np.memmap(path, dtype=token_dtype(read_metadata(path)[1]), mode="r")
             self.tokens.append(tokens)
             self.ends.append(np.fromfile(path + ".index", dtype="<u8").astype(np.int64) + offsets[-1])
-            loss = path + ".loss"
-            self.masks.append(np.memmap(loss, dtype=np.uint8, mode="r") if os.path.exists(loss) else None)
+            self.masks.append(read_loss_mask(path))
             offsets.append(offsets[-1] + len(tokens))
         self.offsets = np.asarray(offsets, dtype=np.int64)
         self.doc_ends = np.concatenate(self.ends)
@@ -125,14 +123,13 @@ class BlendedSampler:
         return [(names[c], self._window(names[c])) for c in choice]
 
 
-def load_stages(train_data: str, seq_len: int | None = None, val_fraction: float = 0.0) -> tuple[dict[str, ComponentShards], list[Stage], dict]:
-    with open(train_data) as f:
-        cfg = yaml.safe_load(f)
-    seq_len = seq_len or cfg["seq_len"]
-    stages = [Stage(s["name"], s["start_step"], s["weights"]) for s in cfg["stages"]]
-    names = sorted({n for s in stages for n, w in s.weights.items() if w > 0})
-    components = {n: ComponentShards(os.path.join(cfg["shards"], n), seq_len, val_fraction) for n in names}
-    return components, stages, cfg
+def load_stages(train_data: str, seq_len: int | None = None, val_fraction: float = 0.0) -> tuple[dict[str, ComponentShards], list[Stage], TrainData]:
+    """The components and stages of a `train_data.yaml` (validated by the shard format's `TrainData`)."""
+    data = read_train_data(train_data)
+    seq_len = seq_len or data.seq_len
+    stages = [Stage(s.name, s.start_step, dict(s.weights)) for s in data.stages]
+    components = {n: ComponentShards(os.path.join(data.shards, n), seq_len, val_fraction) for n in data.components()}
+    return components, stages, data
 
 
 def batch(components: dict[str, ComponentShards], picks: list[tuple[str, int]]) -> dict[str, torch.Tensor]:

@@ -20,12 +20,13 @@ import sys
 
 import yaml
 
+from corpus.shards.format import read_train_data
+
 
 def nanotron_config(cfg: dict, nproc: int, resume_checkpoint_path: str | None = None) -> dict:
     from train.trainer import shard_tokenizer, vocab_size_of
 
-    with open(cfg["data"]) as f:
-        data = yaml.safe_load(f)
+    data = read_train_data(cfg["data"]).model_dump()
     with open(os.path.join(os.path.dirname(cfg["data"]), "nanotron_data.yaml")) as f:
         stages = yaml.safe_load(f)["data_stages"]
     seq_len = cfg["seq_len"] or data["seq_len"]

@@ -28,6 +28,7 @@ import torch.nn.functional as F
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from corpus.shards.format import read_train_data
 from train.data import BlendedSampler, batch, load_stages
 
 class TrainConfig(BaseModel):
@@ -144,6 +145,11 @@ def main(argv: list[str]) -> int:
         print(f"error: {cfg['data']} not found. Build the shards first:  make demo  (or: .venv/bin/corpus build manifests/demo.yaml)",
               file=sys.stderr)
         return 2
+    try:  # a malformed train_data.yaml fails here, naming the field, before any process group starts
+        read_train_data(cfg["data"])
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
 
     # ---- processes and device
     world = int(os.environ.get("WORLD_SIZE", 1))
@@ -157,15 +163,15 @@ def main(argv: list[str]) -> int:
 
     # ---- data
     components, stages, data_cfg = load_stages(cfg["data"], cfg["seq_len"], cfg["val_fraction"])
-    seq_len = cfg["seq_len"] or data_cfg["seq_len"]
-    global_batch = cfg["global_batch_size"] or data_cfg["global_batch_size"]
-    max_steps = cfg["max_steps"] or data_cfg["total_steps"]
+    seq_len = cfg["seq_len"] or data_cfg.seq_len
+    global_batch = cfg["global_batch_size"] or data_cfg.global_batch_size
+    max_steps = cfg["max_steps"] or data_cfg.total_steps
     micro = cfg["micro_batch_size"]
     if global_batch % (micro * world):
         raise SystemExit(f"global_batch_size {global_batch} is not a multiple of micro_batch_size {micro} x {world} processes")
     accumulation = global_batch // (micro * world)
-    sampler = BlendedSampler(components, stages, data_cfg["seed"])
-    vocab = vocab_size_of(data_cfg["shards"])
+    sampler = BlendedSampler(components, stages, data_cfg.seed)
+    vocab = vocab_size_of(data_cfg.shards)
 
     # ---- model and optimiser
     model = build_model(cfg, vocab, device)
@@ -274,7 +280,7 @@ def main(argv: list[str]) -> int:
             json.dump(validation, f)
     if master and step == max_steps and cfg["export"] and world == 1:
         raw.save_pretrained(os.path.join(cfg["out_dir"], "hf"))
-        _save_tokenizer(data_cfg["shards"], os.path.join(cfg["out_dir"], "hf"))
+        _save_tokenizer(data_cfg.shards, os.path.join(cfg["out_dir"], "hf"))
         print(f"exported {os.path.join(cfg['out_dir'], 'hf')} (transformers from_pretrained)")
     if world > 1:
         torch.distributed.destroy_process_group()

@@ -31,9 +31,6 @@ from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
 
 from corpus.config import LocalPath
 
-FORMS = ("properties", "cif_p1", "cif_symmetrized", "crystal_string", "robocrys")
-
-
 class CrystalSettings(BaseModel):
     """`stages.crystals` in the manifest: how crystal records are checked, standardised and rendered."""
 

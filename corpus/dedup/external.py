@@ -232,13 +232,13 @@ def _near_roots(src: _Files, alive_rows: np.ndarray, rank_of: np.ndarray, num_pe
     `near_duplicate_roots` computes it over the whole signature matrix."""
     bands, per_band = band_shape(threshold, num_perm)
     os.makedirs(work, exist_ok=True)
-    n, a = src.n, len(alive_rows)
+    a = len(alive_rows)
     sig_path = os.path.join(work, "signatures.u64")
     band_paths = [os.path.join(work, f"band{b:02d}.u64") for b in range(bands)]
     try:
         # written with plain sequential writes, not through a memory map: dirty mapped pages would count in the task's
         # resident memory until the whole file is flushed
-        from corpus.dedup.steps import signature_matrix  # here: stage imports this module
+        from corpus.dedup.steps import signature_matrix  # here: steps.py imports this module
 
         outs = [open(p, "wb") for p in [sig_path, *band_paths]]
         try:

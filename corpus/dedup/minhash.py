@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 
 import numpy as np
-from datasketch import LeanMinHash, MinHash
+from datasketch import MinHash
 
 # a number keeps its decimals ("3.84", "Fe2.5"); elsewhere a period ends the word ("performance.2" is two tokens)
 TOKEN = re.compile(r"[^\W_]*\d(?:[.,]\d+)+|[^\W_]+")
@@ -110,9 +110,6 @@ class MinHasher:
 
     def signature(self, text: str) -> np.ndarray:
         return np.asarray(self.minhash(text).hashvalues, dtype=np.uint64)
-
-    def lean(self, hashvalues: np.ndarray) -> LeanMinHash:
-        return LeanMinHash(seed=self.seed, hashvalues=hashvalues, scheme=SCHEME)
 
 
 def jaccard(a: str, b: str, size: int = 5) -> float:

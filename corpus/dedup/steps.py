@@ -12,7 +12,7 @@
    record key (then the key), so the choice is deterministic. Beyond `memory_budget` the same groups
    are found out of core (corpus/dedup/external.py). Every other member is written to OUT/work/dedup/removed.parquet
    with its reason, survivor and cluster; cluster sizes go to OUT/stats/dedup_clusters.parquet.
-3. `DedupFilter` (shards stage) drops exactly the removed record keys, so resharding the input
+3. `DedupFilter` (shards pipeline) drops exactly the removed record keys, so resharding the input
    cannot remove the wrong document: keys come from the document's source file and position in
    that file, never from its position in a task's stream.
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import math
 from collections import defaultdict
-from typing import Literal
 
 import pyarrow as pa
 from pymatgen.core import Composition
@@ -38,9 +37,6 @@ STRUCTURE_SCHEMA = pa.schema(
         ("structure", pa.string()),
     ]
 )
-
-Preference = Literal["priority", "e_above_hull", "volume_per_formula_unit"]
-
 
 def structure_row(doc, priority: int) -> dict:
     md = doc.metadata

@@ -3,7 +3,8 @@
 An index of word n-grams (13 by default) is built from evaluation sets: JSON or JSONL files of
 items (MaScQA, MatSci-NLP, the SIE sets, or any file a user names); every string in an item counts
 unless `fields` names which ones. Items shorter than n words cannot be matched this way and are
-counted as `too_short_items`. A document that shares an n-gram with an item is dropped as
+counted as `too_short_items` in summary.json's `text_contamination` (per benchmark, with the items
+indexed and the documents that hit one). A document that shares an n-gram with an item is dropped as
 `benchmark_contamination` (mode `drop`), or has the overlapping words removed (mode
 `remove_span`); either way `metadata["contamination"]` lists the benchmark items hit, which the
 report aggregates. Words are hashed with the same vectorised hashing as the MinHash signatures,
@@ -14,6 +15,8 @@ from __future__ import annotations
 
 import glob
 import json
+import os
+from collections import Counter
 from functools import cached_property
 
 import numpy as np
@@ -62,7 +65,9 @@ class NgramIndex:
         self.hashes = np.zeros(0, dtype=np.uint64)
         self.items: list[str] = []  # "benchmark:item position"
         self.owner = np.zeros(0, dtype=np.int64)  # for each hash, which item
-        self.too_short_items = 0
+        self.benchmark_of: dict[str, str] = {}  # item -> its benchmark's name
+        self.indexed: Counter = Counter()  # items indexed, per benchmark
+        self.too_short: Counter = Counter()  # items with fewer than n words, per benchmark: no n-gram can find them
         self.present = np.zeros(1 << _PREFILTER_BITS, dtype=bool)  # low bits of every indexed hash
 
     @classmethod
@@ -75,11 +80,13 @@ class NgramIndex:
                 for i, item in enumerate(load_items(path)):
                     grams = ngram_hashes(word_hashes(" ".join(_strings(item, bench.get("fields")))), n)
                     if len(grams) == 0:
-                        index.too_short_items += 1
+                        index.too_short[bench["name"]] += 1
                         continue
+                    index.indexed[bench["name"]] += 1
                     hashes.append(grams)
                     owners.append(np.full(len(grams), len(index.items)))
                     index.items.append(f"{bench['name']}:{path.rsplit('/', 1)[-1]}#{i}")
+                    index.benchmark_of[index.items[-1]] = bench["name"]
         if hashes:
             all_hashes, all_owners = np.concatenate(hashes), np.concatenate(owners)
             order = np.argsort(all_hashes, kind="stable")
@@ -110,11 +117,21 @@ class NgramIndex:
 class DecontaminationFilter(BaseFilter):
     name = "🧫 Decontaminate"
 
-    def __init__(self, benchmarks: list[dict], n: int = 13, mode: str = "drop", exclusion_writer: DiskWriter | None = None):
+    def __init__(self, benchmarks: list[dict], n: int = 13, mode: str = "drop", exclusion_writer: DiskWriter | None = None,
+                 stats_folder: str | None = None):
         super().__init__(exclusion_writer)
         if mode not in ("drop", "remove_span"):
             raise ValueError(f"mode must be drop or remove_span, not {mode!r}")
-        self.benchmarks, self.n, self.mode = benchmarks, n, mode
+        self.benchmarks, self.n, self.mode, self.stats_folder = benchmarks, n, mode, stats_folder
+        self.hits: Counter = Counter()  # contaminated documents, per benchmark
+
+    def run(self, data, rank: int = 0, world_size: int = 1):
+        yield from super().run(data, rank, world_size)
+        if self.stats_folder:  # per task, for the summary's `text_contamination`
+            os.makedirs(self.stats_folder, exist_ok=True)
+            with open(os.path.join(self.stats_folder, f"{rank:05d}.json"), "w") as f:
+                json.dump({"items": dict(sorted(self.index.indexed.items())), "too_short_items": dict(sorted(self.index.too_short.items())),
+                           "documents": dict(sorted(self.hits.items()))}, f)
 
     @cached_property
     def index(self) -> NgramIndex:
@@ -127,6 +144,7 @@ class DecontaminationFilter(BaseFilter):
             return True
         doc.metadata["contamination"] = items
         self.stat_update("contaminated_documents")
+        self.hits.update({self.index.benchmark_of[item] for item in items})
         raw = doc.text.encode("utf-8", "surrogatepass")
         if self.mode == "drop" or len(raw) != len(doc.text.lower().encode("utf-8", "surrogatepass")):
             return False, "benchmark_contamination"  # (a lowercasing that changes byte offsets cannot be cut exactly)
@@ -146,10 +164,27 @@ def _step(ctx: StepContext):
     decon = ctx.manifest.steps.decontamination
     if not decon.benchmarks:
         return None
-    return DecontaminationFilter([b.model_dump() for b in decon.benchmarks], decon.n, decon.mode, exclusion_writer=ctx.rejected("decontamination"))
+    return DecontaminationFilter([b.model_dump() for b in decon.benchmarks], decon.n, decon.mode, exclusion_writer=ctx.rejected("decontamination"),
+                                 stats_folder=ctx.layout.text_contamination)
+
+
+def text_contamination(layout) -> dict:
+    """summary.json's `text_contamination`: per benchmark, the items indexed, the items too short for an n-gram
+    (under n words: they cannot be found, say so), and the documents that hit one of its items (summed over tasks)."""
+    out: dict[str, dict[str, int]] = {}
+    for path in layout.task_files(layout.text_contamination, ".json"):
+        with open(path) as f:
+            rec = json.load(f)
+        for key in ("items", "too_short_items"):  # the same index in every task: take it once
+            for bench, n in rec[key].items():
+                out.setdefault(bench, {"items": 0, "too_short_items": 0, "documents": 0})[key] = n
+        for bench, n in rec["documents"].items():
+            out.setdefault(bench, {"items": 0, "too_short_items": 0, "documents": 0})["documents"] += n
+    return {"text_contamination": dict(sorted(out.items()))} if out else {}
 
 
 register(StepSpec(
     "decontamination", "drops (or cuts the span of) text sharing a word n-gram with an evaluation item (steps.decontamination)",
     process=_step, reasons=("benchmark_contamination",),
+    cleanup=lambda layout: [layout.task_glob(layout.text_contamination, ".json")], summary=text_contamination,
 ))

@@ -100,19 +100,16 @@ def train_classifier(positive: list[str], negative: list[str], output: str, labe
         os.remove(model_file)
     finally:
         os.remove(train_file)
-    tp = fp = fn = tn = 0
-    for lab, text in test:
-        predicted = model.predict(text, k=1)[0][0]
-        positive_truth, positive_pred = lab == f"__label__{label}", predicted == f"__label__{label}"
-        tp += positive_truth and positive_pred
-        fp += positive_pred and not positive_truth
-        fn += positive_truth and not positive_pred
-        tn += not positive_truth and not positive_pred
-    precision = tp / (tp + fp) if tp + fp else 0.0
-    recall = tp / (tp + fn) if tp + fn else 0.0
+    from sklearn.metrics import confusion_matrix, precision_recall_fscore_support  # only here: slow to import for every build
+
+    positive = f"__label__{label}"
+    truth = [lab == positive for lab, _ in test]
+    predicted = [model.predict(text, k=1)[0][0] == positive for _, text in test]
+    precision, recall, f1, _ = precision_recall_fscore_support(truth, predicted, average="binary", pos_label=True, zero_division=0)
+    (tn, fp), (fn, tp) = confusion_matrix(truth, predicted, labels=[False, True]).tolist()
     report = {
         "label": label, "train": len(train), "test": len(test), "seed": seed,
-        "precision": precision, "recall": recall, "f1": 2 * precision * recall / (precision + recall) if precision + recall else 0.0,
+        "precision": float(precision), "recall": float(recall), "f1": float(f1),
         "confusion": {"tp": tp, "fp": fp, "fn": fn, "tn": tn},
     }
     os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)

@@ -97,6 +97,11 @@ def render(data: ReportData) -> str:
     if comps.height:
         parts.append(charts.bars(comps["component"].to_list(), comps["share"].to_list(), "share of tokens", "share",
                                  targets=comps["target"].to_list()))
+    if text := s.get("text_contamination"):
+        parts.append("<h3>Text benchmark decontamination</h3>")
+        parts.append("<p>items: indexed evaluation items; too_short_items: under the n-gram length, so no overlap can find them; "
+                     "documents: documents that shared an n-gram with one of the benchmark's items</p>")
+        parts.append(_table(pl.DataFrame([{"benchmark": k, **v} for k, v in text.items()]), key_column="benchmark", left=("benchmark",)))
     contamination = s.get("crystal_contamination")
     if contamination:
         parts.append("<h3>Crystal benchmark decontamination</h3>")

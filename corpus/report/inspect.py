@@ -7,9 +7,8 @@ ones from OUT/work/kept. A threshold is checked by reading the real examples it 
 
 from __future__ import annotations
 
-import glob
 import json
-import os
+
 import polars as pl
 
 from corpus.layout import OutputLayout
@@ -29,10 +28,10 @@ def select(root: str, status: str | None = None, reason: str | None = None, sour
 def texts(root: str, rows: pl.DataFrame) -> dict[str, dict]:
     """record key -> the stored document (text and metadata) for the selected rows."""
     wanted = set(rows["record"].to_list())
-    folders = {"dropped": "rejected/*.jsonl.zst", "failed": "failed/*.jsonl.zst", "kept": "work/kept/*/*.jsonl.zst"}
+    layout = OutputLayout(root)
     found: dict[str, dict] = {}
-    for status in set(rows["status"].to_list()):
-        for path in sorted(glob.glob(os.path.join(root, folders[status]))):
+    for status in sorted(set(rows["status"].to_list())):
+        for path in layout.stored_documents(status):
             for doc in read_documents(path):
                 record = doc.get("metadata", {}).get("record")
                 if record in wanted and record not in found:
@@ -66,7 +65,7 @@ def show(root: str, rows: pl.DataFrame, chars: int = 800) -> str:
 
 def diff(root_a: str, root_b: str) -> str:
     """Counts per reason, per source and tokens per component of two builds, side by side with the change."""
-    a, b = (json.load(open(os.path.join(r, "summary.json"))) for r in (root_a, root_b))
+    a, b = (json.loads(open(OutputLayout(r).summary).read()) for r in (root_a, root_b))
     lines = [f"{'':<34} {'A':>12} {'B':>12} {'change':>12}"]
 
     def row(label: str, x, y) -> None:

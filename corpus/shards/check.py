@@ -8,7 +8,7 @@ and their shard counts are the ones the build reported.
 Structure, for every `.ds` file: the token file is a whole number of tokens; the index is uint64,
 strictly increasing and ends at the file's token count; the token before every document end
 is EOS; no token id reaches the vocabulary size; the token size matches the vocabulary; the
-`.metadata` agrees with the file and with the rest of the folder; and the provenance side-car
+`.metadata` agrees with the file and with the rest of the folder; an SFT shard's `.ds.loss` has one byte per token; and the provenance side-car
 has exactly one row per index entry with the same token ranges.
 Integrity (skipped with `quick`): every file's size and block checksums equal the record, which
 finds any changed byte (a bit flip, two swapped tokens) that the structure cannot show.
@@ -28,6 +28,8 @@ import pyarrow.parquet as pq
 from corpus.shards import checksums
 from corpus.shards.format import (
     INDEX_DTYPE,
+    LOSS_DTYPE,
+    loss_path,
     provenance_path,
     read_metadata,
     shard_of,
@@ -234,6 +236,8 @@ def check_component(folder: str, eos_id: int | None = None, vocab_size: int | No
         n_tokens = nbytes // token_size
         if count != n_tokens:
             raise ShardError(ds + ".metadata", 0, f"token count {count} differs from the file's {n_tokens}")
+        if os.path.exists(loss_path(ds)) and (loss_bytes := os.path.getsize(loss_path(ds))) != n_tokens * LOSS_DTYPE.itemsize:
+            raise ShardError(loss_path(ds), loss_bytes, f"{loss_bytes} loss-mask bytes for {n_tokens} tokens (one per token)")
 
         index_bytes = os.path.getsize(ds + ".index")
         if index_bytes == 0 or index_bytes % INDEX_DTYPE.itemsize:

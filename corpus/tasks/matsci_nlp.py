@@ -83,7 +83,7 @@ def _conll(path: str) -> Iterator[tuple[list[str], list[str]]]:
         yield words, tags
 
 
-def _sentences(words: list[str], *label_lists: list[str]) -> Iterator[tuple[int, int]]:
+def _sentences(words: list[str]) -> Iterator[tuple[int, int]]:
     """(start, end) of each sentence of a tokenised document, cut after '.' tokens."""
     start = 0
     for i, w in enumerate(words):

@@ -1,7 +1,7 @@
 """Realistic bad documents made from real text: the failures paper pipelines actually produce.
 
-Used by the tests and by benchmarks/filters.py to measure how much garbage the quality filter
-catches, per kind, and available to users who want to check their own thresholds. Each maker
+Test tooling (not a filter): used by the tests and by benchmarks/filters.py to measure how much garbage the
+quality filter catches, per kind. Each maker
 takes a real document's text and a seeded RNG and returns the damaged version.
 """
 
