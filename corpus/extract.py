@@ -20,7 +20,8 @@ from corpus.readers.bounded import TooLarge
 from corpus.readers.paths import link_problem, source_files
 from corpus.records import ReaderOptions
 
-_EXTENSIONS = {".pdf": "pdf", ".txt": "text", ".md": "text", ".jsonl": "jsonl", ".nxml": "jats", ".tei": "tei", ".cif": "cif"}
+_EXTENSIONS = {".pdf": "pdf", ".txt": "text", ".md": "text", ".jsonl": "jsonl", ".nxml": "jats", ".tei": "tei", ".cif": "cif",
+               ".tex": "latex", ".ltx": "latex", ".tgz": "latex"}
 
 
 def detect_reader(path: str) -> str | None:
@@ -29,6 +30,8 @@ def detect_reader(path: str) -> str | None:
         return "tei"
     if name.endswith((".jsonl", ".jsonl.gz", ".jsonl.zst")):
         return "jsonl"
+    if name.endswith((".tar.gz", ".tar")):  # arXiv's source download
+        return "latex"
     if name.endswith(".csv"):  # a crystal table when it has a CIF column
         with open(path, "rb") as f:
             header = f.readline(65536).lower()
@@ -50,36 +53,46 @@ def extract(paths: list[str], reader: str = "auto", options: dict | None = None)
     """(file, document or failure) for every record of every file."""
     cache: dict[str, object] = {}
     policy = ReaderOptions.model_validate({k: v for k, v in (options or {}).items() if k == "follow_symlinks"}).follow_symlinks
-    listed = source_files([os.path.abspath(p) for p in paths], None, policy)
-    for path in (f if f else given for given, files in listed.items() for f in (files or ([] if os.path.isdir(given) else [None]))):
-        if problem := link_problem(path, list(listed), policy):
-            yield path, problem
-            continue
-        if not os.path.isfile(path):
-            yield path, Failure("not_found", "no such file")
-            continue
-        name = reader if reader != "auto" else detect_reader(path)
-        if name not in readers():
-            yield path, Failure("unknown_format", f"cannot tell the format of {os.path.basename(path)}; pass --reader")
-            continue
-        folder = os.path.dirname(path)
-        key = f"{name}:{folder}"
-        if key not in cache:
-            cache[key] = readers()[name](
-                source="extract", component="", data_folder=folder, paths_file=None, failed_writer=None,
-                inputs_folder="", options=options or {},
-            )
-        r = cache[key]
-        try:
-            position = 0
-            for item in r.read_records(os.path.basename(path)):
-                if isinstance(item, Failure):
-                    yield path, item
-                    continue
-                doc = r.tag(item, os.path.basename(path), position)
-                position += 1
-                doc.metadata.pop("component", None)
-                doc.id = stable_id(doc.text, doc.metadata)
-                yield path, doc
-        except Exception as e:  # noqa: BLE001 - one bad file never stops the others
-            yield path, Failure("too_large" if isinstance(e, TooLarge) else "unreadable_file", f"{type(e).__name__}: {e}")
+    # a named reader takes a folder's files by its own globs (a LaTeX folder's figures are not inputs); auto takes all
+    globs = readers()[reader].default_globs if reader != "auto" and reader in readers() else None
+    listed = source_files([os.path.abspath(p) for p in paths], globs, policy)
+    for given, files in listed.items():
+        for path in files or ([] if os.path.isdir(given) else [given]):
+            yield from _extract_file(path, given, listed, reader, options, policy, cache)
+
+
+def _extract_file(path: str, given: str, listed: dict, reader: str, options: dict | None, policy, cache: dict):
+    if problem := link_problem(path, list(listed), policy):
+        yield path, problem
+        return
+    if not os.path.isfile(path):
+        yield path, Failure("not_found", "no such file")
+        return
+    name = reader if reader != "auto" else detect_reader(path)
+    if name not in readers():
+        yield path, Failure("unknown_format", f"cannot tell the format of {os.path.basename(path)}; pass --reader")
+        return
+    # the folder the user named is the reader's data folder, as a build's source path is: what an included
+    # file may reach (a LaTeX \input of ../x) is bounded by it
+    folder = given if os.path.isdir(given) else os.path.dirname(path)
+    rel = os.path.relpath(path, folder)
+    key = f"{name}:{folder}"
+    if key not in cache:
+        cache[key] = readers()[name](
+            source="extract", component="", data_folder=folder, paths_file=None, failed_writer=None,
+            inputs_folder="", options=options or {},
+        )
+    r = cache[key]
+    try:
+        position = 0
+        for item in r.read_records(rel):
+            if isinstance(item, Failure):
+                yield path, item
+                continue
+            doc = r.tag(item, rel, position)
+            position += 1
+            doc.metadata.pop("component", None)
+            doc.id = stable_id(doc.text, doc.metadata)
+            yield path, doc
+    except Exception as e:  # noqa: BLE001 - one bad file never stops the others
+        yield path, Failure("too_large" if isinstance(e, TooLarge) else "unreadable_file", f"{type(e).__name__}: {e}")

@@ -57,6 +57,15 @@ def copy_papers() -> None:
         shutil.copyfile(SHARED / "papers" / "sofc_exp_texts" / "LICENSE.CC-BY-4.0", folder / "LICENSE.CC-BY-4.0")
 
 
+def copy_latex() -> None:
+    """One arXiv source in arXiv's download form (a .tar.gz): Li-ion diffusion in LLZO, REVTeX 4.2, CC BY 4.0."""
+    src, dst = SHARED / "papers" / "latex", HERE / "papers" / "latex"
+    dst.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(src / "msd-diffusion-revtex42.tar.gz", dst / "msd-diffusion-revtex42.tar.gz")
+    shutil.copyfile(src / "msd-diffusion-revtex42" / "SOURCE.txt", dst / "msd-diffusion-revtex42.SOURCE.txt")
+    shutil.copyfile(src / "msd-diffusion-revtex42" / "LICENSE", dst / "msd-diffusion-revtex42.LICENSE")
+
+
 def copy_eval() -> None:
     dst = HERE / "eval" / "llamat_sie"
     dst.mkdir(parents=True, exist_ok=True)
@@ -90,6 +99,7 @@ if __name__ == "__main__":
         sys.exit(f"{SHARED} not found: the samples are rebuilt from the shared data folder")
     copy_sofc()
     copy_papers()
+    copy_latex()
     copy_general()
     copy_eval()
     copy_crystals()

@@ -10,6 +10,7 @@ from corpus.readers.crystals import CifReader, CrystalCsvReader, CrystalJsonRead
 from corpus.readers.elsevier import ElsevierReader
 from corpus.readers.jats import JatsReader
 from corpus.readers.jsonl import JsonlSourceReader
+from corpus.readers.latex import LatexReader
 from corpus.readers.pdf import PdfReader
 from corpus.readers.tei import TeiReader
 from corpus.readers.text import TextFolderReader
@@ -21,6 +22,7 @@ READERS: dict[str, type[SourceReader]] = {
     "elsevier": ElsevierReader,
     "tei": TeiReader,
     "pdf": PdfReader,
+    "latex": LatexReader,
     "cif": CifReader,
     "crystal_csv": CrystalCsvReader,
     "crystal_json": CrystalJsonReader,

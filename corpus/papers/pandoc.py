@@ -1,0 +1,332 @@
+"""LaTeX -> `Paper` through pandoc's LaTeX reader, with the maths kept as LaTeX.
+
+pandoc (the binary inside the `pypandoc-binary` wheel: nothing to install, nothing downloaded) parses the
+flattened source into its JSON AST: it expands the paper's own `\\newcommand`/`\\def` macros (inside maths
+too), knows siunitx (`\\SI{300}{\\kelvin}` -> "300 K"), REVTeX/achemso environments, figures, tables and
+cross-references (`\\ref` -> the number). It runs with `--sandbox` (it reads no file; `latex_source` has
+already spliced the inputs in), a heap limit and a timeout, so a hostile source (an endless macro, a
+recursion) ends as a failure. Measured against pylatexenc and a regex detex on the 10 real sources in
+BENCHMARKS.md ("LaTeX reader").
+
+The AST is walked here into the shared `Paper` model, so the section policy drops references,
+acknowledgements and back matter as for every other format:
+- title and abstract from pandoc's metadata; `\\section`s and below become sections with their level;
+  sections after `\\appendix` are typed `appendix`; `acknowledgments`/`acknowledgement` environments
+  (REVTeX, achemso) are an acknowledgements section; a `thebibliography` is the references section;
+- maths: `$...$` inline and `$$...$$` display in plain mode, `[TEX]...[/TEX]` with `markers: llamat`;
+  equation/align wrappers, `\\label` and `\\nonumber` are removed from display maths (align becomes
+  `aligned`), so each `$$...$$` is valid LaTeX on its own;
+- chemistry: `\\ce{...}` and `\\pu{...}` (mhchem, which pandoc does not know) become text first
+  (`\\ce{H2O -> H2 + O2}` -> "H2O → H2 + O2");
+- citations are dropped (the numbers a PDF would show do not exist in the source), and the space
+  left before punctuation with them; footnotes are dropped as in the XML readers;
+- figure and table captions go to the captions block ("Figure 2. ...", "Table 1. ..."), and a table's
+  body follows its caption as a Markdown table with `keep_tables`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from dataclasses import dataclass, field
+
+from corpus.papers.model import Paper, Section
+from corpus.records import Failure
+
+APPENDIX_MARK = "MATCORPUSAPPENDIXMARK"  # \appendix becomes a heading with this text, for the walker to see
+HEAP = "1g"  # pandoc's heap limit (GHC runtime): a macro that grows without end stops here
+
+
+def pandoc_binary() -> str:
+    import pypandoc  # the binary ships inside the pypandoc-binary wheel
+
+    return pypandoc.get_pandoc_path()
+
+
+# ---- before pandoc: what it does not know --------------------------------------------------------------------
+
+
+def _braced(text: str, start: int) -> int:
+    """The index just past the group that opens at text[start] == "{" (or len(text) when it never closes)."""
+    depth = 0
+    for i in range(start, len(text)):
+        c = text[i]
+        if c == "\\":
+            continue
+        if c == "{" and (i == 0 or text[i - 1] != "\\"):
+            depth += 1
+        elif c == "}" and (i == 0 or text[i - 1] != "\\"):
+            depth -= 1
+            if depth == 0:
+                return i + 1
+    return len(text)
+
+
+_ARROWS = [("<=>>", "⇌"), ("<<=>", "⇌"), ("<=>", "⇌"), ("<->", "↔"), ("->", "→"), ("<-", "←")]
+
+
+def mhchem_text(formula: str) -> str:
+    """mhchem's `\\ce{}` argument as plain text: arrows as arrows, braces, ^ and _ gone (Fe^{3+} -> Fe3+, as a PDF's
+    text layer reads it)."""
+    for a, b in _ARROWS:
+        formula = formula.replace(a, b)
+    formula = re.sub(r"[{}^_]", "", formula)
+    return re.sub(r"\s+", " ", formula).strip()
+
+
+def prepare(source: str) -> str:
+    """The flattened source with mhchem turned into `\\text{}` (valid in text and in maths) and `\\appendix` into a
+    heading the walker recognises."""
+    out, cursor = [], 0
+    for m in re.finditer(r"\\(ce|pu)\s*\{", source):
+        if m.start() < cursor:
+            continue
+        end = _braced(source, m.end() - 1)
+        out.append(source[cursor : m.start()])
+        text = mhchem_text(source[m.end() : end - 1])
+        out.append("\\text{" + text.replace("\\", "") + "}" if m.group(1) == "ce" else text.replace("\\", ""))
+        cursor = end
+    out.append(source[cursor:])
+    return re.sub(r"\\appendix(?![A-Za-z@])", r"\\section*{" + APPENDIX_MARK + "}", "".join(out))
+
+
+def run_pandoc(source: str, timeout_s: float) -> dict | Failure:
+    try:
+        done = subprocess.run([pandoc_binary(), "+RTS", f"-M{HEAP}", "-RTS", "--sandbox", "-f", "latex", "-t", "json"],
+                              input=prepare(source).encode("utf-8"), capture_output=True, timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        return Failure("latex_timeout", f"pandoc took longer than timeout_s={timeout_s}")
+    if done.returncode != 0:
+        err = done.stderr.decode("utf-8", "replace").strip()
+        if "Loop encountered in expanding macro" in err or "macro" in err.lower() and "loop" in err.lower():
+            return Failure("latex_macro_loop", err[-500:])
+        if "Heap exhausted" in err or "heap overflow" in err.lower():
+            return Failure("latex_too_complex", f"pandoc ran out of its {HEAP} heap: {err[-300:]}")
+        return Failure("latex_parse_error", f"pandoc exit {done.returncode}: {err[-500:]}")
+    return json.loads(done.stdout)
+
+
+# ---- the AST walk ------------------------------------------------------------------------------------------------
+
+_DISPLAY_WRAPPERS = re.compile(r"\\(begin|end)\{(equation|displaymath|math)\*?\}")
+_ALIGNED = re.compile(r"\\(begin|end)\{(align|eqnarray|flalign|alignat|split)\*?\}(\{\d+\})?")
+_GATHERED = re.compile(r"\\(begin|end)\{(gather|multline)\*?\}")
+
+
+def clean_math(tex: str, display: bool) -> str:
+    tex = re.sub(r"\\label\s*\{[^{}]*\}|\\nonumber\b|\\notag\b", "", tex)
+    tex = re.sub(r"\\ensuremath\s*\{", "{", tex)
+    if display:
+        tex = _DISPLAY_WRAPPERS.sub("", tex)
+        tex = _ALIGNED.sub(lambda m: f"\\{m.group(1)}{{aligned}}", tex)
+        tex = _GATHERED.sub(lambda m: f"\\{m.group(1)}{{gathered}}", tex)
+    tex = re.sub(r"\s+", " ", tex).strip()
+    if tex.startswith("{") and _braced(tex, 0) == len(tex):  # {D^*}: the group \ensuremath left
+        tex = tex[1:-1].strip()
+    return tex
+
+
+def _squash(text: str) -> str:
+    text = re.sub(r"[ \t\u00a0]+", " ", text.replace("\n", " ")).strip()
+    return re.sub(r"(?<=\S) (?=[.,;:!?)\]](?:\s|$))", "", text)  # the space a dropped citation leaves
+
+
+_NUMBERED = re.compile(r"\\begin\{(equation|align|eqnarray|gather|multline|flalign|alignat)\}")
+_ROW_END = re.compile(r"\\\\(?:\[[^\]]*\])?")
+
+
+def equation_numbers(ast) -> dict[str, str]:
+    """label -> the number LaTeX prints for it, for labels in display maths: pandoc leaves `\\ref`s to them as
+    `[label]`. Numbered environments count as LaTeX counts them (equation: one; align, eqnarray, gather: one a
+    row unless the row says \\nonumber or \\notag; starred ones and `\\[...\\]`: none)."""
+    numbers: dict[str, str] = {}
+    count = 0
+
+    def visit(node) -> None:
+        nonlocal count
+        if isinstance(node, dict):
+            if node.get("t") == "Math" and node["c"][0]["t"] == "DisplayMath":
+                tex = node["c"][1]
+                m = _NUMBERED.search(tex)
+                if m:
+                    rows = [tex] if m.group(1) in ("equation", "multline") else _ROW_END.split(tex)
+                    for row in rows:
+                        if re.search(r"\\(nonumber|notag)\b", row) or not row.strip() or row.strip().startswith("\\end"):
+                            continue
+                        count += 1
+                        for label in re.findall(r"\\label\s*\{([^{}]*)\}", row):
+                            numbers[label] = str(count)
+                return
+            for value in node.values():
+                visit(value)
+        elif isinstance(node, list):
+            for value in node:
+                visit(value)
+
+    visit(ast.get("blocks", []))
+    return numbers
+
+
+@dataclass
+class Walker:
+    markers: str = "plain"
+    keep_tables: bool = False
+    equations: dict[str, str] = field(default_factory=dict)
+    figures: int = 0
+    tables: int = 0
+    captions: list[str] = field(default_factory=list)
+    math_spans: int = 0
+
+    # -- inlines
+    def inlines(self, items: list) -> str:
+        out: list[str] = []
+        for item in items:
+            t, c = item["t"], item.get("c")
+            if t == "Str":
+                out.append(c)
+            elif t in ("Space", "SoftBreak", "LineBreak"):
+                out.append(" ")
+            elif t in ("Emph", "Strong", "Underline", "Strikeout", "SmallCaps", "Superscript", "Subscript"):
+                out.append(self.inlines(c))
+            elif t == "Quoted":
+                out.append("“" + self.inlines(c[1]) + "”" if c[0]["t"] == "DoubleQuote" else "‘" + self.inlines(c[1]) + "’")
+            elif t == "Math":
+                display = c[0]["t"] == "DisplayMath"
+                tex = clean_math(c[1], display)
+                if tex:
+                    self.math_spans += 1
+                    out.append(f" [TEX]{tex}[/TEX] " if self.markers == "llamat" else f" $${tex}$$ " if display else f"${tex}$")
+            elif t in ("Code",):
+                out.append(c[1])
+            elif t == "Link" and (ref := dict(c[0][2]).get("reference")) is not None:
+                text = self.inlines(c[1])
+                if text == f"[{ref}]":  # pandoc could not resolve it: an equation's number, or nothing (another document's)
+                    text = self.equations.get(ref, "")
+                out.append(text)
+            elif t in ("Link", "Span"):
+                out.append(self.inlines(c[1]))
+            elif t == "Cite" or t == "Note" or t == "Image" or t == "RawInline":
+                continue  # no printed citation numbers in a source; footnotes and graphics are not prose
+        return "".join(out)
+
+    # -- blocks
+    def blocks(self, items: list) -> list[str]:
+        """Paragraph texts of a list of blocks (captions are collected on the side)."""
+        paras: list[str] = []
+        for b in items:
+            paras.extend(self.block(b))
+        return [p for p in paras if p]
+
+    def block(self, b: dict) -> list[str]:
+        t, c = b["t"], b.get("c")
+        if t in ("Para", "Plain"):
+            return [_squash(self.inlines(c))]
+        if t == "LineBlock":
+            return [_squash(" ".join(self.inlines(line) for line in c))]
+        if t in ("BulletList", "OrderedList"):
+            items = c if t == "BulletList" else c[1]
+            return [_squash(" ".join(self.blocks(item))) for item in items]
+        if t == "DefinitionList":
+            return [_squash(self.inlines(term) + ": " + " ".join(p for d in defs for p in self.blocks(d))) for term, defs in c]
+        if t in ("BlockQuote",):
+            return self.blocks(c)
+        if t == "Div":
+            return self.blocks(c[1])
+        if t == "CodeBlock":
+            return [c[1]]
+        if t == "Figure":
+            self.figures += 1
+            caption = _squash(" ".join(self.blocks(c[1][1])))
+            self.blocks(c[2])  # subfigures' own captions, tables inside
+            if caption:
+                self.captions.append(f"Figure {self.figures}. {caption}")
+            return []
+        if t == "Table":
+            self.table(c)
+            return []
+        return []  # RawBlock, HorizontalRule, Header (handled by the caller)
+
+    def table(self, c: list) -> None:
+        self.tables += 1
+        caption = _squash(" ".join(self.blocks(c[1][1])))
+        text = f"Table {self.tables}. {caption}" if caption else f"Table {self.tables}."
+        if self.keep_tables:
+            rows = [self._row(r) for r in c[3][1]]
+            for body in c[4]:
+                rows += [self._row(r) for r in body[2]] + [self._row(r) for r in body[3]]
+            rows += [self._row(r) for r in c[5][1]]
+            rows = [r for r in rows if any(r)]
+            if rows:
+                width = max(len(r) for r in rows)
+                rows = [r + [""] * (width - len(r)) for r in rows]
+                md = ["| " + " | ".join(rows[0]) + " |", "|" + "---|" * width] + ["| " + " | ".join(r) + " |" for r in rows[1:]]
+                text += "\n" + "\n".join(md)
+        if caption or self.keep_tables:
+            self.captions.append(text)
+
+    def _row(self, row: list) -> list[str]:
+        cells = []
+        for cell in row[1]:
+            text = _squash(" ".join(self.blocks(cell[4]))).replace("|", "\\|")
+            cells.extend([text] + [""] * (cell[3] - 1))  # a cell spanning columns keeps the grid
+        return cells
+
+
+_ACK = re.compile(r"acknowledge?ments?", re.IGNORECASE)
+
+
+def paper_from_ast(ast: dict, markers: str = "plain", keep_tables: bool = False) -> tuple[Paper, dict]:
+    """(the Paper, counts: math spans, figures, tables) from pandoc's JSON."""
+    w = Walker(markers, keep_tables, equation_numbers(ast))
+    meta = ast.get("meta", {})
+
+    def meta_text(value) -> str:
+        if not value:
+            return ""
+        if value["t"] == "MetaInlines":
+            return _squash(w.inlines(value["c"]))
+        if value["t"] == "MetaBlocks":
+            return "\n".join(w.blocks(value["c"]))
+        if value["t"] == "MetaString":
+            return value["c"]
+        if value["t"] == "MetaList":
+            return "; ".join(meta_text(v) for v in value["c"])
+        return ""
+
+    title = meta.get("title")
+    if title and title["t"] == "MetaList":  # a second \title (a supplement's) after the paper's own
+        title = title["c"][0] if title["c"] else None
+    paper = Paper(title=meta_text(title) or None)
+    abstract = meta_text(meta.get("abstract"))
+    paper.abstract = [p for p in abstract.split("\n") if p.strip()]
+    current: Section | None = None
+    in_appendix = False
+    for b in ast.get("blocks", []):
+        t, c = b["t"], b.get("c")
+        if t == "Header":
+            title = _squash(w.inlines(c[2]))
+            if title == APPENDIX_MARK:
+                in_appendix = True
+                continue
+            current = Section(title=title, paragraphs=[], level=c[0], kind="appendix" if in_appendix else None)
+            paper.sections.append(current)
+            continue
+        if t == "Div" and (classes := c[0][1]):
+            if any(_ACK.fullmatch(k) for k in classes):
+                paper.sections.append(Section("Acknowledgements", w.blocks(c[1]), kind="acknowledgements"))
+                current = None
+                continue
+            if "thebibliography" in classes or c[0][0] == "refs":
+                paper.sections.append(Section("References", w.blocks(c[1]), kind="references"))
+                current = None
+                continue
+        paras = w.block(b)
+        if not paras:
+            continue
+        if current is None or current.kind in ("acknowledgements", "references"):
+            current = Section(title="", paragraphs=[], kind="appendix" if in_appendix else None)
+            paper.sections.append(current)
+        current.paragraphs.extend(paras)
+    paper.captions = w.captions
+    return paper, {"math_spans": w.math_spans, "figures": w.figures, "tables": w.tables}

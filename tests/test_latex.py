@@ -1,0 +1,210 @@
+"""The LaTeX reader: a real arXiv source (bundled), the 10 real sources in ../shared/data, multi-file folders, and
+hostile sources that must end as failures with reasons, never as reads outside the source or runaway work."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import re
+import tarfile
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from conftest import SAMPLES, SHARED
+from corpus.extract import extract
+from corpus.papers.latex_source import Limits, SourceProblem, SourceTree, flatten, strip_comments, tree_from_archive
+from corpus.papers.pandoc import clean_math, mhchem_text, prepare
+
+ARXIV = SAMPLES / "papers" / "latex" / "msd-diffusion-revtex42.tar.gz"
+LATEX_SHARED = SHARED / "papers" / "latex"
+
+
+def read(path, **options):
+    out = list(extract([str(path)], "latex", options or None))
+    docs = [d for _, d in out if hasattr(d, "text")]
+    failures = [f for _, f in out if not hasattr(f, "text")]
+    return docs, failures
+
+
+def outside_maths(text: str) -> str:
+    return re.sub(r"\$\$.+?\$\$|\$[^$]+\$|\[TEX\].+?\[/TEX\]", " ", text, flags=re.DOTALL)
+
+
+@pytest.fixture(scope="module")
+def arxiv_doc():
+    docs, failures = read(ARXIV)
+    assert not failures and len(docs) == 1
+    return docs[0]
+
+
+def test_an_arxiv_tarball_reads_with_its_maths_kept_as_latex(arxiv_doc):
+    text, md = arxiv_doc.text, arxiv_doc.metadata
+    assert text.startswith("Accurate Estimation of Diffusion Coefficients and their Uncertainties from Computer Simulation\n\n")
+    assert md["source_format"] == "latex" and md["latex_main"] == "ms.tex" and "arxiv_id" not in md
+    assert "Self-diffusion coefficients, $D^*$, are routinely estimated" in text  # the paper's \newcommand expanded in maths
+    with tarfile.open(ARXIV) as tar:  # the display equations of the body (before \appendix), counted in the source
+        body = re.split(r"\\appendix(?![A-Za-z])", tar.extractfile("./ms.tex").read().decode())[0]
+    displays_in_source = len(re.findall(r"^[^%\n]*\\begin\{(?:equation|align)\*?\}", body, flags=re.MULTILINE))
+    assert md["math_spans"] > 200 and text.count("$$") == 2 * displays_in_source > 0  # each one a $$...$$
+    displays = re.findall(r"\$\$(.+?)\$\$", text)
+    assert not any("\\begin{equation" in d or "\\label" in d for d in displays)  # each display is valid LaTeX alone
+    assert not re.search(r"\\[A-Za-z]{2,}", outside_maths(text).replace("\\sim", ""))  # no command leaks into the prose
+
+
+def test_sections_follow_the_policy_and_cross_references_resolve(arxiv_doc):
+    text, md = arxiv_doc.text, arxiv_doc.metadata
+    names = [s["name"] for s in md["sections"]]
+    assert names[:3] == ["title", "abstract", "Introduction"] and names[-1] == "captions"
+    assert {"Acknowledgements", "Competing interests", "Author Contribution Statement"} <= set(md["dropped_sections"])
+    assert "Comparison With Block Averaging Approach" in md["dropped_sections"]  # after \appendix: appendix, off by default
+    assert "in Eqn. 1." in text and "[equ:" not in text  # \ref to an equation: LaTeX's number, not the label
+    assert "Figure 1. " in text  # captions kept, numbered
+
+
+def test_an_arxiv_download_name_gives_the_arxiv_id(tmp_path):
+    (tmp_path / "2305.18244v2.tar.gz").write_bytes(ARXIV.read_bytes())
+    docs, _ = read(tmp_path / "2305.18244v2.tar.gz")
+    assert docs[0].metadata["arxiv_id"] == "2305.18244"
+
+
+def test_mhchem_and_units_become_text():
+    assert mhchem_text("H2O -> H2 + O2") == "H2O → H2 + O2"
+    assert mhchem_text("Fe^{3+} <=> Fe^{2+}") == "Fe3+ ⇌ Fe2+"
+    assert prepare(r"the \ce{Li7La3Zr2O12} garnet") == r"the \text{Li7La3Zr2O12} garnet"
+    assert clean_math(r"\begin{align} a &= b \label{x} \\ c &= d \nonumber \end{align}", True) == r"\begin{aligned} a &= b \\ c &= d \end{aligned}"
+
+
+@pytest.mark.skipif(not LATEX_SHARED.is_dir(), reason="../shared/data is not beside the repository")
+def test_every_real_source_in_the_shared_set_reads():
+    """The 10 real sources (revtex4-1/4-2, achemso, IEEEtran, amsart, quantumarticle, livecoms, PeerJ, article) plus the
+    two archives: one document each, no failure, maths kept, their multi-file \\inputs spliced in."""
+    docs, failures = read(LATEX_SHARED)
+    assert failures == [] and len(docs) == 12
+    by_main = {d.metadata["file_path"].split("/latex/")[1]: d for d in docs}
+    for name, doc in by_main.items():
+        assert len(doc.text.split()) > 1000 and doc.metadata["math_spans"] > 5, name
+    sympy = by_main["sympy-peerj/paper.tex"].metadata
+    assert len(sympy["latex_inputs"]) >= 10 and sympy["latex_missing_inputs"] == []
+    clever = by_main["clever-materials-article/src/tex/ms.tex"].metadata  # a figure's .tex that showyourwork moved
+    assert "clever-materials-article/src/static/overview.tex" in clever["latex_inputs"]
+
+
+def _folder(tmp_path, files: dict[str, str]):
+    for name, text in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    return tmp_path
+
+
+MAIN = "\\documentclass{article}\n\\begin{document}\n\\title{T}\\maketitle\n\\section{Intro}\nWords here.\n%s\n\\end{document}\n"
+
+
+def test_a_folder_paper_splices_its_inputs_and_accounts_for_every_part(tmp_path):
+    root = _folder(tmp_path / "src", {
+        "paper/main.tex": MAIN % "\\input{sections/results}\n\\include{sections/end}",
+        "paper/sections/results.tex": "\\section{Results}\nThe band gap is 1.1 eV % a comment that must go\n",
+        "paper/sections/end.tex": "\\section{Conclusion}\nDone.",
+        "paper/notes.tex": "Left over, included by nobody.",
+    })
+    docs, failures = read(root)
+    assert len(docs) == 1 and "The band gap is 1.1 eV" in docs[0].text and "a comment" not in docs[0].text
+    assert docs[0].metadata["latex_inputs"] == ["paper/sections/results.tex", "paper/sections/end.tex"]
+    assert [f.kind for f in failures] == ["latex_fragment"]  # the orphan part is accounted, not silently skipped
+
+
+def test_llamat_markers_and_markdown_tables(tmp_path):
+    root = _folder(tmp_path / "src", {"main.tex": MAIN % (
+        "Inline $a^2$ and\n\\begin{equation}E=mc^2\\end{equation}\n"
+        "\\begin{table}\\caption{Lattice constants}\\begin{tabular}{lc}Material & a (\\AA)\\\\ Si & 5.43\\\\ Ge & 5.66\\end{tabular}\\end{table}")})
+    docs, _ = read(root, markers="llamat", keep_tables=True)
+    text = docs[0].text
+    assert "[TEX]a^2[/TEX]" in text and "[TEX]E=mc^2[/TEX]" in text and "$" not in text
+    assert "Table 1. Lattice constants\n| Material | a (Å) |\n|---|---|\n| Si | 5.43 |\n| Ge | 5.66 |" in text
+    docs, _ = read(root)
+    assert "Table 1. Lattice constants" in docs[0].text and "5.43" not in docs[0].text  # bodies only with keep_tables
+
+
+# ---- hostile sources ---------------------------------------------------------------------------------------------
+
+
+def _tar(members: list[tuple[str, bytes]], links: list[tuple[str, str]] = ()) -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+        for name, data in members:
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+        for name, target in links:
+            info = tarfile.TarInfo(name)
+            info.type, info.linkname = tarfile.SYMTYPE, target
+            tar.addfile(info)
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("files, kind", [
+    ({"main.tex": MAIN % "\\input{/etc/passwd}"}, "input_outside_source"),
+    ({"main.tex": MAIN % "\\input{../../../../etc/passwd}"}, "input_outside_source"),
+    ({"main.tex": MAIN % "\\input{main}"}, "input_recursion"),
+    ({"main.tex": "\\documentclass{article}\\def\\a{\\a x}\\begin{document}\\section{A}\\a\\end{document}"}, "latex_macro_loop"),
+])
+def test_hostile_folder_sources_fail_with_a_reason(tmp_path, files, kind):
+    docs, failures = read(_folder(tmp_path / "src", files))
+    assert docs == [] and [f.kind for f in failures] == [kind]
+    assert "root:" not in json.dumps([f.error for f in failures])  # nothing of /etc/passwd reached anything
+
+
+def test_shell_escape_is_never_run(tmp_path):
+    marker = tmp_path / "pwned"
+    docs, _ = read(_folder(tmp_path / "src", {"main.tex": MAIN % f"\\immediate\\write18{{touch {marker}}}"}))
+    assert len(docs) == 1 and not marker.exists()
+
+
+def test_hostile_archives_fail_with_a_reason(tmp_path):
+    main = (MAIN % "Text.").encode()
+    cases = {
+        "climb.tar.gz": (_tar([("main.tex", main), ("../../evil.tex", b"x")]), "unsafe_archive"),
+        "absolute.tar.gz": (_tar([("main.tex", main), ("/tmp/evil.tex", b"x")]), "unsafe_archive"),
+        "bomb.tar.gz": (_tar([("main.tex", main), ("zeros.dat", bytes(3 * 2**20))]), "too_large"),
+        "gzip_bomb.gz": (gzip.compress(b"\\begin{document}" + bytes(3 * 2**20)), "too_large"),
+        "damaged.tar.gz": (_tar([("main.tex", main)])[:-40], "damaged_archive"),
+        "nothing.tar.gz": (_tar([("notes.txt", b"no paper")]), "no_main_file"),
+    }
+    for name, (data, _) in cases.items():
+        (tmp_path / name).write_bytes(data)
+    out = {p.rsplit("/", 1)[-1]: item for p, item in extract([str(tmp_path)], "latex", {"max_unpacked_bytes": 2**20})}
+    assert {name: getattr(item, "kind", "document") for name, item in out.items()} == {name: kind for name, (_, kind) in cases.items()}
+
+
+def test_links_inside_an_archive_are_never_followed(tmp_path):
+    data = _tar([("main.tex", (MAIN % "\\input{secret}").encode())], links=[("secret.tex", "/etc/passwd")])
+    tree = tree_from_archive(data, Limits())
+    assert sorted(tree.files) == ["main.tex"]
+    flat = flatten(tree, "main.tex")
+    assert flat.missing == ["secret"] and "root:" not in flat.text
+
+
+# ---- properties ---------------------------------------------------------------------------------------------------
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.sampled_from(list("ab %\\{}\n$^_") + ["\\input{", "\\ce{", "\\appendix", "../", "/etc"]), max_size=80).map("".join))
+def test_the_source_steps_never_raise_on_any_text(text):
+    strip_comments(text)
+    prepare(text)
+    tree = SourceTree(files={"main.tex": text.encode()})
+    try:
+        flatten(tree, "main.tex")
+    except SourceProblem as e:
+        assert e.kind in ("input_outside_source", "input_recursion", "too_large")
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(max_size=2000))
+def test_any_bytes_are_an_archive_or_a_named_problem(data):
+    try:
+        tree_from_archive(data, Limits(max_unpacked_bytes=2**20))
+    except SourceProblem as e:
+        assert e.kind in ("damaged_archive", "not_latex", "too_large", "unsafe_archive")
