@@ -130,7 +130,7 @@ def test_elsevier_reader_on_the_public_structure():
     assert "a (Å) | 3.84" in read_one(ELSEVIER, "elsevier", keep_tables=True).text
     llamat = read_one(ELSEVIER, "elsevier", markers="llamat").text
     assert "[BIB_REF]Fast oxygen transport in acceptor doped oxides, by Kilner[/BIB_REF]" in llamat
-    assert "[FIG_REF]Fig. 1 Unit cell of the ordered phase.[/FIG_REF]" in llamat and "[TEX]δ=0.1[/TEX]" in llamat
+    assert "[FIG_REF]Fig. 1 Unit cell of the ordered phase.[/FIG_REF]" in llamat and "[TEX]\\delta=0.1[/TEX]" in llamat
 
 
 # ---- TEI --------------------------------------------------------------------------------

@@ -19,6 +19,8 @@ from xml.etree.ElementTree import Element, ParseError
 import defusedxml
 import defusedxml.ElementTree as SafeET
 
+from corpus.papers.mathml import mathml_to_latex
+from corpus.papers.pandoc import clean_math
 from corpus.records import Failure
 
 _SAFE_DOCTYPE = re.compile(
@@ -122,6 +124,31 @@ class InlineRenderer:
         """The TeX of a maths element when the format carries it."""
         return None
 
+    def display(self, elem: Element) -> bool:
+        """Whether a maths element is a display formula (its own line) rather than inline."""
+        return local(elem.tag) in ("disp-formula", "display") or any(
+            local(m.tag) == "math" and m.get("display") == "block" for m in elem.iter())
+
+    def math(self, elem: Element) -> str:
+        """A formula as LaTeX: the TeX the format carries, else its MathML converted; `$..$` inline and ` $$..$$ `
+        display (`[TEX]..[/TEX]` with llamat markers). A formula with neither (GROBID's text, an image) keeps its
+        text with spaces round it, or a `[FORMULA]` placeholder: never silently gone, never glued to the words
+        beside it."""
+        tex = self.tex(elem)
+        if not tex:
+            mathml = next((m for m in elem.iter() if local(m.tag) == "math"), None)
+            tex = mathml_to_latex(mathml) if mathml is not None else None
+        display = self.display(elem)
+        if tex:
+            tex = publisher_tex(tex, display)
+            if self.markers == "llamat":
+                return f" [TEX]{tex}[/TEX] "
+            return f" $${tex}$$ " if display else f"${tex}$"
+        text = plain_text(elem)
+        if self.markers == "llamat" and text:
+            return f" [TEX]{text}[/TEX] "
+        return f" {text} " if text else " [FORMULA] "
+
     # --- rendering --------------------------------------------------------------------------
     def _render(self, elem: Element, out: list[str]) -> None:
         if elem.text:
@@ -136,8 +163,8 @@ class InlineRenderer:
                 out.append(f"[BIB_REF]{ref}[/BIB_REF]")
             elif kind == "fig" and self.markers == "llamat" and (cap := self.figs.get(self.target(c))):
                 out.append(f"[FIG_REF]{cap}[/FIG_REF]")
-            elif kind == "math" and self.markers == "llamat":
-                out.append(f"[TEX]{self.tex(c) or plain_text(c)}[/TEX]")
+            elif kind == "math":
+                out.append(self.math(c))
             else:
                 self._render(c, out)
             if c.tail:
@@ -150,8 +177,27 @@ class InlineRenderer:
         self._render(elem, out)
         raw = "".join(out)
         if keep_lines:
-            return "\n".join(squash(line) for line in raw.split("\n") if line.strip())
-        return squash(raw)
+            return "\n".join(_tidy(squash(line)) for line in raw.split("\n") if line.strip())
+        return _tidy(squash(raw))
+
+
+def publisher_tex(tex: str, display: bool) -> str:
+    """A publisher's <tex-math> as bare maths: Springer ships a whole LaTeX document (\\documentclass{minimal},
+    packages, `$$...$$` inside \\begin{document}); others wrap it in `$`, `\\[..\\]` or an equation environment."""
+    if "\\begin{document}" in tex:
+        tex = tex.split("\\begin{document}", 1)[1].split("\\end{document}", 1)[0]
+    tex = tex.strip()
+    for opening, closing in (("$$", "$$"), ("\\[", "\\]"), ("\\(", "\\)"), ("$", "$")):
+        if tex.startswith(opening) and tex.endswith(closing) and len(tex) >= len(opening) + len(closing):
+            tex = tex[len(opening) : len(tex) - len(closing)]
+            break
+    return clean_math(tex, display)
+
+
+def _tidy(text: str) -> str:
+    """No space before closing punctuation: what a removed or re-spaced inline element (a citation, a formula)
+    leaves ("Table 1 ." -> "Table 1.")."""
+    return re.sub(r"(?<=\S) +(?=[.,;:!?)\]](?:\s|$))", "", text)
 
 
 _LICENCES = [

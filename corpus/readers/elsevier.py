@@ -7,7 +7,7 @@ ce:keywords, ce:sections (nested ce:section with ce:section-title and ce:para), 
 ce:table captions, and the tail: ce:acknowledgment, ce:bibliography, ce:appendices. The
 xocs:meta block (item-toc, references list of ids) is never read as text. Inline: ce:inf/ce:sup
 join, ce:cross-ref to a bib-reference is a citation, to a figure a figure reference, and
-mml:math is maths.
+mml:math is maths, as LaTeX (corpus/papers/mathml.py): `$..$` inline, `$$..$$` for a ce:display formula.
 """
 
 from __future__ import annotations
@@ -42,7 +42,9 @@ class ElsevierInline(InlineRenderer):
             return "bib" if target in self.bib else "fig" if target in self.figs else None
         if name in ("math", "formula"):
             return "math"
-        if name in ("float-anchor", "display", "figure", "table", "label", "footnote", "inline-figure"):
+        if name == "display":  # a display formula inside a paragraph is maths; a displayed figure or table is a float
+            return "math" if descendant(elem, "formula", "math") is not None else "skip"
+        if name in ("float-anchor", "figure", "table", "label", "footnote", "inline-figure"):
             return "skip"
         if name == "br":
             return "break"
@@ -66,7 +68,7 @@ class ElsevierReader(PaperReader):
             elif name == "list":
                 out += [inline.text(i) for i in descendants(c, "list-item")]
             elif name == "display":
-                out += [inline.text(f) for f in children(c, "formula")]
+                out += [inline.math(c).strip()] if descendant(c, "formula", "math") is not None else []
         return [p for p in out if p]
 
     def _sections(self, elem: Element, inline: ElsevierInline, level: int, kind: str | None = None) -> list[Section]:
@@ -126,7 +128,7 @@ class ElsevierReader(PaperReader):
 
         body_sections = child(body, "sections")
         sections = self._sections(body_sections, inline, 1) if body_sections is not None else []
-        for ack in descendants(tail, "acknowledgment"):
+        for ack in descendants(article, "acknowledgment"):  # in real files often in the body, after ce:sections
             sections.append(Section(plain_text(child(ack, "section-title")) or "Acknowledgements", self._paras(ack, inline), 1, "acknowledgements"))
         for apps in descendants(tail, "appendices"):
             sections += self._sections(apps, inline, 1, "appendix")

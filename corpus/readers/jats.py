@@ -4,7 +4,8 @@ front -> title, abstract, keywords, journal, publisher, DOI, year, licence; body
 in order (nested ones follow their parent); <fig>/<table-wrap> -> captions (table bodies by
 option); back -> acknowledgements, references, appendices and declarations, typed so the policy
 drops them. Inline: <sub>/<sup> join their neighbours, <xref ref-type="bibr"> and "fig" become
-markers in llamat mode, <tex-math> becomes [TEX].
+markers in llamat mode; formulas become LaTeX (<tex-math> as it is, MathML converted): `$..$` inline,
+`$$..$$` for <disp-formula>, [TEX]..[/TEX] in llamat mode.
 """
 
 from __future__ import annotations
@@ -87,6 +88,8 @@ class JatsReader(PaperReader):
             if name in _BLOCKS:
                 if name == "list":
                     out += [inline.text(item) for item in descendants(c, "list-item")]
+                elif name == "disp-formula":
+                    out.append(inline.math(c).strip())
                 else:
                     out.append(inline.text(c))
         return [p for p in out if p]
