@@ -208,3 +208,15 @@ def test_any_bytes_are_an_archive_or_a_named_problem(data):
         tree_from_archive(data, Limits(max_unpacked_bytes=2**20))
     except SourceProblem as e:
         assert e.kind in ("damaged_archive", "not_latex", "too_large", "unsafe_archive")
+
+
+def test_a_line_pandoc_rejects_is_dropped_and_recorded_not_the_paper(tmp_path):
+    """A stray macro parameter (what a \\newcolumntype or a package's syntax pandoc does not know leaves) stops pandoc's
+    parser; the paper is kept without that line, which the metadata names, and \\verb with a space delimiter (valid
+    TeX) reads as code text."""
+    body = "A line with a stray #1 parameter.\nwhich we run with \\verb mpiexec  on two nodes.\n"
+    docs, failures = read(_folder(tmp_path / "src", {"main.tex": MAIN % body}))
+    assert failures == [] and len(docs) == 1
+    md, text = docs[0].metadata, docs[0].text
+    assert md["latex_lines_dropped"] == [6] and "stray" not in text
+    assert "Words here." in text and "which we run with mpiexec on two nodes." in text

@@ -35,6 +35,8 @@ from corpus.papers.model import Paper, Section
 from corpus.records import Failure
 
 APPENDIX_MARK = "MATCORPUSAPPENDIXMARK"  # \appendix becomes a heading with this text, for the walker to see
+# \verb|x| with any delimiter, a space included (`\verb mpiexec `), which pandoc's parser rejects: as \texttt
+_VERB = re.compile(r"\\verb\*?([^A-Za-z*\n])(.*?)\1")
 HEAP = "1g"  # pandoc's heap limit (GHC runtime): a macro that grows without end stops here
 
 
@@ -88,23 +90,47 @@ def prepare(source: str) -> str:
         out.append("\\text{" + text.replace("\\", "") + "}" if m.group(1) == "ce" else text.replace("\\", ""))
         cursor = end
     out.append(source[cursor:])
-    return re.sub(r"\\appendix(?![A-Za-z@])", r"\\section*{" + APPENDIX_MARK + "}", "".join(out))
+    text = _VERB.sub(_verb_as_texttt, "".join(out))
+    return re.sub(r"\\appendix(?![A-Za-z@])", r"\\section*{" + APPENDIX_MARK + "}", text)
 
 
-def run_pandoc(source: str, timeout_s: float) -> dict | Failure:
-    try:
-        done = subprocess.run([pandoc_binary(), "+RTS", f"-M{HEAP}", "-RTS", "--sandbox", "-f", "latex", "-t", "json"],
-                              input=prepare(source).encode("utf-8"), capture_output=True, timeout=timeout_s)
-    except subprocess.TimeoutExpired:
-        return Failure("latex_timeout", f"pandoc took longer than timeout_s={timeout_s}")
-    if done.returncode != 0:
+MAX_REPAIRS = 20  # lines blanked out, one per pandoc parse error, before a paper is given up
+
+
+def _verb_as_texttt(m: re.Match) -> str:
+    return "\\texttt{" + re.sub(r"([#$%&_{}~^\\])", lambda c: {"\\": "\\textbackslash{}", "~": "\\textasciitilde{}",
+                                                                    "^": "\\textasciicircum{}"}.get(c.group(1), "\\" + c.group(1)),
+                                  m.group(2)) + "}"
+
+
+def run_pandoc(source: str, timeout_s: float) -> tuple[dict, list[int]] | Failure:
+    """pandoc's AST of the source, and the source lines blanked out to get it: a construct pandoc's LaTeX parser
+    rejects (a package's syntax it does not know, e.g. physics' `\\qty(...)`, or `\\newcolumntype`) fails the
+    whole parse, so the line it names is blanked and the parse run again, up to MAX_REPAIRS times; the lines are
+    recorded (`latex_lines_dropped`) rather than the paper being lost."""
+    lines = prepare(source).split("\n")
+    dropped: list[int] = []
+    while True:
+        try:
+            done = subprocess.run([pandoc_binary(), "+RTS", f"-M{HEAP}", "-RTS", "--sandbox", "-f", "latex", "-t", "json"],
+                                  input="\n".join(lines).encode("utf-8"), capture_output=True, timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            return Failure("latex_timeout", f"pandoc took longer than timeout_s={timeout_s}")
+        if done.returncode == 0:
+            return json.loads(done.stdout), dropped
         err = done.stderr.decode("utf-8", "replace").strip()
-        if "Loop encountered in expanding macro" in err or "macro" in err.lower() and "loop" in err.lower():
+        if "Loop encountered in expanding macro" in err:
             return Failure("latex_macro_loop", err[-500:])
         if "Heap exhausted" in err or "heap overflow" in err.lower():
             return Failure("latex_too_complex", f"pandoc ran out of its {HEAP} heap: {err[-300:]}")
-        return Failure("latex_parse_error", f"pandoc exit {done.returncode}: {err[-500:]}")
-    return json.loads(done.stdout)
+        at = re.search(r"Error at (?:\"[^\"]*\" )?\(line (\d+), column \d+\)", err)
+        line = int(at.group(1)) if at else 0
+        while 1 < line <= len(lines) and not lines[line - 1].strip():  # an error reported where a blank line ends it
+            line -= 1
+        if not at or not 1 <= line <= len(lines) or len(dropped) >= MAX_REPAIRS or not lines[line - 1].strip():
+            return Failure("latex_parse_error", f"pandoc exit {done.returncode}: {err[-500:]}")
+        dropped.append(line)
+        lines[line - 1] = ""
 
 
 # ---- the AST walk ------------------------------------------------------------------------------------------------

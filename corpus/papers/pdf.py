@@ -99,6 +99,23 @@ class PdfText:
         return SectionPolicy().render(self.paper)[0]
 
 
+_BARE_NUMBER = re.compile(r"^\s*(?:\d+(?:\.\d+)*\.?|[IVXLC]+\.|[A-Z]\.)\s*$")
+
+
+def _join_split_numbers(lines: list["Line"]) -> list["Line"]:
+    """A heading's number set apart from its title ("2."  "Statement of need", a tab stop between them) comes out
+    as two lines on one baseline: join them, so the heading reads as one line."""
+    out: list[Line] = []
+    for ln in lines:
+        prev = out[-1] if out else None
+        if (prev is not None and _BARE_NUMBER.match(prev.text) and ln.bbox[0] > prev.bbox[2] - 1
+                and abs((ln.bbox[1] + ln.bbox[3]) / 2 - (prev.bbox[1] + prev.bbox[3]) / 2) < 0.5 * max(ln.size, 1)):
+            out[-1] = Line(f"{prev.text.strip()} {ln.text.strip()}", ln.size, prev.bold and ln.bold, (prev.bbox[0], min(prev.bbox[1], ln.bbox[1]), ln.bbox[2], max(prev.bbox[3], ln.bbox[3])))
+            continue
+        out.append(ln)
+    return out
+
+
 def join_lines(lines: list[str]) -> str:
     """Join wrapped lines, repairing words hyphenated at a line end ("super-" + "conductor")."""
     out = ""
@@ -131,9 +148,16 @@ def _is_reference_entry(text: str) -> bool:
     return bool(_REF_ENTRY.match(text)) and bool(_AUTHOR_INITIALS.search(text[:60]))
 
 
+# what a bibliography entry carries besides initials and a year: a DOI, volume(issue):pages, "pp."/"vol."
+_CITATION_DETAIL = re.compile(r"\bdoi:\s*10\.|\b10\.\d{4,9}/\S|\b\d+\s*\(\d+\)\s*[:,]\s*\d+|\bpp?\.\s*\d+|\bvol\.\s*\d+", re.IGNORECASE)
+
+
 def _reference_density(text: str) -> float:
-    """Author initials and years per 100 characters: about 3 in a reference list, under 0.5 in prose."""
-    return 100 * (len(_AUTHOR_INITIALS.findall(text)) + len(_YEAR.findall(text))) / max(len(text), 1)
+    """Author initials, years and citation details (DOIs, volume(issue):pages) per 100 characters: about 3 in a
+    reference list, under 0.5 in prose. (Entries with full first names have few initials; their DOIs and page
+    ranges still mark them.)"""
+    marks = len(_AUTHOR_INITIALS.findall(text)) + len(_YEAR.findall(text)) + 2 * len(_CITATION_DETAIL.findall(text))
+    return 100 * marks / max(len(text), 1)
 
 
 def _is_prose(text: str) -> bool:
@@ -266,6 +290,7 @@ class PdfExtractor:
                     continue
                 if (ln := _line(rl)) is not None:
                     lines.append(ln)
+            lines = _join_split_numbers(lines)
             if lines:
                 x0, y0, x1, y1 = raw["bbox"]
                 blocks.append(Block(number, (x0 / width, y0 / height, x1 / width, y1 / height), lines))
@@ -427,6 +452,9 @@ class PdfExtractor:
             if _AFFILIATION.search(text[:300]) or _EMAIL.search(text) or _looks_like_authors(text):
                 continue
             if len(text) > 250 and abs(b.size - body_size) < 1.5 or len(text) > 600:
+                # the body's first heading ("1. Summary", "Introduction") stands just above its first paragraph
+                if i > 0 and not _ABSTRACT.match(blocks[i - 1].text) and self._split_heading(blocks[i - 1], body_size) == (blocks[i - 1].lines[0].text.strip(), ""):
+                    return i - 1
                 return i
         return 0
 

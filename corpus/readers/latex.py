@@ -9,7 +9,8 @@ the source defensively and splices the inputs in; corpus/papers/pandoc.py turns 
 
 Document metadata: `latex_main` (the main file), `latex_inputs` (files spliced in), `latex_missing_inputs`
 (includes naming no file of the source: packages such as `\\input xy`, or files the source left out),
-`math_spans`, and `arxiv_id` when the file is named like one.
+`math_spans`, `latex_lines_dropped` (lines of the flattened source blanked because pandoc's parser rejected
+them: the paper is kept without them rather than lost), and `arxiv_id` when the file is named like one.
 """
 
 from __future__ import annotations
@@ -80,16 +81,17 @@ class LatexReader(PaperReader):
         except SourceProblem as e:
             yield e.failure()
             return
-        ast = run_pandoc(flat.text, self.options.timeout_s)
-        if isinstance(ast, Failure):
-            yield ast
+        parsed = run_pandoc(flat.text, self.options.timeout_s)
+        if isinstance(parsed, Failure):
+            yield parsed
             return
+        ast, lines_dropped = parsed
         paper, counts = paper_from_ast(ast, self.options.markers, self.options.keep_tables)
         if not paper.sections and not paper.abstract:
             yield Failure("no_text", "pandoc found no sections and no abstract in the source")
             return
         paper.metadata.update(latex_main=flat.main, latex_inputs=flat.inputs, latex_missing_inputs=sorted(set(flat.missing)),
-                              math_spans=counts["math_spans"])
+                              math_spans=counts["math_spans"], latex_lines_dropped=lines_dropped)
         stem = os.path.basename(filepath)
         for suffix in _ARCHIVES + (".tex", ".ltx"):
             stem = stem.removesuffix(suffix)
