@@ -41,7 +41,7 @@ _KINDS = [
     ("licence", r"(open access|copyright|licen[cs]e|rights and permissions|publisher'?s note|additional information)"),
     ("data_availability", r"(data|code|materials?)( and (code|data|materials?))? availability( statement)?|availability of data( and materials?)?"),
     ("ethics", r"ethics( approval| declarations?| statement)?( and consent (for|to) (publication|participate))?|consent (for|to) (publication|participate)|ethical (approval|statement|standards)"),
-    ("supplementary", r"supplementary (material|information|data)|supporting information|electronic supplementary material"),
+    ("supplementary", r"(supplementa(l|ry) (materials?|information|data)|supporting information|electronic supplementary material)( (for|to|of) .*)?"),
     ("appendix", r"appendi(x|ces)\b.*"),
     ("abbreviations", r"abbreviations|nomenclature|list of (symbols|abbreviations)"),
     ("author_information", r"author(s)? information|about the authors?|biograph(y|ies)"),

@@ -55,6 +55,7 @@ _COVER_MARKERS = re.compile(
 _IDENTIFIER = re.compile(r"^\s*(pii:?\s|doi:?\s*10\.|issn\b|https?://|www\.)", re.IGNORECASE)
 _ADDRESS_NOTE = re.compile(r"^\W{0,3}(permanent|present|current) address|^\W{0,3}(also at|on leave from)\b|^\W{0,3}(corresponding author|e-?mail)\b", re.IGNORECASE)
 _DOI = re.compile(r"10\.\d{4,9}/[^\s\"<>]+")
+_SUPPLEMENT = re.compile(r"^\W{0,3}(supplementa(l|ry) (materials?|information|data)|supporting information|electronic supplementary)\b", re.IGNORECASE)
 _ABSTRACT = re.compile(r"^\s*(abstract|summary)\b", re.IGNORECASE)
 MARGIN = 0.075  # top and bottom fraction of the page where running headers and footers live
 
@@ -97,6 +98,43 @@ class PdfText:
         from corpus.papers.model import SectionPolicy
 
         return SectionPolicy().render(self.paper)[0]
+
+
+_LINE_NUMBER = re.compile(r"^\s*\d{1,5}\s*$")
+
+
+def _drop_line_numbers(raw_blocks: list[dict]) -> None:
+    """Remove a manuscript's line numbers (lineno, review copies): bare integers at the start or end of text lines,
+    set off from the words by a gap, or lines of their own inside a text block, that together count up on the page
+    (most values of their range are there, at least 8).
+    A lone number in a table row or a citation joined to its word is not set off, or not part of such a run."""
+    found: list[tuple[dict, dict, int]] = []  # (line, span, value)
+    for raw in raw_blocks:
+        for rl in raw.get("lines", ()):
+            spans = [sp for sp in rl["spans"] if sp["text"].strip()]
+            if len(spans) == 1 and _LINE_NUMBER.match(spans[0]["text"]) and len(raw.get("lines", ())) > 1:
+                found.append((rl, spans[0], int(spans[0]["text"])))  # a number set as a line of its own in a text block
+                continue
+            if len(spans) < 2:
+                continue
+            for sp, neighbour, gap in ((spans[0], spans[1], spans[1]["bbox"][0] - spans[0]["bbox"][2]),
+                                       (spans[-1], spans[-2], spans[-1]["bbox"][0] - spans[-2]["bbox"][2])):
+                if _LINE_NUMBER.match(sp["text"]) and gap > 0.8 * max(sp["size"], 1):
+                    found.append((rl, sp, int(sp["text"])))
+    # the densest run of values (consecutive ones at most 3 apart): figure ticks or a page number beside it do not count
+    values = sorted({v for _, _, v in found})
+    best: list[int] = []
+    run: list[int] = []
+    for v in values:
+        run = run + [v] if run and v - run[-1] <= 3 else [v]
+        if len(run) > len(best):
+            best = run
+    if len(best) < 8 or best[-1] - best[0] + 1 > 1.6 * len(best):
+        return
+    numbers = set(best)
+    for rl, sp, v in found:
+        if v in numbers and sp in rl["spans"]:
+            rl["spans"].remove(sp)
 
 
 _BARE_NUMBER = re.compile(r"^\s*(?:\d+(?:\.\d+)*\.?|[IVXLC]+\.|[A-Z]\.)\s*$")
@@ -281,7 +319,9 @@ class PdfExtractor:
         flags = pymupdf.TEXT_PRESERVE_WHITESPACE | pymupdf.TEXT_MEDIABOX_CLIP  # ligatures expanded
         width, height = page.rect.width, page.rect.height
         blocks = []
-        for raw in page.get_text("dict", flags=flags)["blocks"]:
+        raw_blocks = page.get_text("dict", flags=flags)["blocks"]
+        _drop_line_numbers(raw_blocks)
+        for raw in raw_blocks:
             if raw.get("type") != 0:
                 continue
             lines = []
@@ -389,6 +429,18 @@ class PdfExtractor:
                 continue  # PII/DOI/ISSN lines and address footnotes
             if _CAPTION.match(text) and len(text) > 12:
                 (current.paragraphs if self.caption_placement == "inline" else pending).append(text)
+                continue
+            if _SUPPLEMENT.match(text) and len(text) < 400 and (b.size > body_size + 0.5 or b.lines[0].bold):
+                # a supplement bound in after the paper (its own title, often after the references): dropped whole
+                current.paragraphs.extend(pending)
+                pending.clear()
+                if current.title or current.paragraphs:
+                    sections.append(current)
+                current = Section(text, [], 1, "supplementary")
+                refs_started = False
+                continue
+            if current.kind == "supplementary":
+                current.paragraphs.append(text)
                 continue
             if self._is_reference_list(b):
                 refs_started = True

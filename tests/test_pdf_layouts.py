@@ -1,0 +1,46 @@
+"""The PDF reader on layout classes outside its 18 development papers, each on a real paper of
+../shared/data/papers/pdf_groundtruth (the whole module skips without it)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from conftest import SHARED
+from corpus.papers.pdf import PdfExtractor
+
+GT = SHARED / "papers" / "pdf_groundtruth"
+pytestmark = pytest.mark.skipif(not GT.is_dir(), reason="../shared/data is not beside the repository")
+
+
+def extract(collection: str, stem: str):
+    return PdfExtractor().extract((GT / collection / "pdf" / f"{stem}.pdf").read_bytes())
+
+
+def test_a_heading_number_set_apart_from_its_title_still_makes_a_heading():
+    """JuliaCon proceedings set "2." and "Statement of need" as two lines on one baseline; the first one stands
+    right above the body's first paragraph, where the front matter used to swallow it."""
+    paper = extract("juliacon_proc", "jcon.00165").paper
+    titles = [s.title for s in paper.sections]
+    assert titles[:3] == ["1. Summary", "2. Statement of need", "3. Perspectives"]
+
+
+def test_a_reference_list_of_full_names_and_dois_is_cut():
+    text = extract("juliacon_proc", "jcon.00165").text
+    assert "Bezanson" not in text and "doi:10.1137" not in text
+    assert "Peridynamics is a nonlocal continuum mechanics formulation" in text
+
+
+def test_manuscript_line_numbers_are_removed():
+    text = extract("papers_in_repo", "msd_errors").text
+    # the page read "population 69 of simulation", "observed 83 mean squared": line numbers inside the sentences
+    assert "statistical population of simulation MSDs" in text and "the observed mean squared displacement" in text
+    assert not re.search(r"\b(69|83|128|140) (of simulation|mean squared)", text)
+
+
+def test_a_supplement_bound_in_after_the_paper_is_dropped():
+    result = extract("papers_in_repo", "msd_errors")
+    dropped = [s for s in result.paper.sections if s.kind == "supplementary"]
+    assert len(dropped) == 1 and dropped[0].title.startswith("Supplemental Material for")
+    assert "This document presents supplementary material" not in result.text
