@@ -5,7 +5,8 @@ Collections (../shared/data/papers):
 - `supermat`: pdf_supermat/ (18 condensed-matter papers, expert ground truth text: title, abstract, body, captions);
 - `jose`, `juliacon_proc`, `livecoms`, `papers_in_repo`: pdf_groundtruth/<collection>/ (67 papers). Their truth is
   the paper's source as the project's own readers see it, through the same section policy as the PDF reader:
-  JATS through the jats reader (title, abstract, body, captions), LaTeX through the latex reader. Maths in a LaTeX
+  JATS through the jats reader (title, abstract, body, captions), LaTeX through the latex reader (captions where
+  their figure stands in the source, `caption_placement: inline`, as the PDF reader places them). Maths in a LaTeX
   truth is written out as text (pylatexenc: `\\alpha` -> α) since a PDF's text layer holds glyphs, not LaTeX.
 Metric (as benchmarks/paper_readers.py): precision, recall and F1 of the multiset of lowercase tokens
 `[a-z]+|[0-9]+`, and order = normalised Levenshtein similarity of the token sequences (rapidfuzz). Speed: our
@@ -57,7 +58,10 @@ def maths_as_text(text: str) -> str:
 
 def truth_of(path: Path) -> str:
     reader = "jats" if path.suffix == ".xml" else "latex"
-    docs = [d for _, d in extract([str(path)], reader) if hasattr(d, "text")]
+    # a LaTeX figure stands in the source about where it floats on the page: its caption goes there, as the PDF
+    # reader places captions by default (JATS <fig>s stand in their <sec> too, but the jats reader has no such option)
+    options = {"caption_placement": "inline"} if reader == "latex" else None
+    docs = [d for _, d in extract([str(path)], reader, options) if hasattr(d, "text")]
     if not docs:
         raise RuntimeError(f"no ground truth from {path}")
     return maths_as_text(docs[0].text)

@@ -199,6 +199,7 @@ class Walker:
     markers: str = "plain"
     keep_tables: bool = False
     equations: dict[str, str] = field(default_factory=dict)
+    inline_captions: bool = False  # a caption as a paragraph where its float stands in the source, not in the captions block
     figures: int = 0
     tables: int = 0
     captions: list[str] = field(default_factory=list)
@@ -266,14 +267,20 @@ class Walker:
             caption = _squash(" ".join(self.blocks(c[1][1])))
             self.blocks(c[2])  # subfigures' own captions, tables inside
             if caption:
-                self.captions.append(f"Figure {self.figures}. {caption}")
+                return self._caption(f"Figure {self.figures}. {caption}")
             return []
         if t == "Table":
-            self.table(c)
-            return []
+            text = self.table(c)
+            return self._caption(text) if text else []
         return []  # RawBlock, HorizontalRule, Header (handled by the caller)
 
-    def table(self, c: list) -> None:
+    def _caption(self, text: str) -> list[str]:
+        if self.inline_captions:
+            return [text]
+        self.captions.append(text)
+        return []
+
+    def table(self, c: list) -> str | None:
         self.tables += 1
         caption = _squash(" ".join(self.blocks(c[1][1])))
         text = f"Table {self.tables}. {caption}" if caption else f"Table {self.tables}."
@@ -288,8 +295,7 @@ class Walker:
                 rows = [r + [""] * (width - len(r)) for r in rows]
                 md = ["| " + " | ".join(rows[0]) + " |", "|" + "---|" * width] + ["| " + " | ".join(r) + " |" for r in rows[1:]]
                 text += "\n" + "\n".join(md)
-        if caption or self.keep_tables:
-            self.captions.append(text)
+        return text if caption or self.keep_tables else None
 
     def _row(self, row: list) -> list[str]:
         cells = []
@@ -302,9 +308,9 @@ class Walker:
 _ACK = re.compile(r"acknowledge?ments?", re.IGNORECASE)
 
 
-def paper_from_ast(ast: dict, markers: str = "plain", keep_tables: bool = False) -> tuple[Paper, dict]:
+def paper_from_ast(ast: dict, markers: str = "plain", keep_tables: bool = False, inline_captions: bool = False) -> tuple[Paper, dict]:
     """(the Paper, counts: math spans, figures, tables) from pandoc's JSON."""
-    w = Walker(markers, keep_tables, equation_numbers(ast))
+    w = Walker(markers, keep_tables, equation_numbers(ast), inline_captions=inline_captions)
     meta = ast.get("meta", {})
 
     def meta_text(value) -> str:

@@ -49,6 +49,8 @@ class LatexOptions(PaperOptions):
     max_unpacked_bytes: int = Field(512 * 2**20, gt=0, description="the archive's member sizes together (a decompression bomb fails as too_large)")
     max_file_bytes: int = Field(16 * 2**20, gt=0, description="any one .tex or other text file of the source")
     max_flat_bytes: int = Field(32 * 2**20, gt=0, description="the main file with every \\input spliced in")
+    caption_placement: str = Field("end", pattern="^(end|inline)$", description="end: every caption in the captions block "
+                                   "after the body (as the XML readers); inline: where its figure or table stands in the source")
 
 
 class LatexReader(PaperReader):
@@ -86,7 +88,7 @@ class LatexReader(PaperReader):
             yield parsed
             return
         ast, lines_dropped = parsed
-        paper, counts = paper_from_ast(ast, self.options.markers, self.options.keep_tables)
+        paper, counts = paper_from_ast(ast, self.options.markers, self.options.keep_tables, self.options.caption_placement == "inline")
         if not paper.sections and not paper.abstract:
             yield Failure("no_text", "pandoc found no sections and no abstract in the source")
             return
