@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test test-fast bench clean chromium slurm
+.PHONY: demo test test-fast bench clean chromium slurm tesseract
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -17,12 +17,12 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q --force-reinstall --no-deps fasttext-numpy2-wheel
 	touch $(STAMP)
 
-demo: $(STAMP)
+demo: $(STAMP) tesseract
 	$(BIN)/corpus build manifests/demo.yaml --force
 	$(BIN)/corpus check out/demo/shards
 	@echo "Report: out/demo/report/index.html  (summary: out/demo/report/summary.md; examples: .venv/bin/corpus inspect out/demo --reason REASON)"
 
-test: $(STAMP) chromium slurm
+test: $(STAMP) chromium slurm tesseract
 	$(BIN)/python -m pytest -q
 
 # the inner loop: everything but the tests marked slow (full builds, Ray, Slurm, training); CI runs `make test`
@@ -42,6 +42,13 @@ slurm:
 	@command -v slurmctld >/dev/null 2>&1 && command -v munged >/dev/null 2>&1 || (DEBIAN_FRONTEND=noninteractive apt-get install -y -q slurm-wlm munge >/dev/null 2>&1 \
 	  || (apt-get update -q >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q slurm-wlm munge >/dev/null 2>&1)) \
 	  || echo "note: could not install slurm-wlm and munge; the real-Slurm test will be skipped"
+
+# scanned PDF pages are read by Tesseract (Debian's tesseract-ocr with its English model; corpus/papers/ocr.py);
+# without root or network the install fails quietly: scanned pages then stay no_text_pages and the OCR test skips
+tesseract:
+	@command -v tesseract >/dev/null 2>&1 || (DEBIAN_FRONTEND=noninteractive apt-get install -y -q tesseract-ocr >/dev/null 2>&1 \
+	  || (apt-get update -q >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q tesseract-ocr >/dev/null 2>&1)) \
+	  || echo "note: could not install tesseract-ocr; scanned PDF pages will not be OCR'd and the OCR test will be skipped"
 
 bench: $(STAMP)
 	$(BIN)/python -m pip install -q -e '.[bench]'

@@ -66,6 +66,21 @@ def copy_latex() -> None:
     shutil.copyfile(src / "msd-diffusion-revtex42" / "LICENSE", dst / "msd-diffusion-revtex42.LICENSE")
 
 
+def make_scan() -> None:
+    """One scanned page without a text layer (what older literature looks like): page 2 of the bundled 1989 paper
+    PHC1580183 rendered at 200 dpi, so the demo and the OCR test read a real scan."""
+    import pymupdf
+
+    src = pymupdf.open(SHARED / "papers" / "pdf_supermat" / "pdf" / "PHC1580183-CC.pdf")
+    out = pymupdf.open()
+    page = src[1]
+    pix = page.get_pixmap(dpi=200, colorspace=pymupdf.csGRAY)
+    new = out.new_page(width=page.rect.width, height=page.rect.height)
+    new.insert_image(new.rect, stream=pix.tobytes("png"))
+    (HERE / "papers" / "scan").mkdir(parents=True, exist_ok=True)
+    out.save(HERE / "papers" / "scan" / "PHC1580183-CC.page2.scan.pdf", deflate=True)
+
+
 def copy_eval() -> None:
     dst = HERE / "eval" / "llamat_sie"
     dst.mkdir(parents=True, exist_ok=True)
@@ -100,6 +115,7 @@ if __name__ == "__main__":
     copy_sofc()
     copy_papers()
     copy_latex()
+    make_scan()
     copy_general()
     copy_eval()
     copy_crystals()

@@ -16,7 +16,7 @@ def test_demo_manifest_builds_and_checks(tmp_path, capsys):
     assert "Accounting reconciled; shard check passed" in printed and str(out / "summary.json") in printed
     summary = json.loads((out / "summary.json").read_text())
     crystals = 87 + 847 + 123  # the COD CIFs and the MP-20 train and validation rows
-    assert summary["reconciled"] and summary["inputs"] == 290 + 1 + crystals  # + the arXiv LaTeX source
+    assert summary["reconciled"] and summary["inputs"] == 290 + 1 + 1 + crystals  # + the arXiv LaTeX source, the scanned page
     assert summary["sources"]["arxiv_latex"]["kept"] == 1
     assert set(summary["components"]) == {"papers", "general", "crystals"}
     assert summary["crystal_contamination"]["mp_20"]["test_structures"] == 142

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import re
 import statistics
+import subprocess
 import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
@@ -29,6 +30,7 @@ from dataclasses import dataclass, field
 import pymupdf
 
 from corpus.papers.model import Paper, Section, section_kind
+from corpus.papers.ocr import garbage_layer, group_lines, ocr_page_words, tesseract
 from corpus.records import Failure
 
 _LIGATURES = str.maketrans({"ﬀ": "ff", "ﬁ": "fi", "ﬂ": "fl", "ﬃ": "ffi", "ﬄ": "ffl", "ﬅ": "st", "ﬆ": "st", "\u00ad": ""})
@@ -252,6 +254,7 @@ class PdfExtractor:
     """PDF bytes -> `PdfText` (a Paper with the body, captions and metadata), or a Failure."""
 
     def __init__(self, keep_tables: bool = False, caption_placement: str = "inline", min_chars_per_page: int = 20,
+                 ocr: str = "auto", ocr_dpi: int = 300,
                  keep_damaged: bool = False):
         """caption_placement: "inline" puts a caption where the figure sits in the reading order (as GROBID
         does), which may fall inside a paragraph that runs round the figure; "after_paragraph" holds it
@@ -262,6 +265,9 @@ class PdfExtractor:
         self.caption_placement = caption_placement
         self.min_chars_per_page = min_chars_per_page
         self.keep_damaged = keep_damaged
+        if ocr not in ("auto", "off"):
+            raise ValueError(f"ocr must be auto or off, not {ocr!r}")
+        self.ocr, self.ocr_dpi = ocr, ocr_dpi
 
     def extract(self, data: bytes) -> PdfText | Failure:
         if b"%PDF-" not in data[:1024]:  # MuPDF would "repair" an HTML page into an empty PDF
@@ -291,9 +297,19 @@ class PdfExtractor:
                 return Failure("damaged_pdf", f"{type(e).__name__}: {e}")
             meta = doc.metadata or {}
             page_count = doc.page_count
+            unreadable = [i for i, blocks in enumerate(pages) if self._needs_ocr(blocks)]
+            ocr_pages = []
+            if unreadable and self.ocr == "auto" and tesseract():
+                for i in unreadable:
+                    try:
+                        pages[i] = self._ocr_blocks(doc[i], i)
+                    except (RuntimeError, OSError, subprocess.TimeoutExpired):
+                        continue  # this page stays without text and is counted below
+                    ocr_pages.append(i + 1)
         no_text = [i + 1 for i, blocks in enumerate(pages) if sum(len(b.text) for b in blocks) < self.min_chars_per_page]
         if len(no_text) == page_count:
-            return Failure("no_text_layer", f"none of the {page_count} pages has a text layer (scanned without OCR?)")
+            why = "" if tesseract() or self.ocr == "off" else "; OCR needs Debian's tesseract-ocr, which is not installed"
+            return Failure("no_text_layer", f"none of the {page_count} pages has a text layer (scanned without OCR?){why}")
         cover = ""
         if page_count > 1 and _is_cover_page(pages[0]):
             cover = "\n".join(b.text for b in pages[0])
@@ -312,7 +328,28 @@ class PdfExtractor:
         if repaired:
             paper.metadata["repaired"] = True  # keep_damaged: the pages above are the ones MuPDF recovered
         paper.metadata["no_text_pages"] = no_text
+        if ocr_pages:
+            paper.metadata["ocr_pages"] = ocr_pages
         return PdfText(paper, page_count, no_text)
+
+    # ---- OCR (pages without a usable text layer) -------------------------------------------
+    def _needs_ocr(self, blocks: list[Block]) -> bool:
+        text = "\n".join(b.text for b in blocks)
+        return len(text) < self.min_chars_per_page or garbage_layer(text)
+
+    def _ocr_blocks(self, page: pymupdf.Page, number: int) -> list[Block]:
+        """The page as Tesseract reads it, in the blocks and lines the layout logic takes."""
+        pix = page.get_pixmap(dpi=self.ocr_dpi, colorspace=pymupdf.csGRAY)
+        width, height = pix.width, pix.height
+        blocks = []
+        for lines in group_lines(ocr_page_words(pix.tobytes("png"))).values():
+            made = [Line(clean(text), round(h * 72 / self.ocr_dpi / 0.7, 1), False,
+                         (box[0] * 72 / self.ocr_dpi, box[1] * 72 / self.ocr_dpi, box[2] * 72 / self.ocr_dpi, box[3] * 72 / self.ocr_dpi))
+                    for text, box, h in lines]
+            x0, y0 = min(b[1][0] for b in lines), min(b[1][1] for b in lines)
+            x1, y1 = max(b[1][2] for b in lines), max(b[1][3] for b in lines)
+            blocks.append(Block(number, (x0 / width, y0 / height, x1 / width, y1 / height), made))
+        return blocks
 
     # ---- page level ---------------------------------------------------------------------
     def _page_blocks(self, page: pymupdf.Page, number: int) -> list[Block]:

@@ -9,8 +9,9 @@ server is checked before any work (`/api/isalive`); a PDF that GROBID cannot pro
 Bad input ends as a failure with its own reason: `not_a_pdf` (a file named .pdf that is not
 one), `encrypted_pdf`, `no_pages` (truncated or damaged), `damaged_pdf` (MuPDF had to repair it: a truncated or
 corrupt file; `keep_damaged: true` keeps what it recovered, marked `repaired`), `no_text_layer`
-(scanned pages without OCR). Pages without text inside an otherwise good PDF are counted in the
-document's `no_text_pages` metadata rather than emitted as garbage.
+(no page has text, and OCR is off, unavailable or read nothing). Scanned pages (no text layer, or a layer of
+unmapped glyphs) are read by Tesseract (`ocr: auto`, the default; corpus/papers/ocr.py) and listed in
+`ocr_pages`; pages that still have no text are counted in `no_text_pages` rather than emitted as garbage.
 """
 
 from __future__ import annotations
@@ -33,6 +34,11 @@ class PdfOptions(PaperOptions):
     keep_damaged: bool = Field(
         False, description="keep what MuPDF recovers from a damaged (e.g. truncated) PDF, with metadata.repaired: true; default: fail it as damaged_pdf"
     )
+    ocr: Literal["auto", "off"] = Field(
+        "auto", description="auto: pages without a usable text layer (none, or unmapped glyphs) are read by Tesseract "
+        "(Debian's tesseract-ocr; marked metadata.ocr_pages); off: they are counted in no_text_pages"
+    )
+    ocr_dpi: int = Field(300, ge=72, le=600, description="resolution pages are rendered at for OCR")
     grobid_url: str | None = Field(None, description="a GROBID server, e.g. http://localhost:8070; default: PyMuPDF")
     grobid_timeout: int = Field(180, gt=0, description="seconds per PDF")
     grobid_consolidate_header: bool = Field(False, description="let GROBID look the header up online (the server needs network)")
@@ -70,7 +76,7 @@ class PdfReader(PaperReader):
         if self.options.grobid_url:
             return self._read_with_grobid(data, filepath)
         result = PdfExtractor(keep_tables=self.options.keep_tables, caption_placement=self.options.caption_placement,
-                              keep_damaged=self.options.keep_damaged).extract(data)
+                              keep_damaged=self.options.keep_damaged, ocr=self.options.ocr, ocr_dpi=self.options.ocr_dpi).extract(data)
         if isinstance(result, Failure):
             return result
         if result.no_text_pages:
