@@ -220,3 +220,14 @@ def test_a_line_pandoc_rejects_is_dropped_and_recorded_not_the_paper(tmp_path):
     md, text = docs[0].metadata, docs[0].text
     assert md["latex_lines_dropped"] == [6] and "stray" not in text
     assert "Words here." in text and "which we run with mpiexec on two nodes." in text
+
+
+def test_an_archive_with_two_documents_reads_the_paper_and_names_the_other(tmp_path):
+    paper = (MAIN % "The paper.").encode()
+    supplement = b"\\documentstyle{article}\n\\begin{document}\n\\section{S1}\nSupplementary text.\n\\end{document}\n"
+    (tmp_path / "2401.00001.tar.gz").write_bytes(_tar([("ms.TEX", paper), ("supplement.tex", supplement)]))
+    docs, failures = read(tmp_path / "2401.00001.tar.gz")
+    assert failures == [] and len(docs) == 1
+    md = docs[0].metadata
+    assert md["latex_main"] == "ms.TEX" and md["latex_other_mains"] == ["supplement.tex"] and md["arxiv_id"] == "2401.00001"
+    assert "The paper." in docs[0].text and "Supplementary text" not in docs[0].text

@@ -110,7 +110,7 @@ class SourceTree:
                 depth = os.path.relpath(dirpath, start).count(os.sep) + (os.path.relpath(dirpath, start) != ".")
                 dirnames[:] = sorted(d for d in dirnames if not d.startswith(".")) if depth < LISTING_DEPTH else []
                 for name in sorted(filenames):
-                    if name.endswith(TEXT_SUFFIXES):
+                    if has_suffix(name, TEXT_SUFFIXES):
                         found.append(posixpath.normpath(os.path.relpath(os.path.join(dirpath, name), self.folder).replace(os.sep, "/")))
                 if len(found) >= LISTING_MAX:
                     break
@@ -122,6 +122,11 @@ def scope_of(main: str) -> str:
     """Where a paper on disk may keep its parts: the main file's folder's parent (build tools such as showyourwork
     keep figures' .tex in a sibling folder)."""
     return posixpath.dirname(posixpath.dirname(main))
+
+
+def has_suffix(name: str, suffixes: tuple[str, ...]) -> bool:
+    """File suffixes compared without case: sources from other systems have `MAIN.TEX`."""
+    return name.lower().endswith(suffixes)
 
 
 def _safe_name(name: str) -> str | None:
@@ -165,7 +170,7 @@ def tree_from_archive(data: bytes, limits: Limits) -> SourceTree:
                 unpacked += member.size
                 if unpacked > limits.max_unpacked_bytes:
                     raise SourceProblem("too_large", f"members add up past max_unpacked_bytes={limits.max_unpacked_bytes:,}")
-                if not name.endswith(TEXT_SUFFIXES):
+                if not has_suffix(name, TEXT_SUFFIXES):
                     continue
                 if member.size > limits.max_file_bytes:
                     raise SourceProblem("too_large", f"{name} exceeds max_file_bytes={limits.max_file_bytes:,}")
@@ -180,10 +185,15 @@ def is_main(data: bytes) -> bool:
     return bool(_DOCUMENT.search(data) and _BEGIN.search(data))
 
 
+def main_files(tree: SourceTree) -> list[str]:
+    """Every file of the source with \\documentclass (or 2.09's \\documentstyle) and \\begin{document}."""
+    return [p for p in tree.listing() if has_suffix(p, TEX_SUFFIXES) and is_main(tree.read(p) or b"")]
+
+
 def main_file(tree: SourceTree) -> str:
     """The paper's main file: a .tex with \\documentclass and \\begin{document}; of several, one that no other
-    includes, then a conventional name, then the largest."""
-    mains = [p for p in tree.listing() if p.endswith(TEX_SUFFIXES) and is_main(tree.read(p) or b"")]
+    includes, then a conventional name, then the largest (the others are named in the document's metadata)."""
+    mains = main_files(tree)
     if not mains:
         raise SourceProblem("no_main_file", "no .tex file with \\documentclass and \\begin{document}")
     if len(mains) == 1:
@@ -253,7 +263,7 @@ def _resolve(folder: str, target: str) -> str:
 
 
 def _candidates(rel: str) -> list[str]:
-    return [rel] if rel.endswith(TEXT_SUFFIXES) else [rel + ".tex", rel]
+    return [rel] if has_suffix(rel, TEXT_SUFFIXES) else [rel + ".tex", rel]
 
 
 def package_inputs(tree: SourceTree, package: str) -> list[str]:
@@ -302,7 +312,7 @@ def flatten(tree: SourceTree, main: str) -> Flattened:
             if found is None:
                 missing.append(target)
                 continue
-            if found.endswith((".sty", ".cls")):  # a package read by \input: its macros, not its text
+            if has_suffix(found, (".sty", ".cls")):  # a package read by \input: its macros, not its text
                 continue
             inputs.append(found)
             pieces.append("\n" + expand(found, depth + 1) + "\n")

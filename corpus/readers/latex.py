@@ -9,7 +9,7 @@ the source defensively and splices the inputs in; corpus/papers/pandoc.py turns 
 
 Document metadata: `latex_main` (the main file), `latex_inputs` (files spliced in), `latex_missing_inputs`
 (includes naming no file of the source: packages such as `\\input xy`, or files the source left out),
-`math_spans`, `latex_lines_dropped` (lines of the flattened source blanked because pandoc's parser rejected
+`math_spans`, `latex_other_mains` (further main files of an archive, e.g. a supplement, not read), `latex_lines_dropped` (lines of the flattened source blanked because pandoc's parser rejected
 them: the paper is kept without them rather than lost), and `arxiv_id` when the file is named like one.
 """
 
@@ -29,8 +29,10 @@ from corpus.papers.latex_source import (
     SourceProblem,
     SourceTree,
     flatten,
+    has_suffix,
     is_main,
     main_file,
+    main_files,
     package_inputs,
     scope_of,
     tree_from_archive,
@@ -57,7 +59,7 @@ class LatexReader(PaperReader):
     name = "📐 LaTeX"
     source_format = "latex"
     Options = LatexOptions
-    default_globs = ("*.tex", "*.ltx", "*.tgz", "*.tar", "*.gz")
+    default_globs = ("*.tex", "*.ltx", "*.TEX", "*.tgz", "*.tar", "*.gz")
 
     def _limits(self) -> Limits:
         o = self.options
@@ -65,11 +67,12 @@ class LatexReader(PaperReader):
 
     def read_records(self, filepath: str) -> Iterator[Document | Failure]:
         try:
-            if filepath.endswith(_ARCHIVES):
+            if has_suffix(filepath, _ARCHIVES):
                 with open_bounded(self.data_folder, filepath, self.options.max_bytes) as f:
                     data = read_limited(f, self.options.max_bytes)
                 tree = tree_from_archive(data, self._limits())
                 main = main_file(tree)
+                other_mains = [p for p in main_files(tree) if p != main]
             else:
                 folder = self.data_folder.path
                 rel = posixpath.normpath(filepath.replace(os.sep, "/"))
@@ -79,7 +82,9 @@ class LatexReader(PaperReader):
                         yield Failure("latex_fragment", "a .tex without \\documentclass that no main file of its folder tree includes")
                     return
                 main = rel
+                other_mains = []
             flat = flatten(tree, main)
+            other_mains = [p for p in other_mains if p not in flat.inputs]
         except SourceProblem as e:
             yield e.failure()
             return
@@ -94,9 +99,12 @@ class LatexReader(PaperReader):
             return
         paper.metadata.update(latex_main=flat.main, latex_inputs=flat.inputs, latex_missing_inputs=sorted(set(flat.missing)),
                               math_spans=counts["math_spans"], latex_lines_dropped=lines_dropped)
+        if other_mains:  # a second document in the archive (a supplement, a response letter): named, not read
+            paper.metadata["latex_other_mains"] = other_mains
         stem = os.path.basename(filepath)
         for suffix in _ARCHIVES + (".tex", ".ltx"):
-            stem = stem.removesuffix(suffix)
+            if stem.lower().endswith(suffix):
+                stem = stem[: -len(suffix)]
         if m := _ARXIV.match(stem):
             paper.metadata["arxiv_id"] = m.group(1)
         yield self.paper_to_document(paper)
@@ -113,9 +121,9 @@ def _inputs_under(folder: str, top: str, limits: Limits) -> frozenset[str]:
     probe = SourceTree(folder=folder, scope=top, limits=limits)
     out: set[str] = set()
     for path in probe.listing():
-        if path.endswith((".sty", ".cls")):  # a local package that \inputs a .tex (showyourwork does): code, not text
+        if has_suffix(path, (".sty", ".cls")):  # a local package that \inputs a .tex (showyourwork does): code, not text
             out.update(p for c in package_inputs(probe, path) for p in (c, c + ".tex"))
-        elif path.endswith((".tex", ".ltx")) and is_main(probe.read(path) or b""):
+        elif has_suffix(path, (".tex", ".ltx")) and is_main(probe.read(path) or b""):
             try:
                 out.update(flatten(SourceTree(folder=folder, scope=scope_of(path), limits=limits), path).inputs)
             except SourceProblem:
