@@ -58,6 +58,8 @@ _IDENTIFIER = re.compile(r"^\s*(pii:?\s|doi:?\s*10\.|issn\b|https?://|www\.)", r
 _ADDRESS_NOTE = re.compile(r"^\W{0,3}(permanent|present|current) address|^\W{0,3}(also at|on leave from)\b|^\W{0,3}(corresponding author|e-?mail)\b", re.IGNORECASE)
 _DOI = re.compile(r"10\.\d{4,9}/[^\s\"<>]+")
 _SUPPLEMENT = re.compile(r"^\W{0,3}(supplementa(l|ry) (materials?|information|data)|supporting information|electronic supplementary)\b", re.IGNORECASE)
+# "Supplementary Information is linked to the online version of the paper": a sentence about a supplement, not its title
+_SENTENCE_VERB = re.compile(r"\b(is|are|was|can|may|accompanies|available|contains?|provides?|see|online)\b", re.IGNORECASE)
 _ABSTRACT = re.compile(r"^\s*(abstract|summary)\b", re.IGNORECASE)
 MARGIN = 0.075  # top and bottom fraction of the page where running headers and footers live
 
@@ -467,7 +469,7 @@ class PdfExtractor:
             if _CAPTION.match(text) and len(text) > 12:
                 (current.paragraphs if self.caption_placement == "inline" else pending).append(text)
                 continue
-            if _SUPPLEMENT.match(text) and len(text) < 400 and (b.size > body_size + 0.5 or b.lines[0].bold):
+            if _SUPPLEMENT.match(text) and len(text) < 300 and (b.size > body_size + 0.5 or b.lines[0].bold) and not _SENTENCE_VERB.search(text):
                 # a supplement bound in after the paper (its own title, often after the references): dropped whole
                 current.paragraphs.extend(pending)
                 pending.clear()
