@@ -44,3 +44,16 @@ def test_a_supplement_bound_in_after_the_paper_is_dropped():
     dropped = [s for s in result.paper.sections if s.kind == "supplementary"]
     assert len(dropped) == 1 and dropped[0].title.startswith("Supplemental Material for")
     assert "This document presents supplementary material" not in result.text
+
+
+def test_a_long_numbered_author_list_and_its_affiliations_stay_out():
+    """A paper with dozens of authors ("Dhruv Balwada 1, Ryan Abernathey 1, ..."): longer than any paragraph test, it
+    is still a list of names, and the affiliations after it are front matter."""
+    text = extract("jose", "jose.00241").text
+    assert "Balwada" not in text and "Lamont Doherty Earth Observatory" not in text
+
+
+def test_sidebar_dates_and_affiliations_in_other_languages_stay_out():
+    text = extract("jose", "jose.00260").text
+    assert "Submitted:" not in text and "Published: 29 April" not in text
+    assert "Universidad de Buenos Aires" not in text

@@ -41,7 +41,8 @@ _FIRST_REF = re.compile(r"^\s*(?:\[1\]|\(1\)|1[.)]?)\s*(?:[A-Z]\.|[A-Z][a-z]+,)"
 _AUTHOR_INITIALS = re.compile(r"\b[A-Z]\.\s?(?:-?[A-Z]\.\s?)*(?:[a-z]{1,3}\s)?[A-Z][a-zA-Z'\u00c0-\u024f-]+|\b[A-Z][a-zA-Z'\u00c0-\u024f-]+,\s[A-Z]\.")
 _BRACKET_CITATION = re.compile(r"\s?\[\d{1,3}(?:\s*[,–-]\s*\d{1,3})*\]")
 _SUPERSCRIPT_CITATION = re.compile(r"^\d{1,3}(?:\s*[,–-]\s*\d{1,3})*,?$")
-_AFFILIATION = re.compile(r"\b(universit|institut|department|dept\.|laborator|college|school of|academy|faculty|centre|center for|research cent|national lab|corresponding author|e-?mail|received|accepted|published|pacs|keywords?:|doi:|©|copyright)", re.IGNORECASE)
+# affiliations in English and the Romance/German forms (Universidad, Departamento, Facultad, Laboratoire, ...)
+_AFFILIATION = re.compile(r"\b(universit|universidad|institut|department|departament|dept\.|laborator|college|school of|academy|faculty|facult[ae]d|faculdade|centre|center for|research cent|national lab|corresponding author|e-?mail|received|accepted|published|pacs|keywords?:|doi:|©|copyright)", re.IGNORECASE)
 _ACKNOWLEDGEMENT = re.compile(r"^(we|the authors?|one of us|this (work|research|study) (was|is|has been)) (\w+ )?(thank|acknowledge|are (grateful|indebted)|is (grateful|indebted)|(was |is )?(supported|funded|financially supported))", re.IGNORECASE)
 _YEAR = re.compile(r"\b(?:19|20)\d\d\b")
 _EMAIL = re.compile(r"\S+@\S+\.\w+")
@@ -56,6 +57,7 @@ _COVER_MARKERS = re.compile(
 )
 _IDENTIFIER = re.compile(r"^\s*(pii:?\s|doi:?\s*10\.|issn\b|https?://|www\.)", re.IGNORECASE)
 _ADDRESS_NOTE = re.compile(r"^\W{0,3}(permanent|present|current) address|^\W{0,3}(also at|on leave from)\b|^\W{0,3}(corresponding author|e-?mail)\b", re.IGNORECASE)
+_HISTORY = re.compile(r"^\W{0,3}(submitted|received|accepted|published|revised)( online| in revised form)?\s*[:\d]", re.IGNORECASE)
 _DOI = re.compile(r"10\.\d{4,9}/[^\s\"<>]+")
 _SUPPLEMENT = re.compile(r"^\W{0,3}(supplementa(l|ry) (materials?|information|data)|supporting information|electronic supplementary)\b", re.IGNORECASE)
 # "Supplementary Information is linked to the online version of the paper": a sentence about a supplement, not its title
@@ -208,7 +210,8 @@ def _is_prose(text: str) -> bool:
 
 def _looks_like_authors(text: str) -> bool:
     """A list of names: many commas, capitalised words, no sentence ends."""
-    words = text.split()
+    # affiliation marks ("1,", "2,13", "*", "†") are not words: a long list of numbered authors is still a list of names
+    words = [w for w in text.split() if not re.fullmatch(r"[\d,*†‡§¶#a-f]{1,8}", w.strip(",;"))]
     if len(words) < 4 or text.count(",") < 2 or re.search(r"[a-z]{3,}\. [A-Z]", text):
         return False
     capitalised = sum(1 for w in words if w[:1].isupper() or w in ("and", "&"))
@@ -464,8 +467,8 @@ class PdfExtractor:
                 refs_started = True
             if _BOILERPLATE.search(text) and len(text) < 800:
                 continue  # licence and copyright footnotes
-            if len(text) < 300 and (_IDENTIFIER.match(text) or _ADDRESS_NOTE.match(text)):
-                continue  # PII/DOI/ISSN lines and address footnotes
+            if len(text) < 300 and (_IDENTIFIER.match(text) or _ADDRESS_NOTE.match(text) or _HISTORY.match(text)):
+                continue  # PII/DOI/ISSN lines, address footnotes, the article's dates (a page-1 sidebar or footnote)
             if _CAPTION.match(text) and len(text) > 12:
                 (current.paragraphs if self.caption_placement == "inline" else pending).append(text)
                 continue
