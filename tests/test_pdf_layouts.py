@@ -57,3 +57,13 @@ def test_sidebar_dates_and_affiliations_in_other_languages_stay_out():
     text = extract("jose", "jose.00260").text
     assert "Submitted:" not in text and "Published: 29 April" not in text
     assert "Universidad de Buenos Aires" not in text
+
+
+SUPERMAT = SHARED / "papers" / "pdf_supermat" / "pdf"
+
+
+def test_a_maths_font_that_maps_to_icelandic_letters_is_repaired():
+    """APS typesetting: parentheses, '=' and '+' of a maths font come out as ð Þ ¼ þ ("T ¼ 4.3 K", "Oð10Þ")."""
+    text = PdfExtractor().extract((SUPERMAT / "PhysRevX.9.021044-CC.pdf").read_bytes()).text
+    assert "ð" not in text and "Þ" not in text and "¼" not in text
+    assert "planar O(1) and O(10) in the RuO2 plane" in text

@@ -106,6 +106,20 @@ class PdfText:
         return SectionPolicy().render(self.paper)[0]
 
 
+# APS/AIP typesetting puts parentheses, "=" and "+" in a maths font whose glyphs map to ð Þ ¼ þ in the text layer
+# ("T ¼ 4.3 K", "Oð10Þ", "hs þ hd"); Icelandic letters do not occur in such papers, so many of them mark the font
+_MATH_FONT = str.maketrans({"ð": "(", "Þ": ")", "¼": "=", "þ": "+"})
+
+
+def _repair_math_font(pages: list[list["Block"]]) -> None:
+    text = "".join(ln.text for blocks in pages for b in blocks for ln in b.lines)
+    if text.count("ð") >= 3 and text.count("Þ") >= 3 and abs(text.count("ð") - text.count("Þ")) <= 0.2 * text.count("ð"):
+        for blocks in pages:
+            for b in blocks:
+                for ln in b.lines:
+                    ln.text = ln.text.translate(_MATH_FONT)
+
+
 _LINE_NUMBER = re.compile(r"^\s*\d{1,5}\s*$")
 
 
@@ -311,6 +325,7 @@ class PdfExtractor:
                     except (RuntimeError, OSError, subprocess.TimeoutExpired):
                         continue  # this page stays without text and is counted below
                     ocr_pages.append(i + 1)
+        _repair_math_font(pages)
         no_text = [i + 1 for i, blocks in enumerate(pages) if sum(len(b.text) for b in blocks) < self.min_chars_per_page]
         if len(no_text) == page_count:
             why = "" if tesseract() or self.ocr == "off" else "; OCR needs Debian's tesseract-ocr, which is not installed"
