@@ -137,14 +137,15 @@ def items_command(args) -> int:
 
 
 def crystal_metrics_command(args) -> int:
-    from eval.crystal_metrics import cutoffs_for, metrics, read_generated, reference_structures
+    from eval.crystal_metrics import cutoffs_for, metrics, read_generations, reference_structures
 
     for path, flag in ((args.generated, "GENERATED"), (args.reference, "--reference")):
         if not os.path.exists(path):
             raise ValueError(f"{flag}: {path} does not exist")
-    generated = read_generated(args.generated)
+    read = read_generations(args.generated)
     reference = reference_structures(args.reference)
-    result = metrics(generated, reference, None if args.no_coverage else cutoffs_for(args.reference))
+    result = metrics([s for s, _ in read], reference, None if args.no_coverage else cutoffs_for(args.reference),
+                     outcomes=[o for _, o in read])
     text = json.dumps(result, indent=2)
     if args.out:
         with open(args.out, "w") as f:

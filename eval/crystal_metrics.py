@@ -20,7 +20,9 @@
   against the reference (CDVAE draws 1,000 of its valid crystals at random; here all valid ones).
 
 Generated crystals are read from CIF text, LLaMat crystal strings (lengths / angles / element and
-coordinates lines), or LLaMat's parsed CSV (`lengths, angles, species, coords` columns).
+coordinates lines), or LLaMat's parsed CSV (`lengths, angles, species, coords` columns). Every generation ends
+with one outcome (`OUTCOMES`: scored, empty, bad_numbers, unknown_species, degenerate_lattice, not_parsed) and
+the counts, in scores.json `outcome_<name>`, add up to `generations`: a malformed row is counted, never fatal.
 """
 
 from __future__ import annotations
@@ -30,69 +32,167 @@ import csv
 import itertools
 import json
 import os
+import re
 import warnings
 from collections import Counter
 
 import numpy as np
 from pymatgen.core import Composition, Lattice, Structure
-from pymatgen.core.periodic_table import DummySpecies
+from pymatgen.core.periodic_table import DummySpecies, get_el_sp
 
 CUTOFFS = {"mp_20": (0.4, 10.0), "perov_5": (0.2, 4.0), "carbon_24": (0.2, 4.0)}
 
 
+class NotAStructure(ValueError):
+    """A generation that makes no crystal; `outcome` says why (one of OUTCOMES)."""
+
+    def __init__(self, outcome: str, message: str = ""):
+        super().__init__(message or outcome)
+        self.outcome = outcome
+
+
+# every generation ends with exactly one of these (scores.json `outcomes`, which reconcile with `generations`)
+OUTCOMES = ("scored", "empty", "bad_numbers", "unknown_species", "degenerate_lattice", "not_parsed")
+MIN_ANGLE, MAX_LENGTH = 5.0, 1000.0  # degrees from 0/180 and Å: outside them a "lattice" is degenerate or absurd
+
+
+def build_structure(lengths, angles, species, coords) -> Structure:
+    """A Structure from generated lattice parameters, species and fractional coordinates, or NotAStructure naming
+    what is wrong: no species, numbers that are not three finite lengths/angles and one finite triple per site,
+    a species that is no element, or a lattice that is degenerate (angles near 0 or 180, zero or negative volume,
+    a singular matrix)."""
+    if species is None or len(species) == 0:
+        raise NotAStructure("empty", "no species")
+    try:
+        lengths = np.asarray(lengths, dtype=float).reshape(-1)
+        angles = np.asarray(angles, dtype=float).reshape(-1)
+        coords = np.asarray(coords, dtype=float)
+    except (TypeError, ValueError) as e:
+        raise NotAStructure("bad_numbers", str(e)) from None
+    if lengths.shape != (3,) or angles.shape != (3,) or coords.ndim != 2 or coords.shape[1:] != (3,) or len(coords) != len(species):
+        raise NotAStructure("bad_numbers", f"lengths {lengths.shape}, angles {angles.shape}, coords {coords.shape} for {len(species)} species")
+    if not (np.isfinite(lengths).all() and np.isfinite(angles).all() and np.isfinite(coords).all()):
+        raise NotAStructure("bad_numbers", "NaN or infinite values")
+    for sp in species:  # an element or an ion of one ("Fe", "Fe2+"); pymatgen's dummy species ("A", "Xx") are neither
+        try:
+            known = not isinstance(get_el_sp(str(sp).strip()), DummySpecies)
+        except (ValueError, KeyError, TypeError):
+            known = False
+        if not known:
+            raise NotAStructure("unknown_species", f"{sp!r} is not an element")
+    if (lengths <= 0).any() or (lengths > MAX_LENGTH).any() or (angles < MIN_ANGLE).any() or (angles > 180 - MIN_ANGLE).any():
+        raise NotAStructure("degenerate_lattice", f"lengths {lengths.tolist()}, angles {angles.tolist()}")
+    try:
+        with np.errstate(all="ignore"):
+            lattice = Lattice.from_parameters(*lengths, *angles)
+            volume = lattice.volume
+            if not np.isfinite(volume) or volume <= 1e-6 or not np.isfinite(lattice.matrix).all():
+                raise NotAStructure("degenerate_lattice", f"volume {volume}")
+            np.linalg.inv(lattice.matrix)
+        return Structure(lattice, [str(sp).strip() for sp in species], coords)
+    except NotAStructure:
+        raise
+    except (np.linalg.LinAlgError, ValueError, ZeroDivisionError) as e:
+        raise NotAStructure("degenerate_lattice", f"{type(e).__name__}: {e}") from None
+
+
 def from_crystal_string(text: str) -> Structure:
     lines = [ln.strip() for ln in text.strip().splitlines() if ln.strip()]
-    lengths = [float(x) for x in lines[0].split()]
-    angles = [float(x) for x in lines[1].split()]
-    species, coords = lines[2::2], [[float(x) for x in ln.split()] for ln in lines[3::2]]
-    if len(lengths) != 3 or len(angles) != 3 or not species or len(species) != len(coords) or any(len(c) != 3 for c in coords):
-        raise ValueError("not a crystal string")
-    return Structure(Lattice.from_parameters(*lengths, *angles), species, coords)
+    if len(lines) < 2:
+        raise NotAStructure("empty" if not lines else "not_parsed", "not a crystal string")
+    try:
+        lengths = [float(x) for x in lines[0].split()]
+        angles = [float(x) for x in lines[1].split()]
+        species, coords = lines[2::2], [[float(x) for x in ln.split()] for ln in lines[3::2]]
+    except ValueError:
+        raise NotAStructure("not_parsed", "not a crystal string") from None
+    return build_structure(lengths, angles, species, coords)
+
+
+def parse_generation(text: str) -> tuple[Structure | None, str]:
+    """A generated crystal (crystal string or CIF text) and its outcome: ("scored" when it is a structure)."""
+    from pymatgen.io.cif import CifParser
+
+    if not text or not text.strip():
+        return None, "empty"
+    outcome = "not_parsed"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            return from_crystal_string(text), "scored"
+        except NotAStructure as e:
+            outcome = e.outcome
+        except Exception:  # noqa: BLE001 - any other shape: try it as CIF
+            pass
+        try:
+            s = CifParser.from_str(text).parse_structures(primitive=False)[0]
+        except Exception:  # noqa: BLE001 - a generation that does not parse is the measured outcome, not an error
+            return None, outcome
+        # pymatgen reads an unknown symbol ("Xx") as a dummy species: not an element, so not a crystal
+        if not len(s):
+            return None, "empty"
+        if any(isinstance(sp, DummySpecies) for site in s for sp in site.species):
+            return None, "unknown_species"
+        if not (np.isfinite(s.lattice.volume) and s.lattice.volume > 1e-6):
+            return None, "degenerate_lattice"
+        return s, "scored"
 
 
 def parse_structure(text: str) -> Structure | None:
     """A generated crystal as a crystal string or CIF text, or None when it does not make a structure."""
-    from pymatgen.io.cif import CifParser
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        for parse in (from_crystal_string, lambda t: CifParser.from_str(t).parse_structures(primitive=False)[0]):
-            try:
-                s = parse(text)
-                # pymatgen reads an unknown symbol ("Xx") as a dummy species: not an element, so not a crystal
-                real = not any(isinstance(sp, DummySpecies) for site in s for sp in site.species)
-                if len(s) and real and np.isfinite(s.lattice.volume) and s.lattice.volume > 0:
-                    return s
-            except Exception:  # noqa: BLE001 - a generation that does not parse is the measured outcome, not an error
-                continue
-    return None
+    return parse_generation(text)[0]
 
 
 def read_generated(path: str) -> list[Structure | None]:
-    """One entry per generation (None where it does not parse)."""
+    """One entry per generation (None where it does not make a structure)."""
+    return [s for s, _ in read_generations(path)]
+
+
+def read_generations(path: str) -> list[tuple[Structure | None, str]]:
+    """One (structure or None, outcome) per generation of a file: CSV (a `cif` column, or LLaMat's parsed
+    `lengths, angles, species, coords`), JSON Lines (`prediction` or `text`), or CIF. A row that cannot be read is
+    an outcome, never an exception."""
     csv.field_size_limit(1 << 30)
     if path.endswith(".csv"):
-        with open(path, newline="", encoding="utf-8") as f:
+        with open(path, newline="", encoding="utf-8", errors="replace") as f:
             rows = list(csv.DictReader(f))
         out = []
         for row in rows:
             if "cif" in row:
-                out.append(parse_structure(row["cif"]))
+                out.append(parse_generation(row["cif"] or ""))
+                continue
+            try:  # nan/inf (which literal_eval does not read) become None, a non-number: bad_numbers below
+                lengths, angles, species, coords = (ast.literal_eval(re.sub(r"(?<![\w'\"])-?(nan|inf)(?![\w'\"])", "None", row.get(k) or "None",
+                                                                            flags=re.IGNORECASE))
+                                                    for k in ("lengths", "angles", "species", "coords"))
+            except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+                out.append((None, "not_parsed"))
                 continue
             try:
-                lengths, angles, species, coords = (ast.literal_eval(row[k]) for k in ("lengths", "angles", "species", "coords"))
-                out.append(Structure(Lattice.from_parameters(*lengths, *angles), species, coords))
-            except Exception:  # noqa: BLE001 - unparsable rows count against validity over all generations
-                out.append(None)
+                out.append((build_structure(lengths, angles, species, coords), "scored"))
+            except NotAStructure as e:
+                out.append((None, e.outcome))
+            except Exception:  # noqa: BLE001 - whatever else a row holds, it is counted, not fatal
+                out.append((None, "not_parsed"))
         return out
     if path.endswith((".jsonl", ".json")):
-        with open(path, encoding="utf-8") as f:
-            return [parse_structure(str(json.loads(line).get("prediction") or json.loads(line).get("text") or ""))
-                    for line in f if line.strip()]
+        out = []
+        with open(path, encoding="utf-8", errors="replace") as f:
+            for line in f:
+                if not line.strip():
+                    continue
+                try:
+                    row = json.loads(line)
+                    text = str(row.get("prediction") or row.get("text") or "") if isinstance(row, dict) else ""
+                except json.JSONDecodeError:
+                    out.append((None, "not_parsed"))
+                    continue
+                out.append(parse_generation(text))
+        return out
     from corpus.crystals.structures import cif_blocks
 
-    with open(path, encoding="utf-8") as f:
-        return [parse_structure(block) for _, block in cif_blocks(f.read())]
+    with open(path, encoding="utf-8", errors="replace") as f:
+        return [parse_generation(block) for _, block in cif_blocks(f.read())]
 
 
 def structure_validity(crystal: Structure, cutoff: float = 0.5) -> bool:
@@ -197,16 +297,43 @@ def coverage(generated: list[Structure], reference: list[Structure], struc_cutof
     return {"cov_recall": 100 * float(recall), "cov_precision": 100 * float(precision)}
 
 
-def metrics(generated: list[Structure | None], reference: list[Structure], cutoffs: tuple[float, float] | None = (0.4, 10.0)) -> dict:
+def _checked(fn, crystal: Structure) -> bool | None:
+    """A validity test on one crystal, or None when the test itself fails on it (SMACT on an odd species, a
+    distance matrix of a cell numpy cannot invert): counted as an outcome, not an exception."""
+    try:
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
+            warnings.simplefilter("ignore")
+            return bool(fn(crystal))
+    except Exception:  # noqa: BLE001 - a degenerate generation must not end the run
+        return None
+
+
+def metrics(generated: list[Structure | None], reference: list[Structure], cutoffs: tuple[float, float] | None = (0.4, 10.0),
+            outcomes: list[str] | None = None) -> dict:
+    """CDVAE's metrics over every generation, with `outcomes`: how each generation ended (scored, or why not), so
+    that the counts reconcile (the `outcome_*` counts add up to `generations`). Without `outcomes`, a None is
+    `not_parsed`."""
     from scipy.stats import wasserstein_distance
 
-    parsed = [c for c in generated if c is not None]
-    struct_ok = [structure_validity(c) for c in parsed]
-    comp_ok = [composition_validity(c) for c in parsed]
+    ends = [o if o in OUTCOMES else "not_parsed" for o in outcomes] if outcomes is not None else ["scored" if c is not None else "not_parsed" for c in generated]
+    parsed, struct_ok, comp_ok = [], [], []
+    for i, c in enumerate(generated):
+        if c is None:
+            continue
+        s, k = _checked(structure_validity, c), _checked(composition_validity, c)
+        if s is None:
+            ends[i] = "degenerate_lattice"  # its distances cannot be computed: not a structure to score
+            continue
+        parsed.append(c)
+        struct_ok.append(s)
+        comp_ok.append(bool(k))  # a composition SMACT cannot judge is not a valid one
     valid = [c for c, s, k in zip(parsed, struct_ok, comp_ok) if s and k]
     n_all, n_parsed = max(1, len(generated)), max(1, len(parsed))
+    counts = Counter(ends)
     out = {
         "generations": len(generated), "parsed": len(parsed),
+        # one number per outcome (flat keys: every score is a number for the report and the rigidity analysis)
+        **{f"outcome_{k}": counts.get(k, 0) for k in OUTCOMES},
         "structural_validity_all": 100 * sum(struct_ok) / n_all, "compositional_validity_all": 100 * sum(comp_ok) / n_all,
         "validity_all": 100 * len(valid) / n_all,
         "structural_validity_parsed": 100 * sum(struct_ok) / n_parsed, "compositional_validity_parsed": 100 * sum(comp_ok) / n_parsed,

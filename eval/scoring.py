@@ -252,11 +252,12 @@ def score_crystal(task: str, pairs: list[tuple]) -> dict:
 
 def score_generation(task: str, pairs: list[tuple]) -> dict:
     """All generations together against the structures they were asked for (CDVAE's metrics, eval/crystal_metrics.py)."""
-    from eval.crystal_metrics import cutoffs_for, metrics, parse_structure
+    from eval.crystal_metrics import cutoffs_for, metrics, parse_generation, parse_structure
 
     reference = [s for s in (parse_structure(item.reference) for item, _ in pairs) if s is not None]
-    generated = [parse_structure(p) if p else None for _, p in pairs]
-    return metrics(generated, reference, cutoffs_for(pairs[0][0].meta.get("reference_set", "")) if pairs else None)
+    read = [parse_generation(p) if p else (None, "empty") for _, p in pairs]
+    return metrics([s for s, _ in read], reference, cutoffs_for(pairs[0][0].meta.get("reference_set", "")) if pairs else None,
+                   outcomes=[o for _, o in read])
 
 
 SCORERS = {"matnlp": score_matnlp, "matsie": score_sie, "mascqa": score_mascqa, "crystal_understanding": score_crystal,

@@ -32,6 +32,9 @@ def _agree(texts: list[str], n_reference: int) -> tuple[dict, dict]:
     ours = metrics([parse_structure(t) for t in texts], reference, cutoffs=CUTOFFS)
     theirs = independent.metrics(texts, independent.reference_from_csv(str(REFERENCE))[:n_reference], cutoffs=CUTOFFS)
     assert (ours["generations"], ours["parsed"]) == (theirs["generations"], theirs["parsed"])
+    outcomes = {k: v for k, v in ours.items() if k.startswith("outcome_")}  # ours alone says how each one ended
+    assert sum(outcomes.values()) == ours["generations"] and outcomes["outcome_scored"] == ours["parsed"]
+    ours = {k: v for k, v in ours.items() if k not in outcomes}
     assert ours.keys() == theirs.keys()
     for key in ours:
         bar = 0.005 if key.startswith("wdist_") else 0.5
