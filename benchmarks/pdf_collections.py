@@ -12,7 +12,10 @@ Metric (as benchmarks/paper_readers.py): precision, recall and F1 of the multise
 `[a-z]+|[0-9]+`, and order = normalised Levenshtein similarity of the token sequences (rapidfuzz). Speed: our
 reader's pages per second on one core over all papers.
 
-    .venv/bin/python benchmarks/pdf_collections.py [--json benchmarks/results/pdf_collections.json] [--only jose]
+    .venv/bin/python benchmarks/pdf_collections.py [--json benchmarks/results/pdf_collections.json] [--only jose] [--before REF]
+
+`--before REF` also scores the PDF reader as it was at git commit REF (its corpus/papers/pdf.py, with today's
+shared modules), on the same truths in the same run: the "before" column of BENCHMARKS.md (REF 973b691).
 """
 
 from __future__ import annotations
@@ -25,7 +28,9 @@ import argparse  # noqa: E402
 import json  # noqa: E402
 import re  # noqa: E402
 import statistics  # noqa: E402
+import subprocess  # noqa: E402
 import sys  # noqa: E402
+import types  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
@@ -96,11 +101,22 @@ def ours(pdf: Path) -> str:
     return PdfExtractor().extract(pdf.read_bytes()).text
 
 
+def extractor_at(ref: str):
+    """The PdfExtractor class of corpus/papers/pdf.py at commit `ref`."""
+    source = subprocess.run(["git", "-C", str(ROOT), "show", f"{ref}:corpus/papers/pdf.py"], capture_output=True, text=True, check=True).stdout
+    module = types.ModuleType(f"pdf_at_{ref}")
+    sys.modules[module.__name__] = module  # dataclasses look their module up there
+    exec(compile(source, f"{ref}:corpus/papers/pdf.py", "exec"), module.__dict__)  # noqa: S102 - our own file at a commit
+    return module.PdfExtractor
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--json", type=Path, default=None)
     ap.add_argument("--only", nargs="*", help="only these collections")
+    ap.add_argument("--before", help="also score the reader at this git commit")
     args = ap.parse_args()
+    before = extractor_at(args.before) if args.before else None
     sets = collections(args.only)
     rows, pages, seconds = [], 0, 0.0
     for name, pairs in sets.items():
@@ -111,6 +127,8 @@ def main() -> None:
             with pymupdf.open(pdf) as doc:
                 pages += doc.page_count
             rows.append({"collection": name, "paper": pdf.stem, "ours": score(truth, text), "pymupdf": score(truth, plain_pymupdf(pdf))})
+            if before is not None:
+                rows[-1]["before"] = score(truth, before().extract(pdf.read_bytes()).text)
     print("| collection | papers | ours F1 mean / worst | ours order mean / worst | PyMuPDF F1 / order | papers under F1 0.85 |")
     print("|---|---:|---|---|---|---:|")
     summary = {}
@@ -122,9 +140,14 @@ def main() -> None:
         s["worst_f1"] = min(r["ours"]["f1"] for r in rs)
         s["worst_order"] = min(r["ours"]["order"] for r in rs)
         s["under_085"] = sorted(r["paper"] for r in rs if r["ours"]["f1"] < 0.85)
+        if before is not None:
+            s["before"] = {m: statistics.mean(r["before"][m] for r in rs) for m in ("f1", "order")}
+            s["before"]["under_085"] = sum(r["before"]["f1"] < 0.85 for r in rs)
         summary[name] = s
         print(f"| {name} | {len(rs)} | {s['ours']['f1']:.3f} / {s['worst_f1']:.3f} | {s['ours']['order']:.3f} / {s['worst_order']:.3f} | "
-              f"{s['pymupdf']['f1']:.3f} / {s['pymupdf']['order']:.3f} | {len(s['under_085'])} |")
+              f"{s['pymupdf']['f1']:.3f} / {s['pymupdf']['order']:.3f} | {len(s['under_085'])} |"
+              + (f" before {args.before}: F1 {s['before']['f1']:.3f} / order {s['before']['order']:.3f} / under 0.85: {s['before']['under_085']}"
+                 if before is not None else ""))
     print(f"\nours: {pages} pages in {seconds:.1f} s = {pages / seconds:.0f} pages/s on one core")
     print("\nworst papers (ours F1 / order / precision / recall; PyMuPDF F1):")
     for r in sorted(rows, key=lambda r: r["ours"]["f1"])[:15]:

@@ -52,3 +52,20 @@ def test_a_layer_of_unmapped_glyphs_is_garbage_and_prose_is_not():
 @given(st.text(max_size=300))
 def test_garbage_layer_never_raises(text):
     assert garbage_layer(text) in (True, False)
+
+
+@needs_tesseract
+def test_ocr_reads_at_most_ocr_max_pages_and_a_huge_page_is_rendered_small(tmp_path):
+    """A hostile scan: the pages past `ocr_max_pages` stay no_text_pages (not hours of OCR), and a 200-inch page is
+    rendered at fewer dots per inch instead of a multi-gigabyte image."""
+    with pymupdf.open(SCAN) as one:
+        two = pymupdf.open()
+        two.insert_pdf(one)
+        two.insert_pdf(one)
+        huge = two.new_page(width=14400, height=14400)
+        huge.insert_text((72, 72), "")
+        data = two.tobytes()
+    result = PdfExtractor(ocr_max_pages=1).extract(data)
+    assert result.paper.metadata["ocr_pages"] == [1] and result.no_text_pages == [2, 3]
+    result = PdfExtractor().extract(data)
+    assert result.paper.metadata["ocr_pages"] == [1, 2, 3] and result.no_text_pages == [3]  # the blank giant read, empty

@@ -119,3 +119,10 @@ def test_any_mathml_converts_to_balanced_latex(body):
         depth += {"{": 1, "}": -1}.get(c, 0)
         assert depth >= 0, tex
     assert depth == 0, tex
+
+
+def test_mathml_nested_past_the_recursion_limit_keeps_its_text_not_a_lost_paper(tmp_path):
+    deep = "<mml:mrow>" * 5000 + "<mml:mi>x</mml:mi>" + "</mml:mrow>" * 5000
+    xml = JATS.replace('<inline-formula><mml:math><mml:msub>', f'<inline-formula><mml:math>{deep}<mml:msub>', 1)
+    doc = _read(tmp_path, "deep.xml", xml, "jats")
+    assert "the frequency and xTc the critical temperature." in doc.text  # the formula's text, spaced: not LaTeX, not lost

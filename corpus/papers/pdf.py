@@ -63,6 +63,7 @@ _SUPPLEMENT = re.compile(r"^\W{0,3}(supplementa(l|ry) (materials?|information|da
 # "Supplementary Information is linked to the online version of the paper": a sentence about a supplement, not its title
 _SENTENCE_VERB = re.compile(r"\b(is|are|was|can|may|accompanies|available|contains?|provides?|see|online)\b", re.IGNORECASE)
 _ABSTRACT = re.compile(r"^\s*(abstract|summary)\b", re.IGNORECASE)
+OCR_MAX_PIXELS = 40_000_000  # a page image for Tesseract (an A4 page at 300 dpi is 8.7 M)
 MARGIN = 0.075  # top and bottom fraction of the page where running headers and footers live
 
 
@@ -273,7 +274,7 @@ class PdfExtractor:
     """PDF bytes -> `PdfText` (a Paper with the body, captions and metadata), or a Failure."""
 
     def __init__(self, keep_tables: bool = False, caption_placement: str = "inline", min_chars_per_page: int = 20,
-                 ocr: str = "auto", ocr_dpi: int = 300,
+                 ocr: str = "auto", ocr_dpi: int = 300, ocr_max_pages: int = 200,
                  keep_damaged: bool = False):
         """caption_placement: "inline" puts a caption where the figure sits in the reading order (as GROBID
         does), which may fall inside a paragraph that runs round the figure; "after_paragraph" holds it
@@ -286,7 +287,7 @@ class PdfExtractor:
         self.keep_damaged = keep_damaged
         if ocr not in ("auto", "off"):
             raise ValueError(f"ocr must be auto or off, not {ocr!r}")
-        self.ocr, self.ocr_dpi = ocr, ocr_dpi
+        self.ocr, self.ocr_dpi, self.ocr_max_pages = ocr, ocr_dpi, ocr_max_pages
 
     def extract(self, data: bytes) -> PdfText | Failure:
         if b"%PDF-" not in data[:1024]:  # MuPDF would "repair" an HTML page into an empty PDF
@@ -319,7 +320,7 @@ class PdfExtractor:
             unreadable = [i for i, blocks in enumerate(pages) if self._needs_ocr(blocks)]
             ocr_pages = []
             if unreadable and self.ocr == "auto" and tesseract():
-                for i in unreadable:
+                for i in unreadable[: self.ocr_max_pages]:  # the rest stay no_text_pages: a 10,000-page scan is not read for hours
                     try:
                         pages[i] = self._ocr_blocks(doc[i], i)
                     except (RuntimeError, OSError, subprocess.TimeoutExpired):
@@ -359,12 +360,14 @@ class PdfExtractor:
 
     def _ocr_blocks(self, page: pymupdf.Page, number: int) -> list[Block]:
         """The page as Tesseract reads it, in the blocks and lines the layout logic takes."""
-        pix = page.get_pixmap(dpi=self.ocr_dpi, colorspace=pymupdf.csGRAY)
+        # a hostile page size (200 x 200 inches) must not become a 3 GB image: fewer dots per inch past OCR_MAX_PIXELS
+        inches = max(page.rect.width * page.rect.height / 72**2, 1e-6)
+        dpi = max(1, min(self.ocr_dpi, int((OCR_MAX_PIXELS / inches) ** 0.5)))
+        pix = page.get_pixmap(dpi=dpi, colorspace=pymupdf.csGRAY)
         width, height = pix.width, pix.height
         blocks = []
         for lines in group_lines(ocr_page_words(pix.tobytes("png"))).values():
-            made = [Line(clean(text), round(h * 72 / self.ocr_dpi / 0.7, 1), False,
-                         (box[0] * 72 / self.ocr_dpi, box[1] * 72 / self.ocr_dpi, box[2] * 72 / self.ocr_dpi, box[3] * 72 / self.ocr_dpi))
+            made = [Line(clean(text), round(h * 72 / dpi / 0.7, 1), False, tuple(v * 72 / dpi for v in box))
                     for text, box, h in lines]
             x0, y0 = min(b[1][0] for b in lines), min(b[1][1] for b in lines)
             x1, y1 = max(b[1][2] for b in lines), max(b[1][3] for b in lines)

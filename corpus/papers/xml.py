@@ -137,7 +137,10 @@ class InlineRenderer:
         tex = self.tex(elem)
         if not tex:
             mathml = next((m for m in elem.iter() if local(m.tag) == "math"), None)
-            tex = mathml_to_latex(mathml) if mathml is not None else None
+            try:
+                tex = mathml_to_latex(mathml) if mathml is not None else None
+            except RecursionError:  # MathML nested thousands deep (hostile): the formula keeps its text, the paper stays
+                tex = None
         display = self.display(elem)
         if tex:
             tex = publisher_tex(tex, display)

@@ -38,7 +38,8 @@ class PdfOptions(PaperOptions):
         "auto", description="auto: pages without a usable text layer (none, or unmapped glyphs) are read by Tesseract "
         "(Debian's tesseract-ocr; marked metadata.ocr_pages); off: they are counted in no_text_pages"
     )
-    ocr_dpi: int = Field(300, ge=72, le=600, description="resolution pages are rendered at for OCR")
+    ocr_dpi: int = Field(300, ge=72, le=600, description="resolution pages are rendered at for OCR (less for huge pages)")
+    ocr_max_pages: int = Field(200, ge=0, description="pages of one PDF OCR'd at most; the rest are counted in no_text_pages")
     grobid_url: str | None = Field(None, description="a GROBID server, e.g. http://localhost:8070; default: PyMuPDF")
     grobid_timeout: int = Field(180, gt=0, description="seconds per PDF")
     grobid_consolidate_header: bool = Field(False, description="let GROBID look the header up online (the server needs network)")
@@ -76,7 +77,8 @@ class PdfReader(PaperReader):
         if self.options.grobid_url:
             return self._read_with_grobid(data, filepath)
         result = PdfExtractor(keep_tables=self.options.keep_tables, caption_placement=self.options.caption_placement,
-                              keep_damaged=self.options.keep_damaged, ocr=self.options.ocr, ocr_dpi=self.options.ocr_dpi).extract(data)
+                              keep_damaged=self.options.keep_damaged, ocr=self.options.ocr, ocr_dpi=self.options.ocr_dpi,
+                              ocr_max_pages=self.options.ocr_max_pages).extract(data)
         if isinstance(result, Failure):
             return result
         if result.no_text_pages:
