@@ -39,7 +39,8 @@ from pylatexenc.latex2text import LatexNodes2Text  # noqa: E402
 from corpus.extract import extract  # noqa: E402
 from corpus.papers.model import DROPPED_KINDS, section_kind  # noqa: E402
 from corpus.papers.latex_source import Limits, SourceTree, flatten, main_file, scope_of, tree_from_archive  # noqa: E402
-from corpus.papers.pandoc import _braced, pandoc_binary, prepare  # noqa: E402
+from corpus.papers.maths import braced  # noqa: E402
+from corpus.papers.pandoc import pandoc_binary, prepare  # noqa: E402
 
 WORD = re.compile(r"[a-z]+")
 _MATH = re.compile(
@@ -61,7 +62,7 @@ def kept_body(flat: str) -> str:
         if m.start() < cursor:
             continue
         out.append(body[cursor : m.start()])
-        cursor = _braced(body, m.end() - 1)
+        cursor = braced(body, m.end() - 1)
     body = "".join(out) + body[cursor:]
     # sections the policy drops by their title (Acknowledgements, Data availability, ...), up to the next \section
     parts = re.split(r"(\\section\*?\s*\{[^{}]*\})", body)

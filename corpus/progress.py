@@ -84,8 +84,8 @@ class ProgressDisplay:
         self._started = 0.0
         self._live: Progress | None = None
 
-    def _counts(self) -> str:
-        c = read_progress(self.folder, self.pipeline)
+    def _counts(self, c: Counter | None = None) -> str:
+        c = read_progress(self.folder, self.pipeline) if c is None else c
         parts = []
         if self.total_files:
             parts.append(f"files {c.get('files', 0):,}/{self.total_files:,}")
@@ -105,8 +105,8 @@ class ProgressDisplay:
 
     def _refresh(self, live: Progress, task) -> None:
         while not self._stop.wait(0.5):
-            files = read_progress(self.folder, self.pipeline).get("files", 0)
-            live.update(task, completed=files, counts=self._counts())
+            c = read_progress(self.folder, self.pipeline)  # one read of the beacons per refresh
+            live.update(task, completed=c.get("files", 0), counts=self._counts(c))
 
     def __enter__(self) -> "ProgressDisplay":
         self._started = time.monotonic()

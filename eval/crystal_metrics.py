@@ -143,11 +143,6 @@ def parse_structure(text: str) -> Structure | None:
     return parse_generation(text)[0]
 
 
-def read_generated(path: str) -> list[Structure | None]:
-    """One entry per generation (None where it does not make a structure)."""
-    return [s for s, _ in read_generations(path)]
-
-
 def read_generations(path: str) -> list[tuple[Structure | None, str]]:
     """One (structure or None, outcome) per generation of a file: CSV (a `cif` column, or LLaMat's parsed
     `lengths, angles, species, coords`), JSON Lines (`prediction` or `text`), or CIF. A row that cannot be read is

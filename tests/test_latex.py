@@ -16,7 +16,8 @@ from hypothesis import strategies as st
 from conftest import SAMPLES, SHARED
 from corpus.extract import extract
 from corpus.papers.latex_source import Limits, SourceProblem, SourceTree, flatten, strip_comments, tree_from_archive
-from corpus.papers.pandoc import clean_math, mhchem_text, prepare
+from corpus.papers.maths import clean_math
+from corpus.papers.pandoc import mhchem_text, prepare
 
 ARXIV = SAMPLES / "papers" / "latex" / "msd-diffusion-revtex42.tar.gz"
 LATEX_SHARED = SHARED / "papers" / "latex"

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from conftest import ROOT
 from corpus.extract import extract
-from corpus.papers.mathml import mathml_to_latex
+from corpus.papers.maths import mathml_to_latex
 
 MML = 'xmlns:mml="http://www.w3.org/1998/Math/MathML"'
 ELSEVIER = ROOT / "tests" / "fixtures" / "elsevier" / "S0000000000000001.xml"

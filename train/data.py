@@ -123,9 +123,10 @@ class BlendedSampler:
         return [(names[c], self._window(names[c])) for c in choice]
 
 
-def load_stages(train_data: str, seq_len: int | None = None, val_fraction: float = 0.0) -> tuple[dict[str, ComponentShards], list[Stage], TrainData]:
-    """The components and stages of a `train_data.yaml` (validated by the shard format's `TrainData`)."""
-    data = read_train_data(train_data)
+def load_stages(train_data: str | TrainData, seq_len: int | None = None, val_fraction: float = 0.0) -> tuple[dict[str, ComponentShards], list[Stage], TrainData]:
+    """The components and stages of a `train_data.yaml` (its path, read and validated by the shard format's
+    `TrainData`, or that already validated file)."""
+    data = train_data if isinstance(train_data, TrainData) else read_train_data(train_data)
     seq_len = seq_len or data.seq_len
     stages = [Stage(s.name, s.start_step, dict(s.weights)) for s in data.stages]
     components = {n: ComponentShards(os.path.join(data.shards, n), seq_len, val_fraction) for n in data.components()}

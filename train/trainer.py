@@ -146,7 +146,7 @@ def main(argv: list[str]) -> int:
               file=sys.stderr)
         return 2
     try:  # a malformed train_data.yaml fails here, naming the field, before any process group starts
-        read_train_data(cfg["data"])
+        train_data = read_train_data(cfg["data"])
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -162,7 +162,7 @@ def main(argv: list[str]) -> int:
     master = rank == 0
 
     # ---- data
-    components, stages, data_cfg = load_stages(cfg["data"], cfg["seq_len"], cfg["val_fraction"])
+    components, stages, data_cfg = load_stages(train_data, cfg["seq_len"], cfg["val_fraction"])
     seq_len = cfg["seq_len"] or data_cfg.seq_len
     global_batch = cfg["global_batch_size"] or data_cfg.global_batch_size
     max_steps = cfg["max_steps"] or data_cfg.total_steps

@@ -13,6 +13,13 @@ from dataclasses import dataclass, field
 
 
 
+def inline_text(text: str) -> str:
+    """Running text as every reader renders it: whitespace squashed to single spaces, and no space before closing
+    punctuation, which a removed or re-spaced inline element (a citation, a formula) leaves ("Table 1 .")."""
+    text = re.sub(r"\s+", " ", text).strip()
+    return re.sub(r"(?<=\S) +(?=[.,;:!?)\]](?:\s|$))", "", text)
+
+
 @dataclass
 class Section:
     title: str

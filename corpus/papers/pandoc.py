@@ -31,7 +31,8 @@ import re
 import subprocess
 from dataclasses import dataclass, field
 
-from corpus.papers.model import Paper, Section
+from corpus.papers.maths import braced, clean_math
+from corpus.papers.model import Paper, Section, inline_text
 from corpus.records import Failure
 
 APPENDIX_MARK = "MATCORPUSAPPENDIXMARK"  # \appendix becomes a heading with this text, for the walker to see
@@ -47,22 +48,6 @@ def pandoc_binary() -> str:
 
 
 # ---- before pandoc: what it does not know --------------------------------------------------------------------
-
-
-def _braced(text: str, start: int) -> int:
-    """The index just past the group that opens at text[start] == "{" (or len(text) when it never closes)."""
-    depth = 0
-    for i in range(start, len(text)):
-        c = text[i]
-        if c == "\\":
-            continue
-        if c == "{" and (i == 0 or text[i - 1] != "\\"):
-            depth += 1
-        elif c == "}" and (i == 0 or text[i - 1] != "\\"):
-            depth -= 1
-            if depth == 0:
-                return i + 1
-    return len(text)
 
 
 _ARROWS = [("<=>>", "⇌"), ("<<=>", "⇌"), ("<=>", "⇌"), ("<->", "↔"), ("->", "→"), ("<-", "←")]
@@ -84,7 +69,7 @@ def prepare(source: str) -> str:
     for m in re.finditer(r"\\(ce|pu)\s*\{", source):
         if m.start() < cursor:
             continue
-        end = _braced(source, m.end() - 1)
+        end = braced(source, m.end() - 1)
         out.append(source[cursor : m.start()])
         text = mhchem_text(source[m.end() : end - 1])
         out.append("\\text{" + text.replace("\\", "") + "}" if m.group(1) == "ce" else text.replace("\\", ""))
@@ -134,29 +119,6 @@ def run_pandoc(source: str, timeout_s: float) -> tuple[dict, list[int]] | Failur
 
 
 # ---- the AST walk ------------------------------------------------------------------------------------------------
-
-_DISPLAY_WRAPPERS = re.compile(r"\\(begin|end)\{(equation|displaymath|math)\*?\}")
-_ALIGNED = re.compile(r"\\(begin|end)\{(align|eqnarray|flalign|alignat|split)\*?\}(\{\d+\})?")
-_GATHERED = re.compile(r"\\(begin|end)\{(gather|multline)\*?\}")
-
-
-def clean_math(tex: str, display: bool) -> str:
-    tex = re.sub(r"\\label\s*\{[^{}]*\}|\\nonumber\b|\\notag\b", "", tex)
-    tex = re.sub(r"\\ensuremath\s*\{", "{", tex)
-    if display:
-        tex = _DISPLAY_WRAPPERS.sub("", tex)
-        tex = _ALIGNED.sub(lambda m: f"\\{m.group(1)}{{aligned}}", tex)
-        tex = _GATHERED.sub(lambda m: f"\\{m.group(1)}{{gathered}}", tex)
-    tex = re.sub(r"\s+", " ", tex).strip()
-    if tex.startswith("{") and _braced(tex, 0) == len(tex):  # {D^*}: the group \ensuremath left
-        tex = tex[1:-1].strip()
-    return tex
-
-
-def _squash(text: str) -> str:
-    text = re.sub(r"[ \t\u00a0]+", " ", text.replace("\n", " ")).strip()
-    return re.sub(r"(?<=\S) (?=[.,;:!?)\]](?:\s|$))", "", text)  # the space a dropped citation leaves
-
 
 _NUMBERED = re.compile(r"\\begin\{(equation|align|eqnarray|gather|multline|flalign|alignat)\}")
 _ROW_END = re.compile(r"\\\\(?:\[[^\]]*\])?")
@@ -248,14 +210,14 @@ class Walker:
     def block(self, b: dict) -> list[str]:
         t, c = b["t"], b.get("c")
         if t in ("Para", "Plain"):
-            return [_squash(self.inlines(c))]
+            return [inline_text(self.inlines(c))]
         if t == "LineBlock":
-            return [_squash(" ".join(self.inlines(line) for line in c))]
+            return [inline_text(" ".join(self.inlines(line) for line in c))]
         if t in ("BulletList", "OrderedList"):
             items = c if t == "BulletList" else c[1]
-            return [_squash(" ".join(self.blocks(item))) for item in items]
+            return [inline_text(" ".join(self.blocks(item))) for item in items]
         if t == "DefinitionList":
-            return [_squash(self.inlines(term) + ": " + " ".join(p for d in defs for p in self.blocks(d))) for term, defs in c]
+            return [inline_text(self.inlines(term) + ": " + " ".join(p for d in defs for p in self.blocks(d))) for term, defs in c]
         if t in ("BlockQuote",):
             return self.blocks(c)
         if t == "Div":
@@ -264,7 +226,7 @@ class Walker:
             return [c[1]]
         if t == "Figure":
             self.figures += 1
-            caption = _squash(" ".join(self.blocks(c[1][1])))
+            caption = inline_text(" ".join(self.blocks(c[1][1])))
             self.blocks(c[2])  # subfigures' own captions, tables inside
             if caption:
                 return self._caption(f"Figure {self.figures}. {caption}")
@@ -282,7 +244,7 @@ class Walker:
 
     def table(self, c: list) -> str | None:
         self.tables += 1
-        caption = _squash(" ".join(self.blocks(c[1][1])))
+        caption = inline_text(" ".join(self.blocks(c[1][1])))
         text = f"Table {self.tables}. {caption}" if caption else f"Table {self.tables}."
         if self.keep_tables:
             rows = [self._row(r) for r in c[3][1]]
@@ -300,7 +262,7 @@ class Walker:
     def _row(self, row: list) -> list[str]:
         cells = []
         for cell in row[1]:
-            text = _squash(" ".join(self.blocks(cell[4]))).replace("|", "\\|")
+            text = inline_text(" ".join(self.blocks(cell[4]))).replace("|", "\\|")
             cells.extend([text] + [""] * (cell[3] - 1))  # a cell spanning columns keeps the grid
         return cells
 
@@ -317,7 +279,7 @@ def paper_from_ast(ast: dict, markers: str = "plain", keep_tables: bool = False,
         if not value:
             return ""
         if value["t"] == "MetaInlines":
-            return _squash(w.inlines(value["c"]))
+            return inline_text(w.inlines(value["c"]))
         if value["t"] == "MetaBlocks":
             return "\n".join(w.blocks(value["c"]))
         if value["t"] == "MetaString":
@@ -337,7 +299,7 @@ def paper_from_ast(ast: dict, markers: str = "plain", keep_tables: bool = False,
     for b in ast.get("blocks", []):
         t, c = b["t"], b.get("c")
         if t == "Header":
-            title = _squash(w.inlines(c[2]))
+            title = inline_text(w.inlines(c[2]))
             if title == APPENDIX_MARK:
                 in_appendix = True
                 continue

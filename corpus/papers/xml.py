@@ -19,8 +19,8 @@ from xml.etree.ElementTree import Element, ParseError
 import defusedxml
 import defusedxml.ElementTree as SafeET
 
-from corpus.papers.mathml import mathml_to_latex
-from corpus.papers.pandoc import clean_math
+from corpus.papers.maths import mathml_to_latex, publisher_tex
+from corpus.papers.model import inline_text
 from corpus.records import Failure
 
 _SAFE_DOCTYPE = re.compile(
@@ -180,27 +180,8 @@ class InlineRenderer:
         self._render(elem, out)
         raw = "".join(out)
         if keep_lines:
-            return "\n".join(_tidy(squash(line)) for line in raw.split("\n") if line.strip())
-        return _tidy(squash(raw))
-
-
-def publisher_tex(tex: str, display: bool) -> str:
-    """A publisher's <tex-math> as bare maths: Springer ships a whole LaTeX document (\\documentclass{minimal},
-    packages, `$$...$$` inside \\begin{document}); others wrap it in `$`, `\\[..\\]` or an equation environment."""
-    if "\\begin{document}" in tex:
-        tex = tex.split("\\begin{document}", 1)[1].split("\\end{document}", 1)[0]
-    tex = tex.strip()
-    for opening, closing in (("$$", "$$"), ("\\[", "\\]"), ("\\(", "\\)"), ("$", "$")):
-        if tex.startswith(opening) and tex.endswith(closing) and len(tex) >= len(opening) + len(closing):
-            tex = tex[len(opening) : len(tex) - len(closing)]
-            break
-    return clean_math(tex, display)
-
-
-def _tidy(text: str) -> str:
-    """No space before closing punctuation: what a removed or re-spaced inline element (a citation, a formula)
-    leaves ("Table 1 ." -> "Table 1.")."""
-    return re.sub(r"(?<=\S) +(?=[.,;:!?)\]](?:\s|$))", "", text)
+            return "\n".join(inline_text(line) for line in raw.split("\n") if line.strip())
+        return inline_text(raw)
 
 
 _LICENCES = [

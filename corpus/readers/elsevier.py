@@ -7,7 +7,7 @@ ce:keywords, ce:sections (nested ce:section with ce:section-title and ce:para), 
 ce:table captions, and the tail: ce:acknowledgment, ce:bibliography, ce:appendices. The
 xocs:meta block (item-toc, references list of ids) is never read as text. Inline: ce:inf/ce:sup
 join, ce:cross-ref to a bib-reference is a citation, to a figure a figure reference, and
-mml:math is maths, as LaTeX (corpus/papers/mathml.py): `$..$` inline, `$$..$$` for a ce:display formula.
+mml:math is maths, as LaTeX (corpus/papers/maths.py): `$..$` inline, `$$..$$` for a ce:display formula.
 """
 
 from __future__ import annotations

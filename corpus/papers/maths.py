@@ -1,5 +1,7 @@
-"""Presentation MathML (as JATS and Elsevier XML carry formulas) -> LaTeX, so publisher maths reads as the LaTeX
-reader's does (`$...$`, `$$...$$`, `[TEX]...[/TEX]`).
+"""Maths as every paper reader emits it: LaTeX, `$...$` inline and `$$...$$` display (`[TEX]...[/TEX]` with llamat
+markers). `clean_math` makes a display formula valid on its own (no equation/align wrapper, no labels),
+`publisher_tex` unwraps a publisher's <tex-math>, and `mathml_to_latex` converts presentation MathML (as JATS and
+Elsevier XML carry formulas).
 
 Written here: the maintained converters go the other way (latex2mathml), and pandoc's texmath would mean a
 process per document in readers that run at hundreds of documents a second. Presentation MathML is small:
@@ -59,6 +61,53 @@ def _symbols(text: str) -> str:
 def _group(tex: str) -> str:
     tex = tex.strip()
     return tex if len(tex) == 1 or (tex.startswith("\\") and re.fullmatch(r"\\[A-Za-z]+", tex)) else "{" + tex + "}"
+
+
+def braced(text: str, start: int) -> int:
+    """The index just past the group that opens at text[start] == "{" (or len(text) when it never closes)."""
+    depth = 0
+    for i in range(start, len(text)):
+        c = text[i]
+        if c == "\\":
+            continue
+        if c == "{" and (i == 0 or text[i - 1] != "\\"):
+            depth += 1
+        elif c == "}" and (i == 0 or text[i - 1] != "\\"):
+            depth -= 1
+            if depth == 0:
+                return i + 1
+    return len(text)
+
+
+_DISPLAY_WRAPPERS = re.compile(r"\\(begin|end)\{(equation|displaymath|math)\*?\}")
+_ALIGNED = re.compile(r"\\(begin|end)\{(align|eqnarray|flalign|alignat|split)\*?\}(\{\d+\})?")
+_GATHERED = re.compile(r"\\(begin|end)\{(gather|multline)\*?\}")
+
+
+def clean_math(tex: str, display: bool) -> str:
+    tex = re.sub(r"\\label\s*\{[^{}]*\}|\\nonumber\b|\\notag\b", "", tex)
+    tex = re.sub(r"\\ensuremath\s*\{", "{", tex)
+    if display:
+        tex = _DISPLAY_WRAPPERS.sub("", tex)
+        tex = _ALIGNED.sub(lambda m: f"\\{m.group(1)}{{aligned}}", tex)
+        tex = _GATHERED.sub(lambda m: f"\\{m.group(1)}{{gathered}}", tex)
+    tex = re.sub(r"\s+", " ", tex).strip()
+    if tex.startswith("{") and braced(tex, 0) == len(tex):  # {D^*}: the group \ensuremath left
+        tex = tex[1:-1].strip()
+    return tex
+
+
+def publisher_tex(tex: str, display: bool) -> str:
+    """A publisher's <tex-math> as bare maths: Springer ships a whole LaTeX document (\\documentclass{minimal},
+    packages, `$$...$$` inside \\begin{document}); others wrap it in `$`, `\\[..\\]` or an equation environment."""
+    if "\\begin{document}" in tex:
+        tex = tex.split("\\begin{document}", 1)[1].split("\\end{document}", 1)[0]
+    tex = tex.strip()
+    for opening, closing in (("$$", "$$"), ("\\[", "\\]"), ("\\(", "\\)"), ("$", "$")):
+        if tex.startswith(opening) and tex.endswith(closing) and len(tex) >= len(opening) + len(closing):
+            tex = tex[len(opening) : len(tex) - len(closing)]
+            break
+    return clean_math(tex, display)
 
 
 class MathmlToLatex:
