@@ -54,6 +54,7 @@ def test_garbage_layer_never_raises(text):
     assert garbage_layer(text) in (True, False)
 
 
+@pytest.mark.slow  # five pages of OCR
 @needs_tesseract
 def test_ocr_reads_at_most_ocr_max_pages_and_a_huge_page_is_rendered_small(tmp_path):
     """A hostile scan: the pages past `ocr_max_pages` stay no_text_pages (not hours of OCR), and a 200-inch page is
