@@ -128,6 +128,19 @@ def test_llamat_markers_and_markdown_tables(tmp_path):
     assert "Table 1. Lattice constants" in docs[0].text and "5.43" not in docs[0].text  # bodies only with keep_tables
 
 
+
+def test_wide_and_scaled_tables_with_siunitx_columns_keep_caption_and_body(tmp_path):
+    """arXiv papers set their data tables as `table*` (two-column width), wrapped in \\resizebox, with siunitx `S`
+    or tabularx `X` columns: pandoc dropped such a table whole, caption and body."""
+    root = _folder(tmp_path / "src", {"main.tex": MAIN % (
+        "\\begin{table*}\\caption{Band gaps}\\resizebox{\\textwidth}{!}{\\begin{tabular}{l S[table-format=1.2] c}"
+        "Compound & {$E_g$ (eV)} & Ref.\\\\ \\hline GaN & 3.40 & 1\\\\ ZnO & 3.37 & 2\\end{tabular}}\\end{table*}\n"
+        "\\begin{table}\\caption{Phases}\\begin{tabularx}{\\linewidth}{lX}Phase & Note\\\\ A & cubic\\end{tabularx}\\end{table}")})
+    text = read(root, keep_tables=True)[0][0].text
+    assert "Table 1. Band gaps\n| Compound | $E_g$ (eV) | Ref. |\n|---|---|---|\n| GaN | 3.40 | 1 |\n| ZnO | 3.37 | 2 |" in text
+    assert "Table 2. Phases\n| Phase | Note |\n|---|---|\n| A | cubic |" in text
+
+
 # ---- hostile sources ---------------------------------------------------------------------------------------------
 
 

@@ -12,12 +12,39 @@ import re
 from dataclasses import dataclass, field
 
 
-
 def inline_text(text: str) -> str:
     """Running text as every reader renders it: whitespace squashed to single spaces, and no space before closing
     punctuation, which a removed or re-spaced inline element (a citation, a formula) leaves ("Table 1 .")."""
     text = re.sub(r"\s+", " ", text).strip()
     return re.sub(r"(?<=\S) +(?=[.,;:!?)\]](?:\s|$))", "", text)
+
+
+def markdown_table(rows: list[list[str]]) -> str:
+    """Rows of cell texts -> a Markdown table (the first row as its header), as every reader writes a table body:
+    short rows padded to the widest, "|" in a cell escaped, empty rows left out."""
+    rows = [[inline_text(c).replace("|", "\\|") for c in r] for r in rows]
+    rows = [r for r in rows if any(r)]
+    if not rows:
+        return ""
+    width = max(len(r) for r in rows)
+    rows = [r + [""] * (width - len(r)) for r in rows]
+    lines = ["| " + " | ".join(rows[0]) + " |", "|" + "---|" * width] + ["| " + " | ".join(r) + " |" for r in rows[1:]]
+    return "\n".join(lines)
+
+
+def markdown_tables(text: str) -> list[list[list[str]]]:
+    """The Markdown tables in a text (as `markdown_table` writes them) back as rows of cells, header row first."""
+    tables, rows = [], []
+    for line in text.split("\n") + [""]:
+        if line.startswith("| ") and line.endswith("|"):
+            if not re.fullmatch(r"\|(?:---\|)+", line):
+                rows.append([c.strip().replace("\\|", "|") for c in re.split(r"(?<!\\)\|", line[1:-1])])
+        elif line.startswith("|---"):
+            continue
+        elif rows:
+            tables.append(rows)
+            rows = []
+    return tables
 
 
 @dataclass

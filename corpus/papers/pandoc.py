@@ -32,7 +32,7 @@ import subprocess
 from dataclasses import dataclass, field
 
 from corpus.papers.maths import braced, clean_math
-from corpus.papers.model import Paper, Section, inline_text
+from corpus.papers.model import Paper, Section, inline_text, markdown_table
 from corpus.records import Failure
 
 APPENDIX_MARK = "MATCORPUSAPPENDIXMARK"  # \appendix becomes a heading with this text, for the walker to see
@@ -76,7 +76,62 @@ def prepare(source: str) -> str:
         cursor = end
     out.append(source[cursor:])
     text = _VERB.sub(_verb_as_texttt, "".join(out))
+    text = _unwrap_tables(_STARRED_FLOAT.sub(r"\\\1{\2}", text))
     return re.sub(r"\\appendix(?![A-Za-z@])", r"\\section*{" + APPENDIX_MARK + "}", text)
+
+
+# pandoc reads a two-column-wide float (table*, figure*) as an unknown environment and loses its caption: the width
+# means nothing to a text reader, so they become table/figure
+_STARRED_FLOAT = re.compile(r"\\(begin|end)\{(table|figure|sidewaystable|sidewaysfigure)\*\}")
+# boxes that scale a tabular to the column (graphicx's \resizebox/\scalebox, adjustbox): pandoc drops the tabular
+# inside them, so only their content is kept
+_SCALE_BOX = re.compile(r"\\(resizebox\*?\s*\{[^{}]*\}\s*\{[^{}]*\}|scalebox\s*\{[^{}]*\}(?:\[[^\]]*\])?)\s*(?=\{)")
+_ADJUSTBOX = re.compile(r"\\(begin\{adjustbox\}\s*\{[^{}]*\}|end\{adjustbox\})")
+_TABULAR = re.compile(r"\\begin\{(tabular[x*]?|tabulary)\}\s*(?:\[[a-z]\]\s*)?(?=\{)")
+
+
+def _tabular_spec(spec: str) -> str:
+    """A column spec pandoc can parse: siunitx's S columns (`S[table-format=5.0]`) as c, tabularx's X as l (only
+    outside braces: `>{\\raggedright}` keeps its letters)."""
+    out, depth, i = [], 0, 0
+    while i < len(spec):
+        c = spec[i]
+        depth += (c == "{") - (c == "}")
+        if depth == 0 and c in "SX" and (i == 0 or spec[i - 1] != "\\"):
+            out.append("c" if c == "S" else "l")
+            if c == "S" and spec[i + 1 : i + 2] == "[":  # S[table-format=...]
+                i = spec.find("]", i) if "]" in spec[i:] else len(spec) - 1
+        else:
+            out.append(c)
+        i += 1
+    return "".join(out)
+
+
+def _unwrap_tables(text: str) -> str:
+    """Scaling boxes round a tabular opened, and column specs made parseable (see above)."""
+    out, cursor = [], 0
+    for m in _SCALE_BOX.finditer(text):
+        if m.start() < cursor:
+            continue
+        end = braced(text, m.end())
+        out += [text[cursor : m.start()], text[m.end() + 1 : end - 1]]
+        cursor = end
+    text = _ADJUSTBOX.sub("", "".join(out) + text[cursor:])
+    out, cursor = [], 0
+    for m in _TABULAR.finditer(text):
+        if m.start() < cursor:
+            continue
+        i = m.end()
+        if m.group(1) != "tabular":  # tabularx, tabulary and tabular* take a width first
+            i = braced(text, i)
+            while i < len(text) and text[i].isspace():
+                i += 1
+            if text[i : i + 1] != "{":
+                continue
+        end = braced(text, i)
+        out += [text[cursor:i], "{" + _tabular_spec(text[i + 1 : end - 1]) + "}"]
+        cursor = end
+    return "".join(out) + text[cursor:]
 
 
 MAX_REPAIRS = 20  # lines blanked out, one per pandoc parse error, before a paper is given up
@@ -251,18 +306,14 @@ class Walker:
             for body in c[4]:
                 rows += [self._row(r) for r in body[2]] + [self._row(r) for r in body[3]]
             rows += [self._row(r) for r in c[5][1]]
-            rows = [r for r in rows if any(r)]
-            if rows:
-                width = max(len(r) for r in rows)
-                rows = [r + [""] * (width - len(r)) for r in rows]
-                md = ["| " + " | ".join(rows[0]) + " |", "|" + "---|" * width] + ["| " + " | ".join(r) + " |" for r in rows[1:]]
-                text += "\n" + "\n".join(md)
+            if md := markdown_table(rows):
+                text += "\n" + md
         return text if caption or self.keep_tables else None
 
     def _row(self, row: list) -> list[str]:
         cells = []
         for cell in row[1]:
-            text = inline_text(" ".join(self.blocks(cell[4]))).replace("|", "\\|")
+            text = inline_text(" ".join(self.blocks(cell[4])))
             cells.extend([text] + [""] * (cell[3] - 1))  # a cell spanning columns keeps the grid
         return cells
 

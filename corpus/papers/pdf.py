@@ -20,6 +20,7 @@ speed (GROBID needs a JVM server, marker/nougat a GPU), hence this module:
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import statistics
 import subprocess
@@ -29,8 +30,9 @@ from dataclasses import dataclass, field
 
 import pymupdf
 
-from corpus.papers.model import Paper, Section, section_kind
+from corpus.papers.model import Paper, Section, markdown_table, section_kind
 from corpus.papers.ocr import garbage_layer, group_lines, ocr_page_words, tesseract
+from corpus.papers.pdf_tables import TABLE_CAPTION, page_tables, ruled
 from corpus.records import Failure
 
 _LIGATURES = str.maketrans({"ﬀ": "ff", "ﬁ": "fi", "ﬂ": "fl", "ﬃ": "ffi", "ﬄ": "ffl", "ﬅ": "st", "ﬆ": "st", "\u00ad": ""})
@@ -80,6 +82,7 @@ class Block:
     page: int
     bbox: tuple
     lines: list[Line]
+    table: str = ""  # a table body the table finder structured, as Markdown (keep_tables); such a block has no lines
 
     @property
     def text(self) -> str:
@@ -199,7 +202,7 @@ def _is_cover_page(blocks: list["Block"]) -> bool:
 
 def _renumber(block: "Block", shift: int) -> "Block":
     """The same block on another page number (page 0 is the paper's first page once a cover is dropped)."""
-    return Block(block.page + shift, block.bbox, block.lines)
+    return dataclasses.replace(block, page=block.page + shift)
 
 
 def _is_reference_entry(text: str) -> bool:
@@ -235,7 +238,7 @@ def _looks_like_authors(text: str) -> bool:
 
 def _continues(previous: str, text: str) -> bool:
     """Whether `text` carries on a paragraph cut by a column or page break."""
-    return bool(previous) and previous.rstrip()[-1:] not in ".!?:" and text[:1].islower()
+    return bool(previous) and previous.rstrip()[-1:] not in ".!?:|" and text[:1].islower()  # "|": a table's last row
 
 
 def clean(text: str) -> str:
@@ -326,6 +329,13 @@ class PdfExtractor:
                     except (RuntimeError, OSError, subprocess.TimeoutExpired):
                         continue  # this page stays without text and is counted below
                     ocr_pages.append(i + 1)
+            tables = unstructured = 0
+            if self.keep_tables:
+                for i in range(page_count):
+                    if i + 1 not in ocr_pages:
+                        pages[i], structured, captions = self._with_tables(doc[i], pages[i])
+                        tables += structured
+                        unstructured += max(0, captions - structured)
         _repair_math_font(pages)
         no_text = [i + 1 for i, blocks in enumerate(pages) if sum(len(b.text) for b in blocks) < self.min_chars_per_page]
         if len(no_text) == page_count:
@@ -351,6 +361,9 @@ class PdfExtractor:
         paper.metadata["no_text_pages"] = no_text
         if ocr_pages:
             paper.metadata["ocr_pages"] = ocr_pages
+        if self.keep_tables:
+            paper.metadata["tables"] = tables
+            paper.metadata["tables_unstructured"] = unstructured  # their bodies are kept as plain lines
         return PdfText(paper, page_count, no_text)
 
     # ---- OCR (pages without a usable text layer) -------------------------------------------
@@ -373,6 +386,29 @@ class PdfExtractor:
             x1, y1 = max(b[1][2] for b in lines), max(b[1][3] for b in lines)
             blocks.append(Block(number, (x0 / width, y0 / height, x1 / width, y1 / height), made))
         return blocks
+
+    # ---- tables (keep_tables) ---------------------------------------------------------------
+    def _with_tables(self, page: pymupdf.Page, blocks: list[Block]) -> tuple[list[Block], int, int]:
+        """(the page's blocks with each structured table in place of the text blocks inside it, tables structured,
+        table captions on the page)."""
+        captions = sum(1 for b in blocks if TABLE_CAPTION.match(b.text) and _CAPTION.match(b.text))
+        try:
+            if not captions and not ruled(page):
+                return blocks, 0, 0  # the finder is slow: only pages that may hold a table
+            found = page_tables(page)
+        except Exception:  # noqa: BLE001 - the finder failing on a hostile page leaves the page as text
+            return blocks, 0, captions
+        width, height = page.rect.width, page.rect.height
+        for table in found:
+            x0, y0, x1, y1 = table.bbox
+            box = (x0 / width, y0 / height, x1 / width, y1 / height)
+
+            def inside(b: Block) -> bool:
+                cx, cy = (b.bbox[0] + b.bbox[2]) / 2, (b.bbox[1] + b.bbox[3]) / 2
+                return box[0] - 0.005 <= cx <= box[2] + 0.005 and box[1] - 0.005 <= cy <= box[3] + 0.005
+
+            blocks = [b for b in blocks if b.table or not inside(b)] + [Block(blocks[0].page if blocks else page.number, box, [], markdown_table(table.rows))]
+        return blocks, len(found), captions
 
     # ---- page level ---------------------------------------------------------------------
     def _page_blocks(self, page: pymupdf.Page, number: int) -> list[Block]:
@@ -415,7 +451,7 @@ class PdfExtractor:
             for b in blocks:
                 if in_margin(b):
                     b.lines = [ln for ln in b.lines if key(ln) not in repeated and not re.fullmatch(r"[#\s\-–—/|.]*(?:page|p\.)?[#\s\-–—/|.]*", key(ln))]
-                if b.lines:
+                if b.lines or b.table:
                     kept.append(b)
             out.append(kept)
         return out
@@ -478,6 +514,9 @@ class PdfExtractor:
             pending.clear()
             paras.append(text)
 
+        for i in range(len(blocks) - 1):  # a caption set below its table is read before it, as it is everywhere else
+            if blocks[i].table and TABLE_CAPTION.match(blocks[i + 1].text) and not (i and TABLE_CAPTION.match(blocks[i - 1].text)):
+                blocks[i], blocks[i + 1] = blocks[i + 1], blocks[i]
         refs_at = self._references_start(blocks)
         for i, b in enumerate(blocks):
             text = b.text
@@ -507,6 +546,13 @@ class PdfExtractor:
                 continue
             if refs_started and not _is_prose(text):
                 continue  # inside the reference list: only clear prose (a column that goes on) survives
+            if b.table:
+                target = current.paragraphs if self.caption_placement == "inline" else pending
+                if target and TABLE_CAPTION.match(target[-1]) and "\n|" not in target[-1]:
+                    target[-1] += "\n" + b.table  # the body follows its caption, as the XML and LaTeX readers write it
+                else:
+                    target.append(b.table)
+                continue
             if b.size < 0.8 * body_size:
                 continue  # figure labels, legends, footnotes in small type
             heading, rest = self._split_heading(b, body_size)

@@ -20,7 +20,7 @@ import defusedxml
 import defusedxml.ElementTree as SafeET
 
 from corpus.papers.maths import mathml_to_latex, publisher_tex
-from corpus.papers.model import inline_text
+from corpus.papers.model import inline_text, markdown_table
 from corpus.records import Failure
 
 _SAFE_DOCTYPE = re.compile(
@@ -212,9 +212,8 @@ def year_of(value: str | None) -> int | None:
 
 
 def table_text(table: Element, row: str, cells: tuple[str, ...] | None = None) -> str:
-    """A table body as text: one line a row, cells joined by " | " (kept only with keep_tables)."""
-    lines = [" | ".join(plain_text(c) for c in r if cells is None or local(c.tag) in cells) for r in descendants(table, row)]
-    return "\n".join(line for line in lines if line.strip(" |"))
+    """A table body as a Markdown table, one row per `row` element (kept only with keep_tables)."""
+    return markdown_table([[plain_text(c) for c in r if cells is None or local(c.tag) in cells] for r in descendants(table, row)])
 
 
 def bib_label(title: str, first_author: str | None) -> str:
