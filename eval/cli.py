@@ -11,8 +11,14 @@
   mateval rigidity [NAME=]RUN_DIR ... --out DIR [--general general] [--baseline NAME=scores.json]
                                   adaptation rigidity of several training lineages (eval/rigidity.py)
   mateval crystal-metrics GENERATED --reference TEST.csv [--out FILE] [--no-coverage]
+                          [--workers N] [--cache FILE | --no-cache] [--time-limit S]
                                   CDVAE's validity, coverage and property metrics of generated crystals
-                                  (CIF, crystal strings in JSON Lines, or LLaMat's parsed CSV); eval/crystal_metrics.py
+                                  (CIF, crystal strings in JSON Lines, or LLaMat's parsed CSV); eval/crystal_metrics.py.
+                                  Coverage fingerprints run on all cores and are cached (eval/fingerprints.py).
+                                  A file that carries each prompt's formula and space group (LLaMat's CSV columns
+                                  pretty_formula, spacegroup_number) also gets LLaMat's conditional-generation
+                                  metrics: parse success, formula match, valid match rate, space-group match, by
+                                  crystal system and element count (eval/conditional_generation.py)
 
 A run writes OUT/predictions.jsonl (id, task, prediction, reference), OUT/scores.json and
 OUT/scores.csv (one row per task and metric) and OUT/report.md, where each score stands beside the
@@ -137,21 +143,50 @@ def items_command(args) -> int:
 
 
 def crystal_metrics_command(args) -> int:
-    from eval.crystal_metrics import cutoffs_for, metrics, read_generations, reference_structures
+    from eval.conditional_generation import conditional_metrics
+    from eval.crystal_metrics import cutoffs_for, metrics, read_generations_and_prompts, reference_structures
+    from eval.fingerprints import default_cache
 
     for path, flag in ((args.generated, "GENERATED"), (args.reference, "--reference")):
         if not os.path.exists(path):
             raise ValueError(f"{flag}: {path} does not exist")
-    read = read_generations(args.generated)
+    if args.workers is not None and args.workers < 1:
+        raise ValueError("--workers: at least 1")
+    if args.time_limit <= 0:
+        raise ValueError("--time-limit: seconds, more than 0")
+    start = time.perf_counter()
+    read, prompts = read_generations_and_prompts(args.generated)
     reference = reference_structures(args.reference)
+    cache = None if args.no_cache else (args.cache or default_cache())
     result = metrics([s for s, _ in read], reference, None if args.no_coverage else cutoffs_for(args.reference),
-                     outcomes=[o for _, o in read])
+                     outcomes=[o for _, o in read], workers=args.workers, cache=cache, time_limit=args.time_limit)
+    if prompts is not None:  # generations asked for a formula and space group: LLaMat's conditional metrics too
+        result.update(conditional_metrics([s for s, _ in read], [f for f, _ in prompts], [g for _, g in prompts]))
+    result["seconds"] = round(time.perf_counter() - start, 2)
     text = json.dumps(result, indent=2)
     if args.out:
         with open(args.out, "w") as f:
             f.write(text + "\n")
     print(text)
+    print(crystal_summary(result), file=sys.stderr)
     return 0
+
+
+def crystal_summary(result: dict) -> str:
+    """The metrics as the paper's tables write them (fractions) beside ours (percentages), and the outcomes."""
+    from eval.crystal_metrics import OUTCOMES
+
+    lines = ["| metric | % | fraction (the paper's form) |", "|---|---:|---:|"]
+    for key, value in result.items():
+        if key.startswith(("structural_validity", "compositional_validity", "validity", "cov_", "parse_success", "formula_match",
+                           "valid_match_rate", "spacegroup_match")):
+            lines.append(f"| {key} | {value:.2f} | {value / 100:.4f} |")
+    outcomes = ", ".join(f"{k} {result.get(f'outcome_{k}', 0)}" for k in OUTCOMES)
+    lines.append(f"\n{result['generations']} generations: {outcomes}")
+    if "coverage_seconds" in result:
+        lines.append(f"coverage fingerprints: ok {result['coverage_ok']}, timeout {result['coverage_timeout']}, failed "
+                     f"{result['coverage_failed']}, small cell {result['coverage_small_cell']}; {result['coverage_seconds']:.1f} s")
+    return "\n".join(lines)
 
 
 def rigidity_command(args) -> int:
@@ -193,6 +228,12 @@ def main(argv: list[str] | None = None) -> int:
     c.add_argument("--reference", required=True, help="the benchmark test split (CDVAE CSV with a cif column)")
     c.add_argument("--out")
     c.add_argument("--no-coverage", action="store_true", help="skip the fingerprint coverage (the slow part)")
+    c.add_argument("--workers", type=int, help="fingerprint processes (default: every core)")
+    c.add_argument("--cache", help="fingerprint cache file (default: $XDG_CACHE_HOME/mateval/fingerprints.sqlite); "
+                                   "the reference split is fingerprinted once")
+    c.add_argument("--no-cache", action="store_true", help="neither read nor write the fingerprint cache")
+    c.add_argument("--time-limit", type=float, default=60.0, help="seconds per crystal's fingerprint; past it the crystal "
+                                                                  "is a counted timeout, left out of coverage (default 60)")
     r = sub.add_parser("rigidity", help="domain-loss reduction, forgetting and task gain of training lineages")
     r.add_argument("runs", nargs="+", help="training output folders ([NAME=]DIR), one per lineage")
     r.add_argument("--out", required=True)

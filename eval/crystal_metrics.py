@@ -33,11 +33,12 @@ import itertools
 import json
 import os
 import re
+import time
 import warnings
 from collections import Counter
 
 import numpy as np
-from pymatgen.core import Composition, Lattice, Structure
+from pymatgen.core import Lattice, Structure
 from pymatgen.core.periodic_table import DummySpecies, get_el_sp
 
 CUTOFFS = {"mp_20": (0.4, 10.0), "perov_5": (0.2, 4.0), "carbon_24": (0.2, 4.0)}
@@ -147,10 +148,23 @@ def read_generations(path: str) -> list[tuple[Structure | None, str]]:
     """One (structure or None, outcome) per generation of a file: CSV (a `cif` column, or LLaMat's parsed
     `lengths, angles, species, coords`), JSON Lines (`prediction` or `text`), or CIF. A row that cannot be read is
     an outcome, never an exception."""
+    return read_generations_and_prompts(path)[0]
+
+
+def read_generations_and_prompts(path: str) -> tuple[list[tuple[Structure | None, str]], list[tuple] | None]:
+    """`read_generations`, and the (formula, space group) each generation was asked for, one per generation, when
+    the file says (CSV columns `pretty_formula`/`formula` and `spacegroup_number`/`spacegroup`, as LLaMat's
+    conditional-generation files have them; the same keys in JSON Lines); None when it does not (CIF files, or no
+    formula anywhere)."""
+    from eval.conditional_generation import has_prompts, prompt_of
+
     csv.field_size_limit(1 << 30)
     if path.endswith(".csv"):
         with open(path, newline="", encoding="utf-8", errors="replace") as f:
-            rows = list(csv.DictReader(f))
+            reader = csv.DictReader(f)
+            rows = list(reader)
+            fields = reader.fieldnames or []
+        prompts = [prompt_of(row) for row in rows] if has_prompts(fields) else None
         out = []
         for row in rows:
             if "cif" in row:
@@ -169,25 +183,28 @@ def read_generations(path: str) -> list[tuple[Structure | None, str]]:
                 out.append((None, e.outcome))
             except Exception:  # noqa: BLE001 - whatever else a row holds, it is counted, not fatal
                 out.append((None, "not_parsed"))
-        return out
+        return out, prompts
     if path.endswith((".jsonl", ".json")):
-        out = []
+        out, prompts = [], []
         with open(path, encoding="utf-8", errors="replace") as f:
             for line in f:
                 if not line.strip():
                     continue
                 try:
                     row = json.loads(line)
-                    text = str(row.get("prediction") or row.get("text") or "") if isinstance(row, dict) else ""
                 except json.JSONDecodeError:
+                    row = None
+                if not isinstance(row, dict):
                     out.append((None, "not_parsed"))
+                    prompts.append((None, None))
                     continue
-                out.append(parse_generation(text))
-        return out
+                out.append(parse_generation(str(row.get("prediction") or row.get("text") or "")))
+                prompts.append(prompt_of(row))
+        return out, (prompts if any(f is not None for f, _ in prompts) else None)
     from corpus.crystals.structures import cif_blocks
 
     with open(path, encoding="utf-8", errors="replace") as f:
-        return [parse_generation(block) for _, block in cif_blocks(f.read())]
+        return [parse_generation(block) for _, block in cif_blocks(f.read())], None
 
 
 def structure_validity(crystal: Structure, cutoff: float = 0.5) -> bool:
@@ -240,56 +257,38 @@ def composition_validity(crystal: Structure) -> bool:
     return smact_validity(tuple(e.symbol for e in elements), tuple(int(c) for c in counts))
 
 
-def _fingerprints(crystals: list[Structure]) -> tuple[list, list]:
-    """CDVAE's fingerprints of each crystal: the mean CrystalNN "ops" site fingerprint and the magpie composition
-    fingerprint, or (None, None) where the structure fingerprint cannot be computed or the cell is under 0.1 Å³
-    (CDVAE then leaves the crystal out of coverage, while it still counts in precision's denominator)."""
-    from matminer.featurizers.composition.composite import ElementProperty
-    from matminer.featurizers.site.fingerprint import CrystalNNFingerprint
-
-    site_fp = CrystalNNFingerprint.from_preset("ops")
-    comp_fp = ElementProperty.from_preset("magpie", impute_nan=True)
-    structs, comps = [], []
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        for c in crystals:
-            if c.volume < 0.1:  # CDVAE: "unrealistically small lattice", not a constructed crystal (and CrystalNN stalls on it)
-                structs.append(None)
-                comps.append(None)
-                continue
-            try:
-                struct = np.mean([site_fp.featurize(c, i) for i in range(len(c))], axis=0)
-                comp = np.asarray(comp_fp.featurize(Composition(c.composition)), dtype=float)
-            except Exception:  # noqa: BLE001 - as CDVAE: a crystal without a fingerprint is left out of coverage
-                struct, comp = None, None
-            structs.append(struct)
-            comps.append(comp)
-    return structs, comps
-
-
 def coverage(generated: list[Structure], reference: list[Structure], struc_cutoff: float, comp_cutoff: float,
-             generations: int | None = None) -> dict:
+             generations: int | None = None, workers: int | None = None, cache: str | None = None,
+             time_limit: float = 60.0) -> dict:
     """CDVAE's COV-R (share of reference crystals with some generation within both cutoffs, the nearest by structure
     and the nearest by composition taken separately, as CDVAE does) and COV-P (generations within both cutoffs of
-    some reference crystal, over `generations`: every generation made, as CDVAE counts them before filtering)."""
+    some reference crystal, over `generations`: every generation made, as CDVAE counts them before filtering).
+    Fingerprints come from eval/fingerprints.py (parallel, cached, time-limited); how each generation's fingerprint
+    ended is counted in `coverage_<status>` (they add up to the generations given)."""
     from scipy.spatial.distance import cdist
 
+    from eval.fingerprints import STATUSES, fingerprints
+
     generations = len(generated) if generations is None else generations
-    gs, gc = _fingerprints(generated)
-    keep = [i for i, (a, b) in enumerate(zip(gs, gc)) if a is not None and b is not None]
-    if not keep or not reference or not generations:
-        return {"cov_recall": 0.0, "cov_precision": 0.0}
-    rs, rc = _fingerprints(reference)
-    rkeep = [i for i, (a, b) in enumerate(zip(rs, rc)) if a is not None and b is not None]
-    gs, gc = np.array([gs[i] for i in keep]), np.array([gc[i] for i in keep])
-    rs, rc = np.array([rs[i] for i in rkeep]), np.array([rc[i] for i in rkeep])
+    start = time.perf_counter()
+    gfp = fingerprints(generated, workers, cache, time_limit, label="generations")
+    seconds = time.perf_counter() - start
+    counts = Counter(f.status for f in gfp)
+    out = {**{f"coverage_{k}": counts.get(k, 0) for k in STATUSES}, "coverage_seconds": round(seconds, 2),
+           "coverage_seconds_per_structure": round(seconds / max(1, len(generated)), 4)}
+    rfp = [f for f in fingerprints(reference, workers, cache, time_limit, label="reference") if f.status == "ok"]
+    kept = [f for f in gfp if f.status == "ok"]
+    if not kept or not rfp or not generations:
+        return {"cov_recall": 0.0, "cov_precision": 0.0, **out}
+    gs, gc = np.array([f.structure for f in kept]), np.array([f.composition for f in kept])
+    rs, rc = np.array([f.structure for f in rfp]), np.array([f.composition for f in rfp])
     mean, std = rc.mean(axis=0), rc.std(axis=0)
     std[std == 0] = 1.0
     gc, rc = (gc - mean) / std, (rc - mean) / std
     struc, comp = cdist(gs, rs), cdist(gc, rc)
     recall = np.mean((struc.min(axis=0) <= struc_cutoff) & (comp.min(axis=0) <= comp_cutoff))
     precision = np.sum((struc.min(axis=1) <= struc_cutoff) & (comp.min(axis=1) <= comp_cutoff)) / generations
-    return {"cov_recall": 100 * float(recall), "cov_precision": 100 * float(precision)}
+    return {"cov_recall": 100 * float(recall), "cov_precision": 100 * float(precision), **out}
 
 
 def _checked(fn, crystal: Structure) -> bool | None:
@@ -304,7 +303,7 @@ def _checked(fn, crystal: Structure) -> bool | None:
 
 
 def metrics(generated: list[Structure | None], reference: list[Structure], cutoffs: tuple[float, float] | None = (0.4, 10.0),
-            outcomes: list[str] | None = None) -> dict:
+            outcomes: list[str] | None = None, workers: int | None = None, cache: str | None = None, time_limit: float = 60.0) -> dict:
     """CDVAE's metrics over every generation, with `outcomes`: how each generation ended (scored, or why not), so
     that the counts reconcile (the `outcome_*` counts add up to `generations`). Without `outcomes`, a None is
     `not_parsed`."""
@@ -339,7 +338,7 @@ def metrics(generated: list[Structure | None], reference: list[Structure], cutof
         out["wdist_num_elems"] = float(wasserstein_distance([len(c.composition.elements) for c in valid],
                                                             [len(c.composition.elements) for c in reference]))
     if cutoffs:  # CDVAE: every generation that makes a structure, valid or not; precision over all generations
-        out.update(coverage(parsed, reference, *cutoffs, generations=len(generated)))
+        out.update(coverage(parsed, reference, *cutoffs, generations=len(generated), workers=workers, cache=cache, time_limit=time_limit))
     return out
 
 

@@ -15,7 +15,9 @@
 - Crystal understanding: every number of the reference matched within 1% (space group: its
   number), else the first word, case-insensitive.
 - Crystal generation: CDVAE's validity (over all generations and over parsed ones), coverage and
-  Wasserstein distances, all generations of the run against the test crystals they were asked for.
+  Wasserstein distances, all generations of the run against the test crystals they were asked for; and LLaMat's
+  conditional-generation metrics (formula match, parse success, valid match rate, space-group match, by crystal
+  system and element count: eval/conditional_generation.py) against each prompt's formula and space group.
 All scores are percentages (0-100) except Jaro-Winkler similarity and the SIE F1s (0-1, as the
 paper prints them).
 """
@@ -254,10 +256,15 @@ def score_generation(task: str, pairs: list[tuple]) -> dict:
     """All generations together against the structures they were asked for (CDVAE's metrics, eval/crystal_metrics.py)."""
     from eval.crystal_metrics import cutoffs_for, metrics, parse_generation, parse_structure
 
+    from eval.conditional_generation import conditional_metrics
+
     reference = [s for s in (parse_structure(item.reference) for item, _ in pairs) if s is not None]
     read = [parse_generation(p) if p else (None, "empty") for _, p in pairs]
-    return metrics([s for s, _ in read], reference, cutoffs_for(pairs[0][0].meta.get("reference_set", "")) if pairs else None,
-                   outcomes=[o for _, o in read])
+    out = metrics([s for s, _ in read], reference, cutoffs_for(pairs[0][0].meta.get("reference_set", "")) if pairs else None,
+                  outcomes=[o for _, o in read])
+    # each item asked for a formula and a space group: LLaMat's conditional-generation metrics
+    out.update(conditional_metrics([s for s, _ in read], [i.meta.get("formula") for i, _ in pairs], [i.meta.get("spacegroup") for i, _ in pairs]))
+    return out
 
 
 SCORERS = {"matnlp": score_matnlp, "matsie": score_sie, "mascqa": score_mascqa, "crystal_understanding": score_crystal,

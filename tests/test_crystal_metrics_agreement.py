@@ -34,7 +34,10 @@ def _agree(texts: list[str], n_reference: int) -> tuple[dict, dict]:
     assert (ours["generations"], ours["parsed"]) == (theirs["generations"], theirs["parsed"])
     outcomes = {k: v for k, v in ours.items() if k.startswith("outcome_")}  # ours alone says how each one ended
     assert sum(outcomes.values()) == ours["generations"] and outcomes["outcome_scored"] == ours["parsed"]
-    ours = {k: v for k, v in ours.items() if k not in outcomes}
+    # ours alone also says how each parsed generation's coverage fingerprint ended, and how long it took
+    statuses = {k: v for k, v in ours.items() if k.startswith("coverage_") and not k.startswith("coverage_seconds")}
+    assert sum(statuses.values()) == ours["parsed"], statuses
+    ours = {k: v for k, v in ours.items() if k not in outcomes and not k.startswith("coverage_")}
     assert ours.keys() == theirs.keys()
     for key in ours:
         bar = 0.005 if key.startswith("wdist_") else 0.5

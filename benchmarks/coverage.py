@@ -1,0 +1,129 @@
+"""Coverage of 10,000 generated crystals: eval/fingerprints.py (symmetry-distinct sites, a worker per core, disk
+cache, per-crystal time limit) against CDVAE's way (every site fingerprinted, one process), in the same run.
+
+Generations: real MP-20 crystals (samples/crystals/mp_20 train + val) written as LLaMat crystal strings (lengths to
+0.1 Å, angles to 1°, coordinates to 0.01), a third as they are, two thirds with their fractional coordinates moved
+by Gaussian noise (σ 0.01 and 0.02, seed 0) as a model's imperfect samples are, cycled up to `--n`; read back
+through `read_generations` like a user's file. Reference: samples/crystals/mp_20/test.csv (142 crystals; the full
+MP-20 test split is not in ../shared/data). The baseline is timed on the first `--baseline-n` generations and
+extrapolated per crystal; ours is timed on the same ones (agreement: largest fingerprint difference, and the
+coverage both give) and then on all `--n`, once with an empty cache and once from it.
+
+    .venv/bin/python benchmarks/coverage.py [--n 10000] [--baseline-n 200] [--workers 2] [--json FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import statistics
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from corpus.crystals.text import crystal_string  # noqa: E402
+from eval.crystal_metrics import coverage, read_generations, reference_structures  # noqa: E402
+from eval.fingerprints import fingerprints  # noqa: E402
+
+MP20 = ROOT / "samples" / "crystals" / "mp_20"
+
+
+def cdvae_fingerprints(crystals):
+    """CDVAE's `compute_cov` fingerprinting as mateval did it before: every site's CrystalNN fingerprint, one process."""
+    from matminer.featurizers.composition.composite import ElementProperty
+    from matminer.featurizers.site.fingerprint import CrystalNNFingerprint
+    from pymatgen.core import Composition
+
+    site_fp = CrystalNNFingerprint.from_preset("ops")
+    comp_fp = ElementProperty.from_preset("magpie", impute_nan=True)
+    out = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for c in crystals:
+            try:
+                out.append((np.mean([site_fp.featurize(c, i) for i in range(len(c))], axis=0),
+                            np.asarray(comp_fp.featurize(Composition(c.composition)), dtype=float)))
+            except Exception:  # noqa: BLE001
+                out.append((None, None))
+    return out
+
+
+def generations(n: int, folder: str) -> str:
+    rng = np.random.default_rng(0)
+    crystals = reference_structures(str(MP20 / "train.csv")) + reference_structures(str(MP20 / "val.csv"))
+    random.Random(0).shuffle(crystals)
+    path = os.path.join(folder, "generations.jsonl")
+    with open(path, "w") as f:
+        for i in range(n):
+            c = crystals[i % len(crystals)].copy()
+            sigma = (0.0, 0.01, 0.02)[i % 3]
+            if sigma:
+                for j in range(len(c)):
+                    c.replace(j, c[j].species, np.mod(c[j].frac_coords + rng.normal(0, sigma, 3), 1.0))
+            f.write(json.dumps({"id": i, "prediction": crystal_string(c)}) + "\n")
+    return path
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--n", type=int, default=10000)
+    parser.add_argument("--baseline-n", type=int, default=200)
+    parser.add_argument("--workers", type=int, default=os.cpu_count())
+    parser.add_argument("--json")
+    args = parser.parse_args()
+    tmp = tempfile.mkdtemp(prefix="coverage-bench-")
+    read = read_generations(generations(args.n, tmp))
+    generated = [s for s, _ in read if s is not None]
+    reference = reference_structures(str(MP20 / "test.csv"))
+    sites = [len(c) for c in generated]
+    print(f"{len(read)} generations, {len(generated)} structures (median {statistics.median(sites)} sites, max {max(sites)}); "
+          f"reference {len(reference)}", flush=True)
+
+    subset = generated[: args.baseline_n]
+    start = time.perf_counter()
+    base = cdvae_fingerprints(subset)
+    base_s = (time.perf_counter() - start) / len(subset)
+    start = time.perf_counter()
+    ours = fingerprints(subset, args.workers, None, progress=False)
+    ours_s = (time.perf_counter() - start) / len(subset)
+    diffs = [float(np.abs(a - f.structure).max()) for (a, _), f in zip(base, ours) if a is not None and f.structure is not None]
+    start = time.perf_counter()
+    single = fingerprints(subset, 1, None, progress=False)
+    single_s = (time.perf_counter() - start) / len(subset)
+    print(f"subset of {len(subset)}: CDVAE way {base_s:.3f} s/crystal; ours {ours_s:.3f} s/crystal on {args.workers} workers, "
+          f"{single_s:.3f} on 1 (symmetry alone {base_s / single_s:.2f}x, all {base_s / ours_s:.2f}x); "
+          f"largest fingerprint difference {max(diffs):.2e} (median {statistics.median(diffs):.1e})", flush=True)
+
+    cache = os.path.join(tmp, "fingerprints.sqlite")
+    start = time.perf_counter()
+    cold = coverage(generated, reference, 0.4, 10.0, generations=len(read), workers=args.workers, cache=cache)
+    cold_s = time.perf_counter() - start
+    start = time.perf_counter()
+    warm = coverage(generated, reference, 0.4, 10.0, generations=len(read), workers=args.workers, cache=cache)
+    warm_s = time.perf_counter() - start
+    assert warm["cov_recall"] == cold["cov_recall"] and warm["cov_precision"] == cold["cov_precision"]
+    result = {
+        "generations": len(read), "structures": len(generated), "reference": len(reference), "workers": args.workers,
+        "baseline_s_per_crystal": round(base_s, 4), "ours_s_per_crystal_subset": round(ours_s, 4),
+        "ours_one_worker_s_per_crystal_subset": round(single_s, 4), "speedup_subset": round(base_s / ours_s, 2),
+        "max_fingerprint_difference": max(diffs), "baseline_extrapolated_s": round(base_s * len(generated), 1),
+        "ours_cold_s": round(cold_s, 1), "ours_cached_s": round(warm_s, 2), "coverage": cold,
+    }
+    print(f"all {len(generated)}: ours {cold_s:.0f} s with an empty cache (reference included), {warm_s:.1f} s from the cache; "
+          f"the CDVAE way, extrapolated: {base_s * len(generated):.0f} s; COV-R {cold['cov_recall']:.2f} COV-P {cold['cov_precision']:.2f}; "
+          f"timeouts {cold['coverage_timeout']}, failed {cold['coverage_failed']}")
+    if args.json:
+        Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
