@@ -4,7 +4,9 @@
   mateval run --endpoint URL --endpoint-model NAME    an OpenAI-compatible server (vLLM, ...);
                                   the key, if any, from $MATEVAL_API_KEY
   mateval run --predictions FILE  predictions made anywhere: JSON Lines {id, prediction}
-  common: --tasks matnlp,matsie,mascqa,crystal_understanding,crystal_generation (default: all)
+  common: --tasks matnlp,matsie,mascqa,crystal_understanding,crystal_generation (the default),
+                  general_english (SQuAD, HellaSwag, BoolQ, ARC, PIQA; 28k items: use --limit for a quick look)
+          --story-cloze FILE (StoryCloze, official CSV, with general_english)
           --limit N (first N items per task)
           --data ../shared/data (the layout of the shared data folder)  --out DIR
   mateval items --tasks ... --out FILE   the items (id, task, system, question) to predict elsewhere
@@ -48,7 +50,11 @@ def _items(args):
             raise ValueError(f"--tasks: unknown task group {g!r}; known: {', '.join(GROUPS)}")
     if not os.path.isdir(args.data):
         raise ValueError(f"--data: {args.data} is not a folder")
-    items = load(groups, args.data)
+    if args.story_cloze and not os.path.isfile(args.story_cloze):
+        raise ValueError(f"--story-cloze: {args.story_cloze} is not a file")
+    if args.story_cloze and "general_english" not in groups:
+        raise ValueError("--story-cloze: StoryCloze is a general_english task; add general_english to --tasks")
+    items = load(groups, args.data, story_cloze=args.story_cloze)
     if args.limit:
         seen = defaultdict(int)
         kept = []
@@ -91,7 +97,9 @@ def write_report(out: str, scores: dict, backend: str, reference: str, timings: 
         w.writeheader()
         w.writerows(rows)
     lines = [f"# mateval: {backend}", "", "Paper values: LLaMat (Mishra et al.), `reference/*.csv`; blank where the paper reports "
-             "none for that task and metric. Our MatNLP test side is our own hashed split of the public files (eval/items.py).", "",
+             "none for that task and metric. Our MatNLP test side is our own hashed split of the public files (eval/items.py). "
+             "SQuAD: the paper's micro-F1 stands beside SQuAD's official token F1 (comparable in kind: the paper does not "
+             "define F1 on spans).", "",
              "| task | metric | items | this model | " + " | ".join(MODELS) + " | seconds |",
              "|---|---|---:|---:|" + "---:|" * len(MODELS) + "---:|"]
     for r in rows:
@@ -214,6 +222,9 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("--limit", type=int, default=0, help="at most N items per task (0: all)")
         p.add_argument("--data", default=DEFAULT_DATA, help="data root laid out like ../shared/data")
         p.add_argument("--out", required=True)
+        p.add_argument("--story-cloze", help="StoryCloze in its official CSV layout (InputStoryid, InputSentence1..4, "
+                                            "RandomFifthSentenceQuiz1/2, AnswerRightEnding): a general_english task "
+                                            "read from where the user keeps it (it may not be redistributed)")
         if name == "run":
             p.add_argument("--model")
             p.add_argument("--endpoint")

@@ -15,7 +15,10 @@ Task groups and where their items come from (defaults under ../shared/data):
                          crystals, answers from pymatgen.
   crystal_generation     "generate a crystal of this formula in this space group" for every benchmark
                          test crystal; the generations are scored together (eval/crystal_metrics.py:
-                         validity, coverage, property distances) against the test set.
+                         validity, coverage, property distances) against the test set, and each against
+                         its prompt (eval/conditional_generation.py: formula and space-group match).
+  general_english        the retention axis: SQuAD, HellaSwag, BoolQ, ARC, PIQA from eval/general_english/,
+                         StoryCloze from a path the user gives (eval/general_english.py).
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ import os
 import random
 from dataclasses import dataclass, field
 
-GROUPS = ("matnlp", "matsie", "mascqa", "crystal_understanding", "crystal_generation")
+GROUPS = ("matnlp", "matsie", "mascqa", "crystal_understanding", "crystal_generation", "general_english")
 
 
 @dataclass
@@ -109,10 +112,15 @@ def crystal_generation(paths: list[str], seed: int = 0) -> list[Item]:
     return out
 
 
-def load(groups: list[str], data: str, crystal_paths: list[str] | None = None) -> list[Item]:
-    """Items of the chosen groups from a data root laid out like ../shared/data."""
+def load(groups: list[str], data: str, crystal_paths: list[str] | None = None, story_cloze: str | None = None) -> list[Item]:
+    """Items of the chosen groups from a data root laid out like ../shared/data (StoryCloze from its own path)."""
     items = []
     for g in groups:
+        if g == "general_english":
+            from eval.general_english import general_english
+
+            items += general_english(os.path.join(data, "eval", "general_english"), story_cloze)
+            continue
         if g == "matnlp":
             items += matnlp(os.path.join(data, "eval", "matsci_nlp"))
         elif g == "matsie":

@@ -11,7 +11,10 @@ pretraining), and reports per lineage:
                                  the general ones, `--general`, default `general`)
   domain_reduction_per_btok      (start - end) / tokens trained, per billion tokens
   general_drift                  general-component loss end - start (> 0: forgetting)
-  task_gain                      mean over shared task metrics of (run score - baseline score)
+  task_gain                      mean over shared materials-task metrics of (run score - baseline score)
+  general_task_change            the same over the general-English tasks (eval/general_english.py), when both
+                                 score files have them: the general axis measured on tasks, beside general_drift
+                                 measured on loss (< 0: forgetting)
 
 into OUT/rigidity.json, rigidity.csv, rigidity.md and rigidity.svg (loss against tokens).
 """
@@ -21,6 +24,8 @@ from __future__ import annotations
 import csv
 import json
 import os
+
+from eval.general_english import TASKS as GENERAL_TASKS
 
 
 def _lineage(spec: str) -> tuple[str, str]:
@@ -54,7 +59,7 @@ def analyse(runs: list[str], general: list[str], baselines: dict[str, str]) -> l
                "domain_loss_start": d0, "domain_loss_end": d1,
                "domain_reduction_per_btok": (d0 - d1) / max(last["tokens"] - first["tokens"], 1) * 1e9,
                "general_drift": (sum(last[c] for c in gen) - sum(first[c] for c in gen)) / len(gen) if gen else None,
-               "task_gain": None, "curve": curve}
+               "task_gain": None, "general_task_change": None, "curve": curve}
         scores_file = os.path.join(path, "mateval", "scores.json")
         if name in baselines and os.path.exists(scores_file):
             with open(scores_file) as f:
@@ -62,8 +67,12 @@ def analyse(runs: list[str], general: list[str], baselines: dict[str, str]) -> l
             with open(baselines[name]) as f:
                 base = _mean_metric(json.load(f))
             shared = sorted(set(mine) & set(base))
-            if shared:
-                row["task_gain"] = sum(mine[k] - base[k] for k in shared) / len(shared)
+            domain_keys = [k for k in shared if k[0] not in GENERAL_TASKS]
+            general_keys = [k for k in shared if k[0] in GENERAL_TASKS]
+            if domain_keys:
+                row["task_gain"] = sum(mine[k] - base[k] for k in domain_keys) / len(domain_keys)
+            if general_keys:
+                row["general_task_change"] = sum(mine[k] - base[k] for k in general_keys) / len(general_keys)
         rows.append(row)
     return rows
 
@@ -92,7 +101,8 @@ def plot(rows: list[dict], general: list[str], path: str) -> None:
     plt.close(fig)
 
 
-COLUMNS = ["lineage", "tokens", "domain_loss_start", "domain_loss_end", "domain_reduction_per_btok", "general_drift", "task_gain"]
+COLUMNS = ["lineage", "tokens", "domain_loss_start", "domain_loss_end", "domain_reduction_per_btok", "general_drift", "task_gain",
+           "general_task_change"]
 
 
 def write(rows: list[dict], general: list[str], out: str) -> None:

@@ -18,6 +18,8 @@
   Wasserstein distances, all generations of the run against the test crystals they were asked for; and LLaMat's
   conditional-generation metrics (formula match, parse success, valid match rate, space-group match, by crystal
   system and element count: eval/conditional_generation.py) against each prompt's formula and space group.
+- General English (eval/general_english.py): SQuAD's official exact match and token F1; the multiple-choice
+  sets (HellaSwag, BoolQ, ARC, PIQA, StoryCloze) mapped to the nearest allowed answer, then micro/macro F1.
 All scores are percentages (0-100) except Jaro-Winkler similarity and the SIE F1s (0-1, as the
 paper prints them).
 """
@@ -26,12 +28,14 @@ from __future__ import annotations
 
 import json
 import re
+import string
 from collections import Counter, defaultdict
 
 from rapidfuzz import process
 from rapidfuzz.distance import JaroWinkler, Levenshtein
 from sklearn.metrics import f1_score
 
+_PUNCTUATION = set(string.punctuation)
 _NUMBER = re.compile(r"-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?")
 
 
@@ -267,8 +271,65 @@ def score_generation(task: str, pairs: list[tuple]) -> dict:
     return out
 
 
+def squad_normalise(text: str) -> str:
+    """SQuAD v1.1's official answer normalisation: lower case, no punctuation, no articles, single spaces."""
+    text = "".join(ch for ch in text.lower() if ch not in _PUNCTUATION)
+    return " ".join(re.sub(r"\b(a|an|the)\b", " ", text).split())
+
+
+def squad_f1(prediction: str, gold: str) -> float:
+    """SQuAD's token F1 of one answer against one gold answer (0-1)."""
+    got, want = squad_normalise(prediction).split(), squad_normalise(gold).split()
+    common = sum((Counter(got) & Counter(want)).values())
+    if not common:
+        return 0.0
+    precision, recall = common / len(got), common / len(want)
+    return 2 * precision * recall / (precision + recall)
+
+
+def squad_answer(prediction: str) -> str:
+    """The answer a chat model gives: its first non-empty line, without an "Answer:" lead."""
+    first = next((line.strip() for line in prediction.splitlines() if line.strip()), "")
+    return re.sub(r"^(?:the\s+)?answer\s*(?:is)?\s*[:\-]\s*", "", first, flags=re.IGNORECASE)
+
+
+def choice_label(prediction: str, labels: list[str], options: list[str]) -> str:
+    """The allowed answer nearest to a model's answer: an option label it starts with ("B", "(B)", "B. ..."), else the
+    label of the option text (or label word: yes/no) nearest by Levenshtein distance."""
+    first = next((line.strip() for line in prediction.splitlines() if line.strip()), "")
+    first = re.sub(r"^(?:the\s+)?(?:correct\s+)?(?:answer|option)\s*(?:is)?\s*[:\-]?\s*", "", first, flags=re.IGNORECASE)
+    for label in labels:
+        # a one-character label stands alone or before ) . : , ("A man ..." is an ending's text, not option A);
+        # a word label (yes/no) starts the answer as a word, in any case
+        pattern = rf"^\(?{re.escape(label)}(?:\)|\.|:|,|$)" if len(label) == 1 else rf"^{re.escape(label)}\b"
+        if re.match(pattern, first, flags=0 if len(label) == 1 else re.IGNORECASE):
+            return label
+    texts = [o.lower() for o in options] + [lab.lower() for lab in labels]
+    best = process.extractOne(first.lower(), texts, scorer=Levenshtein.distance)[2]
+    return labels[best % len(labels)]
+
+
+def score_general(task: str, pairs: list[tuple]) -> dict:
+    """SQuAD: official exact match and token F1 (max over gold answers), in percent. Multiple choice: the answer
+    mapped to the nearest allowed answer, micro and macro F1 over the option labels (eval/general_english.py)."""
+    if task == "squad":
+        em = f1 = 0.0
+        for item, prediction in pairs:
+            answer = squad_answer(prediction)
+            golds = item.meta.get("answers") or [item.reference]
+            em += max(float(squad_normalise(answer) == squad_normalise(g)) for g in golds)
+            f1 += max(squad_f1(answer, g) for g in golds)
+        n = max(1, len(pairs))
+        return {"exact_match": 100 * em / n, "f1": 100 * f1 / n}
+    y_true = [item.reference for item, _ in pairs]
+    y_pred = [choice_label(prediction, item.meta["labels"], item.meta["options"]) for item, prediction in pairs]
+    # macro over the labels answered or asked for (sklearn's default): ARC's rare E and 1-4 labels would otherwise
+    # count as classes scored 0 in a sample without them
+    return _f1(y_true, y_pred, sorted(set(y_true) | set(y_pred)))
+
+
 SCORERS = {"matnlp": score_matnlp, "matsie": score_sie, "mascqa": score_mascqa, "crystal_understanding": score_crystal,
-           "crystal_generation": score_generation}
+           "crystal_generation": score_generation, "general_english": score_general}
 
 
 def score(items: list, predictions: dict[str, str]) -> dict[str, dict]:
