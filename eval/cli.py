@@ -48,12 +48,16 @@ def _items(args):
     for g in groups:
         if g not in GROUPS:
             raise ValueError(f"--tasks: unknown task group {g!r}; known: {', '.join(GROUPS)}")
+    if args.story_cloze:  # the user's own file is checked whole before any other work
+        from eval.general_english import story_cloze
+
+        if not os.path.isfile(args.story_cloze):
+            raise ValueError(f"--story-cloze: {args.story_cloze} is not a file")
+        if "general_english" not in groups:
+            raise ValueError("--story-cloze: StoryCloze is a general_english task; add general_english to --tasks")
+        story_cloze(args.story_cloze)
     if not os.path.isdir(args.data):
         raise ValueError(f"--data: {args.data} is not a folder")
-    if args.story_cloze and not os.path.isfile(args.story_cloze):
-        raise ValueError(f"--story-cloze: {args.story_cloze} is not a file")
-    if args.story_cloze and "general_english" not in groups:
-        raise ValueError("--story-cloze: StoryCloze is a general_english task; add general_english to --tasks")
     items = load(groups, args.data, story_cloze=args.story_cloze)
     if args.limit:
         seen = defaultdict(int)
