@@ -15,8 +15,9 @@ generation of the file:
   by element count    the three, per number of elements of the prompt's formula (1, 2, 3, 4, 5, 6+)
 
 Added here, because the prompt asks for it too: `spacegroup_match`, generations whose space group (moyopy at
-`SYMPREC` Å, the tolerance the prompts' own space groups were found with, eval/items.py) is the prompt's, % of all
-generations, and `spacegroup_match_parsed`, % of those that parsed.
+`SYMPREC` Å, the tolerance the prompts' own space groups were found with, eval/items.py) is the prompt's, % of the
+generations whose prompt names a space group (the others are counted in `conditional_without_spacegroup`), and
+`spacegroup_match_parsed`, % of those that parsed. A space-group number may be written "225" or "225.0".
 
 Formulas are compared as pymatgen reduced formulas (`Composition(...).reduced_formula`) on both sides. LLaMat's
 script sorts element counts by a regular expression without reducing them; for its inputs -- MP's
@@ -37,11 +38,19 @@ SYSTEMS = ((2, "triclinic"), (15, "monoclinic"), (74, "orthorhombic"), (142, "te
            (194, "hexagonal"), (230, "cubic"))
 
 
+def spacegroup_number(value) -> int | None:
+    """A space-group number as files write it ("225", 225, "225.0" from a pandas column with gaps), None otherwise."""
+    try:
+        number = float(str(value).strip())
+    except (TypeError, ValueError):
+        return None
+    return int(number) if number.is_integer() and 1 <= number <= 230 else None
+
+
 def crystal_system(number) -> str:
     """The crystal system of a space-group number (1-230), or "unknown"."""
-    try:
-        n = int(number)
-    except (TypeError, ValueError):
+    n = spacegroup_number(number)
+    if n is None:
         return "unknown"
     for last, name in SYSTEMS:
         if 1 <= n <= last:
@@ -85,7 +94,8 @@ def conditional_metrics(generated: list[Structure | None], formulas: list, space
     number each was asked for (None where the prompt did not say). Percentages (0-100), with the counts behind them."""
     if not (len(generated) == len(formulas) == len(spacegroups)):
         raise ValueError(f"{len(generated)} generations, {len(formulas)} formulas, {len(spacegroups)} space groups")
-    counts = defaultdict(lambda: [0, 0, 0, 0])  # group -> [generations, parsed, formula matches, space-group matches]
+    # group -> [generations, parsed, formula matches, prompts with a space group, those parsed, space-group matches]
+    counts = defaultdict(lambda: [0, 0, 0, 0, 0, 0])
     without = 0
     for crystal, formula, spacegroup in zip(generated, formulas, spacegroups):
         want = reduced_formula(formula)
@@ -93,29 +103,30 @@ def conditional_metrics(generated: list[Structure | None], formulas: list, space
             without += 1
             continue
         parsed = crystal is not None
-        match = parsed and reduced_formula(crystal.composition.formula) == want
-        try:
-            wanted_sg = int(spacegroup) if spacegroup not in (None, "") else None
-        except (TypeError, ValueError):
-            wanted_sg = None
+        match = parsed and crystal.composition.element_composition.reduced_formula == want  # oxidation states aside
+        wanted_sg = spacegroup_number(spacegroup)
         sg_match = parsed and wanted_sg is not None and _spacegroup(crystal) == wanted_sg
         for group in ("all", f"system={crystal_system(wanted_sg)}", f"elements={element_count(want)}"):
             c = counts[group]
             c[0] += 1
             c[1] += parsed
             c[2] += match
-            c[3] += sg_match
+            c[3] += wanted_sg is not None
+            c[4] += parsed and wanted_sg is not None
+            c[5] += sg_match
     out = {"conditional_generations": counts["all"][0], "conditional_without_prompt": without}
     if not counts["all"][0]:
         return out
-    for group, (n, parsed, match, sg) in sorted(counts.items(), key=lambda kv: (kv[0] != "all", kv[0])):
+    for group, (n, parsed, match, with_sg, parsed_sg, sg) in sorted(counts.items(), key=lambda kv: (kv[0] != "all", kv[0])):
         suffix = "" if group == "all" else f":{group}"
         out[f"parse_success{suffix}"] = 100 * parsed / n
         out[f"formula_match{suffix}"] = 100 * match / n
         out[f"valid_match_rate{suffix}"] = 100 * match / parsed if parsed else 0.0
-        if group == "all":
-            out["spacegroup_match"] = 100 * sg / n
-            out["spacegroup_match_parsed"] = 100 * sg / parsed if parsed else 0.0
+        if group == "all":  # over the prompts that name a space group (Perov-5's and Carbon-24's files name none)
+            out["conditional_without_spacegroup"] = n - with_sg
+            if with_sg:
+                out["spacegroup_match"] = 100 * sg / with_sg
+                out["spacegroup_match_parsed"] = 100 * sg / parsed_sg if parsed_sg else 0.0
         else:
             out[f"generations{suffix}"] = n
     return out

@@ -178,8 +178,15 @@ def fingerprints(crystals: list[Structure], workers: int | None = None, cache: s
     """Fingerprints of `crystals` in order: cached ones read, the rest computed by `workers` processes (all cores
     when None; 1 computes in this process) and cached."""
     keys = [structure_key(c) for c in crystals]
-    store = FingerprintCache(cache) if cache else None
-    found = store.get(sorted(set(keys))) if store else {}
+    store, found = None, {}
+    if cache:
+        try:
+            store = FingerprintCache(cache)
+            found = store.get(sorted(set(keys)))
+        except (sqlite3.Error, OSError) as e:  # a damaged or unwritable cache costs time, never the run
+            print(f"[mateval] fingerprint cache {cache} not used ({type(e).__name__}: {e}); computing everything",
+                  file=sys.stderr, flush=True)
+            store, found = None, {}
     todo = {}  # key -> crystal, each distinct structure once
     for k, c in zip(keys, crystals):
         if k not in found:
@@ -220,7 +227,10 @@ def fingerprints(crystals: list[Structure], workers: int | None = None, cache: s
     if todo:
         report(final=True)
     if store:
-        store.put(computed)
-        store.close()
+        try:
+            store.put(computed)
+            store.close()
+        except (sqlite3.Error, OSError) as e:
+            print(f"[mateval] fingerprint cache {cache} not written ({type(e).__name__}: {e})", file=sys.stderr, flush=True)
     found.update(computed)
     return [found[k] for k in keys]

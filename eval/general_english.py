@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import csv
 import gzip
+import io
 import json
 import os
 import re
@@ -42,9 +43,9 @@ def _read(path: str, binary_gzip: bool = False) -> str:
         raise ValueError(f"{path}: {size} bytes, more than the {MAX_FILE} expected of an evaluation file")
     if binary_gzip:
         with gzip.open(path, "rb") as f:
-            data = f.read(MAX_FILE * 8 + 1)  # capped while reading: a gzip bomb stops here
-        if len(data) > MAX_FILE * 8:
-            raise ValueError(f"{path}: decompresses past {MAX_FILE * 8} bytes")
+            data = f.read(MAX_FILE + 1)  # capped while reading: a gzip bomb stops here
+        if len(data) > MAX_FILE:
+            raise ValueError(f"{path}: decompresses past {MAX_FILE} bytes")
         return data.decode("utf-8")
     with open(path, encoding="utf-8") as f:
         return f.read()
@@ -116,7 +117,7 @@ STORY_CLOZE_COLUMNS = ("InputStoryid", "InputSentence1", "InputSentence2", "Inpu
 
 
 def story_cloze(path: str) -> list[Item]:
-    with open(path, newline="", encoding="utf-8") as f:
+    with io.StringIO(_read(path), newline="") as f:  # size-capped like the public sets
         reader = csv.DictReader(f)
         missing = [c for c in STORY_CLOZE_COLUMNS if c not in (reader.fieldnames or [])]
         if missing:
@@ -133,17 +134,29 @@ def story_cloze(path: str) -> list[Item]:
     return out
 
 
+def _reading(path: str, read):
+    """`read(path)`, with a file that is not in its set's official layout (a missing field, a row that is not JSON, a
+    label out of range) failing as one ValueError that names the file, instead of a traceback."""
+    try:
+        return read(path)
+    except (KeyError, IndexError, TypeError, AttributeError, ValueError, UnicodeDecodeError) as e:
+        if isinstance(e, ValueError) and not isinstance(e, json.JSONDecodeError) and path in str(e):
+            raise  # our own message, which names the file already
+        raise ValueError(f"{path}: not in the official layout ({type(e).__name__}: {e})") from None
+
+
 def general_english(folder: str, story_cloze_path: str | None = None) -> list[Item]:
     """Every general-English item: the public sets under `folder` (laid out as ../shared/data/eval/general_english),
     and StoryCloze when its path is given."""
     if not os.path.isdir(folder):
         raise ValueError(f"general_english: {folder} is not a folder (the public sets, laid out as ../shared/data/eval/general_english)")
-    items = squad(os.path.join(folder, "squad_v1.1_dev", "dev-v1.1.json"))
-    items += hellaswag(os.path.join(folder, "hellaswag_val", "hellaswag_val.jsonl.gz"))
-    items += boolq(os.path.join(folder, "boolq_dev", "dev.jsonl"))
-    items += arc(os.path.join(folder, "arc_test", "ARC-Easy-Test.jsonl"), "arc_easy")
-    items += arc(os.path.join(folder, "arc_test", "ARC-Challenge-Test.jsonl"), "arc_challenge")
-    items += piqa(os.path.join(folder, "piqa_valid", "valid.jsonl"), os.path.join(folder, "piqa_valid", "valid-labels.lst"))
+    items = _reading(os.path.join(folder, "squad_v1.1_dev", "dev-v1.1.json"), squad)
+    items += _reading(os.path.join(folder, "hellaswag_val", "hellaswag_val.jsonl.gz"), hellaswag)
+    items += _reading(os.path.join(folder, "boolq_dev", "dev.jsonl"), boolq)
+    items += _reading(os.path.join(folder, "arc_test", "ARC-Easy-Test.jsonl"), lambda p: arc(p, "arc_easy"))
+    items += _reading(os.path.join(folder, "arc_test", "ARC-Challenge-Test.jsonl"), lambda p: arc(p, "arc_challenge"))
+    labels = os.path.join(folder, "piqa_valid", "valid-labels.lst")
+    items += _reading(os.path.join(folder, "piqa_valid", "valid.jsonl"), lambda p: piqa(p, labels))
     if story_cloze_path:
-        items += story_cloze(story_cloze_path)
+        items += _reading(story_cloze_path, story_cloze)
     return items

@@ -103,3 +103,17 @@ def test_a_formula_is_the_same_in_any_order_and_multiple(counts, times, rnd):
     rnd.shuffle(elements)
     written = " ".join(f"{e}{counts[e] * times}" for e in elements)
     assert reduced_formula(written) == reduced_formula("".join(f"{e}{n}" for e, n in counts.items()))
+
+
+def test_space_groups_as_files_write_them_and_prompts_without_one():
+    from eval.crystal_metrics import parse_structure
+
+    real = _rows(3)
+    crystals = [parse_structure(r["cif"]) for r in real]
+    formulas = [r["pretty_formula"] for r in real]
+    # pandas writes a column with gaps as floats: "225.0" is space group 225; a prompt without one is left out of
+    # the space-group match, not counted as a miss
+    m = conditional_metrics(crystals, formulas, [f"{real[0]['spacegroup.number']}.0", real[1]["spacegroup.number"], ""])
+    assert m["conditional_without_spacegroup"] == 1 and m["spacegroup_match"] == 100.0 and m["formula_match"] == 100.0
+    m = conditional_metrics(crystals, formulas, [None, None, None])  # Perov-5 / Carbon-24 files name no space group
+    assert m["conditional_without_spacegroup"] == 3 and "spacegroup_match" not in m and m["formula_match"] == 100.0

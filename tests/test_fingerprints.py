@@ -118,3 +118,11 @@ def test_crystal_metrics_reports_fingerprint_statuses_and_the_papers_fractions(t
     for bad, field in ((["--workers", "0"], "--workers"), (["--time-limit", "0"], "--time-limit")):
         assert main(args + bad) == 2
         assert field in capsys.readouterr().err
+
+
+def test_a_damaged_cache_costs_time_not_the_run(tmp_path, crystals, capsys):
+    cache = tmp_path / "fp.sqlite"
+    cache.write_bytes(b"this is not an SQLite database" * 100)
+    out = fp.fingerprints(crystals[:2], workers=1, cache=str(cache), progress=False)
+    assert [f.status for f in out] == ["ok", "ok"]
+    assert "not used" in capsys.readouterr().err

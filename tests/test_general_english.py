@@ -148,3 +148,31 @@ def test_rigidity_takes_the_general_tasks_as_its_general_axis(tmp_path):
     assert row["task_gain"] == 20.0  # the materials task alone
     assert row["general_task_change"] == -15.0  # (-10 - 10 - 20 - 20) / 4: forgetting, measured on tasks
     assert row["general_drift"] == pytest.approx(0.1)
+
+
+def test_files_not_in_the_official_layout_fail_naming_the_file(tmp_path, capsys):
+    import gzip
+    import shutil
+
+    from eval.cli import main
+    from eval.general_english import general_english
+
+    if not GENERAL.is_dir():
+        pytest.skip("../shared/data is not beside the repository")
+    data = tmp_path / "data"
+    shutil.copytree(GENERAL, data / "eval" / "general_english")
+    boolq = data / "eval" / "general_english" / "boolq_dev" / "dev.jsonl"
+    for broken in ('{"question": "is it", "answer": true}\n', "not json\n", ""):  # a missing field, not JSON, empty
+        boolq.write_text(broken)
+        if broken:
+            with pytest.raises(ValueError, match="dev.jsonl: not in the official layout"):
+                general_english(str(data / "eval" / "general_english"))
+        else:
+            assert not [i for i in general_english(str(data / "eval" / "general_english")) if i.task == "boolq"]
+    boolq.write_text('{"question": "is it", "title": "t", "answer": true, "passage": "p"}\n')
+    hella = data / "eval" / "general_english" / "hellaswag_val" / "hellaswag_val.jsonl.gz"
+    with gzip.open(hella, "wb") as f:  # a label past the endings
+        f.write(b'{"ind": 1, "activity_label": "a", "ctx": "c", "label": 7, "endings": ["x", "y"]}\n')
+    assert main(["run", "--predictions", str(tmp_path / "p.jsonl"), "--tasks", "general_english", "--data", str(data),
+                 "--out", str(tmp_path / "o")]) == 2
+    assert "hellaswag_val.jsonl.gz: not in the official layout" in capsys.readouterr().err
