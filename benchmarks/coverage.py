@@ -10,6 +10,14 @@ extrapolated per crystal; ours is timed on the same ones (agreement: largest fin
 coverage both give) and then on all `--n`, once with an empty cache and once from it.
 
     .venv/bin/python benchmarks/coverage.py [--n 10000] [--baseline-n 200] [--workers 2] [--json FILE]
+
+`--sets` measures instead, on the first `--per-set` crystals of every real crystal set there is (the bundled MP-20
+test split and ../shared/data's MP-20 subset, Perov-5 and Carbon-24 test splits), per set and worst case: the
+symmetry shortcut against every site (seconds per crystal, largest fingerprint difference), the share of the
+fingerprint's time spent finding neighbours (CrystalNN's Voronoi step) rather than on order parameters, and the
+conditional metrics' ceiling: each set's crystals scored against their own formula and space group.
+
+    .venv/bin/python benchmarks/coverage.py --sets [--per-set 30] [--json FILE]
 """
 
 from __future__ import annotations
@@ -73,13 +81,66 @@ def generations(n: int, folder: str) -> str:
     return path
 
 
+SHARED = ROOT.parent / "shared" / "data" / "crystals"
+SETS = {"mp_20 (bundled)": MP20 / "test.csv", "mp_20_subset": SHARED / "mp_20_subset" / "test.csv",
+        "perov_5": SHARED / "perov_5" / "test.csv", "carbon_24": SHARED / "carbon_24" / "test.csv"}
+
+
+def real_sets(per_set: int) -> dict:
+    import csv
+
+    from eval.conditional_generation import conditional_metrics, prompt_of
+    from eval.crystal_metrics import parse_structure
+
+    fp_site, _ = __import__("eval.fingerprints", fromlist=["_featurizers"])._featurizers()
+    out = {}
+    for name, path in SETS.items():
+        if not path.exists():
+            print(f"{name}: {path} not here, skipped", flush=True)
+            continue
+        with open(path, newline="") as f:
+            rows = [row for _, row in zip(range(per_set), csv.DictReader(f))]
+        crystals = [parse_structure(r["cif"]) for r in rows]
+        prompts = [prompt_of(r) for r in rows]
+        start = time.perf_counter()
+        every = cdvae_fingerprints(crystals)
+        every_s = (time.perf_counter() - start) / len(crystals)
+        start = time.perf_counter()
+        ours = fingerprints(crystals, 1, None, progress=False)
+        ours_s = (time.perf_counter() - start) / len(crystals)
+        start = time.perf_counter()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            for c in crystals:
+                for i in range(len(c)):
+                    fp_site.cnn.get_nn_data(c, i)
+        neighbours_s = (time.perf_counter() - start) / len(crystals)
+        diffs = [float(np.abs(a - f.structure).max()) for (a, _), f in zip(every, ours) if a is not None and f.structure is not None]
+        cond = conditional_metrics(crystals, [f for f, _ in prompts], [g for _, g in prompts])
+        out[name] = {"crystals": len(crystals), "median_sites": statistics.median(len(c) for c in crystals),
+                     "every_site_s_per_crystal": round(every_s, 4), "ours_one_worker_s_per_crystal": round(ours_s, 4),
+                     "symmetry_speedup": round(every_s / ours_s, 2), "max_fingerprint_difference": max(diffs),
+                     "neighbour_share": round(neighbours_s / every_s, 2),
+                     "s_per_site": round(every_s / statistics.mean(len(c) for c in crystals), 4),
+                     "formula_match_ceiling": cond.get("formula_match"), "spacegroup_match_ceiling": cond.get("spacegroup_match")}
+        print(f"{name}: {json.dumps(out[name])}", flush=True)
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--n", type=int, default=10000)
     parser.add_argument("--baseline-n", type=int, default=200)
     parser.add_argument("--workers", type=int, default=os.cpu_count())
     parser.add_argument("--json")
+    parser.add_argument("--sets", action="store_true", help="measure on every real crystal set instead (see above)")
+    parser.add_argument("--per-set", type=int, default=30)
     args = parser.parse_args()
+    if args.sets:
+        result = real_sets(args.per_set)
+        if args.json:
+            Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
+        return
     tmp = tempfile.mkdtemp(prefix="coverage-bench-")
     read = read_generations(generations(args.n, tmp))
     generated = [s for s, _ in read if s is not None]

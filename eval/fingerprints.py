@@ -4,8 +4,9 @@ disk by a structure hash, each under a time limit, and computed once per symmetr
 A crystal's fingerprint pair is CDVAE's: the mean CrystalNN "ops" site fingerprint (matminer) over the crystal's
 sites, and the magpie ElementProperty composition fingerprint. What is added for speed:
 - sites that the crystal's symmetry maps onto each other (spglib through pymatgen, `SYMPREC` Å) are fingerprinted
-  once and weighted by their number: the mean is the same mean (on the 142 MP-20 test crystals 49% of the sites are
-  distinct, and the largest difference from fingerprinting every site is 5e-4, against CDVAE's cutoff of 0.4);
+  once and weighted by their number: the mean is the same mean (largest difference from fingerprinting every site
+  5.3e-4 on MP-20 test crystals, against CDVAE's cutoff of 0.4; 1.8-1.9x faster on MP-20, ~1x on Carbon-24 and on
+  noisy generations: `benchmarks/coverage.py --sets`, BENCHMARKS.md "Coverage");
   a crystal whose symmetry cannot be found is fingerprinted site by site;
 - crystals are fingerprinted by a pool of worker processes (`workers`, all cores by default);
 - each crystal gets `time_limit` seconds (CrystalNN stalls on some degenerate cells): past it the crystal is a
