@@ -106,9 +106,10 @@ def crystal_generation(paths: list[str], seed: int = 0) -> list[Item]:
     out = []
     for name, record, s, path in _test_crystals(paths):
         symbol, number, _ = symmetry(s, 0.1)
-        question = rng.choice(PROMPTS["generate"]).format(formula=s.composition.reduced_formula, sg=f"{symbol} (No. {number})")
+        formula = s.composition.reduced_formula
+        question = rng.choice(PROMPTS["generate"]).format(formula=formula, sg=f"{symbol} (No. {number})")
         out.append(Item(f"{name}:{record}#generate", "crystal_generation", "crystal_generation", SYSTEM_GENERATION, question,
-                        crystal_string(s), {"reference_set": path, "formula": s.composition.reduced_formula, "spacegroup": number}))
+                        crystal_string(s), {"reference_set": path, "formula": formula, "spacegroup": number}))
     return out
 
 

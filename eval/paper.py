@@ -13,6 +13,7 @@ MATNLP_ROWS = {"ner_matscholar": "(ner, matscholar)", "ner_sofc": "(ner, sofc_to
 # our official token F1 (micro) -- the paper does not say how it computed F1 on spans, so for SQuAD the two are
 # comparable in kind only (README, "General English")
 GENERAL_ROWS = {"squad": "(qna, squad)", "hellaswag": "(mcq, hellaswag)", "boolq": "(mcq, boolqa)", "story_cloze": "(mcq, story_cloze)"}
+F1_ROWS = {**MATNLP_ROWS, **GENERAL_ROWS}  # every task the paper's micro/macro F1 files have a row for
 # our MatSIE doping metric -> the paper's column in doping_all.csv, and its scale to ours
 DOPING = {"link_f1": ("triplets", 1), "similarity": ("similarity", 1), "exact_match": ("exact_match", 100), "parsable": ("parsable", 100)}
 MODELS = ("LLaMat3-chat", "LLaMat2-chat", "LLaMA3-chat-FT", "GPT-4o")
@@ -39,14 +40,13 @@ def _number(text: str) -> float | None:
 
 def paper_values(reference: str, task: str, metric: str) -> dict[str, float]:
     """{model: value} the paper reports for this task and metric, on our scale; {} when it reports none."""
-    rows = {**MATNLP_ROWS, **GENERAL_ROWS}
     if task == "squad" and metric == "f1":
         metric = "micro_f1"
-    if task in rows and metric in ("micro_f1", "macro_f1"):
+    if task in F1_ROWS and metric in ("micro_f1", "macro_f1"):
         path = os.path.join(reference, f"{metric.split('_')[0]}_f1_downstream_full.csv")
         if os.path.exists(path):
             for row in _rows(path):
-                if row.get("Task") == rows[task]:
+                if row.get("Task") == F1_ROWS[task]:
                     return {m: v for m in MODELS if (v := _number(row.get(m, ""))) is not None}
     if task in ("sie_mof1", "sie_mof2"):
         name = task.split("_")[1]

@@ -287,17 +287,19 @@ def squad_f1(prediction: str, gold: str) -> float:
     return 2 * precision * recall / (precision + recall)
 
 
+def _first_line(text: str) -> str:
+    return next((line.strip() for line in text.splitlines() if line.strip()), "")
+
+
 def squad_answer(prediction: str) -> str:
     """The answer a chat model gives: its first non-empty line, without an "Answer:" lead."""
-    first = next((line.strip() for line in prediction.splitlines() if line.strip()), "")
-    return re.sub(r"^(?:the\s+)?answer\s*(?:is)?\s*[:\-]\s*", "", first, flags=re.IGNORECASE)
+    return re.sub(r"^(?:the\s+)?answer\s*(?:is)?\s*[:\-]\s*", "", _first_line(prediction), flags=re.IGNORECASE)
 
 
 def choice_label(prediction: str, labels: list[str], options: list[str]) -> str:
     """The allowed answer nearest to a model's answer: an option label it starts with ("B", "(B)", "B. ..."), else the
     label of the option text (or label word: yes/no) nearest by Levenshtein distance."""
-    first = next((line.strip() for line in prediction.splitlines() if line.strip()), "")
-    first = re.sub(r"^(?:the\s+)?(?:correct\s+)?(?:answer|option)\s*(?:is)?\s*[:\-]?\s*", "", first, flags=re.IGNORECASE)
+    first = re.sub(r"^(?:the\s+)?(?:correct\s+)?(?:answer|option)\s*(?:is)?\s*[:\-]?\s*", "", _first_line(prediction), flags=re.IGNORECASE)
     for label in labels:
         # a one-character label stands alone or before ) . : , ("A man ..." is an ending's text, not option A);
         # a word label (yes/no) starts the answer as a word, in any case
@@ -305,8 +307,7 @@ def choice_label(prediction: str, labels: list[str], options: list[str]) -> str:
         if re.match(pattern, first, flags=0 if len(label) == 1 else re.IGNORECASE):
             return label
     texts = [o.lower() for o in options] + [lab.lower() for lab in labels]
-    best = process.extractOne(first.lower(), texts, scorer=Levenshtein.distance)[2]
-    return labels[best % len(labels)]
+    return labels[texts.index(nearest_label(first, texts)) % len(labels)]
 
 
 def score_general(task: str, pairs: list[tuple]) -> dict:
