@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test test-fast bench clean chromium slurm tesseract
+.PHONY: demo test test-fast bench clean chromium slurm tesseract poppler
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -22,7 +22,7 @@ demo: $(STAMP) tesseract
 	$(BIN)/corpus check out/demo/shards
 	@echo "Report: out/demo/report/index.html  (summary: out/demo/report/summary.md; examples: .venv/bin/corpus inspect out/demo --reason REASON)"
 
-test: $(STAMP) chromium slurm tesseract
+test: $(STAMP) chromium slurm tesseract poppler
 	$(BIN)/python -m pytest -q
 
 # the inner loop: everything but the tests marked slow (full builds, Ray, Slurm, training); CI runs `make test`
@@ -50,11 +50,19 @@ tesseract:
 	  || (apt-get update -q >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q tesseract-ocr >/dev/null 2>&1)) \
 	  || echo "note: could not install tesseract-ocr; scanned PDF pages will not be OCR'd and the OCR test will be skipped"
 
-bench: $(STAMP)
+# the interleave detector is tested and measured on what a real layout-keeping extractor makes of two-column papers:
+# poppler's `pdftotext -layout` (Debian's poppler-utils); without it that one test says it skipped
+poppler:
+	@command -v pdftotext >/dev/null 2>&1 || (DEBIAN_FRONTEND=noninteractive apt-get install -y -q poppler-utils >/dev/null 2>&1 \
+	  || (apt-get update -q >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q poppler-utils >/dev/null 2>&1)) \
+	  || echo "note: could not install poppler-utils; the pdftotext interleave test will be skipped"
+
+bench: $(STAMP) poppler
 	$(BIN)/python -m pip install -q -e '.[bench]'
 	$(BIN)/python benchmarks/shard_throughput.py
 	$(BIN)/python benchmarks/paper_readers.py
 	$(BIN)/python benchmarks/filters.py
+	$(BIN)/python benchmarks/interleave.py --json benchmarks/results/interleave.json
 	$(BIN)/python benchmarks/domain_classifier.py
 	$(BIN)/python benchmarks/dedup_clustering.py
 	$(BIN)/python benchmarks/crystals.py

@@ -3,7 +3,7 @@
 1. False drops on real science text (../shared/data): full papers (SOFC-Exp, SuperMat ground truth,
    unarXive with its LaTeX put back, the bundled PDF/XML papers through our readers), abstracts
    (arXiv, JARVIS superconductors), CIF text (COD, MP-20). Our chain (quality -> language ->
-   prose -> decontamination against MaScQA, MatSci-NLP, NERRE and the SIE test sets) beside datatrove's Gopher quality, C4 quality and FineWeb quality filters, each alone.
+   prose -> interleave -> decontamination against MaScQA, MatSci-NLP, NERRE and the SIE test sets) beside datatrove's Gopher quality, C4 quality and FineWeb quality filters, each alone.
 2. Garbage caught: realistic bad documents made from the real papers (tests/garbage.py), recall per kind.
 3. Throughput in MB/s on one core on the full papers: our chain (annotation included) against
    datatrove's Gopher + C4 + FineWeb chain; median of 3 passes.
@@ -42,6 +42,7 @@ sys.path.insert(0, str(ROOT / "tests"))  # the garbage makers are test tooling (
 from corpus.dedup.minhash import MinHasher, jaccard  # noqa: E402
 from corpus.extract import extract  # noqa: E402
 from corpus.filters.decontaminate import DecontaminationFilter  # noqa: E402
+from corpus.filters.interleave import InterleaveFilter  # noqa: E402
 from corpus.filters.language import LanguageFilter  # noqa: E402
 from corpus.filters.quality import ProseFilter, ScienceQualityFilter  # noqa: E402
 from garbage import KINDS  # noqa: E402
@@ -92,7 +93,7 @@ EVAL_SETS = [
 
 
 def our_chain(decontaminate: DecontaminationFilter | None = None):
-    steps = [ScienceQualityFilter(), LanguageFilter(["en"]), ProseFilter()] + ([decontaminate] if decontaminate else [])
+    steps = [ScienceQualityFilter(), LanguageFilter(["en"]), ProseFilter(), InterleaveFilter()] + ([decontaminate] if decontaminate else [])
 
     def run(text: str) -> str:
         doc = Document(text=text, id="x")
@@ -235,7 +236,7 @@ def main() -> None:
     result = {
         "false_drops": rows,
         "garbage": garbage_recall(papers, ours),
-        "throughput_mb_per_s": throughput(papers, {"ours (annotate+quality+language+prose+decontamination)": our_chain(decontaminate), "datatrove Gopher+C4+FineWeb": datatrove_chain()}),
+        "throughput_mb_per_s": throughput(papers, {"ours (annotate+quality+language+prose+interleave+decontamination)": our_chain(decontaminate), "datatrove Gopher+C4+FineWeb": datatrove_chain()}),
         "minhash": minhash_benchmark(papers),
     }
     out = ROOT / "benchmarks" / "results" / "filters.json"

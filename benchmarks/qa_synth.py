@@ -30,11 +30,8 @@ COMPARED = ["pairs.jsonl", "validation.jsonl", "removed.jsonl", "shards/sft/0000
 
 
 def _digest(path: Path) -> str:
-    h = hashlib.sha256()
     with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 def run_once(out: Path) -> dict:

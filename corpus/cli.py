@@ -392,7 +392,41 @@ def make_parser() -> argparse.ArgumentParser:
     d.add_argument("a", help="output folder of the first build")
     d.add_argument("b", help="output folder of the second build")
     d.set_defaults(func=cmd_diff)
+    f = sub.add_parser(
+        "fetch",
+        help="get papers and crystal records from services into folders the readers read (a fetch manifest)",
+        description="Run a fetch manifest (manifests/open_fetch.yaml): each job lists items at a service (Crossref, "
+        "Elsevier's full-text API, arXiv over OAI-PMH, an OPTIMADE provider) and downloads them politely (rate limit, retries honouring Retry-After, size "
+        "caps, content checks, atomic writes) into OUTPUT_DIR/<into>/, with FILE.meta.json (id, DOI, licence, source) "
+        "beside each file. OUTPUT_DIR/fetch_ledger.jsonl has one row per item attempt; a rerun skips what is there "
+        "and whole, and fetches the rest. Credentials only from the environment variables a job names.",
+    )
+    f.add_argument("manifest", help="the fetch manifest (YAML)")
+    f.add_argument("--dry-run", action="store_true", help="say what each job would fetch and how many items the service "
+                                                          "reports; download nothing")
+    f.add_argument("--limit", type=int, help="at most N items per job (a trial)")
+    f.add_argument("--job", action="append", help="run only this job (repeatable)")
+    f.set_defaults(func=cmd_fetch)
     return parser
+
+
+def cmd_fetch(args: argparse.Namespace) -> int:
+    from corpus.fetch.manifest import FetchError, load_fetch_manifest
+    from corpus.fetch.run import fetch
+
+    try:
+        manifest = load_fetch_manifest(args.manifest)
+        if args.limit is not None and args.limit < 1:
+            raise FetchError("--limit: at least 1")
+        unknown = sorted(set(args.job or []) - {j.name for j in manifest.jobs})
+        if unknown:
+            raise FetchError(f"--job: no job named {', '.join(unknown)} in {args.manifest}")
+    except FetchError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    summary = fetch(manifest, args.limit, args.job, args.dry_run)
+    failed = any("listing_error" in s or "error" in s for s in summary.values())
+    return 1 if failed else 0
 
 
 def cmd_report(args: argparse.Namespace) -> int:

@@ -142,3 +142,24 @@ def format_validation_error(err: ValidationError, origin: str, what: str = "mani
         else:
             lines.append(msg)
     return f"{origin}: invalid {what}\n  " + "\n  ".join(lines)
+
+
+def read_config(path: str | os.PathLike, model: type[BaseModel], what: str, shape: str) -> Any:
+    """A YAML config file read, `${VAR}`-expanded and validated into `model`; ConfigError naming the file and field
+    (`what` names the kind of file, `shape` the keys a valid one has) before anything else happens."""
+    import yaml
+
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: {what} file not found")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{path}: not valid YAML: {e}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: a {what} is a YAML mapping with {shape}")
+    raw = expand_env(raw, "")
+    try:
+        return model.model_validate(raw)
+    except ValidationError as e:
+        raise ConfigError(format_validation_error(e, str(path), what)) from None

@@ -19,12 +19,12 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import AliasChoices, Field, ValidationError, field_validator, model_validator
 
-from corpus.config import (ConfigError, InputPath, StrictModel, expand_env, format_validation_error, path_fields, resolve_path,
+from corpus.config import (ConfigError, InputPath, StrictModel, format_validation_error, path_fields, read_config, resolve_path,
                            resolve_paths)
 from corpus.crystals.structures import CrystalSettings
+from corpus.filters.interleave import InterleaveSettings
 from corpus.filters.quality import QualitySettings
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
@@ -112,6 +112,7 @@ class FilterSettings(StrictModel):
     language: LanguageSettings = LanguageSettings()
     quality: QualitySettings = QualitySettings()
     quality_enabled: bool = True
+    interleave: InterleaveSettings = InterleaveSettings()
     domain: DomainSettings = DomainSettings()
 
 
@@ -267,22 +268,10 @@ def load_manifest(path: str | os.PathLike, output_dir: str | None = None) -> Man
     from corpus.registry import PluginError, order_problems, readers, steps
 
     path = Path(path)
-    if not path.is_file():
-        raise ManifestError(f"{path}: manifest file not found")
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as e:
-        raise ManifestError(f"{path}: not valid YAML: {e}") from None
-    if not isinstance(raw, dict):
-        raise ManifestError(f"{path}: a manifest is a YAML mapping with name, output_dir, seed, tokenizer, sources, components")
-    try:
-        raw = expand_env(raw, "")
+        manifest = read_config(path, Manifest, "manifest", "name, output_dir, seed, tokenizer, sources, components")
     except ConfigError as e:
         raise ManifestError(str(e)) from None
-    try:
-        manifest = Manifest.model_validate(raw)
-    except ValidationError as e:
-        raise ManifestError(format_validation_error(e, str(path))) from None
 
     try:
         known_readers, known_steps = readers(), steps()

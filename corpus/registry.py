@@ -84,6 +84,7 @@ BUILTIN_MODULES = (
     "corpus.text.annotate",  # annotate
     "corpus.filters.quality",  # quality, prose
     "corpus.filters.language",  # language
+    "corpus.filters.interleave",  # interleave
     "corpus.filters.domain",  # domain
     "corpus.filters.decontaminate",  # decontamination
     "corpus.dedup.steps",  # dedup
@@ -92,7 +93,7 @@ BUILTIN_MODULES = (
 # structural rules come before the language filter, so garbled text is dropped for what it is rather than as
 # "wrong language"; dedup signs what every filter kept
 DEFAULT_ORDER = ("crystal_validation", "crystal_decontamination", "min_chars", "annotate", "quality", "language", "prose",
-                 "domain", "decontamination", "dedup")
+                 "interleave", "domain", "decontamination", "dedup")
 
 
 def register(spec: StepSpec) -> StepSpec:

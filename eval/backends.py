@@ -42,6 +42,16 @@ class PredictionsFile:
         return {i.id: self.predictions[i.id] for i in items if i.id in self.predictions}
 
 
+class LmEvalSamples(PredictionsFile):
+    """Generations an lm-evaluation-harness run made of the tasks `mateval export-lm-eval` wrote (its --log_samples)."""
+
+    def __init__(self, path: str):
+        from eval.lm_eval_export import read_samples
+
+        self.name = f"lm-eval:{path}"
+        self.predictions = read_samples(path)
+
+
 class TransformersModel:
     """Batched greedy generation with a local model; generation stops at the template's end-of-turn strings."""
 

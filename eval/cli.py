@@ -4,12 +4,17 @@
   mateval run --endpoint URL --endpoint-model NAME    an OpenAI-compatible server (vLLM, ...);
                                   the key, if any, from $MATEVAL_API_KEY
   mateval run --predictions FILE  predictions made anywhere: JSON Lines {id, prediction}
+  mateval run --lm-eval-results DIR   the generations of an lm-evaluation-harness run (--log_samples) of the tasks
+                                  `mateval export-lm-eval` wrote, scored and reported beside the paper's numbers
   common: --tasks matnlp,matsie,mascqa,crystal_understanding,crystal_generation (the default),
                   general_english (SQuAD, HellaSwag, BoolQ, ARC, PIQA; 28k items: use --limit for a quick look)
           --story-cloze FILE (StoryCloze, official CSV, with general_english)
           --limit N (first N items per task)
           --data ../shared/data (the layout of the shared data folder)  --out DIR
   mateval items --tasks ... --out FILE   the items (id, task, system, question) to predict elsewhere
+  mateval export-lm-eval DIR --tasks ...  our task groups as lm-evaluation-harness tasks (eval/lm_eval_export.py):
+                                  lm_eval --model hf --model_args pretrained=PATH --include_path DIR
+                                          --tasks matnlp,matsie --log_samples --output_path RUN
   mateval rigidity [NAME=]RUN_DIR ... --out DIR [--general general] [--baseline NAME=scores.json]
                                   adaptation rigidity of several training lineages (eval/rigidity.py)
   mateval crystal-metrics GENERATED --reference TEST.csv [--out FILE] [--no-coverage]
@@ -71,13 +76,17 @@ def _items(args):
 
 
 def _backend(args):
-    from eval.backends import Endpoint, PredictionsFile, TransformersModel
+    from eval.backends import Endpoint, LmEvalSamples, PredictionsFile, TransformersModel
 
-    chosen = [x for x in (args.model, args.endpoint, args.predictions) if x]
+    chosen = [x for x in (args.model, args.endpoint, args.predictions, args.lm_eval_results) if x]
     if len(chosen) != 1:
-        raise ValueError("give exactly one of --model, --endpoint, --predictions")
+        raise ValueError("give exactly one of --model, --endpoint, --predictions, --lm-eval-results")
     if args.predictions:
         return PredictionsFile(args.predictions)
+    if args.lm_eval_results:
+        if not os.path.exists(args.lm_eval_results):
+            raise ValueError(f"--lm-eval-results: {args.lm_eval_results} does not exist")
+        return LmEvalSamples(args.lm_eval_results)
     if args.endpoint:
         if not args.endpoint_model:
             raise ValueError("--endpoint needs --endpoint-model (the model name the server serves)")
@@ -117,8 +126,8 @@ def write_report(out: str, scores: dict, backend: str, reference: str, timings: 
 def run(args) -> int:
     from eval.scoring import score
 
-    if len([x for x in (args.model, args.endpoint, args.predictions) if x]) != 1:
-        raise ValueError("give exactly one of --model, --endpoint, --predictions")
+    if len([x for x in (args.model, args.endpoint, args.predictions, args.lm_eval_results) if x]) != 1:
+        raise ValueError("give exactly one of --model, --endpoint, --predictions, --lm-eval-results")
     items = _items(args)
     backend = _backend(args)
     os.makedirs(args.out, exist_ok=True)
@@ -151,6 +160,20 @@ def items_command(args) -> int:
         for i in items:
             f.write(json.dumps({"id": i.id, "task": i.task, "system": i.system, "question": i.question}, ensure_ascii=False) + "\n")
     print(f"{len(items)} items -> {args.out}", file=sys.stderr)
+    return 0
+
+
+def export_command(args) -> int:
+    from eval.lm_eval_export import export
+
+    if args.max_new_tokens < 1:
+        raise ValueError("--max-new-tokens: at least 1")
+    items = _items(args)
+    groups = export(items, args.out, args.max_new_tokens)
+    print(f"{len(items)} items in {sum(map(len, groups.values()))} lm-eval tasks -> {args.out}\n"
+          f"  lm_eval --model hf --model_args pretrained=MODEL --include_path {args.out} --tasks {','.join(groups)} "
+          f"--log_samples --output_path RUN\n  mateval run --lm-eval-results RUN --tasks {args.tasks} --data {args.data}"
+          f"{f' --limit {args.limit}' if args.limit else ''} --out REPORT", file=sys.stderr)
     return 0
 
 
@@ -220,12 +243,18 @@ def rigidity_command(args) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="mateval", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
-    for name in ("run", "items"):
-        p = sub.add_parser(name, help="score a model" if name == "run" else "write the items to predict elsewhere")
+    helps = {"run": "score a model", "items": "write the items to predict elsewhere",
+             "export-lm-eval": "write our task groups as lm-evaluation-harness tasks (lm_eval --include_path DIR)"}
+    for name, text in helps.items():
+        p = sub.add_parser(name, help=text)
         p.add_argument("--tasks", default="matnlp,matsie,mascqa,crystal_understanding,crystal_generation")
         p.add_argument("--limit", type=int, default=0, help="at most N items per task (0: all)")
         p.add_argument("--data", default=DEFAULT_DATA, help="data root laid out like ../shared/data")
-        p.add_argument("--out", required=True)
+        if name == "export-lm-eval":
+            p.add_argument("out", metavar="DIR", help="the folder to write (lm_eval --include_path DIR)")
+            p.add_argument("--max-new-tokens", type=int, default=512, help="lm-eval's max_gen_toks (mateval run's default)")
+        else:
+            p.add_argument("--out", required=True)
         p.add_argument("--story-cloze", help="StoryCloze in its official CSV layout (InputStoryid, InputSentence1..4, "
                                             "RandomFifthSentenceQuiz1/2, AnswerRightEnding): a general_english task "
                                             "read from where the user keeps it (it may not be redistributed)")
@@ -234,6 +263,8 @@ def main(argv: list[str] | None = None) -> int:
             p.add_argument("--endpoint")
             p.add_argument("--endpoint-model")
             p.add_argument("--predictions")
+            p.add_argument("--lm-eval-results", help="an lm_eval --output_path folder (or a samples_*.jsonl file) of a run "
+                                                    "with --log_samples on the tasks `mateval export-lm-eval` wrote")
             p.add_argument("--batch-size", type=int, default=8)
             p.add_argument("--max-new-tokens", type=int, default=512)
             p.add_argument("--concurrency", type=int, default=8)
@@ -260,6 +291,8 @@ def main(argv: list[str] | None = None) -> int:
             return rigidity_command(args)
         if args.command == "crystal-metrics":
             return crystal_metrics_command(args)
+        if args.command == "export-lm-eval":
+            return export_command(args)
         return run(args) if args.command == "run" else items_command(args)
     except (ValueError, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)

@@ -30,12 +30,24 @@ def letter_spaced(text: str, rng: random.Random) -> str:
     return "  ".join(" ".join(word) for word in text[:5000].split())
 
 
+def _columns(text: str, rng: random.Random) -> tuple[list[str], list[str]]:
+    """The text set in two columns of a width typical of two-column papers (30-60 characters)."""
+    width, half = rng.randint(30, 60), len(text) // 2
+    return textwrap.wrap(text[:half], width), textwrap.wrap(text[half:], width)
+
+
 def interleaved_columns(text: str, rng: random.Random) -> str:
-    """Two columns read across: line i of the left column, then line i of the right column."""
-    half = len(text) // 2
-    left = textwrap.wrap(text[:half], 45)
-    right = textwrap.wrap(text[half:], 45)
-    return "\n".join(f"{a} {b}" for a, b in zip(left, right))
+    """Two columns read across: line i of the left column, then line i of the right column, on one line (joined by
+    a space, or by the run of spaces a layout-keeping extractor writes)."""
+    left, right = _columns(text, rng)
+    gap = " " * rng.choice([1, 1, 4])
+    return "\n".join(f"{a}{gap}{b}" for a, b in zip(left, right))
+
+
+def interleaved_lines(text: str, rng: random.Random) -> str:
+    """Two columns read across, each column line its own output line: left 1, right 1, left 2, right 2, ..."""
+    left, right = _columns(text, rng)
+    return "\n".join(line for pair in zip(left, right) for line in pair)
 
 
 def number_dump(text: str, rng: random.Random) -> str:
@@ -93,6 +105,7 @@ KINDS = {
     "encoding_garble": encoding_garble,
     "letter_spaced_ocr": letter_spaced,
     "interleaved_columns": interleaved_columns,
+    "interleaved_lines": interleaved_lines,
     "number_dump": number_dump,
     "repeated_lines": repeated_lines,
     "boilerplate": boilerplate,

@@ -3,6 +3,7 @@
 import glob
 import json
 import random
+import textwrap
 
 import pytest
 from datatrove.data import Document
@@ -10,6 +11,7 @@ from datatrove.data import Document
 from conftest import SAMPLES, SHARED, base_manifest
 from garbage import KINDS  # test tooling: tests/garbage.py
 from corpus.extract import extract
+from corpus.filters.interleave import InterleaveFilter
 from corpus.filters.language import LanguageFilter
 from corpus.filters.quality import ProseFilter, ScienceQualityFilter
 from corpus.text.annotate import signals
@@ -17,7 +19,7 @@ from corpus.text.annotate import signals
 PAPERS = [p.read_text() for p in sorted((SAMPLES / "papers" / "sofc_exp").glob("*.txt"))]
 
 
-TEXT_RULES = ("quality", "language", "prose")
+TEXT_RULES = ("quality", "language", "prose", "interleave")
 
 
 def build_text_rules():
@@ -36,7 +38,7 @@ RULES = build_text_rules()
 
 def test_text_rules_run_in_the_registry_order():
     # structure first, so garbled text is dropped for what it is rather than as "wrong language"; prose judges English
-    assert [type(f) for f in RULES] == [ScienceQualityFilter, LanguageFilter, ProseFilter]
+    assert [type(f) for f in RULES] == [ScienceQualityFilter, LanguageFilter, ProseFilter, InterleaveFilter]
 
 
 def chain(text: str):
@@ -70,11 +72,18 @@ def test_each_kind_of_garbage_is_dropped_for_what_it_is(kind, reason):
     assert reasons.count(reason) >= 0.95 * len(reasons), reasons
 
 
-@pytest.mark.xfail(strict=True, reason="documented gap (BENCHMARKS.md, issue 17): line-interleaved columns read as fluent "
-                                       "English to these rules; strict, so catching them makes this test fail and be updated")
-def test_interleaved_columns_are_caught():
-    reasons = [chain(KINDS["interleaved_columns"](t, random.Random(i))) for i, t in enumerate(PAPERS)]
-    assert reasons.count("kept") < 0.05 * len(reasons), reasons
+@pytest.mark.parametrize("kind", ["interleaved_columns", "interleaved_lines"])
+def test_interleaved_columns_are_caught(kind):
+    # both forms a layout-blind extractor makes: column lines side by side on one line, or taking turns
+    reasons = [chain(KINDS[kind](t, random.Random(i))) for i, t in enumerate(PAPERS)]
+    assert reasons.count("interleaved_columns") >= 0.95 * len(reasons), reasons
+
+
+def test_hard_wrapped_papers_are_not_taken_for_interleaved():
+    # clean text with a line break inside most sentences is exactly what the detector judges: it must keep it
+    for width in (45, 60, 90):
+        texts = ["\n".join(textwrap.wrap(" ".join(t.split()), width)) for t in PAPERS]
+        assert {chain(t) for t in texts} == {"kept"}, width
 
 
 def test_latex_tables_and_reference_style_prose_are_not_penalised():

@@ -1,0 +1,11 @@
+"""`corpus fetch`: services -> files a reader reads, with a ledger that makes every fetch resumable and accountable.
+
+  manifest.py   the fetch manifest (its own file: what to get, from which service, into which folder)
+  http.py       the polite HTTP client: rate limit, retries with Retry-After, size caps, content checks, atomic writes
+  ledger.py     one row per item and attempt (service, id, URL, status, HTTP code, bytes, checksum, licence, error)
+  crossref.py   Crossref: journals (by ISSN or title) -> their works' DOIs and licences, per journal
+  elsevier.py   Elsevier's full-text API: DOI -> full-text-retrieval-response XML (the `elsevier` reader)
+  arxiv.py      arXiv: OAI-PMH listing by set and category, then e-print sources (the `latex` reader) or PDFs
+  optimade.py   OPTIMADE: structures by filter from any provider, as CIF (the `cif` reader) or OPTIMADE JSON
+  run.py        the loop: discover items, skip what the ledger says is here, fetch the rest, reconcile
+"""

@@ -1,0 +1,131 @@
+"""Crossref: journals by ISSN or by name (LLaMat's journal list), then every work of each journal in a date range,
+with its DOI, title, licence and type, cursor by cursor. The result feeds the full-text jobs (`elsevier`), which
+read the DOIs from this job's folder.
+
+Crossref's REST API is a URL template returning JSON, so it is read with our polite client (one rate limit, the
+`mailto` polite pool, Retry-After, caps, the ledger) rather than habanero, whose requests have none of those.
+One item = one journal: `ISSN.jsonl` (a line per work) is written when the journal's last page is read, so a rerun
+resumes journal by journal. Names that match no journal, or several, are failures with the candidates in the ledger's
+reason (`unmatched_journal`, `ambiguous_journal`), never a guess.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+
+from corpus.fetch.http import FetchFailed, PoliteClient, QuotaExhausted
+from corpus.fetch.manifest import CrossrefJob
+from corpus.fetch.service import Item
+
+PAGE_CAP = 64 * 2**20
+SELECT = "DOI,title,container-title,ISSN,license,type,published,publisher"
+
+
+def _norm(title: str) -> str:
+    return re.sub(r"[^a-z0-9]+", " ", title.lower().replace("&", " and ")).strip()
+
+
+def _json(body: bytes) -> dict:
+    try:
+        data = json.loads(body)
+    except ValueError as e:
+        raise FetchFailed("bad_listing", f"Crossref answer is not JSON: {e}") from None
+    message = data.get("message") if isinstance(data, dict) else None
+    if not isinstance(message, dict):
+        raise FetchFailed("bad_listing", "a Crossref answer has a message object")
+    return message
+
+
+def licence_of(work: dict) -> str | None:
+    """The version-of-record licence URL, else the first one (Crossref lists one per content version)."""
+    licences = [x for x in work.get("license") or [] if isinstance(x, dict) and x.get("URL")]
+    vor = [x for x in licences if x.get("content-version") == "vor"]
+    return (vor or licences)[0]["URL"] if licences else None
+
+
+class CrossrefService:
+    def __init__(self, job: CrossrefJob, client: PoliteClient, contact: str | None = None):
+        self.job, self.client, self.contact = job, client, contact
+        self.base = job.endpoint.rstrip("/")
+
+    def _params(self, **extra) -> dict:
+        return {**({"mailto": self.contact} if self.contact else {}), **extra}
+
+    def resolve(self, name: str) -> str:
+        """A journal name to its ISSN: the one journal whose normalised title equals the name."""
+        items = _json(self.client.get_bytes(f"{self.base}/journals", params=self._params(query=name, rows=20), max_bytes=PAGE_CAP)).get("items") or []
+        exact = [j for j in items if isinstance(j, dict) and _norm(str(j.get("title", ""))) == _norm(name) and j.get("ISSN")]
+        issns = sorted({j["ISSN"][0] for j in exact})
+        if not issns:
+            near = ", ".join(str(j.get("title")) for j in items[:3] if isinstance(j, dict))
+            raise FetchFailed("unmatched_journal", f"{name!r}: no journal of that title (nearest: {near or 'none'})")
+        if len(issns) > 1:
+            raise FetchFailed("ambiguous_journal", f"{name!r}: {len(issns)} journals of that title ({', '.join(issns)})")
+        return issns[0]
+
+    def _filter(self) -> str:
+        parts = [f"type:{self.job.work_type}"] if self.job.work_type else []
+        if self.job.from_date:
+            parts.append(f"from-pub-date:{self.job.from_date.isoformat()}")
+        if self.job.until_date:
+            parts.append(f"until-pub-date:{self.job.until_date.isoformat()}")
+        return ",".join(parts)
+
+    def works(self, issn: str) -> Iterator[tuple[dict, int | None]]:
+        cursor = "*"
+        while True:
+            params = self._params(cursor=cursor, rows=self.job.rows, select=SELECT)
+            if self._filter():
+                params["filter"] = self._filter()
+            message = _json(self.client.get_bytes(f"{self.base}/journals/{issn}/works", params=params, max_bytes=PAGE_CAP))
+            items = [w for w in message.get("items") or [] if isinstance(w, dict) and w.get("DOI")]
+            total = message.get("total-results")
+            yield from ((w, total if isinstance(total, int) else None) for w in items)
+            nxt = message.get("next-cursor")
+            if not items or not isinstance(nxt, str) or nxt == cursor:
+                return
+            cursor = nxt
+
+    def count(self) -> int | None:
+        """Works over the journals that resolve; the ones that do not are in `notes` (a dry run prints them)."""
+        total, self.notes = 0, []
+        for journal in self._journals():
+            issn, problem = self._issn(journal)
+            if problem:
+                self.notes.append(problem)
+                continue
+            for _, n in self.works(issn):
+                total += n or 0
+                break
+        return total
+
+    def _issn(self, journal: str) -> tuple[str | None, str | None]:
+        """(ISSN, None) for an ISSN or a title that resolves; (None, why not) otherwise. A quota still stops the job."""
+        if re.fullmatch(r"\d{4}-\d{3}[\dX]", journal):
+            return journal, None
+        try:
+            return self.resolve(journal), None
+        except QuotaExhausted:
+            raise
+        except FetchFailed as e:
+            return None, f"{e.reason}: {e}"
+
+    def _journals(self) -> list[str]:
+        return list(self.job.issns) + list(self.job.journals)
+
+    def discover(self) -> Iterator[Item]:
+        for journal in self._journals():
+            issn, problem = self._issn(journal)
+            if problem:
+                yield Item(id=journal, filename="", expect="json", meta={"error": problem})
+                continue
+            lines = []
+            for work, _ in self.works(issn):
+                lines.append(json.dumps({"doi": work["DOI"].lower(), "title": " ".join(work.get("title") or []),
+                                         "journal": " ".join(work.get("container-title") or []), "issn": issn,
+                                         "type": work.get("type"), "publisher": work.get("publisher"), "licence": licence_of(work),
+                                         "published": (work.get("published") or {}).get("date-parts")}, ensure_ascii=False, sort_keys=True))
+            yield Item(id=issn, filename=f"{issn}.jsonl", expect="json", content=("\n".join(lines) + "\n").encode() if lines else b"",
+                       meta={"journal": journal, "works": len(lines)})

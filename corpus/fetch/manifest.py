@@ -1,0 +1,126 @@
+"""The fetch manifest: its own YAML file, separate from the build manifest, because fetching is done once (slowly,
+under quotas, with credentials) and building many times from what it fetched.
+
+    name: open_materials
+    output_dir: ../data/fetched         # every job writes under output_dir/<into>; the ledger is output_dir/fetch_ledger.jsonl
+    contact: ${FETCH_CONTACT:-}         # an e-mail for the User-Agent: the polite pool of the services that ask for one
+    jobs:
+      - name: arxiv_mtrl_sci
+        service: arxiv
+        into: arxiv/mtrl-sci             # the `latex` reader reads this folder
+        set: physics:cond-mat
+        categories: [cond-mat.mtrl-sci, cond-mat.supr-con]
+        from_date: 2024-01-01
+      - name: alexandria_li
+        service: optimade
+        into: crystals/alexandria
+        endpoint: https://alexandria.icams.rub.de/pbe/v1
+        filter: 'elements HAS "Li" AND nelements<=3'
+
+Credentials never go in a manifest: a job names the environment variable that holds its key (`api_key_env`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Annotated, Literal, Union
+
+from pydantic import Field, model_validator
+
+from corpus.config import ConfigError, LocalPath, StrictModel, read_config, resolve_path
+
+
+class FetchError(ValueError):
+    """A fetch manifest that cannot be used (named field), before any request is made."""
+
+
+class Limits(StrictModel):
+    per_second: float = Field(1.0, gt=0, le=50, description="requests per second to this service, at most")
+    retries: int = Field(5, ge=0, le=20, description="tries after the first on 429, 5xx, timeouts and dropped connections")
+    backoff_s: float = Field(2.0, ge=0, description="first wait of the exponential backoff when the service gives no Retry-After")
+    max_wait_s: float = Field(600.0, gt=0, description="the longest Retry-After honoured; a longer one stops the job (a quota)")
+    timeout_s: float = Field(60.0, gt=0)
+    max_bytes: int = Field(200 * 2**20, gt=0, description="a download larger than this is cut off and failed as too_large")
+
+
+class _Job(StrictModel):
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    into: str = Field(description="folder under output_dir for this job's files")
+    limit: int | None = Field(None, ge=1, description="at most this many items (for trials; --limit overrides)")
+
+
+class ArxivJob(_Job):
+    service: Literal["arxiv"]
+    endpoint: str = Field("https://oaipmh.arxiv.org/oai", description="the OAI-PMH endpoint")
+    files_endpoint: str = Field("https://arxiv.org", description="where /e-print/<id> and /pdf/<id> are served")
+    set: str = Field("physics:cond-mat", description="OAI-PMH set")
+    categories: list[str] = Field(default_factory=lambda: ["cond-mat.mtrl-sci"], min_length=1,
+                                  description="keep a record when any of its categories is one of these")
+    from_date: dt.date | None = None
+    until_date: dt.date | None = None
+    files: Literal["source", "pdf", "none"] = Field("source", description="source: the e-print (LaTeX, for the latex reader); pdf; none: metadata only")
+    # arXiv asks for no more than one request every three seconds (arxiv.org/help/api/tou)
+    limits: Limits = Limits(per_second=1 / 3)
+
+
+class OptimadeJob(_Job):
+    service: Literal["optimade"]
+    endpoint: str = Field(description="a provider's versioned base URL, e.g. https://alexandria.icams.rub.de/pbe/v1")
+    filter: str = Field(min_length=1, description="an OPTIMADE filter, e.g. 'elements HAS \"Li\" AND nelements<=3'")
+    page_limit: int = Field(100, ge=1, le=1000)
+    format: Literal["cif", "json"] = Field("cif", description="cif: one CIF per structure (the cif reader); json: the OPTIMADE entry")
+    licence: str | None = Field(None, description="the provider's terms, recorded with every item (e.g. CC-BY-4.0)")
+    api_key_env: str | None = Field(None, description="environment variable holding a key sent as a Bearer token")
+    limits: Limits = Limits(per_second=2.0)
+
+
+class CrossrefJob(_Job):
+    service: Literal["crossref"]
+    endpoint: str = "https://api.crossref.org"
+    issns: list[str] = Field(default_factory=list, description="journals by ISSN (NNNN-NNNC)")
+    journals: list[str] = Field(default_factory=list, description="journals by title, resolved to one ISSN each (or failed)")
+    from_date: dt.date | None = None
+    until_date: dt.date | None = None
+    work_type: str | None = Field("journal-article", description="Crossref's type filter; null for every type")
+    rows: int = Field(1000, ge=1, le=1000, description="works per cursor page (Crossref's maximum is 1000)")
+    # Crossref's polite pool (requests with a mailto) allows ~10 requests/s; stay under it
+    limits: Limits = Limits(per_second=5.0)
+
+    @model_validator(mode="after")
+    def _some_journal(self):
+        if not self.issns and not self.journals:
+            raise ValueError("give issns or journals")
+        return self
+
+
+class ElsevierJob(_Job):
+    service: Literal["elsevier"]
+    endpoint: str = "https://api.elsevier.com"
+    dois_from: str = Field(description="a Crossref job's folder under output_dir (its ISSN.jsonl files), or a file of one DOI per line")
+    api_key_env: str = Field("ELSEVIER_API_KEY", description="environment variable holding the API key (X-ELS-APIKey)")
+    insttoken_env: str | None = Field(None, description="environment variable holding an institution token (X-ELS-Insttoken)")
+    # Elsevier's article retrieval allows 10 requests/s and a weekly quota per key; a 429 past the retries stops the job
+    limits: Limits = Limits(per_second=5.0)
+
+
+Job = Annotated[Union[ArxivJob, OptimadeJob, CrossrefJob, ElsevierJob], Field(discriminator="service")]
+
+
+class FetchManifest(StrictModel):
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    output_dir: LocalPath
+    contact: str | None = Field(None, description="an e-mail address for the User-Agent (polite pools)")
+    jobs: list[Job] = Field(min_length=1)
+
+
+def load_fetch_manifest(path: str | Path) -> FetchManifest:
+    path = Path(path)
+    try:
+        manifest = read_config(path, FetchManifest, "fetch manifest", "name, output_dir and jobs")
+    except ConfigError as e:
+        raise FetchError(str(e)) from None
+    names = [j.name for j in manifest.jobs]
+    if len(set(names)) != len(names):
+        raise FetchError(f"{path}: jobs: job names must be unique (got {names})")
+    return manifest.model_copy(update={"output_dir": resolve_path(path.parent, manifest.output_dir)})

@@ -1,0 +1,345 @@
+"""`corpus fetch` against local servers (127.0.0.1 only, bounded, stopping themselves) that speak arXiv's OAI-PMH and
+e-print routes and the OPTIMADE API, with real content (the bundled arXiv source, MP-20 crystals) and the faults real
+services give: 503 and 429 with Retry-After, truncated bodies, HTML error pages, 404s, quotas."""
+
+import gzip
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import parse_qs, urlparse
+
+import polars as pl
+import pytest
+import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from conftest import SAMPLES
+from corpus.cli import main as corpus
+from corpus.fetch.manifest import FetchError, load_fetch_manifest
+from corpus.fetch.run import fetch
+
+SOURCE = (SAMPLES / "papers" / "latex" / "msd-diffusion-revtex42.tar.gz").read_bytes()
+ELSEVIER = (Path(__file__).parent / "fixtures" / "elsevier" / "S0000000000000001.xml").read_bytes()
+FAST = {"per_second": 50, "retries": 3, "backoff_s": 0.01, "max_wait_s": 5}
+
+# arXiv records: id, categories, licence; page 1 and page 2 of the listing (a resumption token between them)
+RECORDS = [
+    [("2401.00001", "cond-mat.mtrl-sci", "http://creativecommons.org/licenses/by/4.0/"),
+     ("2401.00002", "hep-th", None),  # not a wanted category
+     ("2401.00003", "cond-mat.supr-con cond-mat.str-el", "http://arxiv.org/licenses/nonexclusive-distrib/1.0/")],
+    [("cond-mat/0102536", "cond-mat.mtrl-sci", None),  # an old-style id
+     ("2401.00005", "cond-mat.mtrl-sci", "http://creativecommons.org/licenses/by-nc-sa/4.0/"),  # its e-print is an HTML page
+     ("2401.00006", "cond-mat.mtrl-sci", None),  # 404
+     ("2401.00007", "cond-mat.mtrl-sci", None)],  # first answer truncated, then whole
+]
+
+
+def oai_page(records, token: str | None, size: int) -> bytes:
+    items = "".join(f"""<record><header><identifier>oai:arXiv.org:{i}</identifier><datestamp>2024-01-02</datestamp></header>
+<metadata><arXiv xmlns="http://arxiv.org/OAI/arXiv/"><id>{i}</id><title>Paper {i}</title><categories>{c}</categories>
+{f'<license>{lic}</license>' if lic else ''}<abstract>About {i}.</abstract></arXiv></metadata></record>""" for i, c, lic in records)
+    deleted = '<record><header status="deleted"><identifier>oai:arXiv.org:2401.09999</identifier></header></record>'
+    resumption = f'<resumptionToken completeListSize="{size}">{token}</resumptionToken>' if token else '<resumptionToken completeListSize="%d"/>' % size
+    return (f'<?xml version="1.0" encoding="UTF-8"?><OAI-PMH xmlns="http://www.openarchives.org/OAI/2.0/"><responseDate>2024-01-03</responseDate>'
+            f'<ListRecords>{items}{deleted}{resumption}</ListRecords></OAI-PMH>').encode()
+
+
+def optimade_entries() -> list[dict]:
+    from pymatgen.io.cif import CifParser
+
+    rows = pl.read_csv(SAMPLES / "crystals" / "mp_20" / "test.csv").head(5)
+    out = []
+    for material_id, cif in zip(rows["material_id"], rows["cif"]):
+        s = CifParser.from_str(cif).parse_structures(primitive=False)[0]
+        symbols = [site.specie.symbol for site in s]
+        out.append({"id": material_id, "type": "structures", "attributes": {
+            "lattice_vectors": s.lattice.matrix.tolist(), "cartesian_site_positions": s.cart_coords.tolist(),
+            "species_at_sites": symbols, "species": [{"name": e, "chemical_symbols": [e], "concentration": [1.0]} for e in sorted(set(symbols))],
+            "chemical_formula_reduced": s.composition.reduced_formula, "nsites": len(s)}})
+    return out
+
+
+class Faults(BaseHTTPRequestHandler):
+    """Routes with scripted faults; `self.server.state` counts calls so a fault can fire once."""
+
+    def log_message(self, *args):
+        pass
+
+    def _send(self, status: int, body: bytes, headers: dict | None = None, declared: int | None = None):
+        self.send_response(status)
+        for k, v in (headers or {}).items():
+            self.send_header(k, v)
+        self.send_header("Content-Length", str(declared if declared is not None else len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_GET(self):
+        state = self.server.state
+        url = urlparse(self.path)
+        query = parse_qs(url.query)
+        state["calls"].append(self.path)
+        state["auth"].append(self.headers.get("Authorization"))
+        state["agents"].append(self.headers.get("User-Agent", ""))
+        key = url.path
+        state["seen"][key] = state["seen"].get(key, 0) + 1
+        if state.get("always_429"):
+            return self._send(429, b"slow down", {"Retry-After": "86400"})
+        if url.path == "/oai":
+            if state["seen"][key] == 1:
+                return self._send(503, b"busy", {"Retry-After": "1"})  # arXiv's usual first answer under load
+            if "resumptionToken" in query:
+                return self._send(200, oai_page(RECORDS[1], None, 7), {"Content-Type": "text/xml"})
+            return self._send(200, oai_page(RECORDS[0], "tok1", 7), {"Content-Type": "text/xml"})
+        if url.path.startswith("/e-print/"):
+            arxiv_id = url.path[len("/e-print/"):]
+            if arxiv_id == "2401.00005":
+                return self._send(200, b"<!DOCTYPE html><html><body>Access denied</body></html>", {"Content-Type": "text/html"})
+            if arxiv_id == "2401.00006":
+                return self._send(404, b"not found")
+            if arxiv_id == "2401.00007" and state["seen"][key] == 1:
+                return self._send(200, SOURCE[: len(SOURCE) // 2], declared=len(SOURCE))  # cut off mid-body
+            if arxiv_id == "2401.00003":  # a single gzipped .tex, not a tar
+                return self._send(200, gzip.compress(b"\\documentclass{article}\\begin{document}Hello.\\end{document}", mtime=0))
+            return self._send(200, SOURCE)
+        if url.path == "/v1/structures":
+            entries = optimade_entries()
+            if state["seen"][key] == 1:
+                return self._send(429, b"{}", {"Retry-After": "1"})
+            start = int(query.get("page_offset", ["0"])[0])
+            page = entries[start : start + 3]
+            nxt = f"http://127.0.0.1:{self.server.server_address[1]}/v1/structures?page_offset={start + 3}" if start + 3 < len(entries) else None
+            body = {"data": page, "meta": {"data_returned": len(entries)}, "links": {"next": nxt}}
+            return self._send(200, json.dumps(body).encode(), {"Content-Type": "application/vnd.api+json"})
+        if url.path == "/journals":
+            titles = {"journal of alloys and compounds": [("Journal of Alloys and Compounds", "0925-8388")],
+                      "materials today": [("Materials Today", "1369-7021"), ("Materials Today", "1873-4103")]}
+            found = titles.get(query.get("query", [""])[0].lower(), [("Journal of Something Else", "1111-2222")])
+            items = [{"title": t, "ISSN": [i], "publisher": "Elsevier BV"} for t, i in found]
+            return self._send(200, json.dumps({"status": "ok", "message": {"items": items}}).encode())
+        if url.path == "/journals/0925-8388/works":
+            if state["seen"][key] == 1:
+                return self._send(500, b"oops")
+            assert query.get("mailto") == ["curator@example.org"]
+            assert "from-pub-date:2020-01-01" in query["filter"][0]
+            pages = {"*": (["0001", "0002"], "c2"), "c2": (["0003"], "c3"), "c3": ([], "c4")}
+            numbers, nxt = pages[query["cursor"][0]]
+            works = [{"DOI": f"10.1016/J.JALLCOM.2020.{n}", "title": [f"Alloy {n}"], "container-title": ["Journal of Alloys and Compounds"],
+                      "type": "journal-article", "license": [{"URL": "http://www.elsevier.com/tdm/userlicense/1.0/", "content-version": "tdm"},
+                                                             {"URL": "http://creativecommons.org/licenses/by/4.0/", "content-version": "vor"}]}
+                     for n in numbers]
+            return self._send(200, json.dumps({"status": "ok", "message": {"items": works, "next-cursor": nxt, "total-results": 3}}).encode())
+        if url.path.startswith("/content/article/doi/"):
+            state["elsevier_keys"].append(self.headers.get("X-ELS-APIKey"))
+            if url.path.endswith("0002"):
+                return self._send(200, b'<service-error><status><statusCode>RESOURCE_NOT_FOUND</statusCode></status></service-error>')
+            return self._send(200, ELSEVIER, {"Content-Type": "text/xml"})
+        return self._send(404, b"")
+
+
+@pytest.fixture
+def server():
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Faults)
+    httpd.state = {"calls": [], "auth": [], "agents": [], "seen": {}, "elsevier_keys": []}
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    stopper = threading.Timer(120, httpd.shutdown)  # bounded: stops itself even if a test hangs
+    stopper.daemon = True
+    stopper.start()
+    yield httpd
+    stopper.cancel()
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def write_manifest(tmp_path: Path, url: str, **arxiv) -> Path:
+    data = {"name": "t", "output_dir": "out", "contact": "curator@example.org", "jobs": [
+        {"name": "arxiv", "service": "arxiv", "into": "arxiv", "endpoint": f"{url}/oai", "files_endpoint": url,
+         "categories": ["cond-mat.mtrl-sci", "cond-mat.supr-con"], "limits": FAST, **arxiv},
+        {"name": "crystals", "service": "optimade", "into": "crystals", "endpoint": f"{url}/v1", "filter": 'nelements>=1',
+         "page_limit": 3, "licence": "CC-BY-4.0", "limits": FAST},
+    ]}
+    path = tmp_path / "fetch.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def final_state(root: Path) -> tuple[dict, dict]:
+    """What a fetch leaves: every file's bytes, and per item the last ledger row without its time and status kind."""
+    files = {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file() and p.name not in ("fetch_ledger.jsonl", "fetch_summary.json")}
+    last = {}
+    for line in (root / "fetch_ledger.jsonl").read_text().splitlines():
+        row = json.loads(line)
+        last[(row["job"], row["item"])] = {k: row[k] for k in ("path", "bytes", "sha256", "licence", "doi") if row["status"] != "failed"} or {"failed": row["reason"]}
+    return files, last
+
+
+def test_fetch_with_faults_accounts_for_every_item(tmp_path, server):
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    summary = fetch(load_fetch_manifest(write_manifest(tmp_path, url)))
+    arxiv = summary["arxiv"]
+    # 6 records in the wanted categories (hep-th and the deleted record are not requested)
+    assert arxiv["requested"] == 6 == arxiv["fetched"] + arxiv["skipped"] + arxiv["failed"]
+    assert arxiv["fetched"] == 4 and arxiv["failed_by_reason"] == {"html_error_page": 1, "http_404": 1}
+    root = tmp_path / "out"
+    assert sorted(p.name for p in (root / "arxiv").glob("*.gz")) == ["2401.00001.tar.gz", "2401.00003.tex.gz", "2401.00007.tar.gz",
+                                                                     "cond-mat_0102536.tar.gz"]
+    assert (root / "arxiv" / "2401.00007.tar.gz").read_bytes() == SOURCE  # the truncated answer was retried, not kept
+    assert not list(root.rglob("*.partial"))
+    meta = json.loads((root / "arxiv" / "2401.00001.tar.gz.meta.json").read_text())
+    assert meta["licence"] == "http://creativecommons.org/licenses/by/4.0/" and meta["categories"] == ["cond-mat.mtrl-sci"]
+    crystals = summary["crystals"]
+    assert crystals["requested"] == crystals["fetched"] == 5 and crystals["failed"] == 0  # after a 429 with Retry-After
+    from pymatgen.core import Structure
+
+    for cif in (root / "crystals").glob("*.cif"):
+        assert Structure.from_file(cif).composition.reduced_formula == json.loads(Path(f"{cif}.meta.json").read_text())["formula"]
+    assert all(json.loads(Path(f"{c}.meta.json").read_text())["licence"] == "CC-BY-4.0" for c in (root / "crystals").glob("*.cif"))
+    assert all("mailto:curator@example.org" in agent for agent in server.state["agents"])  # the polite pools' contact
+    # the fetched arXiv sources are what the latex reader reads
+    from corpus.extract import extract
+
+    docs = [d for _, d in extract([str(root / "arxiv")], "latex") if hasattr(d, "text")]
+    assert len(docs) == 4 and sorted(len(d.text) > 1000 for d in docs) == [False, True, True, True]  # "Hello." is short
+
+
+def test_a_rerun_after_an_interrupted_fetch_equals_an_uninterrupted_one(tmp_path, server):
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    whole = tmp_path / "whole"
+    whole.mkdir()
+    fetch(load_fetch_manifest(write_manifest(whole, url)))
+    cut = tmp_path / "cut"
+    cut.mkdir()
+    manifest = load_fetch_manifest(write_manifest(cut, url))
+    first = fetch(manifest, limit=2)  # stopped early, as a kill would
+    (cut / "out" / "arxiv" / "stray.gz.partial").write_bytes(b"half")  # what a kill mid-download leaves
+    second = fetch(manifest)
+    assert first["arxiv"]["fetched"] == 2 and second["arxiv"]["skipped"] == 2 and second["arxiv"]["fetched"] == 2
+    files_whole, rows_whole = final_state(whole / "out")
+    files_cut, rows_cut = final_state(cut / "out")
+    files_cut.pop("arxiv/stray.gz.partial")
+    assert files_cut == files_whole and rows_cut == rows_whole
+    third = fetch(manifest)  # nothing left to do: nothing downloaded again
+    assert third["arxiv"]["fetched"] == 0 and third["arxiv"]["skipped"] == 4 and third["crystals"]["skipped"] == 5
+
+
+def test_a_quota_stops_the_job_cleanly(tmp_path, server):
+    server.state["always_429"] = True
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    summary = fetch(load_fetch_manifest(write_manifest(tmp_path, url)))
+    assert "quota" in summary["arxiv"]["listing_error"] and "quota" in summary["crystals"]["listing_error"]
+    assert corpus(["fetch", str(write_manifest(tmp_path, url))]) == 1
+
+
+def test_dry_run_says_what_would_be_fetched_and_writes_nothing(tmp_path, server, capsys):
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    assert corpus(["fetch", str(write_manifest(tmp_path, url)), "--dry-run", "--limit", "3"]) == 0
+    err = capsys.readouterr().err
+    assert "arxiv (arxiv" in err and "7 items available, at most 3 fetched" in err and "5 items available" in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_credentials_come_from_the_environment_and_stay_out_of_the_ledger(tmp_path, server, monkeypatch):
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    path = write_manifest(tmp_path, url)
+    data = yaml.safe_load(path.read_text())
+    data["jobs"][1]["api_key_env"] = "TEST_OPTIMADE_KEY"
+    path.write_text(yaml.safe_dump(data))
+    summary = fetch(load_fetch_manifest(path), only=["crystals"])
+    assert "TEST_OPTIMADE_KEY is not set" in summary["crystals"]["error"]
+    monkeypatch.setenv("TEST_OPTIMADE_KEY", "s3cret-token")
+    summary = fetch(load_fetch_manifest(path), only=["crystals"])
+    assert summary["crystals"]["fetched"] == 5 and "Bearer s3cret-token" in server.state["auth"]
+    for f in (tmp_path / "out").rglob("*"):
+        if f.is_file():
+            assert b"s3cret-token" not in f.read_bytes(), f
+
+
+def test_bad_manifests_fail_before_any_request_naming_the_field(tmp_path, capsys):
+    bad = {"name": "t", "output_dir": "out", "jobs": [{"name": "x", "service": "ftp", "into": "x"}]}
+    (tmp_path / "a.yaml").write_text(yaml.safe_dump(bad))
+    with pytest.raises(FetchError, match="jobs"):
+        load_fetch_manifest(tmp_path / "a.yaml")
+    bad["jobs"] = [{"name": "x", "service": "optimade", "into": "x", "endpoint": "http://127.0.0.1:9/v1"}]
+    (tmp_path / "b.yaml").write_text(yaml.safe_dump(bad))
+    assert corpus(["fetch", str(tmp_path / "b.yaml")]) == 2
+    assert "filter" in capsys.readouterr().err
+    assert corpus(["fetch", str(tmp_path / "missing.yaml")]) == 2
+
+
+def test_crossref_journals_then_elsevier_full_text(tmp_path, server, monkeypatch, capsys):
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    data = {"name": "t", "output_dir": "out", "contact": "curator@example.org", "jobs": [
+        {"name": "dois", "service": "crossref", "into": "crossref", "endpoint": url, "from_date": "2020-01-01", "limits": FAST,
+         "journals": ["Journal of Alloys and Compounds", "Materials Today", "Unknown Journal"]},
+        {"name": "fulltext", "service": "elsevier", "into": "elsevier", "endpoint": url, "dois_from": "crossref",
+         "api_key_env": "TEST_ELS_KEY", "limits": FAST}]}
+    path = tmp_path / "f.yaml"
+    path.write_text(yaml.safe_dump(data))
+    # a dry run explains both jobs without the key (the DOIs do not exist yet)
+    assert corpus(["fetch", str(path), "--dry-run"]) == 0
+    assert "TEST_ELS_KEY is not set" in capsys.readouterr().err
+    monkeypatch.setenv("TEST_ELS_KEY", "els-s3cret")
+    summary = fetch(load_fetch_manifest(path))
+    assert summary["dois"]["requested"] == 3 and summary["dois"]["fetched"] == 1
+    assert summary["dois"]["failed_by_reason"] == {"ambiguous_journal": 1, "unmatched_journal": 1}
+    root = tmp_path / "out"
+    works = [json.loads(x) for x in (root / "crossref" / "0925-8388.jsonl").read_text().splitlines()]
+    assert [w["doi"] for w in works] == ["10.1016/j.jallcom.2020.0001", "10.1016/j.jallcom.2020.0002", "10.1016/j.jallcom.2020.0003"]
+    assert {w["licence"] for w in works} == {"http://creativecommons.org/licenses/by/4.0/"}  # the version of record's
+    full = summary["fulltext"]
+    assert full["requested"] == 3 and full["fetched"] == 2 and full["failed_by_reason"] == {"service_error": 1}
+    assert set(server.state["elsevier_keys"]) == {"els-s3cret"}
+    assert not (root / "elsevier" / "10.1016_j.jallcom.2020.0002.xml").exists()
+    meta = json.loads((root / "elsevier" / "10.1016_j.jallcom.2020.0001.xml.meta.json").read_text())
+    assert meta["licence"] == "http://creativecommons.org/licenses/by/4.0/" and meta["doi"] == "10.1016/j.jallcom.2020.0001"
+    for f in root.rglob("*"):
+        if f.is_file():
+            assert b"els-s3cret" not in f.read_bytes(), f
+    from corpus.extract import extract
+
+    docs = [d for _, d in extract([str(root / "elsevier")], "elsevier") if hasattr(d, "text")]
+    assert len(docs) == 2 and all(len(d.text) > 200 for d in docs)
+
+
+def test_the_bundled_recipes_validate():
+    root = Path(__file__).resolve().parent.parent / "manifests"
+    for name in ("open_fetch.yaml",):
+        manifest = load_fetch_manifest(root / name)
+        assert {j.service for j in manifest.jobs} == {"arxiv", "optimade"}
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(max_size=2000))
+def test_any_listing_page_is_read_or_failed_with_a_reason(body):
+    # whatever a server answers, the OAI-PMH and OPTIMADE readers return items or raise FetchFailed, never anything else
+    from corpus.fetch.arxiv import ArxivService
+    from corpus.fetch.http import FetchFailed
+    from corpus.fetch.manifest import ArxivJob, OptimadeJob
+    from corpus.fetch.optimade import OptimadeService
+
+    class Canned:
+        requests = 0
+
+        def get_bytes(self, url, params=None, max_bytes=None):
+            return body
+
+    for service in (ArxivService(ArxivJob(name="a", service="arxiv", into="a"), Canned()),
+                    OptimadeService(OptimadeJob(name="o", service="optimade", into="o", endpoint="http://127.0.0.1:9/v1", filter="x"), Canned())):
+        try:
+            items = []
+            for item in service.discover():
+                items.append(item)
+                if len(items) > 50:
+                    break
+        except FetchFailed:
+            pass
+
+
+@given(st.one_of(st.none(), st.text(max_size=40), st.integers(0, 10**6).map(str)))
+def test_retry_after_is_seconds_or_none(value):
+    from corpus.fetch.http import retry_after_seconds
+
+    wait = retry_after_seconds(value)
+    assert wait is None or wait >= 0
