@@ -31,3 +31,25 @@ class Failure(NamedTuple):
     kind: str  # short code that the summary groups by: unreadable_file, invalid_json, not_utf8, ...
     error: str  # the message a person reads
     line: int | None = None  # 1-based record position inside the file, when the failure is one record
+
+
+# `corpus fetch` writes FILE.meta.json beside every file it fetches (id, DOI, licence, source URL): readers merge it
+# into the documents' metadata (corpus/readers/base.py), and a folder's files never include it
+SIDECAR_SUFFIX = ".meta.json"
+SIDECAR_KEYS = {"licence": "licence", "doi": "doi", "url": "source_url", "service": "fetched_from"}
+
+
+def sidecar_metadata(path: str) -> dict:
+    """The document metadata a fetched file's side-car gives (empty without one, or with one that is not JSON)."""
+    import json
+    import os
+
+    sidecar = path + SIDECAR_SUFFIX
+    if not os.path.isfile(sidecar) or os.path.getsize(sidecar) > 1 << 20:
+        return {}
+    try:
+        with open(sidecar, encoding="utf-8") as f:
+            data = json.load(f)
+    except (OSError, ValueError):
+        return {}
+    return {ours: data[theirs] for theirs, ours in SIDECAR_KEYS.items() if isinstance(data, dict) and data.get(theirs) is not None}

@@ -343,3 +343,30 @@ def test_retry_after_is_seconds_or_none(value):
 
     wait = retry_after_seconds(value)
     assert wait is None or wait >= 0
+
+
+@pytest.mark.slow
+def test_a_fetched_folder_builds_and_its_licences_reach_the_provenance(tmp_path, server):
+    from conftest import base_manifest, write_manifest as write_build_manifest
+    from corpus.shards.format import provenance_path, shard_files
+
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    fetch(load_fetch_manifest(write_manifest(tmp_path, url)))
+    fetched = tmp_path / "out"
+    build = base_manifest()
+    build["output_dir"] = str(tmp_path / "build")
+    build["sources"] = [{"name": "arxiv", "reader": "latex", "paths": [str(fetched / "arxiv")]},
+                        {"name": "crystals", "reader": "cif", "paths": [str(fetched / "crystals")]}]
+    build["components"] = [{"name": "papers", "sources": ["arxiv"]}, {"name": "crystals", "sources": ["crystals"]}]
+    assert corpus(["build", str(write_build_manifest(tmp_path / "m", build))]) == 0
+    summary = json.loads((tmp_path / "build" / "summary.json").read_text())
+    assert summary["inputs"] == 4 + 5  # the side-cars are not inputs
+    licences = {}
+    for component in ("papers", "crystals"):
+        for ds in shard_files(str(tmp_path / "build" / "shards" / component)):
+            prov = pl.read_parquet(provenance_path(ds))
+            licences.update(dict(zip(prov["record"], prov["licence"])))
+    assert licences, "nothing was built"
+    by_file = {record.split(":", 1)[1].split("#")[0]: licence for record, licence in licences.items()}
+    assert by_file.get("2401.00001.tar.gz") == "http://creativecommons.org/licenses/by/4.0/"
+    assert {v for k, v in by_file.items() if k.endswith(".cif")} == {"CC-BY-4.0"}

@@ -18,6 +18,7 @@ from corpus.fetch.ledger import Ledger, sha256_of
 from corpus.fetch.manifest import FetchManifest
 from corpus.fetch.optimade import OptimadeService
 from corpus.fetch.service import Item
+from corpus.records import SIDECAR_SUFFIX
 
 SERVICES = {"arxiv": ArxivService, "optimade": OptimadeService, "crossref": CrossrefService, "elsevier": ElsevierService}
 
@@ -145,7 +146,7 @@ def _run_job(job, service, client, ledger: Ledger, root: Path, cap: int | None, 
             reasons[e.reason] += 1
             continue
         side = {"id": item.id, "service": job.service, "doi": item.doi, "licence": item.licence, "url": item.url, **item.meta}
-        _write_atomic(path.with_name(path.name + ".meta.json"), (json.dumps(side, ensure_ascii=False, sort_keys=True) + "\n").encode())
+        _write_atomic(path.with_name(path.name + SIDECAR_SUFFIX), (json.dumps(side, ensure_ascii=False, sort_keys=True) + "\n").encode())
         ledger.write(**base, path=str(path.relative_to(root)), status="fetched", http_status=status, bytes=nbytes, sha256=digest)
         counts["fetched"] += 1
         size += nbytes

@@ -24,7 +24,7 @@ from corpus.outcomes import OutcomeWriter
 from corpus.progress import ProgressBeacon
 from corpus.readers.bounded import TooLarge
 from corpus.readers.paths import link_problem
-from corpus.records import Failure, ReaderOptions
+from corpus.records import Failure, ReaderOptions, sidecar_metadata
 
 __all__ = ["Failure", "ReaderOptions", "SourceReader"]
 
@@ -86,13 +86,19 @@ class SourceReader(BaseDiskReader):
     def tag(self, doc: Document, filepath: str, position: int) -> Document:
         """Default metadata, source, component, file, and the record key: the file and the document's
         position in it, stable however the files are split into tasks."""
-        doc.metadata = (self.default_metadata or {}) | doc.metadata
+        # the source's metadata, then what `corpus fetch` recorded beside the file, then the document's own
+        doc.metadata = (self.default_metadata or {}) | self._sidecar(filepath) | doc.metadata
         doc.metadata["record"] = f"{self.source}:{filepath}#{position}"
         doc.metadata["source"] = self.source
         doc.metadata["component"] = self.component
         doc.metadata["reader"] = self.key
         doc.metadata.setdefault("file_path", self.data_folder.resolve_paths(filepath))
         return doc
+
+    def _sidecar(self, filepath: str) -> dict:
+        if getattr(self, "_sidecar_of", (None,))[0] != filepath:  # one read per file, not per document
+            self._sidecar_of = (filepath, sidecar_metadata(self.data_folder.resolve_paths(filepath)))
+        return self._sidecar_of[1]
 
     def _failure_document(self, failure: Failure, filepath: str) -> Document:
         where = filepath if failure.line is None else f"{filepath}#L{failure.line}"

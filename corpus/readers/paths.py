@@ -26,7 +26,7 @@ from typing import Iterable, Literal, Union
 
 from wcmatch import glob as wcglob
 
-from corpus.records import Failure
+from corpus.records import SIDECAR_SUFFIX, Failure
 
 LinkPolicy = Union[Literal["inside", "all"], Literal[False]]
 _FLAGS = wcglob.GLOBSTAR
@@ -54,7 +54,8 @@ def source_files(patterns: list[str], default_globs: tuple[str, ...] | None, pol
     found: dict[str, list[str]] = {}
     for pattern in patterns:
         if os.path.isdir(pattern):
-            root, match, deeper = pattern, (lambda p: names is None or any(fnmatch.fnmatch(os.path.basename(p), g) for g in names)), None
+            root, deeper = pattern, None
+            match = lambda p: not p.endswith(SIDECAR_SUFFIX) and (names is None or any(fnmatch.fnmatch(os.path.basename(p), g) for g in names))  # noqa: E731
         elif not wcglob.is_magic(pattern, flags=_FLAGS):
             found[pattern] = [pattern] if os.path.isfile(pattern) else []
             continue
