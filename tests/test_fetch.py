@@ -22,6 +22,7 @@ from corpus.fetch.run import fetch
 
 SOURCE = (SAMPLES / "papers" / "latex" / "msd-diffusion-revtex42.tar.gz").read_bytes()
 ELSEVIER = (Path(__file__).parent / "fixtures" / "elsevier" / "S0000000000000001.xml").read_bytes()
+SPRINGER = (SAMPLES / "papers" / "xml" / "springer_jats_10.1186_s11671-021-03631-x.xml").read_bytes()
 FAST = {"per_second": 50, "retries": 3, "backoff_s": 0.01, "max_wait_s": 5}
 
 # arXiv records: id, categories, licence; page 1 and page 2 of the listing (a resumption token between them)
@@ -130,6 +131,13 @@ class Faults(BaseHTTPRequestHandler):
                                                              {"URL": "http://creativecommons.org/licenses/by/4.0/", "content-version": "vor"}]}
                      for n in numbers]
             return self._send(200, json.dumps({"status": "ok", "message": {"items": works, "next-cursor": nxt, "total-results": 3}}).encode())
+        if url.path == "/openaccess/jats":
+            state["springer_keys"].append(query.get("api_key", [None])[0])
+            if query["q"][0] == "doi:10.1186/s11671-021-03631-x":
+                return self._send(200, SPRINGER.replace(b"<apiKey>REDACTED</apiKey>", f"<apiKey>{query['api_key'][0]}</apiKey>".encode()))
+            if query["q"][0] == "doi:10.1007/boom":
+                return self._send(401, b"<response><error>Invalid api key " + query["api_key"][0].encode() + b"</error></response>")
+            return self._send(200, b'<?xml version="1.0"?><response><result><total>0</total></result><records/></response>')
         if url.path.startswith("/content/article/doi/"):
             state["elsevier_keys"].append(self.headers.get("X-ELS-APIKey"))
             if url.path.endswith("0002"):
@@ -141,7 +149,7 @@ class Faults(BaseHTTPRequestHandler):
 @pytest.fixture
 def server():
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), Faults)
-    httpd.state = {"calls": [], "auth": [], "agents": [], "seen": {}, "elsevier_keys": []}
+    httpd.state = {"calls": [], "auth": [], "agents": [], "seen": {}, "elsevier_keys": [], "springer_keys": []}
     thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     stopper = threading.Timer(120, httpd.shutdown)  # bounded: stops itself even if a test hangs
@@ -303,11 +311,41 @@ def test_crossref_journals_then_elsevier_full_text(tmp_path, server, monkeypatch
     assert len(docs) == 2 and all(len(d.text) > 200 for d in docs)
 
 
+def test_springer_open_access_jats_without_its_key_anywhere(tmp_path, server, monkeypatch):
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    (tmp_path / "dois.txt").write_text("# DOIs\n10.1186/s11671-021-03631-x\n10.1007/not-open\n10.1007/boom\n10.1186/S11671-021-03631-X\n")
+    data = {"name": "t", "output_dir": "out", "jobs": [
+        {"name": "oa", "service": "springer", "into": "springer", "endpoint": url, "dois_from": str(tmp_path / "dois.txt"),
+         "api_key_env": "TEST_SPRINGER_KEY", "limits": FAST}]}
+    (tmp_path / "f.yaml").write_text(yaml.safe_dump(data))
+    monkeypatch.setenv("TEST_SPRINGER_KEY", "spr-s3cret")
+    summary = fetch(load_fetch_manifest(tmp_path / "f.yaml"))["oa"]
+    # the same DOI in another case is one item; a DOI without an open-access record and a refused one are failures
+    assert summary["requested"] == 3 and summary["fetched"] == 1
+    assert summary["failed_by_reason"] == {"http_401": 1, "no_open_access_record": 1}
+    assert set(server.state["springer_keys"]) == {"spr-s3cret"}
+    root = tmp_path / "out"
+    saved = (root / "springer" / "10.1186_s11671-021-03631-x.xml").read_bytes()
+    assert b"<apiKey>REDACTED</apiKey>" in saved
+    for f in root.rglob("*"):
+        if f.is_file():
+            assert b"spr-s3cret" not in f.read_bytes(), f
+    from corpus.extract import extract
+
+    docs = [d for _, d in extract([str(root / "springer")], "jats") if hasattr(d, "text")]
+    assert len(docs) == 1 and len(docs[0].text) > 5000
+
+
 def test_the_bundled_recipes_validate():
     root = Path(__file__).resolve().parent.parent / "manifests"
-    for name in ("open_fetch.yaml",):
-        manifest = load_fetch_manifest(root / name)
-        assert {j.service for j in manifest.jobs} == {"arxiv", "optimade"}
+    assert {j.service for j in load_fetch_manifest(root / "open_fetch.yaml").jobs} == {"arxiv", "optimade"}
+    llamat = load_fetch_manifest(root / "llamat_fetch.yaml")
+    assert {j.service for j in llamat.jobs} == {"crossref", "elsevier", "springer", "optimade"}
+    from corpus.fetch.crossref import CrossrefService
+
+    journals = {job.name: CrossrefService(job, client=None)._journals() for job in llamat.jobs if job.service == "crossref"}
+    assert (len(journals["elsevier_dois"]), len(journals["springer_dois"])) == (467, 338)  # LLaMat's 805 journals
+    assert "Journal of Alloys and Compounds" in journals["elsevier_dois"]
 
 
 @settings(max_examples=200, deadline=None)

@@ -113,7 +113,15 @@ class CrossrefService:
             return None, f"{e.reason}: {e}"
 
     def _journals(self) -> list[str]:
-        return list(self.job.issns) + list(self.job.journals)
+        listed = []
+        if self.job.journals_file:
+            import csv
+
+            with open(self.job.journals_file, newline="", encoding="utf-8") as f:
+                for row in csv.DictReader(f):
+                    if row.get("journal") and (not self.job.publisher or (row.get("publisher") or "").lower() == self.job.publisher.lower()):
+                        listed.append(row["journal"].replace("_", " ").strip())
+        return list(dict.fromkeys([*self.job.issns, *self.job.journals, *listed]))
 
     def discover(self) -> Iterator[Item]:
         for journal in self._journals():

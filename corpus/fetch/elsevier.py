@@ -6,8 +6,6 @@ environment variables the job names; the URL carries neither, so the ledger and 
 
 from __future__ import annotations
 
-import json
-import re
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote
@@ -16,11 +14,7 @@ from defusedxml import ElementTree
 
 from corpus.fetch.http import FetchFailed, PoliteClient
 from corpus.fetch.manifest import ElsevierJob
-from corpus.fetch.service import Item
-
-
-def doi_file_name(doi: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]", "_", doi.lower())
+from corpus.fetch.service import Item, doi_file_name, doi_list
 
 
 class ElsevierService:
@@ -29,34 +23,14 @@ class ElsevierService:
     def __init__(self, job: ElsevierJob, client: PoliteClient):
         self.job, self.client = job, client
 
-    def _dois(self) -> Iterator[tuple[str, str | None]]:
-        source = Path(self.job.dois_from)
-        source = source if source.is_absolute() else self.root / source
-        if source.is_file():
-            for line in source.read_text(encoding="utf-8").splitlines():
-                if line.strip() and not line.startswith("#"):
-                    yield line.strip().lower(), None
-            return
-        if not source.is_dir():
-            raise FetchFailed("no_dois", f"dois_from: {source} is neither a Crossref job's folder nor a file of DOIs")
-        for path in sorted(source.glob("*.jsonl")):
-            for line in path.read_text(encoding="utf-8").splitlines():
-                if line.strip():
-                    row = json.loads(line)
-                    yield row["doi"], row.get("licence")
-
     def count(self) -> int | None:
         try:
-            return sum(1 for _ in self._dois())
+            return sum(1 for _ in doi_list(self.job.dois_from, self.root))
         except FetchFailed:
             return None  # the Crossref job that lists the DOIs has not run yet
 
     def discover(self) -> Iterator[Item]:
-        seen = set()
-        for doi, licence in self._dois():
-            if doi in seen:
-                continue
-            seen.add(doi)
+        for doi, licence in doi_list(self.job.dois_from, self.root):
             yield Item(id=doi, filename=doi_file_name(doi) + ".xml", expect="xml", doi=doi, licence=licence,
                        url=f"{self.job.endpoint.rstrip('/')}/content/article/doi/{quote(doi, safe='/')}?view=FULL")
 

@@ -17,6 +17,7 @@ import email.utils
 import gzip
 import hashlib
 import os
+import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,6 +46,14 @@ class _Retry(Exception):
     def __init__(self, status: int | None, wait: float | None, detail: str):
         super().__init__(detail)
         self.status, self.wait, self.detail = status, wait, detail
+
+
+SECRET_PARAM = re.compile(r"(?i)([?&][^=&]*(?:key|token|secret|password)[^=&]*=)[^&#]*")
+
+
+def redact(url: object) -> str:
+    """A URL fit for logs and the ledger: the values of key-, token- and secret-like query parameters removed."""
+    return SECRET_PARAM.sub(r"\1REDACTED", str(url))
 
 
 def retry_after_seconds(value: str | None) -> float | None:
@@ -116,10 +125,10 @@ class PoliteClient:
         if response.status_code in RETRY_STATUS:
             wait = retry_after_seconds(response.headers.get("Retry-After"))
             if wait is not None and wait > self.limits.max_wait_s:
-                raise QuotaExhausted("quota", f"{response.url} asks to wait {wait:.0f} s", response.status_code)
+                raise QuotaExhausted("quota", f"{redact(response.url)} asks to wait {wait:.0f} s", response.status_code)
             raise _Retry(response.status_code, wait, f"HTTP {response.status_code}")
         if response.status_code >= 400:
-            raise FetchFailed(f"http_{response.status_code}", str(response.url), response.status_code)
+            raise FetchFailed(f"http_{response.status_code}", redact(response.url), response.status_code)
 
     def _run(self, call):
         try:
@@ -130,7 +139,7 @@ class PoliteClient:
                     try:
                         return call()
                     except (httpx.TimeoutException, httpx.TransportError) as e:
-                        raise _Retry(None, None, f"{type(e).__name__}: {e}") from None
+                        raise _Retry(None, None, redact(f"{type(e).__name__}: {e}")) from None
         except _Retry as e:
             if e.status == 429:
                 raise QuotaExhausted("quota", f"still 429 after {self.limits.retries} retries", 429) from None
@@ -147,7 +156,7 @@ class PoliteClient:
                 for chunk in response.iter_bytes():
                     body += chunk
                     if len(body) > cap:
-                        raise FetchFailed("too_large", f"{url}: over {cap} bytes", response.status_code)
+                        raise FetchFailed("too_large", f"{redact(url)}: over {cap} bytes", response.status_code)
                 declared = response.headers.get("Content-Length")
                 if declared and declared.isascii() and declared.isdigit() and int(declared) != response.num_bytes_downloaded:
                     raise _Retry(None, None, f"truncated: {response.num_bytes_downloaded} of {declared} bytes")
@@ -155,7 +164,7 @@ class PoliteClient:
 
         return self._run(call)
 
-    def download(self, url: str, target: Path, expect: str) -> Download:
+    def download(self, url: str, target: Path, expect: str, params: dict | None = None) -> Download:
         """Stream `url` into `target` atomically (temporary file, then rename), capped and content-checked."""
         target.parent.mkdir(parents=True, exist_ok=True)
         partial = target.with_name(target.name + ".partial")
@@ -163,7 +172,7 @@ class PoliteClient:
         def call() -> Download:
             digest, size = hashlib.sha256(), 0
             try:
-                with self.client.stream("GET", url) as response, open(partial, "wb") as out:
+                with self.client.stream("GET", url, params=params) as response, open(partial, "wb") as out:
                     self._check(response)
                     head = b""
                     for chunk in response.iter_bytes():
@@ -171,7 +180,7 @@ class PoliteClient:
                             head += chunk[: 1024 - len(head)]
                         size += len(chunk)
                         if size > self.limits.max_bytes:
-                            raise FetchFailed("too_large", f"{url}: over {self.limits.max_bytes} bytes", response.status_code)
+                            raise FetchFailed("too_large", f"{redact(url)}: over {self.limits.max_bytes} bytes", response.status_code)
                         digest.update(chunk)
                         out.write(chunk)
                     declared = response.headers.get("Content-Length")
@@ -179,7 +188,7 @@ class PoliteClient:
                         raise _Retry(None, None, f"truncated: {response.num_bytes_downloaded} of {declared} bytes")
                     problem = sniff(head, expect)
                     if problem:
-                        raise FetchFailed(problem, url, response.status_code)
+                        raise FetchFailed(problem, redact(url), response.status_code)
                     if expect == "source" and head[:2] == b"\x1f\x8b":
                         _check_gzip(partial)
                     status = response.status_code

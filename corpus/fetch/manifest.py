@@ -28,7 +28,7 @@ from typing import Annotated, Literal, Union
 
 from pydantic import Field, model_validator
 
-from corpus.config import ConfigError, LocalPath, StrictModel, read_config, resolve_path
+from corpus.config import ConfigError, InputPath, LocalPath, StrictModel, read_config, resolve_paths
 
 
 class FetchError(ValueError):
@@ -80,6 +80,9 @@ class CrossrefJob(_Job):
     endpoint: str = "https://api.crossref.org"
     issns: list[str] = Field(default_factory=list, description="journals by ISSN (NNNN-NNNC)")
     journals: list[str] = Field(default_factory=list, description="journals by title, resolved to one ISSN each (or failed)")
+    journals_file: InputPath | None = Field(None, description="a CSV with a `journal` column of titles (underscores read as "
+                                            "spaces), e.g. LLaMat's corpus_priority.csv; added to `journals`")
+    publisher: str | None = Field(None, description="with journals_file: only the rows whose `publisher` column is this")
     from_date: dt.date | None = None
     until_date: dt.date | None = None
     work_type: str | None = Field("journal-article", description="Crossref's type filter; null for every type")
@@ -89,8 +92,8 @@ class CrossrefJob(_Job):
 
     @model_validator(mode="after")
     def _some_journal(self):
-        if not self.issns and not self.journals:
-            raise ValueError("give issns or journals")
+        if not self.issns and not self.journals and not self.journals_file:
+            raise ValueError("give issns, journals or journals_file")
         return self
 
 
@@ -104,7 +107,16 @@ class ElsevierJob(_Job):
     limits: Limits = Limits(per_second=5.0)
 
 
-Job = Annotated[Union[ArxivJob, OptimadeJob, CrossrefJob, ElsevierJob], Field(discriminator="service")]
+class SpringerJob(_Job):
+    service: Literal["springer"]
+    endpoint: str = "https://api.springernature.com"
+    dois_from: str = Field(description="a Crossref job's folder under output_dir (its ISSN.jsonl files), or a file of one DOI per line")
+    api_key_env: str = Field("SPRINGER_API_KEY", description="environment variable holding the Open Access API key")
+    # Springer Nature's free tier allows a few requests a second and a daily quota: a 429 past the retries stops the job
+    limits: Limits = Limits(per_second=2.0)
+
+
+Job = Annotated[Union[ArxivJob, OptimadeJob, CrossrefJob, ElsevierJob, SpringerJob], Field(discriminator="service")]
 
 
 class FetchManifest(StrictModel):
@@ -123,4 +135,8 @@ def load_fetch_manifest(path: str | Path) -> FetchManifest:
     names = [j.name for j in manifest.jobs]
     if len(set(names)) != len(names):
         raise FetchError(f"{path}: jobs: job names must be unique (got {names})")
-    return manifest.model_copy(update={"output_dir": resolve_path(path.parent, manifest.output_dir)})
+    manifest = FetchManifest.model_validate(resolve_paths(manifest, path.parent))
+    for i, job in enumerate(manifest.jobs):
+        if getattr(job, "journals_file", None) and not Path(job.journals_file).is_file():
+            raise FetchError(f"{path}: jobs[{i}].journals_file: file not found: {job.journals_file}")
+    return manifest

@@ -17,10 +17,12 @@ from corpus.fetch.http import FetchFailed, PoliteClient, QuotaExhausted, sniff
 from corpus.fetch.ledger import Ledger, sha256_of
 from corpus.fetch.manifest import FetchManifest
 from corpus.fetch.optimade import OptimadeService
+from corpus.fetch.springer import SpringerService
 from corpus.fetch.service import Item
 from corpus.records import SIDECAR_SUFFIX
 
-SERVICES = {"arxiv": ArxivService, "optimade": OptimadeService, "crossref": CrossrefService, "elsevier": ElsevierService}
+SERVICES = {"arxiv": ArxivService, "optimade": OptimadeService, "crossref": CrossrefService, "elsevier": ElsevierService,
+            "springer": SpringerService}
 
 
 def _secret(job, field: str) -> str | None:
@@ -40,6 +42,8 @@ def _headers(job) -> dict[str, str]:
         token = _secret(job, "insttoken_env")
         return {**headers, **({"X-ELS-Insttoken": token} if token else {})}
     key = _secret(job, "api_key_env")
+    if job.service == "springer":
+        return {}  # its key goes in the URL (SpringerService); _secret has checked that it is set
     return {"Authorization": f"Bearer {key}"} if key else {}
 
 
@@ -60,7 +64,7 @@ def _fetch_one(service, job, client: PoliteClient, item: Item, folder: Path) -> 
         return target, len(item.content), sha256_of(target), None
     if item.url is None:
         raise FetchFailed(item.meta.get("error", "no_url").split(":")[0], item.meta.get("error", item.id))
-    got = client.download(item.url, target, item.expect)
+    got = client.download(item.url, target, item.expect, item.params)
     final = service.finalise(got.path) if hasattr(service, "finalise") else got.path
     return final, got.bytes, got.sha256, got.http_status
 
@@ -87,7 +91,7 @@ def fetch(manifest: FetchManifest, limit: int | None = None, only: list[str] | N
                 headers, missing = {}, str(e)  # a dry run explains a job without its credentials
             client = PoliteClient(job.limits, headers, manifest.contact)
             service = SERVICES[job.service](job, client, **({"contact": manifest.contact} if job.service == "crossref" else {}))
-            if job.service == "elsevier":
+            if job.service in ("elsevier", "springer"):
                 service.root = root
             try:
                 if dry_run:

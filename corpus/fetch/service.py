@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 
 @dataclass
@@ -15,3 +19,29 @@ class Item:
     licence: str | None = None
     doi: str | None = None
     meta: dict = field(default_factory=dict)  # written to the side-car FILE.meta.json with the licence and source
+    params: dict | None = None  # query parameters sent but never recorded (a key some services take in the URL)
+
+
+def doi_file_name(doi: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]", "_", doi.lower())
+
+
+def doi_list(dois_from: str, root: Path) -> Iterator[tuple[str, str | None]]:
+    """(DOI, licence) pairs for the full-text jobs: a Crossref job's folder (its ISSN.jsonl files) or a file of one
+    DOI per line, relative to the fetch's output_dir; each DOI once."""
+    from corpus.fetch.http import FetchFailed
+
+    source = Path(dois_from)
+    source = source if source.is_absolute() else root / source
+    seen = set()
+    if source.is_file():
+        rows = ((line.strip().lower(), None) for line in source.read_text(encoding="utf-8").splitlines() if line.strip() and not line.startswith("#"))
+    elif source.is_dir():
+        rows = ((r["doi"], r.get("licence")) for path in sorted(source.glob("*.jsonl"))
+                for r in (json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()))
+    else:
+        raise FetchFailed("no_dois", f"dois_from: {source} is neither a Crossref job's folder nor a file of DOIs")
+    for doi, licence in rows:
+        if doi not in seen:
+            seen.add(doi)
+            yield doi, licence
