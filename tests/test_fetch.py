@@ -408,3 +408,13 @@ def test_a_fetched_folder_builds_and_its_licences_reach_the_provenance(tmp_path,
     by_file = {record.split(":", 1)[1].split("#")[0]: licence for record, licence in licences.items()}
     assert by_file.get("2401.00001.tar.gz") == "http://creativecommons.org/licenses/by/4.0/"
     assert {v for k, v in by_file.items() if k.endswith(".cif")} == {"CC-BY-4.0"}
+
+
+def test_a_job_that_sets_some_limits_keeps_its_services_polite_rate(tmp_path):
+    data = {"name": "t", "output_dir": "out", "jobs": [
+        {"name": "a", "service": "arxiv", "into": "a", "limits": {"retries": 2}},
+        {"name": "b", "service": "arxiv", "into": "b", "limits": {"per_second": 0.1}},
+        {"name": "c", "service": "elsevier", "into": "c", "dois_from": "x"}]}
+    (tmp_path / "f.yaml").write_text(yaml.safe_dump(data))
+    jobs = load_fetch_manifest(tmp_path / "f.yaml").jobs
+    assert [round(j.limits.per_second, 3) for j in jobs] == [0.333, 0.1, 5.0] and jobs[0].limits.retries == 2

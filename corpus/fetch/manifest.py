@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import Annotated, Literal, Union
+from typing import Annotated, ClassVar, Literal, Union
 
 from pydantic import Field, model_validator
 
@@ -36,7 +36,8 @@ class FetchError(ValueError):
 
 
 class Limits(StrictModel):
-    per_second: float = Field(1.0, gt=0, le=50, description="requests per second to this service, at most")
+    per_second: float | None = Field(None, gt=0, le=50, description="requests per second to this service, at most; "
+                                     "default: the service's own (each job class's `default_rate`)")
     retries: int = Field(5, ge=0, le=20, description="tries after the first on 429, 5xx, timeouts and dropped connections")
     backoff_s: float = Field(2.0, ge=0, description="first wait of the exponential backoff when the service gives no Retry-After")
     max_wait_s: float = Field(600.0, gt=0, description="the longest Retry-After honoured; a longer one stops the job (a quota)")
@@ -48,6 +49,15 @@ class _Job(StrictModel):
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
     into: str = Field(description="folder under output_dir for this job's files")
     limit: int | None = Field(None, ge=1, description="at most this many items (for trials; --limit overrides)")
+    limits: Limits = Limits()
+    default_rate: ClassVar[float] = 1.0  # requests per second when `limits.per_second` is not given: the service's own
+
+    @model_validator(mode="after")
+    def _service_rate(self):
+        # a job that sets some limits keeps its service's polite rate unless it sets that too
+        if self.limits.per_second is None:
+            object.__setattr__(self, "limits", self.limits.model_copy(update={"per_second": self.default_rate}))
+        return self
 
 
 class ArxivJob(_Job):
@@ -61,7 +71,7 @@ class ArxivJob(_Job):
     until_date: dt.date | None = None
     files: Literal["source", "pdf", "none"] = Field("source", description="source: the e-print (LaTeX, for the latex reader); pdf; none: metadata only")
     # arXiv asks for no more than one request every three seconds (arxiv.org/help/api/tou)
-    limits: Limits = Limits(per_second=1 / 3)
+    default_rate: ClassVar[float] = 1 / 3
 
 
 class OptimadeJob(_Job):
@@ -72,7 +82,7 @@ class OptimadeJob(_Job):
     format: Literal["cif", "json"] = Field("cif", description="cif: one CIF per structure (the cif reader); json: the OPTIMADE entry")
     licence: str | None = Field(None, description="the provider's terms, recorded with every item (e.g. CC-BY-4.0)")
     api_key_env: str | None = Field(None, description="environment variable holding a key sent as a Bearer token")
-    limits: Limits = Limits(per_second=2.0)
+    default_rate: ClassVar[float] = 2.0
 
 
 class CrossrefJob(_Job):
@@ -88,7 +98,7 @@ class CrossrefJob(_Job):
     work_type: str | None = Field("journal-article", description="Crossref's type filter; null for every type")
     rows: int = Field(1000, ge=1, le=1000, description="works per cursor page (Crossref's maximum is 1000)")
     # Crossref's polite pool (requests with a mailto) allows ~10 requests/s; stay under it
-    limits: Limits = Limits(per_second=5.0)
+    default_rate: ClassVar[float] = 5.0
 
     @model_validator(mode="after")
     def _some_journal(self):
@@ -104,7 +114,7 @@ class ElsevierJob(_Job):
     api_key_env: str = Field("ELSEVIER_API_KEY", description="environment variable holding the API key (X-ELS-APIKey)")
     insttoken_env: str | None = Field(None, description="environment variable holding an institution token (X-ELS-Insttoken)")
     # Elsevier's article retrieval allows 10 requests/s and a weekly quota per key; a 429 past the retries stops the job
-    limits: Limits = Limits(per_second=5.0)
+    default_rate: ClassVar[float] = 5.0
 
 
 class SpringerJob(_Job):
@@ -113,7 +123,7 @@ class SpringerJob(_Job):
     dois_from: str = Field(description="a Crossref job's folder under output_dir (its ISSN.jsonl files), or a file of one DOI per line")
     api_key_env: str = Field("SPRINGER_API_KEY", description="environment variable holding the Open Access API key")
     # Springer Nature's free tier allows a few requests a second and a daily quota: a 429 past the retries stops the job
-    limits: Limits = Limits(per_second=2.0)
+    default_rate: ClassVar[float] = 2.0
 
 
 Job = Annotated[Union[ArxivJob, OptimadeJob, CrossrefJob, ElsevierJob, SpringerJob], Field(discriminator="service")]
