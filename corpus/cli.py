@@ -396,7 +396,7 @@ def make_parser() -> argparse.ArgumentParser:
         "fetch",
         help="get papers and crystal records from services into folders the readers read (a fetch manifest)",
         description="Run a fetch manifest (manifests/open_fetch.yaml): each job lists items at a service (Crossref, "
-        "Elsevier's full-text API, arXiv over OAI-PMH, an OPTIMADE provider) and downloads them politely (rate limit, retries honouring Retry-After, size "
+        "Elsevier, Springer Nature, arXiv over OAI-PMH, Materials Project, COD, an OPTIMADE provider) and downloads them politely (rate limit, retries honouring Retry-After, size "
         "caps, content checks, atomic writes) into OUTPUT_DIR/<into>/, with FILE.meta.json (id, DOI, licence, source) "
         "beside each file. OUTPUT_DIR/fetch_ledger.jsonl has one row per item attempt; a rerun skips what is there "
         "and whole, and fetches the rest. Credentials only from the environment variables a job names.",

@@ -62,6 +62,17 @@ def optimade_entries() -> list[dict]:
     return out
 
 
+def mp_records() -> list[dict]:
+    """The OPTIMADE entries with their pymatgen structure, as Materials Project's summary endpoint gives it."""
+    from pymatgen.io.cif import CifParser
+
+    rows = pl.read_csv(SAMPLES / "crystals" / "mp_20" / "test.csv").head(5)
+    out = optimade_entries()
+    for entry, cif in zip(out, rows["cif"]):
+        entry["_structure"] = CifParser.from_str(cif).parse_structures(primitive=False)[0].as_dict()
+    return out
+
+
 class Faults(BaseHTTPRequestHandler):
     """Routes with scripted faults; `self.server.state` counts calls so a fault can fire once."""
 
@@ -138,6 +149,21 @@ class Faults(BaseHTTPRequestHandler):
             if query["q"][0] == "doi:10.1007/boom":
                 return self._send(401, b"<response><error>Invalid api key " + query["api_key"][0].encode() + b"</error></response>")
             return self._send(200, b'<?xml version="1.0"?><response><result><total>0</total></result><records/></response>')
+        if url.path == "/cod/result":
+            assert query["format"] == ["json"] and query["el1"] == ["Ba"]
+            rows = [{"file": "1507756", "formula": "- Ba O3 Ti -"}, {"file": "9999999", "formula": "- X -"}, {"file": "1507756"}]
+            return self._send(200, json.dumps(rows).encode())
+        if url.path == "/cod/1507756.cif":
+            return self._send(200, (Path(__file__).parent / "fixtures" / "cod" / "BaTiO3_cubic.cif").read_bytes())
+        if url.path == "/cod/9999999.cif":
+            return self._send(200, b"<html><body>No such entry</body></html>")
+        if url.path == "/materials/summary/":
+            state["mp_keys"].append(self.headers.get("X-API-KEY"))
+            records = [{"material_id": e["id"], "structure": e["_structure"], "formula_pretty": e["attributes"]["chemical_formula_reduced"],
+                        "band_gap": 1.5, "formation_energy_per_atom": -1.0} for e in mp_records()]
+            skip, limit = int(query["_skip"][0]), int(query["_limit"][0])
+            assert query["_fields"][0].startswith("material_id,structure,") and query["nsites_max"] == ["20"]
+            return self._send(200, json.dumps({"data": records[skip : skip + limit], "meta": {"total_doc": len(records)}}).encode())
         if url.path.startswith("/content/article/doi/"):
             state["elsevier_keys"].append(self.headers.get("X-ELS-APIKey"))
             if url.path.endswith("0002"):
@@ -149,7 +175,7 @@ class Faults(BaseHTTPRequestHandler):
 @pytest.fixture
 def server():
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), Faults)
-    httpd.state = {"calls": [], "auth": [], "agents": [], "seen": {}, "elsevier_keys": [], "springer_keys": []}
+    httpd.state = {"calls": [], "auth": [], "agents": [], "seen": {}, "elsevier_keys": [], "springer_keys": [], "mp_keys": []}
     thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     stopper = threading.Timer(120, httpd.shutdown)  # bounded: stops itself even if a test hangs
@@ -336,6 +362,38 @@ def test_springer_open_access_jats_without_its_key_anywhere(tmp_path, server, mo
     assert len(docs) == 1 and len(docs[0].text) > 5000
 
 
+def test_materials_project_structures_with_properties(tmp_path, server, monkeypatch):
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    data = {"name": "t", "output_dir": "out", "jobs": [
+        {"name": "mp", "service": "materials_project", "into": "mp", "endpoint": url, "query": {"nsites_max": 20}, "page_size": 2,
+         "api_key_env": "TEST_MP_KEY", "limits": FAST}]}
+    (tmp_path / "f.yaml").write_text(yaml.safe_dump(data))
+    monkeypatch.setenv("TEST_MP_KEY", "mp-s3cret")
+    summary = fetch(load_fetch_manifest(tmp_path / "f.yaml"))["mp"]
+    assert summary["requested"] == summary["fetched"] == 5 and set(server.state["mp_keys"]) == {"mp-s3cret"}
+    from corpus.extract import extract
+
+    docs = [d for _, d in extract([str(tmp_path / "out" / "mp")], "crystal_json") if hasattr(d, "text")]
+    assert len(docs) == 5 and all(d.metadata.get("licence") == "CC-BY-4.0" for d in docs)
+    assert all(d.metadata["properties"]["band_gap"] == 1.5 and d.metadata["crystal_id"].startswith("mp-") for d in docs)
+
+
+def test_cod_by_search_and_id(tmp_path, server):
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    data = {"name": "t", "output_dir": "out", "jobs": [
+        {"name": "cod", "service": "cod", "into": "cod", "endpoint": f"{url}/cod", "search": {"el1": "Ba", "nel1": 3},
+         "ids": ["abc"], "limits": FAST}]}
+    (tmp_path / "f.yaml").write_text(yaml.safe_dump(data))
+    summary = fetch(load_fetch_manifest(tmp_path / "f.yaml"))["cod"]
+    # a bad id, an entry whose CIF is an HTML page, and one CIF (listed twice, fetched once)
+    assert summary["requested"] == 3 and summary["fetched"] == 1
+    assert summary["failed_by_reason"] == {"bad_id": 1, "html_error_page": 1}
+    from corpus.extract import extract
+
+    docs = [d for _, d in extract([str(tmp_path / "out" / "cod")], "cif") if hasattr(d, "text")]
+    assert len(docs) == 1 and docs[0].metadata["formula"] == "BaTiO3" and docs[0].metadata["licence"] == "CC0-1.0"
+
+
 def test_the_bundled_recipes_validate():
     root = Path(__file__).resolve().parent.parent / "manifests"
     assert {j.service for j in load_fetch_manifest(root / "open_fetch.yaml").jobs} == {"arxiv", "optimade"}
@@ -363,8 +421,16 @@ def test_any_listing_page_is_read_or_failed_with_a_reason(body):
         def get_bytes(self, url, params=None, max_bytes=None):
             return body
 
+    from corpus.fetch.cod import CodService
+    from corpus.fetch.crossref import CrossrefService
+    from corpus.fetch.manifest import CodJob, CrossrefJob, MaterialsProjectJob
+    from corpus.fetch.materials_project import MaterialsProjectService
+
     for service in (ArxivService(ArxivJob(name="a", service="arxiv", into="a"), Canned()),
-                    OptimadeService(OptimadeJob(name="o", service="optimade", into="o", endpoint="http://127.0.0.1:9/v1", filter="x"), Canned())):
+                    OptimadeService(OptimadeJob(name="o", service="optimade", into="o", endpoint="http://127.0.0.1:9/v1", filter="x"), Canned()),
+                    CrossrefService(CrossrefJob(name="c", service="crossref", into="c", journals=["Acta Materialia"], issns=["1359-6454"]), Canned()),
+                    MaterialsProjectService(MaterialsProjectJob(name="m", service="materials_project", into="m"), Canned()),
+                    CodService(CodJob(name="d", service="cod", into="d", search={"el1": "Ba"}), Canned())):
         try:
             items = []
             for item in service.discover():

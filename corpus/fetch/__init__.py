@@ -6,6 +6,8 @@
   crossref.py   Crossref: journals (by ISSN or title) -> their works' DOIs and licences, per journal
   elsevier.py   Elsevier's full-text API: DOI -> full-text-retrieval-response XML (the `elsevier` reader)
   arxiv.py      arXiv: OAI-PMH listing by set and category, then e-print sources (the `latex` reader) or PDFs
+  materials_project.py   Materials Project: structures with properties (the `crystal_json` reader)
+  cod.py        COD: CIFs by id or search (the `cif` reader)
   optimade.py   OPTIMADE: structures by filter from any provider, as CIF (the `cif` reader) or OPTIMADE JSON
   run.py        the loop: discover items, skip what the ledger says is here, fetch the rest, reconcile
 """

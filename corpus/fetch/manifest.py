@@ -126,7 +126,35 @@ class SpringerJob(_Job):
     default_rate: ClassVar[float] = 2.0
 
 
-Job = Annotated[Union[ArxivJob, OptimadeJob, CrossrefJob, ElsevierJob, SpringerJob], Field(discriminator="service")]
+class MaterialsProjectJob(_Job):
+    service: Literal["materials_project"]
+    endpoint: str = "https://api.materialsproject.org"
+    query: dict[str, str | int | float] = Field(default_factory=dict, description="summary filters, e.g. {nsites_max: 20, "
+                                                "energy_above_hull_max: 0.1, elements: Li,O}")
+    properties: list[str] = Field(default_factory=lambda: ["formula_pretty", "formation_energy_per_atom", "band_gap",
+                                                           "energy_above_hull", "symmetry"], description="summary fields kept with each structure")
+    page_size: int = Field(500, ge=1, le=1000)
+    api_key_env: str = Field("MP_API_KEY", description="environment variable holding the Materials Project API key")
+    # a conservative rate: a page of up to 1,000 structures is one request
+    default_rate: ClassVar[float] = 5.0
+
+
+class CodJob(_Job):
+    service: Literal["cod"]
+    endpoint: str = "https://www.crystallography.net/cod"
+    ids: list[int | str] = Field(default_factory=list, description="COD ids (e.g. 1507756)")
+    search: dict[str, str | int] = Field(default_factory=dict, description="a COD search (its own parameters, e.g. "
+                                         "{el1: Ba, el2: Ti, nel1: 3}); every entry it returns is fetched")
+    default_rate: ClassVar[float] = 2.0
+
+    @model_validator(mode="after")
+    def _something(self):
+        if not self.ids and not self.search:
+            raise ValueError("give ids or search")
+        return self
+
+
+Job = Annotated[Union[ArxivJob, OptimadeJob, CrossrefJob, ElsevierJob, SpringerJob, MaterialsProjectJob, CodJob], Field(discriminator="service")]
 
 
 class FetchManifest(StrictModel):

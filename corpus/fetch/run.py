@@ -11,18 +11,21 @@ from collections import Counter
 from pathlib import Path
 
 from corpus.fetch.arxiv import ArxivService
+from corpus.fetch.cod import CodService
 from corpus.fetch.crossref import CrossrefService
 from corpus.fetch.elsevier import ElsevierService
 from corpus.fetch.http import FetchFailed, PoliteClient, QuotaExhausted, sniff
 from corpus.fetch.ledger import Ledger, sha256_of
 from corpus.fetch.manifest import FetchManifest
+from corpus.fetch.materials_project import MaterialsProjectService
 from corpus.fetch.optimade import OptimadeService
 from corpus.fetch.springer import SpringerService
 from corpus.fetch.service import Item
 from corpus.records import SIDECAR_SUFFIX
 
 SERVICES = {"arxiv": ArxivService, "optimade": OptimadeService, "crossref": CrossrefService, "elsevier": ElsevierService,
-            "springer": SpringerService}
+            "springer": SpringerService, "materials_project": MaterialsProjectService,
+            "cod": CodService}
 
 
 def _secret(job, field: str) -> str | None:
@@ -44,6 +47,8 @@ def _headers(job) -> dict[str, str]:
     key = _secret(job, "api_key_env")
     if job.service == "springer":
         return {}  # its key goes in the URL (SpringerService); _secret has checked that it is set
+    if job.service == "materials_project":
+        return {"X-API-KEY": key}
     return {"Authorization": f"Bearer {key}"} if key else {}
 
 

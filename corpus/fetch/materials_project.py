@@ -1,0 +1,61 @@
+"""Materials Project: structures with their properties (formation energy, band gap, energy above hull, ...) from the
+summary endpoint, one `MATERIAL_ID.json` per material in the shape the `crystal_json` reader reads (a record with a
+pymatgen `structure` and its properties). The key goes in the `X-API-KEY` header, from the environment.
+
+The summary endpoint is a URL template with `_fields`, `_limit` and `_skip` paging, read with our polite client (one
+rate limit, Retry-After, caps, the ledger) rather than mp-api's MPRester, which pages and retries on its own terms.
+Materials Project data is CC BY 4.0.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+
+from corpus.fetch.http import FetchFailed, PoliteClient
+from corpus.fetch.manifest import MaterialsProjectJob
+from corpus.fetch.service import Item
+
+PAGE_CAP = 256 * 2**20
+LICENCE = "CC-BY-4.0"
+
+
+class MaterialsProjectService:
+    def __init__(self, job: MaterialsProjectJob, client: PoliteClient):
+        self.job, self.client = job, client
+
+    def _page(self, skip: int, limit: int) -> dict:
+        params = {"_fields": ",".join(["material_id", "structure", *self.job.properties]), "_limit": limit, "_skip": skip,
+                  **{k: str(v) for k, v in self.job.query.items()}}
+        body = self.client.get_bytes(f"{self.job.endpoint.rstrip('/')}/materials/summary/", params=params, max_bytes=PAGE_CAP)
+        try:
+            page = json.loads(body)
+        except ValueError as e:
+            raise FetchFailed("bad_listing", f"Materials Project answer is not JSON: {e}") from None
+        if not isinstance(page, dict) or not isinstance(page.get("data"), list):
+            raise FetchFailed("bad_listing", "a Materials Project answer is an object with a data list")
+        return page
+
+    def count(self) -> int | None:
+        meta = self._page(0, 1).get("meta")
+        total = meta.get("total_doc") if isinstance(meta, dict) else None
+        return total if isinstance(total, int) else None
+
+    def discover(self) -> Iterator[Item]:
+        skip = 0
+        while True:
+            data = self._page(skip, self.job.page_size)["data"]
+            for record in data:
+                if not isinstance(record, dict) or not record.get("material_id"):
+                    continue
+                material_id = str(record["material_id"])
+                if not isinstance(record.get("structure"), dict):
+                    yield Item(id=material_id, filename="", expect="json", meta={"error": "bad_entry: no structure"})
+                    continue
+                content = json.dumps(record, sort_keys=True, ensure_ascii=False).encode()
+                yield Item(id=material_id, filename=re.sub(r"[^A-Za-z0-9._-]", "_", material_id) + ".json", expect="json",
+                           content=content, licence=LICENCE, meta={"formula": record.get("formula_pretty")})
+            if len(data) < self.job.page_size:
+                return
+            skip += len(data)
