@@ -5,6 +5,7 @@ services give: 503 and 429 with Retry-After, truncated bodies, HTML error pages,
 import gzip
 import json
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
@@ -106,6 +107,8 @@ class Faults(BaseHTTPRequestHandler):
             return self._send(200, oai_page(RECORDS[0], "tok1", 7), {"Content-Type": "text/xml"})
         if url.path.startswith("/e-print/"):
             arxiv_id = url.path[len("/e-print/"):]
+            if state.get("slow"):
+                time.sleep(state["slow"])  # room for a kill to land mid-fetch
             if arxiv_id == "2401.00005":
                 return self._send(200, b"<!DOCTYPE html><html><body>Access denied</body></html>", {"Content-Type": "text/html"})
             if arxiv_id == "2401.00006":
@@ -201,7 +204,8 @@ def write_manifest(tmp_path: Path, url: str, **arxiv) -> Path:
 
 def final_state(root: Path) -> tuple[dict, dict]:
     """What a fetch leaves: every file's bytes, and per item the last ledger row without its time and status kind."""
-    files = {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file() and p.name not in ("fetch_ledger.jsonl", "fetch_summary.json")}
+    files = {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*"))
+             if p.is_file() and p.name not in ("fetch_ledger.jsonl", "fetch_summary.json")}
     last = {}
     for line in (root / "fetch_ledger.jsonl").read_text().splitlines():
         row = json.loads(line)
@@ -231,6 +235,9 @@ def test_fetch_with_faults_accounts_for_every_item(tmp_path, server):
         assert Structure.from_file(cif).composition.reduced_formula == json.loads(Path(f"{cif}.meta.json").read_text())["formula"]
     assert all(json.loads(Path(f"{c}.meta.json").read_text())["licence"] == "CC-BY-4.0" for c in (root / "crystals").glob("*.cif"))
     assert all("mailto:curator@example.org" in agent for agent in server.state["agents"])  # the polite pools' contact
+    report = (root / "fetch_report.md").read_text()
+    assert "| arxiv | arxiv | 4 | 2 |" in report and "| http://creativecommons.org/licenses/by/4.0/ | 1 |" in report
+    assert "| CC-BY-4.0 | 5 |" in report and "| arxiv | html_error_page | 1 |" in report
     # the fetched arXiv sources are what the latex reader reads
     from corpus.extract import extract
 
@@ -252,10 +259,39 @@ def test_a_rerun_after_an_interrupted_fetch_equals_an_uninterrupted_one(tmp_path
     assert first["arxiv"]["fetched"] == 2 and second["arxiv"]["skipped"] == 2 and second["arxiv"]["fetched"] == 2
     files_whole, rows_whole = final_state(whole / "out")
     files_cut, rows_cut = final_state(cut / "out")
-    files_cut.pop("arxiv/stray.gz.partial")
-    assert files_cut == files_whole and rows_cut == rows_whole
+    assert "arxiv/stray.gz.partial" not in files_cut  # the rerun cleared what the kill left    assert files_cut == files_whole and rows_cut == rows_whole
     third = fetch(manifest)  # nothing left to do: nothing downloaded again
     assert third["arxiv"]["fetched"] == 0 and third["arxiv"]["skipped"] == 4 and third["crystals"]["skipped"] == 5
+
+
+@pytest.mark.slow
+def test_a_killed_fetch_process_resumes_to_the_same_result(tmp_path, server):
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    whole = tmp_path / "whole"
+    whole.mkdir()
+    fetch(load_fetch_manifest(write_manifest(whole, url)))
+    cut = tmp_path / "cut"
+    cut.mkdir()
+    path = write_manifest(cut, url)
+    server.state["slow"] = 0.4
+    process = subprocess.Popen([sys.executable, "-m", "corpus", "fetch", str(path)], cwd=cut, stderr=subprocess.DEVNULL)
+    ledger = cut / "out" / "fetch_ledger.jsonl"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and (not ledger.exists() or ledger.read_text().count('"fetched"') < 2):
+        time.sleep(0.05)
+    os.kill(process.pid, signal.SIGKILL)  # mid-fetch: two items done, one in flight
+    process.wait()
+    killed_at = ledger.read_text().count("\n")
+    server.state["slow"] = 0
+    fetch(load_fetch_manifest(path))
+    files_whole, rows_whole = final_state(whole / "out")
+    files_cut, rows_cut = final_state(cut / "out")
+    assert 2 <= killed_at and files_cut == files_whole and rows_cut == rows_whole
 
 
 def test_a_quota_stops_the_job_cleanly(tmp_path, server):
@@ -300,6 +336,10 @@ def test_bad_manifests_fail_before_any_request_naming_the_field(tmp_path, capsys
     assert corpus(["fetch", str(tmp_path / "b.yaml")]) == 2
     assert "filter" in capsys.readouterr().err
     assert corpus(["fetch", str(tmp_path / "missing.yaml")]) == 2
+    bad["jobs"] = [{"name": "x", "service": "cod", "into": "../../elsewhere", "ids": [1]}]
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(bad))
+    with pytest.raises(FetchError, match=r"jobs\.0\.cod\.into|into"):
+        load_fetch_manifest(tmp_path / "c.yaml")
 
 
 def test_crossref_journals_then_elsevier_full_text(tmp_path, server, monkeypatch, capsys):

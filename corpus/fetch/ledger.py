@@ -26,17 +26,24 @@ class Ledger:
     def __init__(self, root: str | Path):
         self.root = Path(root)
         self.path = self.root / "fetch_ledger.jsonl"
-        self.last: dict[tuple[str, str], dict] = {}
-        if self.path.exists():
-            with open(self.path, encoding="utf-8") as f:
+        self.last = self.read_last(self.root)
+        self.root.mkdir(parents=True, exist_ok=True)
+        self._out = open(self.path, "a", encoding="utf-8")
+
+    @staticmethod
+    def read_last(root: str | Path) -> dict[tuple[str, str], dict]:
+        """(job, item) -> its last row."""
+        last: dict[tuple[str, str], dict] = {}
+        path = Path(root) / "fetch_ledger.jsonl"
+        if path.exists():
+            with open(path, encoding="utf-8") as f:
                 for line in f:
                     try:
                         row = json.loads(line)
                     except json.JSONDecodeError:
                         continue  # a line cut by a kill mid-write: its item is fetched again
-                    self.last[(row["job"], row["item"])] = row
-        self.root.mkdir(parents=True, exist_ok=True)
-        self._out = open(self.path, "a", encoding="utf-8")
+                    last[(row["job"], row["item"])] = row
+        return last
 
     def close(self) -> None:
         self._out.close()

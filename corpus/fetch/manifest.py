@@ -26,7 +26,7 @@ import datetime as dt
 from pathlib import Path
 from typing import Annotated, ClassVar, Literal, Union
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from corpus.config import ConfigError, InputPath, LocalPath, StrictModel, read_config, resolve_paths
 
@@ -51,6 +51,15 @@ class _Job(StrictModel):
     limit: int | None = Field(None, ge=1, description="at most this many items (for trials; --limit overrides)")
     limits: Limits = Limits()
     default_rate: ClassVar[float] = 1.0  # requests per second when `limits.per_second` is not given: the service's own
+
+    @field_validator("into")
+    @classmethod
+    def _inside_output(cls, value: str) -> str:
+        # a job writes (and clears its stale partial files) only inside output_dir
+        parts = Path(value).parts
+        if not value.strip() or Path(value).is_absolute() or ".." in parts or value.strip() in (".", "./"):
+            raise ValueError("a folder inside output_dir (relative, no '..')")
+        return value
 
     @model_validator(mode="after")
     def _service_rate(self):

@@ -122,11 +122,36 @@ def fetch(manifest: FetchManifest, limit: int | None = None, only: list[str] | N
             ledger.close()
     if not dry_run:
         (root / "fetch_summary.json").write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
+        (root / "fetch_report.md").write_text(report(root))
     return summary
+
+
+def report(root: Path) -> str:
+    """What the output folder holds now, from the ledger's last row per item: per job the items here, failed and
+    bytes; items by licence (what a commercial-use-only corpus can keep); failures by reason."""
+    rows = list(Ledger.read_last(root).values())
+    here = [r for r in rows if r["status"] in ("fetched", "skipped")]
+    jobs = sorted({r["job"] for r in rows})
+    lines = ["# corpus fetch: what this folder holds", "", "From `fetch_ledger.jsonl` (the last attempt of every item).", "",
+             "| job | service | items here | failed | MB |", "|---|---|---:|---:|---:|"]
+    for job in jobs:
+        mine = [r for r in rows if r["job"] == job]
+        ok = [r for r in mine if r["status"] != "failed"]
+        lines.append(f"| {job} | {mine[0]['service']} | {len(ok)} | {len(mine) - len(ok)} | {sum(r['bytes'] or 0 for r in ok) / 1e6:.1f} |")
+    lines += ["", "| licence | items here |", "|---|---:|"]
+    for licence, n in Counter(r["licence"] or "(none recorded)" for r in here).most_common():
+        lines.append(f"| {licence} | {n} |")
+    failed = Counter((r["job"], r["reason"]) for r in rows if r["status"] == "failed")
+    if failed:
+        lines += ["", "| job | failure | items |", "|---|---|---:|"]
+        lines += [f"| {job} | {reason} | {n} |" for (job, reason), n in sorted(failed.items())]
+    return "\n".join(lines) + "\n"
 
 
 def _run_job(job, service, client, ledger: Ledger, root: Path, cap: int | None, log) -> dict:
     folder = root / job.into
+    for stale in folder.glob("**/*.partial"):  # what a killed fetch left mid-write: never complete, never an input
+        stale.unlink()
     counts, reasons, size = Counter(), Counter(), 0
     stopped, last_report = None, time.monotonic()
     for item in service.discover():
