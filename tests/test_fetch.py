@@ -245,21 +245,27 @@ def test_fetch_with_faults_accounts_for_every_item(tmp_path, server):
     assert len(docs) == 4 and sorted(len(d.text) > 1000 for d in docs) == [False, True, True, True]  # "Hello." is short
 
 
-def test_a_rerun_after_an_interrupted_fetch_equals_an_uninterrupted_one(tmp_path, server):
+def fetched_whole_and_to_cut(tmp_path: Path, server) -> tuple[Path, Path]:
+    """An uninterrupted fetch's output folder, and the manifest of a second one to interrupt (its own folder)."""
     url = f"http://127.0.0.1:{server.server_address[1]}"
-    whole = tmp_path / "whole"
-    whole.mkdir()
-    fetch(load_fetch_manifest(write_manifest(whole, url)))
-    cut = tmp_path / "cut"
-    cut.mkdir()
-    manifest = load_fetch_manifest(write_manifest(cut, url))
+    (tmp_path / "whole").mkdir()
+    fetch(load_fetch_manifest(write_manifest(tmp_path / "whole", url)))
+    (tmp_path / "cut").mkdir()
+    return tmp_path / "whole" / "out", write_manifest(tmp_path / "cut", url)
+
+
+def test_a_rerun_after_an_interrupted_fetch_equals_an_uninterrupted_one(tmp_path, server):
+    whole, path = fetched_whole_and_to_cut(tmp_path, server)
+    cut = path.parent
+    manifest = load_fetch_manifest(path)
     first = fetch(manifest, limit=2)  # stopped early, as a kill would
     (cut / "out" / "arxiv" / "stray.gz.partial").write_bytes(b"half")  # what a kill mid-download leaves
     second = fetch(manifest)
     assert first["arxiv"]["fetched"] == 2 and second["arxiv"]["skipped"] == 2 and second["arxiv"]["fetched"] == 2
-    files_whole, rows_whole = final_state(whole / "out")
+    files_whole, rows_whole = final_state(whole)
     files_cut, rows_cut = final_state(cut / "out")
-    assert "arxiv/stray.gz.partial" not in files_cut  # the rerun cleared what the kill left    assert files_cut == files_whole and rows_cut == rows_whole
+    assert "arxiv/stray.gz.partial" not in files_cut  # the rerun cleared what the kill left
+    assert files_cut == files_whole and rows_cut == rows_whole
     third = fetch(manifest)  # nothing left to do: nothing downloaded again
     assert third["arxiv"]["fetched"] == 0 and third["arxiv"]["skipped"] == 4 and third["crystals"]["skipped"] == 5
 
@@ -271,13 +277,8 @@ def test_a_killed_fetch_process_resumes_to_the_same_result(tmp_path, server):
     import subprocess
     import sys
 
-    url = f"http://127.0.0.1:{server.server_address[1]}"
-    whole = tmp_path / "whole"
-    whole.mkdir()
-    fetch(load_fetch_manifest(write_manifest(whole, url)))
-    cut = tmp_path / "cut"
-    cut.mkdir()
-    path = write_manifest(cut, url)
+    whole, path = fetched_whole_and_to_cut(tmp_path, server)
+    cut = path.parent
     server.state["slow"] = 0.4
     process = subprocess.Popen([sys.executable, "-m", "corpus", "fetch", str(path)], cwd=cut, stderr=subprocess.DEVNULL)
     ledger = cut / "out" / "fetch_ledger.jsonl"
@@ -289,7 +290,7 @@ def test_a_killed_fetch_process_resumes_to_the_same_result(tmp_path, server):
     killed_at = ledger.read_text().count("\n")
     server.state["slow"] = 0
     fetch(load_fetch_manifest(path))
-    files_whole, rows_whole = final_state(whole / "out")
+    files_whole, rows_whole = final_state(whole)
     files_cut, rows_cut = final_state(cut / "out")
     assert 2 <= killed_at and files_cut == files_whole and rows_cut == rows_whole
 
