@@ -152,6 +152,18 @@ class Faults(BaseHTTPRequestHandler):
             if query["q"][0] == "doi:10.1007/boom":
                 return self._send(401, b"<response><error>Invalid api key " + query["api_key"][0].encode() + b"</error></response>")
             return self._send(200, b'<?xml version="1.0"?><response><result><total>0</total></result><records/></response>')
+        if url.path == "/works":
+            state["openalex_keys"].append(query.get("api_key", [None])[0])
+            base = f"http://127.0.0.1:{self.server.server_address[1]}"
+            def work(n, pdf):
+                loc = {"pdf_url": f"{base}/pdf/W{n}.pdf", "license": "cc-by"} if pdf else None
+                return {"id": f"https://openalex.org/W{n}", "doi": f"https://doi.org/10.1103/PhysRevX.{n}", "title": f"Work {n}",
+                        "best_oa_location": loc, "primary_location": {"license": None, "source": {"display_name": "Physical Review X"}}}
+            pages = {"*": ([work(1, True), work(2, False)], "c2"), "c2": ([work(3, True)], None)}
+            results, nxt = pages[query["cursor"][0]]
+            return self._send(200, json.dumps({"meta": {"count": 3, "next_cursor": nxt}, "results": results}).encode())
+        if url.path.startswith("/pdf/"):
+            return self._send(200, (SAMPLES / "papers" / "pdf" / "PhysRevX.8.041024-CC.pdf").read_bytes(), {"Content-Type": "application/pdf"})
         if url.path == "/cod/result":
             assert query["format"] == ["json"] and query["el1"] == ["Ba"]
             rows = [{"file": "1507756", "formula": "- Ba O3 Ti -"}, {"file": "9999999", "formula": "- X -"}, {"file": "1507756"}]
@@ -178,7 +190,7 @@ class Faults(BaseHTTPRequestHandler):
 @pytest.fixture
 def server():
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), Faults)
-    httpd.state = {"calls": [], "auth": [], "agents": [], "seen": {}, "elsevier_keys": [], "springer_keys": [], "mp_keys": []}
+    httpd.state = {"calls": [], "auth": [], "agents": [], "seen": {}, "elsevier_keys": [], "springer_keys": [], "mp_keys": [], "openalex_keys": []}
     thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     stopper = threading.Timer(120, httpd.shutdown)  # bounded: stops itself even if a test hangs
@@ -435,6 +447,27 @@ def test_cod_by_search_and_id(tmp_path, server):
     assert len(docs) == 1 and docs[0].metadata["formula"] == "BaTiO3" and docs[0].metadata["licence"] == "CC0-1.0"
 
 
+def test_openalex_works_to_open_access_pdfs(tmp_path, server, monkeypatch):
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    data = {"name": "t", "output_dir": "out", "contact": "curator@example.org", "jobs": [
+        {"name": "oa", "service": "openalex", "into": "openalex", "endpoint": url, "files": "pdf", "per_page": 2,
+         "filter": "primary_location.source.issn:2160-3308,open_access.is_oa:true", "api_key_env": "TEST_OA_KEY", "limits": FAST}]}
+    (tmp_path / "f.yaml").write_text(yaml.safe_dump(data))
+    assert "TEST_OA_KEY is not set" in fetch(load_fetch_manifest(tmp_path / "f.yaml"))["oa"]["error"]
+    monkeypatch.setenv("TEST_OA_KEY", "oa-s3cret")
+    summary = fetch(load_fetch_manifest(tmp_path / "f.yaml"))["oa"]
+    assert summary["requested"] == 3 and summary["fetched"] == 2 and summary["failed_by_reason"] == {"no_oa_pdf": 1}
+    assert set(server.state["openalex_keys"]) == {"oa-s3cret"}
+    root = tmp_path / "out"
+    for f in root.rglob("*"):
+        if f.is_file() and f.suffix != ".pdf":
+            assert b"oa-s3cret" not in f.read_bytes(), f
+    from corpus.extract import extract
+
+    docs = [d for _, d in extract([str(root / "openalex")], "pdf") if hasattr(d, "text")]
+    assert len(docs) == 2 and all(d.metadata["licence"] == "cc-by" and d.metadata["doi"].startswith("10.1103/") for d in docs)
+
+
 def test_the_bundled_recipes_validate():
     root = Path(__file__).resolve().parent.parent / "manifests"
     assert {j.service for j in load_fetch_manifest(root / "open_fetch.yaml").jobs} == {"arxiv", "optimade"}
@@ -464,14 +497,16 @@ def test_any_listing_page_is_read_or_failed_with_a_reason(body):
 
     from corpus.fetch.cod import CodService
     from corpus.fetch.crossref import CrossrefService
-    from corpus.fetch.manifest import CodJob, CrossrefJob, MaterialsProjectJob
+    from corpus.fetch.manifest import CodJob, CrossrefJob, MaterialsProjectJob, OpenAlexJob
+    from corpus.fetch.openalex import OpenAlexService
     from corpus.fetch.materials_project import MaterialsProjectService
 
     for service in (ArxivService(ArxivJob(name="a", service="arxiv", into="a"), Canned()),
                     OptimadeService(OptimadeJob(name="o", service="optimade", into="o", endpoint="http://127.0.0.1:9/v1", filter="x"), Canned()),
                     CrossrefService(CrossrefJob(name="c", service="crossref", into="c", journals=["Acta Materialia"], issns=["1359-6454"]), Canned()),
                     MaterialsProjectService(MaterialsProjectJob(name="m", service="materials_project", into="m"), Canned()),
-                    CodService(CodJob(name="d", service="cod", into="d", search={"el1": "Ba"}), Canned())):
+                    CodService(CodJob(name="d", service="cod", into="d", search={"el1": "Ba"}), Canned()),
+                    OpenAlexService(OpenAlexJob(name="x", service="openalex", into="x", filter="is_oa:true", files="pdf"), Canned())):
         try:
             items = []
             for item in service.discover():

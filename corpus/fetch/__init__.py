@@ -5,6 +5,7 @@
   ledger.py     one row per item and attempt (service, id, URL, status, HTTP code, bytes, checksum, licence, error)
   crossref.py   Crossref: journals (by ISSN or title) -> their works' DOIs and licences, per journal
   elsevier.py   Elsevier's full-text API: DOI -> full-text-retrieval-response XML (the `elsevier` reader)
+  openalex.py   OpenAlex: works by filter -> metadata or their open-access PDFs (the `pdf` reader)
   arxiv.py      arXiv: OAI-PMH listing by set and category, then e-print sources (the `latex` reader) or PDFs
   materials_project.py   Materials Project: structures with properties (the `crystal_json` reader)
   cod.py        COD: CIFs by id or search (the `cif` reader)

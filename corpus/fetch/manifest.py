@@ -163,7 +163,19 @@ class CodJob(_Job):
         return self
 
 
-Job = Annotated[Union[ArxivJob, OptimadeJob, CrossrefJob, ElsevierJob, SpringerJob, MaterialsProjectJob, CodJob], Field(discriminator="service")]
+class OpenAlexJob(_Job):
+    service: Literal["openalex"]
+    endpoint: str = "https://api.openalex.org"
+    filter: str = Field(min_length=1, description="an OpenAlex works filter, e.g. "
+                        "'primary_location.source.issn:0925-8388,open_access.is_oa:true,from_publication_date:2020-01-01'")
+    files: Literal["metadata", "pdf"] = Field("metadata", description="metadata: WORK.json; pdf: the best open-access PDF (the pdf reader)")
+    per_page: int = Field(200, ge=1, le=200)
+    api_key_env: str | None = Field("OPENALEX_API_KEY", description="environment variable holding the API key (sent as api_key)")
+    default_rate: ClassVar[float] = 5.0
+
+
+Job = Annotated[Union[ArxivJob, OptimadeJob, CrossrefJob, ElsevierJob, SpringerJob, MaterialsProjectJob, CodJob, OpenAlexJob],
+                Field(discriminator="service")]
 
 
 class FetchManifest(StrictModel):

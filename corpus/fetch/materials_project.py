@@ -13,9 +13,9 @@ import json
 import re
 from collections.abc import Iterator
 
-from corpus.fetch.http import FetchFailed, PoliteClient
+from corpus.fetch.http import PoliteClient
 from corpus.fetch.manifest import MaterialsProjectJob
-from corpus.fetch.service import Item
+from corpus.fetch.service import Item, json_page
 
 PAGE_CAP = 256 * 2**20
 LICENCE = "CC-BY-4.0"
@@ -29,12 +29,8 @@ class MaterialsProjectService:
         params = {"_fields": ",".join(["material_id", "structure", *self.job.properties]), "_limit": limit, "_skip": skip,
                   **{k: str(v) for k, v in self.job.query.items()}}
         body = self.client.get_bytes(f"{self.job.endpoint.rstrip('/')}/materials/summary/", params=params, max_bytes=PAGE_CAP)
-        try:
-            page = json.loads(body)
-        except ValueError as e:
-            raise FetchFailed("bad_listing", f"Materials Project answer is not JSON: {e}") from None
-        if not isinstance(page, dict) or not isinstance(page.get("data"), list):
-            raise FetchFailed("bad_listing", "a Materials Project answer is an object with a data list")
+        page = json_page(body, "Materials Project", "data")
+        page.setdefault("data", [])
         return page
 
     def count(self) -> int | None:

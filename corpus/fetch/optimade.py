@@ -15,7 +15,7 @@ from collections.abc import Iterator
 
 from corpus.fetch.http import FetchFailed, PoliteClient
 from corpus.fetch.manifest import OptimadeJob
-from corpus.fetch.service import Item
+from corpus.fetch.service import Item, json_page
 
 PAGE_CAP = 64 * 2**20
 FIELDS = "lattice_vectors,cartesian_site_positions,species_at_sites,species,chemical_formula_reduced,nsites"
@@ -53,12 +53,7 @@ class OptimadeService:
         params: dict | None = {"filter": self.job.filter, "page_limit": self.job.page_limit, "response_fields": FIELDS}
         while url:
             body = self.client.get_bytes(url, params=params, max_bytes=PAGE_CAP)
-            try:
-                page = json.loads(body)
-            except ValueError as e:
-                raise FetchFailed("bad_listing", f"OPTIMADE page is not JSON: {e}") from None
-            if not isinstance(page, dict) or not isinstance(page.get("data", []), list):
-                raise FetchFailed("bad_listing", "an OPTIMADE page is an object with a data list")
+            page = json_page(body, "OPTIMADE", "data")
             if page.get("errors") and not page.get("data"):
                 raise FetchFailed("optimade_error", json.dumps(page["errors"])[:300])
             yield page

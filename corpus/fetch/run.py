@@ -18,6 +18,7 @@ from corpus.fetch.http import FetchFailed, PoliteClient, QuotaExhausted, sniff
 from corpus.fetch.ledger import Ledger, sha256_of
 from corpus.fetch.manifest import FetchManifest
 from corpus.fetch.materials_project import MaterialsProjectService
+from corpus.fetch.openalex import OpenAlexService
 from corpus.fetch.optimade import OptimadeService
 from corpus.fetch.springer import SpringerService
 from corpus.fetch.service import Item
@@ -25,7 +26,7 @@ from corpus.records import SIDECAR_SUFFIX
 
 SERVICES = {"arxiv": ArxivService, "optimade": OptimadeService, "crossref": CrossrefService, "elsevier": ElsevierService,
             "springer": SpringerService, "materials_project": MaterialsProjectService,
-            "cod": CodService}
+            "cod": CodService, "openalex": OpenAlexService}
 
 
 def _secret(job, field: str) -> str | None:
@@ -45,8 +46,8 @@ def _headers(job) -> dict[str, str]:
         token = _secret(job, "insttoken_env")
         return {**headers, **({"X-ELS-Insttoken": token} if token else {})}
     key = _secret(job, "api_key_env")
-    if job.service == "springer":
-        return {}  # its key goes in the URL (SpringerService); _secret has checked that it is set
+    if job.service in ("springer", "openalex"):
+        return {}  # their keys go in the URL (the services add them); _secret has checked that it is set
     if job.service == "materials_project":
         return {"X-API-KEY": key}
     return {"Authorization": f"Bearer {key}"} if key else {}
@@ -95,7 +96,7 @@ def fetch(manifest: FetchManifest, limit: int | None = None, only: list[str] | N
                     continue
                 headers, missing = {}, str(e)  # a dry run explains a job without its credentials
             client = PoliteClient(job.limits, headers, manifest.contact)
-            service = SERVICES[job.service](job, client, **({"contact": manifest.contact} if job.service == "crossref" else {}))
+            service = SERVICES[job.service](job, client, **({"contact": manifest.contact} if job.service in ("crossref", "openalex") else {}))
             if job.service in ("elsevier", "springer"):
                 service.root = root
             try:

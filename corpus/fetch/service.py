@@ -45,3 +45,16 @@ def doi_list(dois_from: str, root: Path) -> Iterator[tuple[str, str | None]]:
         if doi not in seen:
             seen.add(doi)
             yield doi, licence
+
+
+def json_page(body: bytes, service: str, list_key: str) -> dict:
+    """A listing page: a JSON object whose `list_key` is a list, or FetchFailed("bad_listing") saying what it is not."""
+    from corpus.fetch.http import FetchFailed
+
+    try:
+        page = json.loads(body)
+    except ValueError as e:
+        raise FetchFailed("bad_listing", f"{service} answer is not JSON: {e}") from None
+    if not isinstance(page, dict) or not isinstance(page.get(list_key, []), list):
+        raise FetchFailed("bad_listing", f"a {service} answer is an object with a {list_key} list")
+    return page
