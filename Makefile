@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test test-fast bench clean chromium slurm tesseract poppler
+.PHONY: demo test test-fast bench clean chromium slurm tesseract poppler mini-llamat
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -24,6 +24,10 @@ demo: $(STAMP) tesseract
 
 test: $(STAMP) chromium slurm tesseract poppler
 	$(BIN)/python -m pytest -q
+
+# LLaMat in miniature on CPU: corpus -> CPT -> SFT -> mateval -> rigidity, into out/mini-llamat (train/mini_llamat.py)
+mini-llamat: $(STAMP) tesseract
+	$(BIN)/python -m train.mini_llamat --out out/mini-llamat
 
 # the inner loop: everything but the tests marked slow (full builds, Ray, Slurm, training); CI runs `make test`
 test-fast: $(STAMP)

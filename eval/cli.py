@@ -63,7 +63,10 @@ def _items(args):
         story_cloze(args.story_cloze)
     if not os.path.isdir(args.data):
         raise ValueError(f"--data: {args.data} is not a folder")
-    items = load(groups, args.data, story_cloze=args.story_cloze)
+    for path in args.crystals or []:
+        if not os.path.isfile(path):
+            raise ValueError(f"--crystals: {path} is not a file")
+    items = load(groups, args.data, crystal_paths=args.crystals, story_cloze=args.story_cloze)
     if args.limit:
         seen = defaultdict(int)
         kept = []
@@ -250,6 +253,8 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("--tasks", default="matnlp,matsie,mascqa,crystal_understanding,crystal_generation")
         p.add_argument("--limit", type=int, default=0, help="at most N items per task (0: all)")
         p.add_argument("--data", default=DEFAULT_DATA, help="data root laid out like ../shared/data")
+        p.add_argument("--crystals", action="append", help="benchmark test crystals for the crystal groups (a CDVAE CSV "
+                                                           "with a cif column, CIF files); default: DATA/crystals/mp_20_subset/test.csv")
         if name == "export-lm-eval":
             p.add_argument("out", metavar="DIR", help="the folder to write (lm_eval --include_path DIR)")
             p.add_argument("--max-new-tokens", type=int, default=512, help="lm-eval's max_gen_toks (mateval run's default)")
