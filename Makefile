@@ -25,9 +25,9 @@ demo: $(STAMP) tesseract
 test: $(STAMP) chromium slurm tesseract poppler
 	$(BIN)/python -m pytest -q
 
-# LLaMat in miniature on CPU: corpus -> CPT -> SFT -> mateval -> rigidity, into out/mini-llamat (train/mini_llamat.py)
+# LLaMat in miniature on CPU: corpus -> CPT -> SFT -> mateval -> rigidity, into out/mini-llamat (eval/mini_llamat.py)
 mini-llamat: $(STAMP) tesseract
-	$(BIN)/python -m train.mini_llamat --out out/mini-llamat
+	$(BIN)/python -m eval.mini_llamat --out out/mini-llamat
 
 # the inner loop: everything but the tests marked slow (full builds, Ray, Slurm, training); CI runs `make test`
 test-fast: $(STAMP)

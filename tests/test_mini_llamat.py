@@ -1,5 +1,5 @@
 """The whole chain in miniature: corpus -> CPT -> SFT (the CPT export as init_from) -> mateval -> rigidity, with
-the tiny config and a few steps (train/mini_llamat.py; `make mini-llamat` runs it with more)."""
+the tiny config and a few steps (eval/mini_llamat.py; `make mini-llamat` runs it with more)."""
 
 import json
 
@@ -9,7 +9,7 @@ import pytest
 @pytest.mark.slow
 def test_the_chain_runs_end_to_end_and_reports(tmp_path):
     pytest.importorskip("torch")
-    from train.mini_llamat import main
+    from eval.mini_llamat import main
 
     out = tmp_path / "mini"
     assert main(["--out", str(out), "--cpt-steps", "16", "--sft-steps", "8", "--limit", "2", "--max-new-tokens", "16"]) == 0

@@ -1,6 +1,6 @@
 """LLaMat in miniature, end to end, on CPU: corpus -> continued pretraining -> SFT -> mateval -> rigidity.
 
-    .venv/bin/python -m train.mini_llamat [--out out/mini-llamat] [--cpt-steps 200] [--sft-steps 100] [--limit 10]
+    .venv/bin/python -m eval.mini_llamat [--out out/mini-llamat] [--cpt-steps 200] [--sft-steps 100] [--limit 10]
     (make mini-llamat)
 
 Every stage writes into one folder and the recipe prints what each produced and where:
@@ -20,6 +20,7 @@ The GPU-scale recipe is the same chain with the production configs (README, "LLa
 manifests/full.yaml`, `train/run.sh train/configs/llama2-7b-cpt.yaml`, `qa-synth build manifests/sft.yaml`,
 `train/run.sh train/configs/sft.yaml`, `mateval run --model out/train/llamat-sft/hf`, `mateval rigidity`.
 A tiny model on a demo corpus scores little in absolute terms: the point is the chain and its deltas.
+It lives in eval/, the top layer, because it drives every layer below (corpus, qa_synth, train).
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ COUNTS = {"items", "generations", "parsed", "conditional_generations", "conditio
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m train.mini_llamat", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m eval.mini_llamat", description=__doc__.split("\n")[0])
     parser.add_argument("--out", default=str(ROOT / "out" / "mini-llamat"), help="the one folder every stage writes into")
     parser.add_argument("--cpt-steps", type=int, default=200)
     parser.add_argument("--sft-steps", type=int, default=100)
