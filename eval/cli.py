@@ -17,6 +17,9 @@
                                           --tasks matnlp,matsie --log_samples --output_path RUN
   mateval rigidity [NAME=]RUN_DIR ... --out DIR [--general general] [--baseline NAME=scores.json]
                                   adaptation rigidity of several training lineages (eval/rigidity.py)
+  mateval rigidity-probe --data CORPUS/train_data.yaml --out DIR [--base NAME=HF ...] [--pretrain-steps 25,250]
+                         [--seeds 0,1,2] [--cpt-steps 100]
+                                  the same short CPT from each base and seed: which base still adapts (eval/rigidity_probe.py)
   mateval crystal-metrics GENERATED --reference TEST.csv [--out FILE] [--no-coverage]
                           [--workers N] [--cache FILE | --no-cache] [--time-limit S]
                                   CDVAE's validity, coverage and property metrics of generated crystals
@@ -227,6 +230,29 @@ def crystal_summary(result: dict) -> str:
     return "\n".join(lines)
 
 
+def rigidity_probe_command(args) -> int:
+    from eval.rigidity_probe import TINY, probe
+
+    if not os.path.isfile(args.data):
+        raise ValueError(f"--data: {args.data} is not a file (a train_data.yaml)")
+    bases = {}
+    for spec in args.base or []:
+        name, sep, path = spec.partition("=")
+        if not sep or not os.path.isfile(os.path.join(path, "config.json")):
+            raise ValueError(f"--base: expected NAME=a Hugging Face model folder, got {spec!r}")
+        bases[name] = path
+    try:
+        steps = [int(x) for x in args.pretrain_steps.split(",") if x.strip()]
+        seeds = [int(x) for x in args.seeds.split(",") if x.strip()]
+    except ValueError:
+        raise ValueError("--pretrain-steps and --seeds: comma-separated integers") from None
+    if args.cpt_steps < 1 or not seeds or (not bases and (not steps or min(steps) < 1)):
+        raise ValueError("--cpt-steps, --seeds and --pretrain-steps (or --base) must be given and positive")
+    probe(args.data, args.out, bases, steps, seeds, args.cpt_steps, args.general, args.config or str(TINY))
+    print(open(os.path.join(args.out, "probe.md")).read())
+    return 0
+
+
 def rigidity_command(args) -> int:
     from eval.rigidity import analyse, write
 
@@ -290,8 +316,20 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--out", required=True)
     r.add_argument("--general", default="general", help="comma-separated general (replay) components; the rest are domain")
     r.add_argument("--baseline", action="append", help="NAME=scores.json: the lineage's base scored without continued pretraining")
+    q = sub.add_parser("rigidity-probe", help="the same short CPT from several bases, several seeds: how adaptable is each base?")
+    q.add_argument("--data", required=True, help="the domain corpus' train_data.yaml (written by corpus build)")
+    q.add_argument("--out", required=True)
+    q.add_argument("--base", action="append", help="NAME=HF_FOLDER: a base to probe (repeatable); none: tiny bases pretrained "
+                                                    "here on the corpus' general component for each of --pretrain-steps")
+    q.add_argument("--pretrain-steps", default="25,250", help="the tiny bases' pretraining budgets, in steps (default 25,250)")
+    q.add_argument("--seeds", default="0,1,2")
+    q.add_argument("--cpt-steps", type=int, default=100)
+    q.add_argument("--general", default="general", help="the general (replay) component")
+    q.add_argument("--config", help="a trainer config for every run (default train/configs/tiny.yaml)")
     args = parser.parse_args(argv)
     try:
+        if args.command == "rigidity-probe":
+            return rigidity_probe_command(args)
         if args.command == "rigidity":
             return rigidity_command(args)
         if args.command == "crystal-metrics":

@@ -14,19 +14,22 @@ Every stage writes into one folder and the recipe prints what each produced and 
   cpt/mateval/     `mateval run` of sft/hf (crystal understanding and generation on the bundled MP-20 test
                    crystals, and the bundled MatSIE items); baseline/ the same for sft_no_cpt/hf
   rigidity/        `mateval rigidity`: domain-loss reduction per token, general drift, task gain over the baseline
+  probe/           `mateval rigidity-probe`: tiny bases pretrained on the general replay for 25 and 250 steps, the same
+                   CPT from each, three seeds: which base still adapts, with the seeds' spread
   report.md        the stages, their times and outputs, and the rigidity table
 
 The GPU-scale recipe is the same chain with the production configs (README, "LLaMat in miniature"): `corpus build
 manifests/full.yaml`, `train/run.sh train/configs/llama2-7b-cpt.yaml`, `qa-synth build manifests/sft.yaml`,
 `train/run.sh train/configs/sft.yaml`, `mateval run --model out/train/llamat-sft/hf`, `mateval rigidity`.
 A tiny model on a demo corpus scores little in absolute terms: the point is the chain and its deltas.
-It lives in eval/, the top layer, because it drives every layer below (corpus, qa_synth, train).
+It lives in eval/, the top layer, because it drives the layers below (corpus, train) and runs qa-synth as its command.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -45,11 +48,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sft-steps", type=int, default=100)
     parser.add_argument("--limit", type=int, default=10, help="mateval items per task")
     parser.add_argument("--max-new-tokens", type=int, default=64)
+    parser.add_argument("--probe-steps", default="25,250", help="the rigidity probe's base pretraining budgets (steps); '' skips the probe")
+    parser.add_argument("--probe-seeds", default="0,1,2")
+    parser.add_argument("--probe-cpt-steps", type=int, default=100)
     args = parser.parse_args(argv)
     from corpus.cli import main as corpus
     from eval.cli import main as mateval
-    from qa_synth.cli import main as qa_synth
     from train.trainer import main as train
+
+    def qa_synth(argv: list[str]) -> int:
+        # qa_synth is a sibling layer, not one below eval (tests/test_layers.py): run as its command, as a user would
+        return subprocess.run([sys.executable, "-m", "qa_synth.cli", *argv], cwd=ROOT).returncode
 
     out = Path(args.out).resolve()
     out.mkdir(parents=True, exist_ok=True)
@@ -83,6 +92,10 @@ def main(argv: list[str] | None = None) -> int:
                                                                         "--out", str(out / "baseline")]))
     stage("mateval rigidity", str(out / "rigidity"), lambda: mateval(["rigidity", f"mini={out / 'cpt'}", "--baseline",
                                                                      f"mini={out / 'baseline' / 'scores.json'}", "--out", str(out / "rigidity")]))
+    if args.probe_steps:
+        stage("rigidity probe", str(out / "probe"), lambda: mateval(["rigidity-probe", "--data", str(out / "corpus" / "train_data.yaml"),
+                                                                    "--out", str(out / "probe"), "--pretrain-steps", args.probe_steps,
+                                                                    "--seeds", args.probe_seeds, "--cpt-steps", str(args.probe_cpt_steps)]))
     write_report(out, stages)
     print(f"[mini-llamat] done: {out / 'report.md'}", file=sys.stderr)
     return 0
@@ -105,7 +118,9 @@ def write_report(out: Path, stages: list[tuple[str, float, str]]) -> None:
             if headline and isinstance(value, (int, float)):
                 other = base.get(task, {}).get(metric)
                 lines.append(f"| {task} | {metric} | {value:.2f} | {'' if other is None else f'{other:.2f}'} |")
-    lines += ["", "## Adaptation rigidity", "", (out / "rigidity" / "rigidity.md").read_text()]
+    lines += ["", "## Adaptation rigidity", "", (out / "rigidity" / "rigidity.md").read_text().replace("](rigidity.svg)", "](rigidity/rigidity.svg)")]
+    if (out / "probe" / "probe.md").exists():
+        lines += ["", (out / "probe" / "probe.md").read_text().replace("# Adaptation-rigidity probe", "## Adaptation-rigidity probe: which base adapts")]
     (out / "report.md").write_text("\n".join(lines) + "\n")
 
 
