@@ -248,7 +248,14 @@ def rigidity_probe_command(args) -> int:
         raise ValueError("--pretrain-steps and --seeds: comma-separated integers") from None
     if args.cpt_steps < 1 or not seeds or (not bases and (not steps or min(steps) < 1)):
         raise ValueError("--cpt-steps, --seeds and --pretrain-steps (or --base) must be given and positive")
-    probe(args.data, args.out, bases, steps, seeds, args.cpt_steps, args.general, args.config or str(TINY))
+    tasks = None
+    if args.sft_data:
+        if not os.path.isfile(args.sft_data):
+            raise ValueError(f"--sft-data: {args.sft_data} is not a file (a train_data.yaml)")
+        tasks = {"sft_data": args.sft_data, "sft_steps": args.sft_steps,
+                 "mateval": ["--tasks", args.eval_tasks, "--data", args.eval_data, "--limit", str(args.limit), "--max-new-tokens",
+                             str(args.max_new_tokens), *(x for c in args.crystals or [] for x in ("--crystals", c))]}
+    probe(args.data, args.out, bases, steps, seeds, args.cpt_steps, args.general, args.config or str(TINY), tasks)
     print(open(os.path.join(args.out, "probe.md")).read())
     return 0
 
@@ -326,6 +333,14 @@ def main(argv: list[str] | None = None) -> int:
     q.add_argument("--cpt-steps", type=int, default=100)
     q.add_argument("--general", default="general", help="the general (replay) component")
     q.add_argument("--config", help="a trainer config for every run (default train/configs/tiny.yaml)")
+    q.add_argument("--sft-data", help="an instruction set's train_data.yaml (qa-synth build): after each CPT, a short SFT and "
+                                      "mateval of the CPT model and of its base without CPT, for a task gain per run")
+    q.add_argument("--sft-steps", type=int, default=50)
+    q.add_argument("--eval-tasks", default="crystal_understanding,crystal_generation,matsie", help="with --sft-data: mateval's --tasks")
+    q.add_argument("--eval-data", default=DEFAULT_DATA, help="with --sft-data: mateval's --data")
+    q.add_argument("--crystals", action="append", help="with --sft-data: mateval's --crystals")
+    q.add_argument("--limit", type=int, default=10, help="with --sft-data: mateval's --limit")
+    q.add_argument("--max-new-tokens", type=int, default=64)
     args = parser.parse_args(argv)
     try:
         if args.command == "rigidity-probe":

@@ -15,7 +15,8 @@ Every stage writes into one folder and the recipe prints what each produced and 
                    crystals, and the bundled MatSIE items); baseline/ the same for sft_no_cpt/hf
   rigidity/        `mateval rigidity`: domain-loss reduction per token, general drift, task gain over the baseline
   probe/           `mateval rigidity-probe`: tiny bases pretrained on the general replay for 25 and 250 steps, the same
-                   CPT from each, three seeds: which base still adapts, with the seeds' spread
+                   CPT from each, three seeds, then a short SFT and mateval with and without the CPT: which base still
+                   adapts, with the seeds' spread
   report.md        the stages, their times and outputs, and the rigidity table
 
 The GPU-scale recipe is the same chain with the production configs (README, "LLaMat in miniature"): `corpus build
@@ -95,7 +96,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.probe_steps:
         stage("rigidity probe", str(out / "probe"), lambda: mateval(["rigidity-probe", "--data", str(out / "corpus" / "train_data.yaml"),
                                                                     "--out", str(out / "probe"), "--pretrain-steps", args.probe_steps,
-                                                                    "--seeds", args.probe_seeds, "--cpt-steps", str(args.probe_cpt_steps)]))
+                                                                    "--seeds", args.probe_seeds, "--cpt-steps", str(args.probe_cpt_steps),
+                                                                    "--sft-data", str(out / "sft_data" / "train_data.yaml"),
+                                                                    "--sft-steps", str(max(args.sft_steps // 2, 1)), "--eval-tasks", EVAL_TASKS,
+                                                                    "--eval-data", str(ROOT / "samples"), "--crystals", crystals,
+                                                                    "--limit", str(args.limit), "--max-new-tokens", str(args.max_new_tokens)]))
     write_report(out, stages)
     print(f"[mini-llamat] done: {out / 'report.md'}", file=sys.stderr)
     return 0
