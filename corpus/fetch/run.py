@@ -21,7 +21,7 @@ from corpus.fetch.materials_project import MaterialsProjectService
 from corpus.fetch.openalex import OpenAlexService
 from corpus.fetch.optimade import OptimadeService
 from corpus.fetch.springer import SpringerService
-from corpus.fetch.service import Item
+from corpus.fetch.service import DoiListService, Item
 from corpus.records import SIDECAR_SUFFIX
 
 SERVICES = {"arxiv": ArxivService, "optimade": OptimadeService, "crossref": CrossrefService, "elsevier": ElsevierService,
@@ -97,7 +97,7 @@ def fetch(manifest: FetchManifest, limit: int | None = None, only: list[str] | N
                 headers, missing = {}, str(e)  # a dry run explains a job without its credentials
             client = PoliteClient(job.limits, headers, manifest.contact)
             service = SERVICES[job.service](job, client, **({"contact": manifest.contact} if job.service in ("crossref", "openalex") else {}))
-            if job.service in ("elsevier", "springer"):
+            if isinstance(service, DoiListService):
                 service.root = root
             try:
                 if dry_run:

@@ -58,3 +58,28 @@ def json_page(body: bytes, service: str, list_key: str) -> dict:
     if not isinstance(page, dict) or not isinstance(page.get(list_key, []), list):
         raise FetchFailed("bad_listing", f"a {service} answer is an object with a {list_key} list")
     return page
+
+
+class DoiListService:
+    """A full-text service fed by a DOI list (`dois_from`: a Crossref job's folder or a file of DOIs): subclasses say
+    how one DOI becomes an Item (`item`)."""
+
+    root: Path = Path(".")  # the fetch's output_dir, set by the loop: dois_from is read under it
+
+    def __init__(self, job, client):
+        self.job, self.client = job, client
+
+    def count(self) -> int | None:
+        from corpus.fetch.http import FetchFailed
+
+        try:
+            return sum(1 for _ in doi_list(self.job.dois_from, self.root))
+        except FetchFailed:
+            return None  # the Crossref job that lists the DOIs has not run yet
+
+    def discover(self) -> Iterator[Item]:
+        for doi, licence in doi_list(self.job.dois_from, self.root):
+            yield self.item(doi, licence)
+
+    def item(self, doi: str, licence: str | None) -> Item:
+        raise NotImplementedError

@@ -9,35 +9,20 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
-from corpus.fetch.http import FetchFailed, PoliteClient
-from corpus.fetch.manifest import SpringerJob
-from corpus.fetch.service import Item, doi_file_name, doi_list
+from corpus.fetch.http import FetchFailed
+from corpus.fetch.service import DoiListService, Item, doi_file_name
 
 API_KEY = re.compile(rb"<apiKey>[^<]*</apiKey>")
 TOTAL = re.compile(rb"<total>\s*(\d+)\s*</total>")
 
 
-class SpringerService:
-    root: Path = Path(".")  # the fetch's output_dir, set by the loop: dois_from is read under it
-
-    def __init__(self, job: SpringerJob, client: PoliteClient):
-        self.job, self.client = job, client
-
-    def count(self) -> int | None:
-        try:
-            return sum(1 for _ in doi_list(self.job.dois_from, self.root))
-        except FetchFailed:
-            return None  # the Crossref job that lists the DOIs has not run yet
-
-    def discover(self) -> Iterator[Item]:
-        key = os.environ.get(self.job.api_key_env, "")
-        url = f"{self.job.endpoint.rstrip('/')}/openaccess/jats"
-        for doi, licence in doi_list(self.job.dois_from, self.root):
-            yield Item(id=doi, filename=doi_file_name(doi) + ".xml", expect="xml", doi=doi, licence=licence,
-                       url=f"{url}?q=doi:{doi}", params={"q": f"doi:{doi}", "api_key": key})
+class SpringerService(DoiListService):
+    def item(self, doi: str, licence: str | None) -> Item:
+        return Item(id=doi, filename=doi_file_name(doi) + ".xml", expect="xml", doi=doi, licence=licence,
+                    url=f"{self.job.endpoint.rstrip('/')}/openaccess/jats?q=doi:{doi}",
+                    params={"q": f"doi:{doi}", "api_key": os.environ.get(self.job.api_key_env, "")})
 
     def finalise(self, path: Path) -> Path:
         data = path.read_bytes()
