@@ -4,6 +4,7 @@ services give: 503 and 429 with Retry-After, truncated bodies, HTML error pages,
 
 import gzip
 import json
+import re
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -45,6 +46,44 @@ def oai_page(records, token: str | None, size: int) -> bytes:
     deleted = '<record><header status="deleted"><identifier>oai:arXiv.org:2401.09999</identifier></header></record>'
     resumption = f'<resumptionToken completeListSize="{size}">{token}</resumptionToken>' if token else '<resumptionToken completeListSize="%d"/>' % size
     return (f'<?xml version="1.0" encoding="UTF-8"?><OAI-PMH xmlns="http://www.openarchives.org/OAI/2.0/"><responseDate>2024-01-03</responseDate>'
+            f'<ListRecords>{items}{deleted}{resumption}</ListRecords></OAI-PMH>').encode()
+
+
+ARTICLE = SPRINGER[SPRINGER.index(b"<article "): SPRINGER.rindex(b"</article>") + len(b"</article>")].decode()
+JATS_NS = "https://jats.nlm.nih.gov/ns/archiving/1.3/"
+
+
+def pmc_article(pmcid: str | None, licence: str = "by", issn: str = "1556-276X", namespaced: bool = False) -> str:
+    """The bundled Springer JATS article as PMC would list it: its own PMC id, licence and ISSN."""
+    article = ARTICLE.replace('<issn pub-type="epub">1556-276X</issn>', f'<issn pub-type="epub">{issn}</issn>')
+    if licence == "cc0-ref":  # no xlink:href, the licence in an <ali:license_ref>
+        article = article.replace('xlink:href="http://creativecommons.org/licenses/by/4.0/"', "").replace(
+            "<license-p>", '<ali:license_ref xmlns:ali="http://www.niso.org/schemas/ali/1.0/">'
+            "https://creativecommons.org/publicdomain/zero/1.0/</ali:license_ref><license-p>", 1)
+    else:
+        article = article.replace("creativecommons.org/licenses/by/4.0/", f"creativecommons.org/licenses/{licence}/4.0/")
+    if pmcid:
+        article = article.replace('<article-id pub-id-type="doi">', f'<article-id pub-id-type="pmc">{pmcid}</article-id><article-id pub-id-type="doi">', 1)
+    if namespaced:
+        article = article.replace("<article ", f'<article xmlns="{JATS_NS}" ', 1)
+    return article
+
+
+# PMC OAI-PMH records: (identifier number, article or None); two pages
+PMC_RECORDS = [
+    [("1000001", pmc_article("PMC1000001", namespaced=True)), ("1000002", pmc_article("PMC1000002", licence="by-nc")),
+     ("1000009", None)],  # a record whose metadata holds no article
+    [("1000003", pmc_article(None, issn="0000-0000")),  # no pmc article-id: the OAI identifier names it
+     ("1000004", pmc_article("PMC1000004", licence="cc0-ref"))],
+]
+
+
+def pmc_page(records, token: str | None, size: int) -> bytes:
+    items = "".join(f"<record><header><identifier>oai:pubmedcentral.nih.gov:{n}</identifier><datestamp>2025-02-01</datestamp>"
+                    f"<setSpec>pmc-open</setSpec></header><metadata>{article or '<other/>'}</metadata></record>" for n, article in records)
+    deleted = '<record><header status="deleted"><identifier>oai:pubmedcentral.nih.gov:1000099</identifier></header></record>'
+    resumption = f'<resumptionToken completeListSize="{size}">{token}</resumptionToken>' if token else ""
+    return (f'<?xml version="1.0" encoding="UTF-8"?><OAI-PMH xmlns="http://www.openarchives.org/OAI/2.0/">'
             f'<ListRecords>{items}{deleted}{resumption}</ListRecords></OAI-PMH>').encode()
 
 
@@ -105,6 +144,16 @@ class Faults(BaseHTTPRequestHandler):
             if "resumptionToken" in query:
                 return self._send(200, oai_page(RECORDS[1], None, 7), {"Content-Type": "text/xml"})
             return self._send(200, oai_page(RECORDS[0], "tok1", 7), {"Content-Type": "text/xml"})
+        if url.path == "/pmc/oai/oai.cgi":  # the documented address moved: a redirect to the new one, query kept
+            return self._send(301, b"", {"Location": f"/api/oai/v1/mh/?{url.query}"})
+        if url.path == "/api/oai/v1/mh/":
+            assert query.get("metadataPrefix") == ["pmc"] or "resumptionToken" in query
+            if state["seen"][key] == 1:
+                return self._send(503, b"busy", {"Retry-After": "1"})
+            if "resumptionToken" in query:
+                return self._send(200, pmc_page(PMC_RECORDS[1], None, 5), {"Content-Type": "text/xml"})
+            assert query["set"] == ["pmc-open"] and query["from"] == ["2025-01-01"]
+            return self._send(200, pmc_page(PMC_RECORDS[0], "p2", 5), {"Content-Type": "text/xml"})
         if url.path.startswith("/e-print/"):
             arxiv_id = url.path[len("/e-print/"):]
             if state.get("slow"):
@@ -468,9 +517,71 @@ def test_openalex_works_to_open_access_pdfs(tmp_path, server, monkeypatch):
     assert len(docs) == 2 and all(d.metadata["licence"] == "cc-by" and d.metadata["doi"].startswith("10.1103/") for d in docs)
 
 
+def test_pmc_open_access_by_licence_and_journal(tmp_path, server, capsys):
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    pmc = {"service": "pmc", "endpoint": f"{url}/pmc/oai/oai.cgi", "from_date": "2025-01-01", "limits": FAST}
+    data = {"name": "t", "output_dir": "out", "jobs": [
+        {"name": "pmc_commercial", "into": "pmc/commercial", "licence": "commercial", **pmc},
+        {"name": "pmc_journal", "into": "pmc/journal", "issns": ["1556276x"], **pmc}]}
+    (tmp_path / "fetch.yaml").write_text(yaml.safe_dump(data))
+    assert corpus(["fetch", str(tmp_path / "fetch.yaml"), "--dry-run"]) == 0
+    assert "5 items available" in capsys.readouterr().err
+    summary = fetch(load_fetch_manifest(tmp_path / "fetch.yaml"))
+    root = tmp_path / "out"
+    # commercial: CC BY and CC0 only (the CC BY-NC article is not requested); journal: that ISSN, any licence
+    assert summary["pmc_commercial"]["requested"] == summary["pmc_commercial"]["fetched"] == 3
+    assert summary["pmc_journal"]["requested"] == summary["pmc_journal"]["fetched"] == 3
+    assert sorted(p.name for p in (root / "pmc" / "commercial").glob("*.xml")) == ["PMC1000001.xml", "PMC1000003.xml", "PMC1000004.xml"]
+    assert sorted(p.name for p in (root / "pmc" / "journal").glob("*.xml")) == ["PMC1000001.xml", "PMC1000002.xml", "PMC1000004.xml"]
+    meta = json.loads((root / "pmc" / "commercial" / "PMC1000004.xml.meta.json").read_text())
+    assert meta["licence"] == "https://creativecommons.org/publicdomain/zero/1.0/" and meta["doi"] == "10.1186/s11671-021-03631-x"
+    from corpus.extract import extract
+
+    docs = {d.metadata["file_path"]: d for _, d in extract([str(root / "pmc" / "journal")], "jats") if hasattr(d, "text")}
+    assert len(docs) == 3 and all(len(d.text) > 5000 for d in docs.values())  # the namespaced article reads like the others
+    licences = sorted(d.metadata.get("licence") for d in docs.values())
+    assert licences == ["CC BY 4.0", "CC BY-NC 4.0", "CC0 1.0"]
+    # a rerun fetches nothing again
+    again = fetch(load_fetch_manifest(tmp_path / "fetch.yaml"))
+    assert again["pmc_commercial"]["skipped"] == 3 and again["pmc_commercial"]["fetched"] == 0
+
+
+@settings(max_examples=100, deadline=None)
+@given(pmcid=st.text(max_size=12), identifier=st.text(max_size=30), licence=st.text(max_size=60), issn=st.text(max_size=12))
+def test_any_pmc_record_is_an_item_or_left_out(pmcid, identifier, licence, issn):
+    from xml.sax.saxutils import escape
+
+    from corpus.fetch.manifest import PmcJob
+    from corpus.fetch.pmc import PmcService
+
+    article = (f'<article><front><journal-meta><issn>{escape(issn)}</issn></journal-meta><article-meta>'
+               f'<article-id pub-id-type="pmc">{escape(pmcid)}</article-id><permissions><license xlink:href="{escape(licence, {chr(34): "&quot;"})}" '
+               f'xmlns:xlink="http://www.w3.org/1999/xlink"/></permissions></article-meta></front><body><p>Text.</p></body></article>')
+    page = (f'<OAI-PMH xmlns="http://www.openarchives.org/OAI/2.0/"><ListRecords><record><header><identifier>{escape(identifier)}'
+            f'</identifier></header><metadata>{article}</metadata></record></ListRecords></OAI-PMH>').encode()
+
+    class Canned:
+        requests = 0
+
+        def get_bytes(self, url, params=None, max_bytes=None):
+            return page
+
+    for licence_filter in ("any", "commercial"):
+        try:
+            items = list(PmcService(PmcJob(name="p", service="pmc", into="p", licence=licence_filter), Canned()).discover())
+        except Exception as e:  # noqa: BLE001 - only a FetchFailed (an unusable page) may come out
+            from corpus.fetch.http import FetchFailed
+
+            assert isinstance(e, FetchFailed)
+            continue
+        assert len(items) <= 1
+        for item in items:
+            assert re.fullmatch(r"PMC\d+\.xml", item.filename) and item.content.startswith(b"<?xml")
+
+
 def test_the_bundled_recipes_validate():
     root = Path(__file__).resolve().parent.parent / "manifests"
-    assert {j.service for j in load_fetch_manifest(root / "open_fetch.yaml").jobs} == {"arxiv", "optimade"}
+    assert {j.service for j in load_fetch_manifest(root / "open_fetch.yaml").jobs} == {"arxiv", "pmc", "optimade"}
     llamat = load_fetch_manifest(root / "llamat_fetch.yaml")
     assert {j.service for j in llamat.jobs} == {"crossref", "elsevier", "springer", "optimade"}
     from corpus.fetch.crossref import CrossrefService
@@ -501,7 +612,11 @@ def test_any_listing_page_is_read_or_failed_with_a_reason(body):
     from corpus.fetch.openalex import OpenAlexService
     from corpus.fetch.materials_project import MaterialsProjectService
 
+    from corpus.fetch.manifest import PmcJob
+    from corpus.fetch.pmc import PmcService
+
     for service in (ArxivService(ArxivJob(name="a", service="arxiv", into="a"), Canned()),
+                    PmcService(PmcJob(name="p", service="pmc", into="p"), Canned()),
                     OptimadeService(OptimadeJob(name="o", service="optimade", into="o", endpoint="http://127.0.0.1:9/v1", filter="x"), Canned()),
                     CrossrefService(CrossrefJob(name="c", service="crossref", into="c", journals=["Acta Materialia"], issns=["1359-6454"]), Canned()),
                     MaterialsProjectService(MaterialsProjectJob(name="m", service="materials_project", into="m"), Canned()),

@@ -1,9 +1,8 @@
 """arXiv: records listed over OAI-PMH (metadata format `arXiv`: categories, licence, DOI), kept by category, then
 each paper's e-print (the LaTeX source as arXiv serves it, for the `latex` reader) or its PDF.
 
-OAI-PMH paging is written here rather than taken from sickle or oaipmh-scythe: the listing must go through the same
-client as the downloads (one rate limit for arXiv's one request every three seconds, the same retries and size caps),
-and the XML is parsed with defusedxml; the protocol part is one request loop over resumption tokens.
+The listing is corpus/fetch/oai.py's, through the job's polite client (arXiv asks for one request every three
+seconds).
 """
 
 from __future__ import annotations
@@ -14,15 +13,12 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
-from defusedxml import ElementTree
-
-from corpus.fetch.http import FetchFailed, PoliteClient
+from corpus.fetch.http import PoliteClient
 from corpus.fetch.manifest import ArxivJob
+from corpus.fetch.oai import list_records, live_records
 from corpus.fetch.service import Item
 
-OAI = "{http://www.openarchives.org/OAI/2.0/}"
 ARXIV = "{http://arxiv.org/OAI/arXiv/}"
-LISTING_CAP = 64 * 2**20  # one OAI-PMH page; arXiv's are ~1-5 MB
 
 
 def safe_name(arxiv_id: str) -> str:
@@ -34,32 +30,9 @@ class ArxivService:
     def __init__(self, job: ArxivJob, client: PoliteClient):
         self.job, self.client = job, client
 
-    def _pages(self) -> Iterator[tuple[object, int | None]]:
-        params = {"verb": "ListRecords", "metadataPrefix": "arXiv", "set": self.job.set}
-        if self.job.from_date:
-            params["from"] = self.job.from_date.isoformat()
-        if self.job.until_date:
-            params["until"] = self.job.until_date.isoformat()
-        while True:
-            body = self.client.get_bytes(self.job.endpoint, params=params, max_bytes=LISTING_CAP)
-            try:
-                root = ElementTree.fromstring(body)
-            except (ElementTree.ParseError, ValueError) as e:  # defusedxml's refusals (entities, DTDs) are ValueErrors
-                raise FetchFailed("bad_listing", f"OAI-PMH page is not usable XML: {e}") from None
-            error = root.find(f"{OAI}error")
-            if error is not None:
-                if error.get("code") == "noRecordsMatch":
-                    return
-                raise FetchFailed("oai_error", f"{error.get('code')}: {(error.text or '').strip()}")
-            listing = root.find(f"{OAI}ListRecords")
-            if listing is None:
-                raise FetchFailed("bad_listing", "no ListRecords in the OAI-PMH response")
-            token = listing.find(f"{OAI}resumptionToken")
-            size = token.get("completeListSize") if token is not None else None
-            yield listing, int(size) if size and size.isascii() and size.isdigit() else None
-            if token is None or not (token.text or "").strip():
-                return
-            params = {"verb": "ListRecords", "resumptionToken": token.text.strip()}
+    def _pages(self):
+        job = self.job
+        return list_records(self.client, job.endpoint, "arXiv", job.set, job.from_date, job.until_date)
 
     def count(self) -> int | None:
         for _, size in self._pages():
@@ -69,11 +42,8 @@ class ArxivService:
     def discover(self) -> Iterator[Item]:
         wanted = set(self.job.categories)
         for listing, _ in self._pages():
-            for record in listing.findall(f"{OAI}record"):
-                header = record.find(f"{OAI}header")
-                if header is None or header.get("status") == "deleted":
-                    continue
-                meta = record.find(f"{OAI}metadata/{ARXIV}arXiv")
+            for _, metadata in live_records(listing):
+                meta = metadata.find(f"{ARXIV}arXiv")
                 if meta is None:
                     continue
                 arxiv_id = (meta.findtext(f"{ARXIV}id") or "").strip()

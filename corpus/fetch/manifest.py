@@ -83,6 +83,20 @@ class ArxivJob(_Job):
     default_rate: ClassVar[float] = 1 / 3
 
 
+class PmcJob(_Job):
+    service: Literal["pmc"]
+    endpoint: str = Field("https://www.ncbi.nlm.nih.gov/pmc/oai/oai.cgi",
+                          description="PMC's OAI-PMH endpoint (this documented address redirects to the current one)")
+    set: str = Field("pmc-open", description="OAI-PMH set: pmc-open is the open-access subset")
+    licence: Literal["any", "commercial"] = Field("any", description="commercial: only CC BY and CC0 articles (PMC's "
+                                                  "commercial-use subset); any: every open-access licence")
+    issns: list[str] = Field(default_factory=list, description="keep only articles of these journals (print or electronic ISSN)")
+    from_date: dt.date | None = None
+    until_date: dt.date | None = None
+    # NCBI asks for no more than 3 requests a second without an API key; a page is ten full-text articles
+    default_rate: ClassVar[float] = 2.0
+
+
 class OptimadeJob(_Job):
     service: Literal["optimade"]
     endpoint: str = Field(description="a provider's versioned base URL, e.g. https://alexandria.icams.rub.de/pbe/v1")
@@ -174,7 +188,7 @@ class OpenAlexJob(_Job):
     default_rate: ClassVar[float] = 5.0
 
 
-Job = Annotated[Union[ArxivJob, OptimadeJob, CrossrefJob, ElsevierJob, SpringerJob, MaterialsProjectJob, CodJob, OpenAlexJob],
+Job = Annotated[Union[ArxivJob, PmcJob, OptimadeJob, CrossrefJob, ElsevierJob, SpringerJob, MaterialsProjectJob, CodJob, OpenAlexJob],
                 Field(discriminator="service")]
 
 

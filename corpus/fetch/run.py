@@ -20,11 +20,12 @@ from corpus.fetch.manifest import FetchManifest
 from corpus.fetch.materials_project import MaterialsProjectService
 from corpus.fetch.openalex import OpenAlexService
 from corpus.fetch.optimade import OptimadeService
+from corpus.fetch.pmc import PmcService
 from corpus.fetch.springer import SpringerService
 from corpus.fetch.service import DoiListService, Item
 from corpus.records import SIDECAR_SUFFIX
 
-SERVICES = {"arxiv": ArxivService, "optimade": OptimadeService, "crossref": CrossrefService, "elsevier": ElsevierService,
+SERVICES = {"arxiv": ArxivService, "pmc": PmcService, "optimade": OptimadeService, "crossref": CrossrefService, "elsevier": ElsevierService,
             "springer": SpringerService, "materials_project": MaterialsProjectService,
             "cod": CodService, "openalex": OpenAlexService}
 

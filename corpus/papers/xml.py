@@ -195,6 +195,15 @@ _LICENCES = [
 ]
 
 
+def jats_licence(meta: Element | None) -> str | None:
+    """The licence a JATS <article-meta> states: its <license>'s xlink:href, else its <ali:license_ref>, else its text."""
+    licence = descendant(meta, "license") if meta is not None else None
+    if licence is None:
+        return None
+    href = next((v for k, v in licence.attrib.items() if local(k) == "href"), None)
+    return href or plain_text(descendant(licence, "license_ref")) or plain_text(licence) or None
+
+
 def licence_name(value: str | None) -> str | None:
     """A licence URL or statement -> a short name (`CC BY 4.0`); the value itself when unknown."""
     if not value:

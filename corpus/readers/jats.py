@@ -22,6 +22,7 @@ from corpus.papers.xml import (
     descendant,
     descendants,
     first_of,
+    jats_licence,
     licence_name,
     local,
     parse_untrusted_xml,
@@ -151,11 +152,7 @@ class JatsReader(PaperReader):
                 sections.append(Section(plain_text(child(reflist, "title")) or "References", [], 1, "references"))
 
         doi = next((plain_text(i) for i in descendants(meta, "article-id") if i.get("pub-id-type") == "doi"), None)
-        licence = descendant(meta, "license")
-        licence_value = None
-        if licence is not None:
-            href = next((v for k, v in licence.attrib.items() if local(k) == "href"), None)
-            licence_value = href or plain_text(descendant(licence, "license_ref")) or plain_text(licence)
+        licence_value = jats_licence(meta)
         pub_date = next(iter(descendants(meta, "pub-date")), None)
         return Paper(
             title=inline.text(descendant(meta, "article-title")) or None,
