@@ -2,7 +2,7 @@
 the rate limit lifted (the client's own cost), and the projection for LLaMat's 4.06M papers (issue 19, "Measured").
 
 The servers are the fault-injecting ones of tests/test_fetch.py (127.0.0.1, real content: the bundled arXiv source,
-the Elsevier fixture, the Springer JATS sample, MP-20 crystals), here with their one-off faults answered first, so a
+the Elsevier fixture, the Springer JATS sample as PMC lists it, MP-20 crystals), here with their one-off faults answered first, so a
 run measures the steady state plus one retry per service. Each service fetches N items into a fresh folder.
 
     .venv/bin/python benchmarks/fetch_rates.py [--json benchmarks/results/fetch_rates.json]
@@ -41,6 +41,7 @@ def jobs(url: str, tmp: Path, lifted: bool) -> list[dict]:
          "limits": limits},
         {"name": "elsevier", "service": "elsevier", "into": "elsevier", "endpoint": url, "dois_from": str(tmp / "dois.txt"),
          "api_key_env": "BENCH_KEY", "limits": limits},
+        {"name": "pmc", "service": "pmc", "into": "pmc", "endpoint": f"{url}/pmc/oai/oai.cgi", "from_date": "2025-01-01", "limits": limits},
     ]
 
 

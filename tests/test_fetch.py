@@ -675,3 +675,13 @@ def test_a_job_that_sets_some_limits_keeps_its_services_polite_rate(tmp_path):
     (tmp_path / "f.yaml").write_text(yaml.safe_dump(data))
     jobs = load_fetch_manifest(tmp_path / "f.yaml").jobs
     assert [round(j.limits.per_second, 3) for j in jobs] == [0.333, 0.1, 5.0] and jobs[0].limits.retries == 2
+
+
+def test_an_arxiv_listing_without_files_writes_each_record(tmp_path, server):
+    # `files: none`: the OAI records themselves (ids, categories, licences), e.g. the paper list of an arxiv_bulk job
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    summary = fetch(load_fetch_manifest(write_manifest(tmp_path, url, files="none")), only=["arxiv"])["arxiv"]
+    assert summary["requested"] == summary["fetched"] == 6 and not any("/e-print/" in c for c in server.state["calls"])
+    record = json.loads((tmp_path / "out" / "arxiv" / "2401.00001.json").read_text())
+    assert record["licence"] == "http://creativecommons.org/licenses/by/4.0/" and record["categories"] == ["cond-mat.mtrl-sci"]
+    assert json.loads((tmp_path / "out" / "arxiv" / "cond-mat_0102536.json").read_text())["id"] == "cond-mat/0102536"

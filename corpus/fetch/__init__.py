@@ -8,6 +8,7 @@
   openalex.py   OpenAlex: works by filter -> metadata or their open-access PDFs (the `pdf` reader)
   oai.py        OAI-PMH listing (ListRecords over resumption tokens), shared by arXiv and PMC
   arxiv.py      arXiv: OAI-PMH listing by set and category, then e-print sources (the `latex` reader) or PDFs
+  arxiv_bulk.py arXiv's requester-pays S3 bucket: monthly tars of e-prints (boto3), unpacked one file per paper
   pmc.py        PubMed Central open access: full-text JATS over OAI-PMH (the `jats` reader), by licence and journal
   materials_project.py   Materials Project: structures with properties (the `crystal_json` reader)
   cod.py        COD: CIFs by id or search (the `cif` reader)

@@ -8,6 +8,7 @@ seconds).
 from __future__ import annotations
 
 import gzip
+import json
 import os
 import re
 from collections.abc import Iterator
@@ -24,6 +25,18 @@ ARXIV = "{http://arxiv.org/OAI/arXiv/}"
 def safe_name(arxiv_id: str) -> str:
     """A file name for an arXiv id: old-style ids have a slash (cond-mat/0102536)."""
     return re.sub(r"[^A-Za-z0-9.-]", "_", arxiv_id)
+
+
+def name_eprint(path: Path) -> Path:
+    """An e-print saved as NAME.gz becomes NAME.tar.gz when it is a gzipped tar, NAME.tex.gz when a gzipped single
+    file (the latex reader's names); any other file is left as it is."""
+    if path.suffix != ".gz":
+        return path
+    with gzip.open(path, "rb") as f:
+        head = f.read(512)
+    final = path.with_name(path.name[: -len(".gz")] + (".tar.gz" if head[257:262] == b"ustar" else ".tex.gz"))
+    os.replace(path, final)
+    return final
 
 
 class ArxivService:
@@ -51,19 +64,18 @@ class ArxivService:
                 if not arxiv_id or not wanted.intersection(categories):
                     continue
                 files = self.job.files
-                url = None if files == "none" else f"{self.job.files_endpoint.rstrip('/')}/{'e-print' if files == 'source' else 'pdf'}/{arxiv_id}"
+                licence = (meta.findtext(f"{ARXIV}license") or "").strip() or None
+                doi = (meta.findtext(f"{ARXIV}doi") or "").strip() or None
+                record = {"title": " ".join((meta.findtext(f"{ARXIV}title") or "").split()), "categories": categories,
+                          "abstract": " ".join((meta.findtext(f"{ARXIV}abstract") or "").split())}
+                if files == "none":  # the record itself: ID.json, e.g. the paper list (with licences) of an arxiv_bulk job
+                    content = json.dumps({"id": arxiv_id, "licence": licence, "doi": doi, **record}, ensure_ascii=False, sort_keys=True)
+                    yield Item(id=arxiv_id, filename=safe_name(arxiv_id) + ".json", expect="json", content=(content + "\n").encode(),
+                               licence=licence, doi=doi, meta=record)
+                    continue
+                url = f"{self.job.files_endpoint.rstrip('/')}/{'e-print' if files == 'source' else 'pdf'}/{arxiv_id}"
                 yield Item(id=arxiv_id, filename=safe_name(arxiv_id) + (".pdf" if files == "pdf" else ".gz"), url=url,
-                           expect="pdf" if files == "pdf" else "source", licence=(meta.findtext(f"{ARXIV}license") or "").strip() or None,
-                           doi=(meta.findtext(f"{ARXIV}doi") or "").strip() or None,
-                           meta={"title": " ".join((meta.findtext(f"{ARXIV}title") or "").split()), "categories": categories,
-                                 "abstract": " ".join((meta.findtext(f"{ARXIV}abstract") or "").split())})
+                           expect="pdf" if files == "pdf" else "source", licence=licence, doi=doi, meta=record)
 
     def finalise(self, path: Path) -> Path:
-        """An e-print that is a gzipped tar becomes NAME.tar.gz, a gzipped single file NAME.tex.gz (the latex reader's names)."""
-        if path.suffix != ".gz":
-            return path
-        with gzip.open(path, "rb") as f:
-            head = f.read(512)
-        final = path.with_name(path.name[: -len(".gz")] + (".tar.gz" if head[257:262] == b"ustar" else ".tex.gz"))
-        os.replace(path, final)
-        return final
+        return name_eprint(path)

@@ -107,7 +107,7 @@ class PoliteClient:
     def close(self) -> None:
         self.client.close()
 
-    def _pace(self) -> None:
+    def pace(self) -> None:
         now = time.monotonic()
         if now < self._next:
             time.sleep(self._next - now)
@@ -136,7 +136,7 @@ class PoliteClient:
         try:
             for attempt in self._attempts():
                 with attempt:
-                    self._pace()
+                    self.pace()
                     self.requests += 1
                     try:
                         return call()

@@ -51,6 +51,7 @@ class _Job(StrictModel):
     limit: int | None = Field(None, ge=1, description="at most this many items (for trials; --limit overrides)")
     limits: Limits = Limits()
     default_rate: ClassVar[float] = 1.0  # requests per second when `limits.per_second` is not given: the service's own
+    default_max_bytes: ClassVar[int] = 200 * 2**20  # the download cap when `limits.max_bytes` is not given
 
     @field_validator("into")
     @classmethod
@@ -66,6 +67,8 @@ class _Job(StrictModel):
         # a job that sets some limits keeps its service's polite rate unless it sets that too
         if self.limits.per_second is None:
             object.__setattr__(self, "limits", self.limits.model_copy(update={"per_second": self.default_rate}))
+        if "max_bytes" not in self.limits.model_fields_set:
+            object.__setattr__(self, "limits", self.limits.model_copy(update={"max_bytes": self.default_max_bytes}))
         return self
 
 
@@ -78,9 +81,40 @@ class ArxivJob(_Job):
                                   description="keep a record when any of its categories is one of these")
     from_date: dt.date | None = None
     until_date: dt.date | None = None
-    files: Literal["source", "pdf", "none"] = Field("source", description="source: the e-print (LaTeX, for the latex reader); pdf; none: metadata only")
+    files: Literal["source", "pdf", "none"] = Field("source", description="source: the e-print (LaTeX, for the latex reader); pdf; "
+                                                    "none: the record only, as ID.json (e.g. the paper list of an arxiv_bulk job)")
     # arXiv asks for no more than one request every three seconds (arxiv.org/help/api/tou)
     default_rate: ClassVar[float] = 1 / 3
+
+
+class ArxivBulkJob(_Job):
+    service: Literal["arxiv_bulk"]
+    endpoint: str = Field("https://s3.amazonaws.com", description="the S3 endpoint (AWS, or an S3-compatible mirror)")
+    bucket: str = Field("arxiv", description="arXiv's requester-pays bucket")
+    kind: Literal["src", "pdf"] = Field("src", description="src: the e-prints (the latex reader); pdf: the PDFs")
+    from_yymm: str | None = Field(None, pattern=r"^\d{4}$", description="first month of tars to take (YYMM, e.g. 2401)")
+    until_yymm: str | None = Field(None, pattern=r"^\d{4}$", description="last month of tars to take (YYMM)")
+    ids_from: str | None = Field(None, description="keep only these papers: an `arxiv` job's folder with `files: none` "
+                                 "(its ID.json records: ids, categories, licences) or a file of one arXiv id per line, "
+                                 "under output_dir; without it every paper in the tars is kept")
+    requester_pays: bool = Field(True, description="send RequestPayer=requester (arXiv's bucket needs it: you pay the transfer)")
+    api_key_env: str = Field("AWS_ACCESS_KEY_ID", description="the AWS credentials are boto3's own environment variables "
+                             "(AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY); named here so a dry run says what a run needs")
+    # a request is a ~500 MB tar; S3 has no published per-client rate for GETs this size
+    default_rate: ClassVar[float] = 5.0
+    default_max_bytes: ClassVar[int] = 4 * 2**30  # arXiv's tars are ~500 MB-1 GB
+
+    @model_validator(mode="after")
+    def _months(self):
+        if self.from_yymm and self.until_yymm and yymm_order(self.from_yymm) > yymm_order(self.until_yymm):
+            raise ValueError("from_yymm is after until_yymm")
+        return self
+
+
+def yymm_order(yymm: str) -> int:
+    """YYMM as a sortable month: arXiv began in 1991, so 91-99 are the 1990s and the rest the 2000s."""
+    year = int(yymm[:2])
+    return (1900 + year if year >= 91 else 2000 + year) * 100 + int(yymm[2:])
 
 
 class PmcJob(_Job):
@@ -188,7 +222,7 @@ class OpenAlexJob(_Job):
     default_rate: ClassVar[float] = 5.0
 
 
-Job = Annotated[Union[ArxivJob, PmcJob, OptimadeJob, CrossrefJob, ElsevierJob, SpringerJob, MaterialsProjectJob, CodJob, OpenAlexJob],
+Job = Annotated[Union[ArxivJob, ArxivBulkJob, PmcJob, OptimadeJob, CrossrefJob, ElsevierJob, SpringerJob, MaterialsProjectJob, CodJob, OpenAlexJob],
                 Field(discriminator="service")]
 
 

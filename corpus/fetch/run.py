@@ -11,6 +11,7 @@ from collections import Counter
 from pathlib import Path
 
 from corpus.fetch.arxiv import ArxivService
+from corpus.fetch.arxiv_bulk import ArxivBulkService
 from corpus.fetch.cod import CodService
 from corpus.fetch.crossref import CrossrefService
 from corpus.fetch.elsevier import ElsevierService
@@ -22,10 +23,10 @@ from corpus.fetch.openalex import OpenAlexService
 from corpus.fetch.optimade import OptimadeService
 from corpus.fetch.pmc import PmcService
 from corpus.fetch.springer import SpringerService
-from corpus.fetch.service import DoiListService, Item
+from corpus.fetch.service import Item
 from corpus.records import SIDECAR_SUFFIX
 
-SERVICES = {"arxiv": ArxivService, "pmc": PmcService, "optimade": OptimadeService, "crossref": CrossrefService, "elsevier": ElsevierService,
+SERVICES = {"arxiv": ArxivService, "arxiv_bulk": ArxivBulkService, "pmc": PmcService, "optimade": OptimadeService, "crossref": CrossrefService, "elsevier": ElsevierService,
             "springer": SpringerService, "materials_project": MaterialsProjectService,
             "cod": CodService, "openalex": OpenAlexService}
 
@@ -47,8 +48,8 @@ def _headers(job) -> dict[str, str]:
         token = _secret(job, "insttoken_env")
         return {**headers, **({"X-ELS-Insttoken": token} if token else {})}
     key = _secret(job, "api_key_env")
-    if job.service in ("springer", "openalex"):
-        return {}  # their keys go in the URL (the services add them); _secret has checked that it is set
+    if job.service in ("springer", "openalex", "arxiv_bulk"):
+        return {}  # their keys go in the URL (the services add them), or boto3 reads them; _secret has checked that it is set
     if job.service == "materials_project":
         return {"X-API-KEY": key}
     return {"Authorization": f"Bearer {key}"} if key else {}
@@ -71,7 +72,10 @@ def _fetch_one(service, job, client: PoliteClient, item: Item, folder: Path) -> 
         return target, len(item.content), sha256_of(target), None
     if item.url is None:
         raise FetchFailed(item.meta.get("error", "no_url").split(":")[0], item.meta.get("error", item.id))
-    got = client.download(item.url, target, item.expect, item.params)
+    if hasattr(service, "download"):  # a service with its own transport (S3)
+        got = service.download(item, target)
+    else:
+        got = client.download(item.url, target, item.expect, item.params)
     final = service.finalise(got.path) if hasattr(service, "finalise") else got.path
     return final, got.bytes, got.sha256, got.http_status
 
@@ -98,7 +102,7 @@ def fetch(manifest: FetchManifest, limit: int | None = None, only: list[str] | N
                 headers, missing = {}, str(e)  # a dry run explains a job without its credentials
             client = PoliteClient(job.limits, headers, manifest.contact)
             service = SERVICES[job.service](job, client, **({"contact": manifest.contact} if job.service in ("crossref", "openalex") else {}))
-            if isinstance(service, DoiListService):
+            if hasattr(service, "root"):  # a service that reads an earlier job's output (dois_from, ids_from)
                 service.root = root
             try:
                 if dry_run:
