@@ -67,3 +67,29 @@ def test_a_maths_font_that_maps_to_icelandic_letters_is_repaired():
     text = PdfExtractor().extract((SUPERMAT / "PhysRevX.9.021044-CC.pdf").read_bytes()).text
     assert "ð" not in text and "Þ" not in text and "¼" not in text
     assert "planar O(1) and O(10) in the RuO2 plane" in text
+
+
+def test_a_table_of_contents_is_not_the_reference_list():
+    """A supplement that opens with a table of contents: its "References 6" entry used to start the reference list,
+    and everything after it but long prose was dropped (headings, short paragraphs)."""
+    result = extract("papers_in_repo", "dropimpact_prl_supp")
+    titles = [s.title for s in result.paper.sections]
+    assert "I. DIRECT NUMERICAL SIMULATIONS" in titles and "A. Governing equations" in titles
+    assert "CONTENTS" not in result.text and "Direct numerical simulations 2" not in result.text  # the listing goes
+    assert "We perform direct numerical simulations of an axisymmetric incompressible drop" in result.text
+
+
+def test_the_cells_of_a_ruled_table_of_words_are_not_read_as_prose():
+    """Tables whose cells are words (learning objectives, methods), closed by horizontal rules below their caption:
+    the numbers rule does not see them; without keep_tables their cells go as the other readers drop them, and the
+    prose between two such tables stays."""
+    text = extract("jose", "jose.00260").text
+    assert "Day 1: The workbench" not in text and "Live coding or demonstrations" not in text
+    assert "Table 1: Overview of the 4 modules and learning objectives." in text  # the caption stays
+    assert "The workshop can be taught on-line or in person" in text
+    other = extract("jose", "jose.00292").text  # a page-footer rule as wide as the text is not the table's
+    assert "Python for Everybody Specialization" not in other
+    assert "illustrates the popularity and scope of beginner-friendly MOOCs" in other
+    assert "Understanding these packages allows students" in other
+    kept = PdfExtractor(keep_tables=True).extract((GT / "jose" / "pdf" / "jose.00292.pdf").read_bytes()).text
+    assert "Python for Everybody Specialization" in kept  # keep_tables keeps the body, as a table

@@ -226,6 +226,78 @@ def _is_prose(text: str) -> bool:
     return len(text) >= 150 and _reference_density(text) < 0.8 and not _REF_ENTRY.match(text)
 
 
+_CONTENTS_ENTRY = re.compile(r"^(?P<entry>.*[A-Za-z].*?)(?:\s*(?:\.\s*){2,}|\s+)(?P<page>\d{1,4})$")
+
+
+_CONTENTS_TITLE = re.compile(r"^(?:table of )?contents$", re.IGNORECASE)
+
+
+def _is_contents(lines: list[str], listing: bool = False) -> bool:
+    """A table of contents (supplements, theses, reviews, reports): entries whose page numbers stand at the end of
+    their line or on the line after, the numbers never going down. Its "References 6" is not the reference list.
+    `listing`: just after a "Contents" title, where one entry may stand alone in its block."""
+    pages, entries = [], 0
+    for i, line in enumerate(lines):
+        line = line.strip()
+        if line.isdigit() and len(line) <= 4:
+            if i == 0 or lines[i - 1].strip().isdigit():
+                return False  # a page number follows an entry
+            pages.append(int(line))
+        elif m := _CONTENTS_ENTRY.match(line):
+            if len(m.group("entry").split()) > 14:
+                return False  # a sentence that ends with a number, not an entry
+            entries += 1
+            pages.append(int(m.group("page")))
+        else:
+            entries += 1
+    least = 1 if listing else 2
+    return len(pages) >= least and len(pages) >= 0.4 * len(lines) and entries >= least and pages == sorted(pages)
+
+
+def _horizontal_rules(page: pymupdf.Page) -> list[tuple[float, float, float]]:
+    """(y, x0, x1) of the page's horizontal rules at least a fifth of the page wide, in page fractions: lines, and
+    rectangles under 2 pt high (some writers draw rules as filled boxes)."""
+    width, height = page.rect.width, page.rect.height
+    rules = []
+    for drawing in page.get_drawings():
+        for item in drawing["items"]:
+            if item[0] == "l":
+                a, b = item[1], item[2]
+                if abs(a.y - b.y) < 1 and abs(a.x - b.x) >= 0.2 * width:
+                    rules.append((a.y / height, min(a.x, b.x) / width, max(a.x, b.x) / width))
+            elif item[0] == "re":
+                r = item[1]
+                if r.height < 2 and r.width >= 0.2 * width:
+                    rules.append(((r.y0 + r.y1) / 2 / height, r.x0 / width, r.x1 / width))
+    return sorted(set(rules))
+
+
+def _ruled_region(caption: "Block", rules: list[tuple[float, float, float]], captions: list["Block"], near: float = 0.06,
+                  span: float = 0.5) -> tuple | None:
+    """The box (x0, y0, x1, y1) between the first and last of a run of rules that starts just below the caption (or
+    ends just above it) and stops before another caption, or None: a table needs at least its top and bottom rules."""
+    top, bottom = caption.bbox[1], caption.bbox[3]
+    below = [r for r in rules if bottom - 0.005 <= r[0] <= bottom + near]
+    above = [r for r in rules if top - near <= r[0] <= top + 0.005]
+    for start, step in ((below[0], 1) if below else (None, 1), (above[-1], -1) if above else (None, -1)):
+        if start is None:
+            continue
+        same = [r for r in rules if abs(r[1] - start[1]) < 0.03 and abs(r[2] - start[2]) < 0.03]  # the table's own width
+        run, last = [start], start
+        for r in (sorted(same) if step == 1 else sorted(same, reverse=True)):
+            if (r[0] - last[0]) * step <= 0:
+                continue
+            lo, hi = sorted((last[0], r[0]))
+            if abs(r[0] - last[0]) > span or any(c is not caption and lo < (c.bbox[1] + c.bbox[3]) / 2 < hi for c in captions):
+                break  # too far, or past another float's caption: that rule is not this table's
+            run.append(r)
+            last = r
+        if len(run) >= 2:
+            ys = [r[0] for r in run]
+            return (start[1], min(ys), start[2], max(ys))
+    return None
+
+
 def _looks_like_authors(text: str) -> bool:
     """A list of names: many commas, capitalised words, no sentence ends."""
     # affiliation marks ("1,", "2,13", "*", "†") are not words: a long list of numbered authors is still a list of names
@@ -330,12 +402,15 @@ class PdfExtractor:
                         continue  # this page stays without text and is counted below
                     ocr_pages.append(i + 1)
             tables = unstructured = 0
-            if self.keep_tables:
-                for i in range(page_count):
-                    if i + 1 not in ocr_pages:
-                        pages[i], structured, captions = self._with_tables(doc[i], pages[i])
-                        tables += structured
-                        unstructured += max(0, captions - structured)
+            for i in range(page_count):
+                if i + 1 in ocr_pages:
+                    continue
+                if self.keep_tables:
+                    pages[i], structured, captions = self._with_tables(doc[i], pages[i])
+                    tables += structured
+                    unstructured += max(0, captions - structured)
+                else:
+                    pages[i] = self._without_ruled_tables(doc[i], pages[i])
         _repair_math_font(pages)
         no_text = [i + 1 for i, blocks in enumerate(pages) if sum(len(b.text) for b in blocks) < self.min_chars_per_page]
         if len(no_text) == page_count:
@@ -409,6 +484,30 @@ class PdfExtractor:
 
             blocks = [b for b in blocks if b.table or not inside(b)] + [Block(blocks[0].page if blocks else page.number, box, [], markdown_table(table.rows))]
         return blocks, len(found), captions
+
+    def _without_ruled_tables(self, page: pymupdf.Page, blocks: list[Block]) -> list[Block]:
+        """Without keep_tables, a table's body goes, as the other readers drop it: the cells of a table whose caption
+        stands just above its top rule (or just below its bottom rule) and that is closed by horizontal rules (booktabs,
+        and most journals' tables). Cells of words (a table of learning objectives, of methods) are not caught by the
+        numbers rule (`_is_table_body`) and would read as prose. The page's vector drawings cost ~2 ms, against
+        ~0.3-0.6 s for the table finder, which keep_tables uses."""
+        captions = [b for b in blocks if b.lines and TABLE_CAPTION.match(b.text) and _CAPTION.match(b.text)]
+        if not captions:
+            return blocks
+        try:
+            rules = _horizontal_rules(page)
+        except Exception:  # noqa: BLE001 - drawings MuPDF cannot list leave the page as it is
+            return blocks
+        others = [b for b in blocks if b.lines and _CAPTION.match(b.text)]  # figures' captions bound a table too
+        regions = [r for c in captions if (r := _ruled_region(c, rules, others)) is not None]
+        if not regions:
+            return blocks
+
+        def inside(b: Block) -> bool:
+            cx, cy = (b.bbox[0] + b.bbox[2]) / 2, (b.bbox[1] + b.bbox[3]) / 2
+            return any(x0 - 0.01 <= cx <= x1 + 0.01 and y0 < cy < y1 for x0, y0, x1, y1 in regions)
+
+        return [b for b in blocks if b.table or b in captions or not inside(b)]
 
     # ---- page level ---------------------------------------------------------------------
     def _page_blocks(self, page: pymupdf.Page, number: int) -> list[Block]:
@@ -499,6 +598,7 @@ class PdfExtractor:
         current = Section("", [], 1, None)
         pending: list[str] = []  # captions met inside a paragraph that continues after them
         refs_started = False
+        in_contents = False  # just after a "Contents" title or a block of its entries
 
         def add_paragraph(text: str) -> None:
             nonlocal current
@@ -541,6 +641,10 @@ class PdfExtractor:
             if current.kind == "supplementary":
                 current.paragraphs.append(text)
                 continue
+            if b.page <= 3 and (_CONTENTS_TITLE.match(text.strip()) or _is_contents([ln.text for ln in b.lines], in_contents)):
+                in_contents = True
+                continue  # a table of contents: its entries repeat the headings, its "References 6" is no reference list
+            in_contents = False
             if self._is_reference_list(b):
                 refs_started = True
                 continue
