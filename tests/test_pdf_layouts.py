@@ -93,3 +93,11 @@ def test_the_cells_of_a_ruled_table_of_words_are_not_read_as_prose():
     assert "Understanding these packages allows students" in other
     kept = PdfExtractor(keep_tables=True).extract((GT / "jose" / "pdf" / "jose.00292.pdf").read_bytes()).text
     assert "Python for Everybody Specialization" in kept  # keep_tables keeps the body, as a table
+
+
+def test_a_collaborations_author_list_with_marks_and_spaced_commas_stays_out():
+    """An AASTeX collaboration paper: dozens of names over many blocks, "Lim ," with its comma set apart and "∗"
+    marks before names; the first page's front matter runs past the usual 25 blocks."""
+    text = extract("papers_in_repo", "astropy_v5").text
+    assert "Nathaniel Starkman" not in text and "Maximilian Nöthe" not in text
+    assert "The Python programming language is a high-level, interpreted" in text

@@ -298,10 +298,18 @@ def _ruled_region(caption: "Block", rules: list[tuple[float, float, float]], cap
     return None
 
 
+_MARKS = "*∗⋆†‡§¶#‖"
+
+
 def _looks_like_authors(text: str) -> bool:
     """A list of names: many commas, capitalised words, no sentence ends."""
-    # affiliation marks ("1,", "2,13", "*", "†") are not words: a long list of numbered authors is still a list of names
-    words = [w for w in text.split() if not re.fullmatch(r"[\d,*†‡§¶#a-f]{1,8}", w.strip(",;"))]
+    # affiliation marks ("1,", "2,13", "*", "∗", "†") are not words, nor is a comma set apart from its name ("Lim ,"):
+    # a long list of marked authors is still a list of names
+    words = []
+    for w in text.split():
+        core = w.strip(",;").lstrip(_MARKS)
+        if core and not re.fullmatch(rf"[\d,{_MARKS}a-f]{{1,8}}", core):
+            words.append(core)
     if len(words) < 4 or text.count(",") < 2 or re.search(r"[a-z]{3,}\. [A-Z]", text):
         return False
     capitalised = sum(1 for w in words if w[:1].isupper() or w in ("and", "&"))
@@ -705,14 +713,18 @@ class PdfExtractor:
 
     def _front_matter_end(self, blocks: list[Block], body_size: float) -> int:
         """Index of the first block after authors/affiliations: the abstract or the first body paragraph."""
-        for i, b in enumerate(blocks[:25]):
+        others = 0  # blocks that are not authors or affiliations: a title page's first 25 of them are looked at
+        for i, b in enumerate(blocks):
             if b.page > 0:
                 return i
             text = b.text
             if _ABSTRACT.match(text):
                 return i
             if _AFFILIATION.search(text[:300]) or _EMAIL.search(text) or _looks_like_authors(text):
-                continue
+                continue  # a collaboration's author list may run to dozens of blocks
+            others += 1
+            if others > 25:
+                break
             if len(text) > 250 and abs(b.size - body_size) < 1.5 or len(text) > 600:
                 # the body's first heading ("1. Summary", "Introduction") stands just above its first paragraph
                 if i > 0 and not _ABSTRACT.match(blocks[i - 1].text) and self._split_heading(blocks[i - 1], body_size) == (blocks[i - 1].lines[0].text.strip(), ""):
