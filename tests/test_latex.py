@@ -129,6 +129,15 @@ def test_llamat_markers_and_markdown_tables(tmp_path):
 
 
 
+def test_a_code_listing_set_as_a_figure_stays_in_the_text(tmp_path):
+    root = _folder(tmp_path / "src", {"main.tex": MAIN.replace("\\begin{document}", "\\usepackage{listings}\n\\begin{document}") % (
+        "\\begin{figure}[t]\n\\begin{lstlisting}[language=Julia]\nusing ImplicitGlobalGrid\nnx = 64  # cells\n"
+        "\\end{lstlisting}\n\\includegraphics{plot}\n\\caption{The whole solver.}\n\\end{figure}")})
+    text = read(root)[0][0].text
+    assert "using ImplicitGlobalGrid\nnx = 64  # cells" in text  # the code, as it is set, before its caption
+    assert text.index("using ImplicitGlobalGrid") < text.index("The whole solver.")
+
+
 def test_wide_and_scaled_tables_with_siunitx_columns_keep_caption_and_body(tmp_path):
     """arXiv papers set their data tables as `table*` (two-column width), wrapped in \\resizebox, with siunitx `S`
     or tabularx `X` columns: pandoc dropped such a table whole, caption and body."""

@@ -101,3 +101,14 @@ def test_a_collaborations_author_list_with_marks_and_spaced_commas_stays_out():
     text = extract("papers_in_repo", "astropy_v5").text
     assert "Nathaniel Starkman" not in text and "Maximilian Nöthe" not in text
     assert "The Python programming language is a high-level, interpreted" in text
+
+
+def test_code_listings_are_kept_line_by_line():
+    """JuliaCon proceedings set their code in a monospaced font, often smaller than the body: it was dropped as small
+    type or fragments, or glued to the next sentence. A listing is kept line by line, and the prose after it starts
+    its own paragraph."""
+    result = extract("juliacon_proc", "jcon.00163")
+    code = [p for s in result.paper.sections for p in s.paragraphs if p.startswith("model = Chain (")]
+    assert code and code[0].split("\n")[1:3] == ["(x) -> ( sqrt (γ) * x),", "SandwichFC ( nu => nh [1], relu ; T),"]
+    assert "\ufffd" not in code[0]  # the listing's frame
+    assert "This model is equivalent to a dense LBDN" in result.text

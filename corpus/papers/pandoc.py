@@ -21,7 +21,8 @@ acknowledgements and back matter as for every other format:
 - citations are dropped (the numbers a PDF would show do not exist in the source), and the space
   left before punctuation with them; footnotes are dropped as in the XML readers;
 - figure and table captions go to the captions block ("Figure 2. ...", "Table 1. ..."), and a table's
-  body follows its caption as a Markdown table with `keep_tables`.
+  body follows its caption as a Markdown table with `keep_tables`; a code listing set in a figure stays in the
+  text (it is content, as a table body is).
 """
 
 from __future__ import annotations
@@ -283,9 +284,11 @@ class Walker:
             self.figures += 1
             caption = inline_text(" ".join(self.blocks(c[1][1])))
             self.blocks(c[2])  # subfigures' own captions, tables inside
+            # a code listing set as a figure is content, as a table in a table float is: kept, before its caption
+            listings = [item["c"][1] for item in c[2] if item.get("t") == "CodeBlock"]
             if caption:
-                return self._caption(f"Figure {self.figures}. {caption}")
-            return []
+                return listings + self._caption(f"Figure {self.figures}. {caption}")
+            return listings
         if t == "Table":
             text = self.table(c)
             return self._caption(text) if text else []

@@ -75,6 +75,7 @@ class Line:
     size: float  # dominant font size
     bold: bool
     bbox: tuple
+    mono: bool = False  # set in a monospaced font (code)
 
 
 @dataclass
@@ -95,6 +96,11 @@ class Block:
     @property
     def width(self) -> float:
         return self.bbox[2] - self.bbox[0]
+
+    @property
+    def code(self) -> bool:
+        """A code listing: most of its lines set in a monospaced font."""
+        return bool(self.lines) and sum(ln.mono for ln in self.lines) >= 0.7 * len(self.lines)
 
 
 @dataclass
@@ -172,7 +178,7 @@ def _join_split_numbers(lines: list["Line"]) -> list["Line"]:
         prev = out[-1] if out else None
         if (prev is not None and _BARE_NUMBER.match(prev.text) and ln.bbox[0] > prev.bbox[2] - 1
                 and abs((ln.bbox[1] + ln.bbox[3]) / 2 - (prev.bbox[1] + prev.bbox[3]) / 2) < 0.5 * max(ln.size, 1)):
-            out[-1] = Line(f"{prev.text.strip()} {ln.text.strip()}", ln.size, prev.bold and ln.bold, (prev.bbox[0], min(prev.bbox[1], ln.bbox[1]), ln.bbox[2], max(prev.bbox[3], ln.bbox[3])))
+            out[-1] = Line(f"{prev.text.strip()} {ln.text.strip()}", ln.size, prev.bold and ln.bold, (prev.bbox[0], min(prev.bbox[1], ln.bbox[1]), ln.bbox[2], max(prev.bbox[3], ln.bbox[3])), prev.mono and ln.mono)
             continue
         out.append(ln)
     return out
@@ -299,6 +305,8 @@ def _ruled_region(caption: "Block", rules: list[tuple[float, float, float]], cap
 
 
 _MARKS = "*∗⋆†‡§¶#‖"
+# monospaced fonts a PDF may not flag as such (TeX's TT fonts, Courier, Hack, Consolas, Menlo, ...)
+_MONO_FONT = re.compile(r"mono|courier|hack|consol|menlo|inconsolata|(?:^|[^a-z])(?:sf|cm|lm|ec)?tt\d|code", re.IGNORECASE)
 
 
 def _looks_like_authors(text: str) -> bool:
@@ -314,6 +322,19 @@ def _looks_like_authors(text: str) -> bool:
         return False
     capitalised = sum(1 for w in words if w[:1].isupper() or w in ("and", "&"))
     return capitalised > 0.7 * len(words)
+
+
+def _code_text(lines: list[Line]) -> str:
+    """A listing's text, one line per baseline: syntax colouring splits a code line into many lines of its own."""
+    rows: list[list[Line]] = []
+    for ln in sorted(lines, key=lambda ln: (round(ln.bbox[3]), ln.bbox[0])):
+        if rows and abs(rows[-1][0].bbox[3] - ln.bbox[3]) < 2:
+            rows[-1].append(ln)
+        else:
+            rows.append([ln])
+    text = (" ".join(ln.text.strip() for ln in sorted(row, key=lambda ln: ln.bbox[0])) for row in rows)
+    # a listing's frame corners are glyphs without a character (U+FFFD): not code
+    return "\n".join(t for t in (row.strip("\ufffd ") for row in text) if t)
 
 
 def _continues(previous: str, text: str) -> bool:
@@ -344,13 +365,16 @@ def _line(raw: dict) -> Line | None:
     if not text.strip():
         return None
     sizes = Counter()
-    bold = 0
+    bold = mono = 0
     for s in spans:
         n = len(s["text"].strip())
         sizes[round(s["size"], 1)] += n
         if s["flags"] & 16 or "bold" in s["font"].lower():
             bold += n
-    return Line(clean(text), sizes.most_common(1)[0][0], bold > 0.6 * max(1, sum(sizes.values())), tuple(raw["bbox"]))
+        if s["flags"] & 8 or _MONO_FONT.search(s["font"]):
+            mono += n
+    total = max(1, sum(sizes.values()))
+    return Line(clean(text), sizes.most_common(1)[0][0], bold > 0.6 * total, tuple(raw["bbox"]), mono > 0.6 * total)
 
 
 class PdfExtractor:
@@ -608,14 +632,17 @@ class PdfExtractor:
         refs_started = False
         in_contents = False  # just after a "Contents" title or a block of its entries
 
+        last_code = False  # the last paragraph is a code listing: the next text never carries it on
+
         def add_paragraph(text: str) -> None:
-            nonlocal current
+            nonlocal current, last_code
+            after_code, last_code = last_code, False
             text = _BRACKET_CITATION.sub("", text)  # numeric citation markers carry nothing for a language model
             if current.kind == "acknowledgements" and not (current.paragraphs and _continues(current.paragraphs[-1], text)):
                 sections.append(current)  # an unheaded acknowledgement ends where its paragraph ends
                 current = Section("", [], 1, None)
             paras = current.paragraphs
-            if paras and _continues(paras[-1], text):
+            if paras and not after_code and _continues(paras[-1], text):
                 paras[-1] = join_lines([paras[-1], text])  # a paragraph broken by a column or page end
                 return
             paras.extend(pending)
@@ -658,6 +685,13 @@ class PdfExtractor:
                 continue
             if refs_started and not _is_prose(text):
                 continue  # inside the reference list: only clear prose (a column that goes on) survives
+            if b.code and not refs_started:
+                # a code listing, line by line as it is set (citation brackets and fragments rules do not apply)
+                current.paragraphs.extend(pending)
+                pending.clear()
+                current.paragraphs.append(_code_text(b.lines))
+                last_code = True
+                continue
             if b.table:
                 target = current.paragraphs if self.caption_placement == "inline" else pending
                 if target and TABLE_CAPTION.match(target[-1]) and "\n|" not in target[-1]:
