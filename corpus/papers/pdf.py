@@ -21,6 +21,7 @@ speed (GROBID needs a JVM server, marker/nougat a GPU), hence this module:
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
 import statistics
 import subprocess
@@ -232,7 +233,7 @@ def _is_prose(text: str) -> bool:
     return len(text) >= 150 and _reference_density(text) < 0.8 and not _REF_ENTRY.match(text)
 
 
-_CONTENTS_ENTRY = re.compile(r"^(?P<entry>.*[A-Za-z].*?)(?:\s*(?:\.\s*){2,}|\s+)(?P<page>\d{1,4})$")
+_CONTENTS_PAGE = re.compile(r"(?:\s*(?:\.\s*){2,}|\s+)(\d{1,4})$")  # a page number after a space or dot leaders
 
 
 _CONTENTS_TITLE = re.compile(r"^(?:table of )?contents$", re.IGNORECASE)
@@ -249,11 +250,11 @@ def _is_contents(lines: list[str], listing: bool = False) -> bool:
             if i == 0 or lines[i - 1].strip().isdigit():
                 return False  # a page number follows an entry
             pages.append(int(line))
-        elif m := _CONTENTS_ENTRY.match(line):
-            if len(m.group("entry").split()) > 14:
+        elif line[-1:].isdigit() and (m := _CONTENTS_PAGE.search(line)) and re.search(r"[A-Za-z]", line[: m.start()]):
+            if len(line[: m.start()].split()) > 14:
                 return False  # a sentence that ends with a number, not an entry
             entries += 1
-            pages.append(int(m.group("page")))
+            pages.append(int(m.group(1)))
         else:
             entries += 1
     least = 1 if listing else 2
@@ -307,6 +308,11 @@ def _ruled_region(caption: "Block", rules: list[tuple[float, float, float]], cap
 _MARKS = "*∗⋆†‡§¶#‖"
 # monospaced fonts a PDF may not flag as such (TeX's TT fonts, Courier, Hack, Consolas, Menlo, ...)
 _MONO_FONT = re.compile(r"mono|courier|hack|consol|menlo|inconsolata|(?:^|[^a-z])(?:sf|cm|lm|ec)?tt\d|code", re.IGNORECASE)
+
+
+@functools.lru_cache(maxsize=1024)
+def _monospaced(font: str) -> bool:
+    return bool(_MONO_FONT.search(font))
 
 
 def _looks_like_authors(text: str) -> bool:
@@ -371,7 +377,7 @@ def _line(raw: dict) -> Line | None:
         sizes[round(s["size"], 1)] += n
         if s["flags"] & 16 or "bold" in s["font"].lower():
             bold += n
-        if s["flags"] & 8 or _MONO_FONT.search(s["font"]):
+        if s["flags"] & 8 or _monospaced(s["font"]):
             mono += n
     total = max(1, sum(sizes.values()))
     return Line(clean(text), sizes.most_common(1)[0][0], bold > 0.6 * total, tuple(raw["bbox"]), mono > 0.6 * total)
