@@ -118,7 +118,7 @@ def main() -> None:
     args = ap.parse_args()
     before = extractor_at(args.before) if args.before else None
     sets = collections(args.only)
-    rows, pages, seconds = [], 0, 0.0
+    rows, pages, seconds, before_seconds = [], 0, 0.0, 0.0
     for name, pairs in sets.items():
         for pdf, truth in pairs:
             t = time.perf_counter()
@@ -128,7 +128,10 @@ def main() -> None:
                 pages += doc.page_count
             rows.append({"collection": name, "paper": pdf.stem, "ours": score(truth, text), "pymupdf": score(truth, plain_pymupdf(pdf))})
             if before is not None:
-                rows[-1]["before"] = score(truth, before().extract(pdf.read_bytes()).text)
+                t = time.perf_counter()
+                old = before().extract(pdf.read_bytes()).text
+                before_seconds += time.perf_counter() - t  # timed in the same run, paper after paper with ours
+                rows[-1]["before"] = score(truth, old)
     print("| collection | papers | ours F1 mean / worst | ours order mean / worst | PyMuPDF F1 / order | papers under F1 0.85 |")
     print("|---|---:|---|---|---|---:|")
     summary = {}
@@ -149,6 +152,8 @@ def main() -> None:
               + (f" before {args.before}: F1 {s['before']['f1']:.3f} / order {s['before']['order']:.3f} / under 0.85: {s['before']['under_085']}"
                  if before is not None else ""))
     print(f"\nours: {pages} pages in {seconds:.1f} s = {pages / seconds:.0f} pages/s on one core")
+    if before is not None:
+        print(f"before {args.before}: {pages / before_seconds:.0f} pages/s in the same run (ratio {before_seconds / seconds:.2f})")
     print("\nworst papers (ours F1 / order / precision / recall; PyMuPDF F1):")
     for r in sorted(rows, key=lambda r: r["ours"]["f1"])[:15]:
         o = r["ours"]
@@ -156,7 +161,8 @@ def main() -> None:
               f"PyMuPDF {r['pymupdf']['f1']:.3f}")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps({"papers": rows, "summary": summary, "pages": pages, "pages_per_s": pages / seconds}, indent=1))
+        args.json.write_text(json.dumps({"papers": rows, "summary": summary, "pages": pages, "pages_per_s": pages / seconds,
+                                               **({"before_pages_per_s": pages / before_seconds} if before is not None else {})}, indent=1))
 
 
 if __name__ == "__main__":
