@@ -36,7 +36,7 @@ class Failure(NamedTuple):
 # `corpus fetch` writes FILE.meta.json beside every file it fetches (id, DOI, licence, source URL): readers merge it
 # into the documents' metadata (corpus/readers/base.py), and a folder's files never include it
 SIDECAR_SUFFIX = ".meta.json"
-SIDECAR_KEYS = {"licence": "licence", "doi": "doi", "url": "source_url", "service": "fetched_from"}
+SIDECAR_KEYS = {"licence": "licence", "doi": "doi", "url": "source_url", "service": "fetched_from", "journal": "journal"}
 
 
 def sidecar_metadata(path: str) -> dict:

@@ -430,6 +430,8 @@ def test_crossref_journals_then_elsevier_full_text(tmp_path, server, monkeypatch
     assert not (root / "elsevier" / "10.1016_j.jallcom.2020.0002.xml").exists()
     meta = json.loads((root / "elsevier" / "10.1016_j.jallcom.2020.0001.xml.meta.json").read_text())
     assert meta["licence"] == "http://creativecommons.org/licenses/by/4.0/" and meta["doi"] == "10.1016/j.jallcom.2020.0001"
+    assert meta["journal"] == "Journal of Alloys and Compounds"  # from the Crossref row, for the reports' journal tables
+    assert "| fulltext | Journal of Alloys and Compounds | 2 |" in (root / "fetch_report.md").read_text()
     for f in root.rglob("*"):
         if f.is_file():
             assert b"els-s3cret" not in f.read_bytes(), f
@@ -685,3 +687,13 @@ def test_an_arxiv_listing_without_files_writes_each_record(tmp_path, server):
     record = json.loads((tmp_path / "out" / "arxiv" / "2401.00001.json").read_text())
     assert record["licence"] == "http://creativecommons.org/licenses/by/4.0/" and record["categories"] == ["cond-mat.mtrl-sci"]
     assert json.loads((tmp_path / "out" / "arxiv" / "cond-mat_0102536.json").read_text())["id"] == "cond-mat/0102536"
+
+
+def test_a_side_car_gives_licence_and_journal_and_the_readers_own_metadata_wins(tmp_path):
+    from corpus.records import SIDECAR_SUFFIX, sidecar_metadata
+
+    paper = tmp_path / "W1.pdf"
+    paper.write_bytes(b"%PDF-1.4")
+    (tmp_path / ("W1.pdf" + SIDECAR_SUFFIX)).write_text(json.dumps(
+        {"id": "W1", "service": "openalex", "licence": "cc-by", "journal": "Physical Review X", "title": "ignored"}))
+    assert sidecar_metadata(str(paper)) == {"licence": "cc-by", "journal": "Physical Review X", "fetched_from": "openalex"}

@@ -1,8 +1,9 @@
 """The fetch ledger: one JSON line per item attempt, appended and flushed as it happens, so a killed fetch loses at
 most the item in flight (whose file was never renamed into place) and a rerun knows what it has.
 
-Row: job, service, item (the service's id), doi, url, path (under output_dir), status (fetched | skipped | failed),
-reason (for failed and skipped), http_status, bytes, sha256, licence, retrieved_at. The last row of an item wins.
+Row: job, service, item (the service's id), doi, journal (where the service says), url, path (under output_dir),
+status (fetched | skipped | failed), reason (for failed and skipped), http_status, bytes, sha256, licence,
+retrieved_at. The last row of an item wins.
 Requested = fetched + skipped + failed, per job and run.
 """
 
@@ -14,7 +15,7 @@ import json
 import os
 from pathlib import Path
 
-FIELDS = ("job", "service", "item", "doi", "url", "path", "status", "reason", "http_status", "bytes", "sha256", "licence", "retrieved_at")
+FIELDS = ("job", "service", "item", "doi", "journal", "url", "path", "status", "reason", "http_status", "bytes", "sha256", "licence", "retrieved_at")
 
 
 def sha256_of(path: Path) -> str:

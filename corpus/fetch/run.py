@@ -134,7 +134,8 @@ def fetch(manifest: FetchManifest, limit: int | None = None, only: list[str] | N
 
 def report(root: Path) -> str:
     """What the output folder holds now, from the ledger's last row per item: per job the items here, failed and
-    bytes; items by licence (what a commercial-use-only corpus can keep); failures by reason."""
+    bytes; items per journal (where the service names it); items by licence (what a commercial-use-only corpus can
+    keep); failures by reason."""
     rows = list(Ledger.read_last(root).values())
     here = [r for r in rows if r["status"] in ("fetched", "skipped")]
     jobs = sorted({r["job"] for r in rows})
@@ -144,6 +145,10 @@ def report(root: Path) -> str:
         mine = [r for r in rows if r["job"] == job]
         ok = [r for r in mine if r["status"] != "failed"]
         lines.append(f"| {job} | {mine[0]['service']} | {len(ok)} | {len(mine) - len(ok)} | {sum(r['bytes'] or 0 for r in ok) / 1e6:.1f} |")
+    journals = Counter((r["job"], r.get("journal")) for r in here if r.get("journal"))
+    if journals:  # the first 50; every row is in the ledger
+        lines += ["", "| job | journal | items here |", "|---|---|---:|"]
+        lines += [f"| {job} | {journal} | {n} |" for (job, journal), n in sorted(journals.items(), key=lambda kv: (-kv[1], kv[0]))[:50]]
     lines += ["", "| licence | items here |", "|---|---:|"]
     for licence, n in Counter(r["licence"] or "(none recorded)" for r in here).most_common():
         lines.append(f"| {licence} | {n} |")
@@ -164,7 +169,9 @@ def _run_job(job, service, client, ledger: Ledger, root: Path, cap: int | None, 
         if cap and counts["requested"] >= cap:
             break
         counts["requested"] += 1
-        base = {"job": job.name, "service": job.service, "item": item.id, "doi": item.doi, "url": item.url, "licence": item.licence}
+        journal = item.meta.get("journal") or item.meta.get("source")  # OpenAlex calls it the source
+        base = {"job": job.name, "service": job.service, "item": item.id, "doi": item.doi, "journal": journal, "url": item.url,
+                "licence": item.licence}
         had = ledger.have(job.name, item.id)
         if had:
             ledger.write(**base, path=had["path"], status="skipped", reason="already_fetched", bytes=had["bytes"], sha256=had["sha256"],

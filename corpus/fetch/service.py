@@ -26,25 +26,25 @@ def doi_file_name(doi: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]", "_", doi.lower())
 
 
-def doi_list(dois_from: str, root: Path) -> Iterator[tuple[str, str | None]]:
-    """(DOI, licence) pairs for the full-text jobs: a Crossref job's folder (its ISSN.jsonl files) or a file of one
-    DOI per line, relative to the fetch's output_dir; each DOI once."""
+def doi_list(dois_from: str, root: Path) -> Iterator[tuple[str, str | None, str | None]]:
+    """(DOI, licence, journal) for the full-text jobs: a Crossref job's folder (its ISSN.jsonl files) or a file of
+    one DOI per line, relative to the fetch's output_dir; each DOI once."""
     from corpus.fetch.http import FetchFailed
 
     source = Path(dois_from)
     source = source if source.is_absolute() else root / source
     seen = set()
     if source.is_file():
-        rows = ((line.strip().lower(), None) for line in source.read_text(encoding="utf-8").splitlines() if line.strip() and not line.startswith("#"))
+        rows = ((line.strip().lower(), None, None) for line in source.read_text(encoding="utf-8").splitlines() if line.strip() and not line.startswith("#"))
     elif source.is_dir():
-        rows = ((r["doi"], r.get("licence")) for path in sorted(source.glob("*.jsonl"))
+        rows = ((r["doi"], r.get("licence"), r.get("journal") or None) for path in sorted(source.glob("*.jsonl"))
                 for r in (json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()))
     else:
         raise FetchFailed("no_dois", f"dois_from: {source} is neither a Crossref job's folder nor a file of DOIs")
-    for doi, licence in rows:
+    for doi, licence, journal in rows:
         if doi not in seen:
             seen.add(doi)
-            yield doi, licence
+            yield doi, licence, journal
 
 
 def json_page(body: bytes, service: str, list_key: str) -> dict:
@@ -78,8 +78,11 @@ class DoiListService:
             return None  # the Crossref job that lists the DOIs has not run yet
 
     def discover(self) -> Iterator[Item]:
-        for doi, licence in doi_list(self.job.dois_from, self.root):
-            yield self.item(doi, licence)
+        for doi, licence, journal in doi_list(self.job.dois_from, self.root):
+            item = self.item(doi, licence)
+            if journal:
+                item.meta.setdefault("journal", journal)
+            yield item
 
     def item(self, doi: str, licence: str | None) -> Item:
         raise NotImplementedError
