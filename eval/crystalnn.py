@@ -100,9 +100,9 @@ def order_parameter(typ: str, p: dict, g: Geometry) -> float | None:
         qsp[w] += value[w]
         nrm[w] += weight
 
-    def add_triples(value, where, weight=1.0):
+    def add_triples(value, where):
         qsp[:] += np.where(where, value, 0.0).sum(axis=2)
-        nrm[:] += np.where(where, weight, 0.0).sum(axis=2)
+        nrm[:] += where.sum(axis=2)
 
     ones = np.ones((n, n), dtype=bool)
     if typ == "bent":
@@ -305,11 +305,11 @@ class CrystalNNOpsFingerprint:
                 continue
             wt = nndata.cn_weights.get(cn, 0)
             geometry = None
+            neighbours = [d["site"] for d in nndata.cn_nninfo[cn]] if wt else []  # once per coordination number
             for kind, op in self.plan[cn]:
                 if kind == "wt" or wt == 0:
                     out.append(wt)
                     continue
-                neighbours = [d["site"] for d in nndata.cn_nninfo[cn]]
                 if kind == "pymatgen":
                     value = op.get_order_parameters([structure[idx], *neighbours], 0,
                                                     indices_neighs=list(range(1, len(neighbours) + 1)))[0]
