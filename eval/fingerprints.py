@@ -95,9 +95,8 @@ def _featurizers():
 def _distinct_sites(crystal: Structure) -> list[list[int]]:
     """Classes of symmetry-equivalent sites: spglib's `equivalent_atoms` at SYMPREC Å (its default angle rule: the
     distance tolerance alone). Asked of spglib directly rather than through pymatgen's SpacegroupAnalyzer, whose
-    symmetrized structure (every operation built, a 5° angle tolerance) cost 55 ms a crystal on noisy generations,
-    more than the fingerprint itself, against ~1 ms here; the classes are pymatgen's on all 142 MP-20 test crystals
-    and on 298 of 300 noisy generations (the benchmark measures the fingerprint difference either way)."""
+    symmetrized structure (every operation built) cost more than the fingerprint on noisy generations; the
+    benchmark measures the fingerprint difference of the shortcut (BENCHMARKS.md "Coverage")."""
     import spglib
 
     numbers = {}

@@ -527,8 +527,8 @@ class PdfExtractor:
         """Without keep_tables, a table's body goes, as the other readers drop it: the cells of a table whose caption
         stands just above its top rule (or just below its bottom rule) and that is closed by horizontal rules (booktabs,
         and most journals' tables). Cells of words (a table of learning objectives, of methods) are not caught by the
-        numbers rule (`_is_table_body`) and would read as prose. The page's vector drawings cost ~2 ms, against
-        ~0.3-0.6 s for the table finder, which keep_tables uses."""
+        numbers rule (`_is_table_body`) and would read as prose. The page's vector drawings are far cheaper than the
+        table finder keep_tables uses (benchmarks/pdf_collections.py times the whole reader)."""
         captions = [b for b in blocks if b.lines and TABLE_CAPTION.match(b.text) and _CAPTION.match(b.text)]
         if not captions:
             return blocks
