@@ -129,6 +129,13 @@ def test_llamat_markers_and_markdown_tables(tmp_path):
 
 
 
+def test_an_abstract_given_as_a_command_is_the_abstract(tmp_path):
+    """IOP's and JuliaCon's classes take the abstract as `\\abstract{...}`, which pandoc dropped with its text."""
+    source = MAIN.replace("\\maketitle", "\\maketitle\n\\abstract{Grains of {\\em NbSe$_2$} grow as plates.}") % ""
+    text = read(_folder(tmp_path / "src", {"main.tex": "\\newcommand{\\abstractname}{A}\n" + source}))[0][0].text
+    assert text.split("\n\n")[:3] == ["T", "Grains of NbSe$_2$ grow as plates.", "Intro\nWords here."]
+
+
 def test_a_code_listing_set_as_a_figure_stays_in_the_text(tmp_path):
     root = _folder(tmp_path / "src", {"main.tex": MAIN.replace("\\begin{document}", "\\usepackage{listings}\n\\begin{document}") % (
         "\\begin{figure}[t]\n\\begin{lstlisting}[language=Julia]\nusing ImplicitGlobalGrid\nnx = 64  # cells\n"

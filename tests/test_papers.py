@@ -268,3 +268,11 @@ def test_truncated_real_pdfs_fail_as_damaged_unless_kept_with_a_flag(tmp_path):
     assert kept and all(doc.metadata["repaired"] is True for doc in kept)
     whole = [item for _, item in extract([str(p) for p in pdfs], "pdf")]
     assert all(not isinstance(d, Failure) and "repaired" not in d.metadata for d in whole)
+
+
+def test_back_matter_titles_of_the_livecoms_kind_are_typed():
+    from corpus.papers.model import section_kind
+
+    assert section_kind("Other Contributions") == "acknowledgements"
+    assert section_kind("Potentially Conflicting Interests") == "competing_interests"
+    assert section_kind("Author Contributions") == "author_contributions"

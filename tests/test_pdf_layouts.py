@@ -112,3 +112,41 @@ def test_code_listings_are_kept_line_by_line():
     assert code and code[0].split("\n")[1:3] == ["(x) -> ( sqrt (γ) * x),", "SandwichFC ( nu => nh [1], relu ; T),"]
     assert "\ufffd" not in code[0]  # the listing's frame
     assert "This model is equivalent to a dense LBDN" in result.text
+
+
+def test_a_listing_in_a_type3_font_is_known_monospaced_by_its_glyph_steps():
+    """TeX's bitmap fonts reach the PDF as Type 3 fonts named "F75", with no fixed-pitch flag and no font file: the
+    listing in one was dropped as small type. Its characters' equal steps tell it is monospaced."""
+    text = extract("juliacon_proc", "jcon.00068").text
+    assert "function MSTBcast (x, root , left , right , comm )\nme = MPI . Comm_rank ( comm )\ntag = 999" in text
+
+
+def test_a_footnote_is_dropped_and_the_paragraph_it_cut_runs_on():
+    """A footnote (a raised number, smaller type, at the foot of a column) is dropped as the XML and LaTeX readers drop
+    footnotes; the paragraph that ran round it is one paragraph again."""
+    text = extract("papers_in_repo", "legwork_paper").text
+    assert "is already included in the Robson et al. (2019) sensitivity" not in text
+    assert "written in Flanagan & Hughes (1998) for the LIGO response function" not in text
+    paper = extract("juliacon_proc", "jcon.00035").paper
+    assert not any(p.startswith(("1Note that", "2Note that")) for s in paper.sections for p in s.paragraphs)
+
+
+def test_panel_letters_and_tick_labels_in_body_type_stay_out_and_equations_stay_in():
+    """A figure drawn by matplotlib sets its panel letters and labels in DejaVu Sans at the body's size: "(b)" and
+    "1 -> 1" were read as paragraphs. A short block without a word goes, unless it is a relation (a display
+    equation's line)."""
+    text = extract("livecoms", "pyemma_tutorials").text
+    lines = text.split("\n")
+    assert "(b)" not in lines and "1 -> 1" not in lines and "(b) (c)" not in lines
+    assert "Figure 4. Example analysis of the conformational dynamics" in text
+    kept = PdfExtractor().extract((SHARED / "papers" / "pdf_supermat" / "pdf" / "P069184513-CC.pdf").read_bytes()).text
+    assert "s (ω, T ) ≃µoωλ(T )" in kept.split("\n")
+
+
+def test_an_author_list_that_runs_onto_later_pages_stays_out_with_its_affiliations():
+    """A collaboration's list fills its first page and runs on over the next with its affiliations; the page turn
+    no longer ends the front matter, and the footnote on the author list at the first page's foot is no abstract."""
+    result = extract("papers_in_repo", "astropy_v5")
+    assert "Rohit R. Patil" not in result.text and "Flatiron Institute" not in result.text
+    assert result.paper.abstract[0].startswith("The Astropy Project supports and fosters the development")
+    assert "The author list has two parts" not in result.text

@@ -68,10 +68,11 @@ class Paper:
 # What a section is, from its title. Numbering ("3.", "IV.", "A.") is stripped first.
 _KINDS = [
     ("references", r"references?( and notes)?|bibliography|literature( cited)?|works cited|cited literature"),
-    ("acknowledgements", r"acknowledge?ments?|acknowledge?ment of funding"),
+    # "Other Contributions": the people who helped and are not authors (LiveCoMS's template), an acknowledgement
+    ("acknowledgements", r"acknowledge?ments?|acknowledge?ment of funding|(other|additional|further) contributions?"),
     ("funding", r"funding( information| sources| statement)?|financial support|grant information"),
     ("author_contributions", r"(credit )?(authors?'? ?|authorship )contributions?( statement)?|contributions"),
-    ("competing_interests", r"(declaration of )?(competing|conflicts? of) interests?( statement)?|conflicts? of interest|competing financial interests?|disclosure"),
+    ("competing_interests", r"(declaration of )?(competing|conflicts? of) interests?( statement)?|conflicts? of interest|competing financial interests?|(potentially )?conflicting interests?|disclosures?"),
     ("licence", r"(open access|copyright|licen[cs]e|rights and permissions|publisher'?s note|additional information)"),
     ("data_availability", r"(data|code|materials?)( and (code|data|materials?))? availability( statement)?|availability of data( and materials?)?"),
     ("ethics", r"ethics( approval| declarations?| statement)?( and consent (for|to) (publication|participate))?|consent (for|to) (publication|participate)|ethical (approval|statement|standards)"),

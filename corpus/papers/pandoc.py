@@ -76,9 +76,23 @@ def prepare(source: str) -> str:
         out.append("\\text{" + text.replace("\\", "") + "}" if m.group(1) == "ce" else text.replace("\\", ""))
         cursor = end
     out.append(source[cursor:])
-    text = _VERB.sub(_verb_as_texttt, "".join(out))
+    text = _abstract_command_as_environment("".join(out))
+    text = _VERB.sub(_verb_as_texttt, text)
     text = _unwrap_tables(_STARRED_FLOAT.sub(r"\\\1{\2}", text))
     return re.sub(r"\\appendix(?![A-Za-z@])", r"\\section*{" + APPENDIX_MARK + "}", text)
+
+
+def _abstract_command_as_environment(text: str) -> str:
+    """`\\abstract{...}`, the command form of some classes (IOP's iopart, JuliaCon's), which pandoc drops with its
+    argument, as the abstract environment pandoc puts in the metadata."""
+    body = text.find("\\begin{document}")  # in the preamble, \\abstract is being defined, not used
+    m = re.compile(r"\\abstract\s*\{").search(text, max(body, 0))
+    if m is None:
+        return text
+    end = braced(text, m.end() - 1)
+    if text[end - 1] != "}":
+        return text  # never closed: pandoc says what it makes of it
+    return text[: m.start()] + "\\begin{abstract}" + text[m.end() : end - 1] + "\\end{abstract}" + text[end:]
 
 
 # pandoc reads a two-column-wide float (table*, figure*) as an unknown environment and loses its caption: the width

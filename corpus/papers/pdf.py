@@ -77,6 +77,7 @@ class Line:
     bold: bool
     bbox: tuple
     mono: bool = False  # set in a monospaced font (code)
+    marked: bool = False  # opens with a raised or smaller mark (1, *, †, a): a footnote's first line, an affiliation
 
 
 @dataclass
@@ -306,13 +307,39 @@ def _ruled_region(caption: "Block", rules: list[tuple[float, float, float]], cap
 
 
 _MARKS = "*∗⋆†‡§¶#‖"
-# monospaced fonts a PDF may not flag as such (TeX's TT fonts, Courier, Hack, Consolas, Menlo, ...)
-_MONO_FONT = re.compile(r"mono|courier|hack|consol|menlo|inconsolata|(?:^|[^a-z])(?:sf|cm|lm|ec)?tt\d|code", re.IGNORECASE)
+# monospaced fonts a PDF may not flag as such (TeX's TT fonts, Courier and its URW/TeX Gyre clones NimbusMonL and
+# Cursor, Hack, Consolas, Menlo, Monaco, Cousine, ...)
+_MONO_FONT = re.compile(r"mono|courier|nimbusmon|cursor|hack|consol|menlo|monaco|cousine|inconsolata|lettergothic"
+                        r"|(?:^|[^a-z])(?:sf|cm|lm|ec|tx)?tt\d|code", re.IGNORECASE)
 
 
 @functools.lru_cache(maxsize=1024)
 def _monospaced(font: str) -> bool:
     return bool(_MONO_FONT.search(font))
+
+
+def _fixed_pitch(spans: list[dict], fonts: set[str]) -> dict[str, bool]:
+    """Whether each of `fonts` that `spans` show enough of is one whose glyphs all advance the same distance, from the character positions of `spans` (MuPDF's
+    rawdict): a Type 3 font (TeX's bitmap fonts, "F75") has neither a telling name nor a fixed-pitch flag nor a font
+    file to ask, yet a code listing set in one is as monospaced as Courier. MuPDF inserts spaces where glyphs leave a
+    gap, so only the steps between two adjacent non-space characters count."""
+    steps: dict[str, list[float]] = {}
+    for s in spans:
+        if s["font"] not in fonts:
+            continue
+        chars = s["chars"]
+        for a, b in zip(chars, chars[1:]):
+            if not a["c"].isspace() and not b["c"].isspace():
+                step = (b["origin"][0] - a["origin"][0]) / max(s["size"], 1.0)
+                if step > 0:
+                    steps.setdefault(s["font"], []).append(step)
+    pitch = {}
+    for font, found in steps.items():
+        if len(found) >= 20:  # a font of a few symbols (maths) says nothing either way
+            mid = sorted(found)[len(found) // 2]
+            # proportional text type puts well under half its steps within 6% of the median ("il" vs "mw")
+            pitch[font] = sum(abs(x - mid) <= 0.06 * mid for x in found) >= 0.85 * len(found)
+    return pitch
 
 
 def _looks_like_authors(text: str) -> bool:
@@ -352,7 +379,13 @@ def clean(text: str) -> str:
     return unicodedata.normalize("NFC", text.translate(_LIGATURES))
 
 
-def _line(raw: dict) -> Line | None:
+_WORD = re.compile(r"[^\W\d_]{3}")  # three letters in a row: a word, not a panel letter, a unit or a number
+# a display equation's line (a relation, or a symbol and an operator) is kept where tick labels are not
+_RELATION = re.compile(r"[=≃≈≡∝≤≥∼]|[^\W\d_]\s*[+−±×·]|[+−±×·]\s*[^\W\d_]")
+_NOTE_MARK = re.compile(r"[0-9]{1,2}|[a-z]|[*∗⋆†‡§¶#‖]{1,3}")
+
+
+def _line(raw: dict, fixed_pitch: frozenset[str] | set[str] = frozenset()) -> Line | None:
     spans = [s for s in raw["spans"] if s["text"]]
     if not spans:
         return None
@@ -377,10 +410,36 @@ def _line(raw: dict) -> Line | None:
         sizes[round(s["size"], 1)] += n
         if s["flags"] & 16 or "bold" in s["font"].lower():
             bold += n
-        if s["flags"] & 8 or _monospaced(s["font"]):
+        if s["flags"] & 8 or _monospaced(s["font"]) or s["font"] in fixed_pitch:
             mono += n
     total = max(1, sum(sizes.values()))
-    return Line(clean(text), sizes.most_common(1)[0][0], bold > 0.6 * total, tuple(raw["bbox"]), mono > 0.6 * total)
+    first = spans[0]
+    mark = first["text"].strip()
+    # a lone letter in smaller type is as often a subscript that begins a line ("T_c is ..."): only a raised one counts
+    marked = (len(spans) > 1 and _NOTE_MARK.fullmatch(mark) is not None
+              and (first["flags"] & 1 or (first["size"] < 0.85 * spans[1]["size"] and not mark.isalpha())))
+    return Line(clean(text), sizes.most_common(1)[0][0], bold > 0.6 * total, tuple(raw["bbox"]), mono > 0.6 * total, bool(marked))
+
+
+class _Type3Pitch:
+    """A document's Type 3 fonts and which of them are monospaced (see _fixed_pitch), learnt on the pages they are
+    first met on. A font seen on three pages without enough text to tell is let be (proportional)."""
+
+    def __init__(self) -> None:
+        self.fixed: set[str] = set()
+        self.decided: set[str] = set()
+        self.tries: Counter = Counter()
+
+    def unknown_on(self, page: pymupdf.Page) -> set[str]:
+        names = {f[3].split("+", 1)[-1] for f in page.get_fonts() if f[2] == "Type3"}
+        return {n for n in names if n not in self.decided and self.tries[n] < 3}
+
+    def learn(self, fonts: set[str], spans: list[dict]) -> None:
+        pitch = _fixed_pitch(spans, fonts)
+        self.decided |= set(pitch)
+        self.fixed |= {f for f, fixed in pitch.items() if fixed}
+        for n in fonts - set(pitch):
+            self.tries[n] += 1
 
 
 class PdfExtractor:
@@ -425,7 +484,8 @@ class PdfExtractor:
                 return Failure("damaged_pdf", f"truncated or corrupt: MuPDF {'had to repair it' if doc.is_repaired else 'finds no %%EOF at its end'} "
                                               f"({doc.page_count} page(s) recovered); set keep_damaged: true to keep what it recovered")
             try:
-                pages = [self._page_blocks(doc[i], i) for i in range(doc.page_count)]
+                fonts = _Type3Pitch()
+                pages = [self._page_blocks(doc[i], i, fonts) for i in range(doc.page_count)]
             except Exception as e:  # noqa: BLE001 - a damaged page tree
                 return Failure("damaged_pdf", f"{type(e).__name__}: {e}")
             meta = doc.metadata or {}
@@ -548,11 +608,21 @@ class PdfExtractor:
         return [b for b in blocks if b.table or b in captions or not inside(b)]
 
     # ---- page level ---------------------------------------------------------------------
-    def _page_blocks(self, page: pymupdf.Page, number: int) -> list[Block]:
+    def _page_blocks(self, page: pymupdf.Page, number: int, fonts: "_Type3Pitch | None" = None) -> list[Block]:
         flags = pymupdf.TEXT_PRESERVE_WHITESPACE | pymupdf.TEXT_MEDIABOX_CLIP  # ligatures expanded
         width, height = page.rect.width, page.rect.height
         blocks = []
-        raw_blocks = page.get_text("dict", flags=flags)["blocks"]
+        fonts = fonts if fonts is not None else _Type3Pitch()
+        unknown = fonts.unknown_on(page)
+        if unknown:  # the characters' positions tell a Type 3 font's pitch: read this page with them, once
+            raw_blocks = page.get_text("rawdict", flags=flags)["blocks"]
+            fonts.learn(unknown, [s for b in raw_blocks for ln in b.get("lines", ()) for s in ln["spans"]])
+            for b in raw_blocks:
+                for ln in b.get("lines", ()):
+                    for s in ln["spans"]:
+                        s["text"] = "".join(c["c"] for c in s.pop("chars"))
+        else:
+            raw_blocks = page.get_text("dict", flags=flags)["blocks"]
         _drop_line_numbers(raw_blocks)
         for raw in raw_blocks:
             if raw.get("type") != 0:
@@ -561,7 +631,7 @@ class PdfExtractor:
             for rl in raw["lines"]:
                 if abs(rl["dir"][1]) > 0.1:  # rotated text: arXiv stamps, vertical axis labels
                     continue
-                if (ln := _line(rl)) is not None:
+                if (ln := _line(rl, fonts.fixed)) is not None:
                     lines.append(ln)
             lines = _join_split_numbers(lines)
             if lines:
@@ -630,6 +700,8 @@ class PdfExtractor:
         abstract: list[str] = []
         for b in front:  # an abstract set apart above the body
             text = b.text
+            if b.size < body_size - 0.5 and b.bbox[1] > 0.6 and not _ABSTRACT.match(text):
+                continue  # a title page's footnote in smaller type at its foot (a note on the author list, a present address)
             if _ABSTRACT.match(text) or (len(text) > 400 and not (_AFFILIATION.search(text[:300]) or _EMAIL.search(text) or _looks_like_authors(text))):
                 abstract.append(_ABSTRACT.sub("", text, count=1).lstrip(" .:—-"))
         sections: list[Section] = []
@@ -707,6 +779,13 @@ class PdfExtractor:
                 continue
             if b.size < 0.8 * body_size:
                 continue  # figure labels, legends, footnotes in small type
+            if len(text) < 40 and len(b.lines) <= 2 and not _WORD.search(text) and not _RELATION.search(text):
+                continue  # no word in it ("(b)", "1 -> 1", "0.5 1.0"): a figure's panel letter or tick labels, whatever its type
+            if b.lines[0].marked and b.size < body_size - 0.5 and b.bbox[1] > 0.5:
+                continue  # a footnote (a raised mark, smaller type, low on the page): dropped, as the XML and LaTeX readers drop them
+            if not abstract and not sections and not current.title and not current.paragraphs and re.fullmatch(r"(?i)\s*abstract[.:]?\s*", text):
+                current = Section("Abstract", [], 1, None)  # the paragraphs under it are the abstract (see below)
+                continue
             heading, rest = self._split_heading(b, body_size)
             if not heading:
                 if self._is_fragment(b, body_size) or (_EMAIL.search(text) and len(text) < 200):
@@ -737,6 +816,8 @@ class PdfExtractor:
         current.paragraphs.extend(pending)
         if current.title or current.paragraphs:
             sections.append(current)
+        if not abstract and sections and re.fullmatch(r"(?i)abstract[.:]?", sections[0].title.strip()):
+            abstract = sections.pop(0).paragraphs  # an "ABSTRACT" heading over the body's first paragraphs
         return Paper(title=title, abstract=abstract, sections=sections, metadata={})
 
     def _title(self, blocks: list[Block], body_size: float) -> tuple[str | None, int]:
@@ -754,13 +835,18 @@ class PdfExtractor:
     def _front_matter_end(self, blocks: list[Block], body_size: float) -> int:
         """Index of the first block after authors/affiliations: the abstract or the first body paragraph."""
         others = 0  # blocks that are not authors or affiliations: a title page's first 25 of them are looked at
+        names = 0  # blocks that are
         for i, b in enumerate(blocks):
-            if b.page > 0:
-                return i
             text = b.text
+            people = bool(_AFFILIATION.search(text[:300]) or _EMAIL.search(text) or _looks_like_authors(text))
+            if b.page > 0 and not ((people or len(text) < 80) and names >= 3 * others and b.page <= 5 and not _ABSTRACT.match(text)):
+                # a page turn ends the front matter, unless a page of mostly authors and affiliations runs on into the
+                # next (a collaboration's list: hundreds of names and their institutes)
+                return i
             if _ABSTRACT.match(text):
                 return i
-            if _AFFILIATION.search(text[:300]) or _EMAIL.search(text) or _looks_like_authors(text):
+            if people:
+                names += 1
                 continue  # a collaboration's author list may run to dozens of blocks
             others += 1
             if others > 25:
