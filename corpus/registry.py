@@ -96,8 +96,14 @@ DEFAULT_ORDER = ("crystal_validation", "crystal_decontamination", "min_chars", "
                  "interleave", "domain", "decontamination", "dedup")
 
 
+def _run_as_script(spec: StepSpec) -> bool:
+    return any(getattr(f, "__module__", None) == "__main__" for f in (spec.process, spec.pipeline, spec.per_component) if f)
+
+
 def register(spec: StepSpec) -> StepSpec:
     """Add a step; a second step of the same name is an error naming both."""
+    if _run_as_script(spec):
+        return spec  # its module run with `python -m` (a model builder's command): the package's import registers it
     if spec.name in _STEPS and _STEPS[spec.name] != spec:
         raise ValueError(f"step {spec.name!r} is registered twice ({_STEPS[spec.name].plugin or 'built in'} and {spec.plugin or 'built in'})")
     _STEPS[spec.name] = spec

@@ -5,6 +5,7 @@ import math
 import random
 import shutil
 import subprocess
+import sys
 import textwrap
 
 import pytest
@@ -117,3 +118,14 @@ def test_manifest_settings(tmp_path):
     assert "filters.interleave.threshold" in str(err.value)
     data["stages"]["filters"]["interleave"] = {"enabled": False}
     assert load_manifest(write_manifest(tmp_path / "b", data)).steps.filters.interleave.enabled is False
+
+
+def test_the_documented_builder_command_runs_as_a_module(tmp_path):
+    """`python -m corpus.filters.interleave` runs the module as __main__ besides the package's import of it: its step
+    is registered once, not refused as a second step of the same name."""
+    text = tmp_path / "clean.txt"
+    text.write_text("The sample was annealed at 800 K and then cooled slowly to room temperature.\n" * 40, encoding="utf-8")
+    done = subprocess.run([sys.executable, "-m", "corpus.filters.interleave", str(text), "-o", str(tmp_path / "m.json.gz")],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert JunctionModel.load(tmp_path / "m.json.gz").total >= 14 * 40  # every word of the text counted

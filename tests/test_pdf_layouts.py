@@ -150,3 +150,20 @@ def test_an_author_list_that_runs_onto_later_pages_stays_out_with_its_affiliatio
     assert "Rohit R. Patil" not in result.text and "Flatiron Institute" not in result.text
     assert result.paper.abstract[0].startswith("The Astropy Project supports and fosters the development")
     assert "The author list has two parts" not in result.text
+
+
+def test_keywords_are_the_papers_keywords_not_body_text():
+    """"Keywords" set as a heading over its list, run in before it, or with a colon: the list goes where the XML
+    readers put keywords (left out of the text by default), not into the body."""
+    for stem, first in (("jcon.00035", "Julia"), ("jcon.00058", "landscape ecology")):
+        result = extract("juliacon_proc", stem)
+        assert result.paper.keywords[0] == first and "Keywords" not in result.text
+    assert extract("papers_in_repo", "legwork_paper").paper.keywords[:2] == ["open source software", "gravitational waves"]
+
+
+def test_a_scans_text_layer_read_off_its_plots_stays_out_and_an_identifier_is_no_title():
+    path = SHARED / "papers" / "pdf_supermat" / "pdf" / "PHC1480411-CC.pdf"
+    result = PdfExtractor().extract(path.read_bytes())
+    assert ";Z:o i ; ~ u a2" not in result.text and "...:::::::::.." not in result.text
+    assert result.paper.title is None or not result.paper.title.startswith("PII")
+    assert "Fig. 4. Resistance versus temperature for EuBa2" in result.text

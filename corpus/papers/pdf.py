@@ -382,6 +382,49 @@ def clean(text: str) -> str:
 _WORD = re.compile(r"[^\W\d_]{3}")  # three letters in a row: a word, not a panel letter, a unit or a number
 # a display equation's line (a relation, or a symbol and an operator) is kept where tick labels are not
 _RELATION = re.compile(r"[=≃≈≡∝≤≥∼]|[^\W\d_]\s*[+−±×·]|[+−±×·]\s*[^\W\d_]")
+_KEYWORDS = re.compile(r"^\s*(key ?words?|index terms)\s*(?:[:.—–-]\s*|\n|$)(.*)$", re.IGNORECASE | re.DOTALL)
+_SENTENCE_END = re.compile(r"[a-z]{3}\. [A-Z][a-z]")
+
+
+def _keywords_run_in(text: str) -> re.Match | None:
+    """"Keywords landscape ecology, computational ecology": the heading set in bold before the list, no colon."""
+    m = re.match(r"^\s*(key ?words?|index terms)\s+(.+)$", text, re.IGNORECASE | re.DOTALL)
+    if m and len(text) < 400 and ("," in m.group(2) or ";" in m.group(2)) and not _SENTENCE_END.search(text):
+        return m
+    return None
+
+
+def _keyword_list(text: str) -> list[str]:
+    return [k.strip(" .") for k in re.split(r"[,;·•]", " ".join(text.split())) if k.strip(" .")]
+
+
+def _is_real_title(title: str) -> bool:
+    """A PDF's metadata title is often an identifier ("PII: 0378-4363(87)90248-8"), a file name ("Microsoft Word -
+    paper.docx", "main.dvi") or "untitled": a title has words."""
+    title = title.strip()
+    if _IDENTIFIER.match(title) or re.search(r"\.(docx?|tex|dvi|pdf|rtf|odt)\b|^untitled$|^microsoft word\b", title, re.IGNORECASE):
+        return False
+    return len(_WHOLE_WORD.findall(title)) >= 2
+
+
+_NOISE_MARK = re.compile(r"[~;:!'\"`´]|(?<=\s)\.(?=\s)|\.{4,}")  # not "..." nor "|": equations use them
+_WHOLE_WORD = re.compile(r"[^\W\d_]{3,}")
+
+
+def _is_glyph_noise(text: str) -> bool:
+    """Marks that prose, equations and tables hardly use (~ ; : ! quotes, lone dots and runs of them) make up a
+    seventh of it, fewer than two in five of its tokens are words and under 55% of it letters: what OCR behind a
+    scanned figure reads. (Code is full of such marks; listings are taken before this is asked.)"""
+    chars = sum(1 for c in text if not c.isspace())
+    tokens = text.split()
+    if chars < 4:
+        return False
+    marks = sum(len(m.group(0)) for m in _NOISE_MARK.finditer(text))
+    words = sum(1 for t in tokens if _WHOLE_WORD.fullmatch(t.strip(".,;:()")))
+    letters = sum(1 for c in text if c.isalpha())
+    return marks >= 0.15 * chars and words <= 0.4 * len(tokens) and letters < 0.55 * chars
+
+
 _NOTE_MARK = re.compile(r"[0-9]{1,2}|[a-z]|[*∗⋆†‡§¶#‖]{1,3}")
 
 
@@ -526,7 +569,7 @@ class PdfExtractor:
             paper.title = " ".join(title.group(1).split())
         if cover and (licence := re.search(r"\bCC[ -]BY(?:[ -](?:NC|SA|ND))*(?:[ -]\d\.\d)?", cover)):
             paper.metadata["licence"] = licence.group(0).replace("-", " ")
-        if meta.get("title") and not paper.title:
+        if meta.get("title") and not paper.title and _is_real_title(meta["title"]):
             paper.title = clean(meta["title"])
         paper.metadata["pages"] = page_count
         if repaired:
@@ -709,6 +752,8 @@ class PdfExtractor:
         pending: list[str] = []  # captions met inside a paragraph that continues after them
         refs_started = False
         in_contents = False  # just after a "Contents" title or a block of its entries
+        keywords: list[str] = []
+        keywords_next = False  # just after a "Keywords" heading: the list is the next block
 
         last_code = False  # the last paragraph is a code listing: the next text never carries it on
 
@@ -779,10 +824,22 @@ class PdfExtractor:
                 continue
             if b.size < 0.8 * body_size:
                 continue  # figure labels, legends, footnotes in small type
+            if _is_glyph_noise(text):
+                continue  # a scan's text layer read off a plot: tick marks, dots and quotes with hardly a word
             if len(text) < 40 and len(b.lines) <= 2 and not _WORD.search(text) and not _RELATION.search(text):
                 continue  # no word in it ("(b)", "1 -> 1", "0.5 1.0"): a figure's panel letter or tick labels, whatever its type
             if b.lines[0].marked and b.size < body_size - 0.5 and b.bbox[1] > 0.5:
                 continue  # a footnote (a raised mark, smaller type, low on the page): dropped, as the XML and LaTeX readers drop them
+            if b.page <= 1 and (m := _KEYWORDS.match(text) or _keywords_run_in(text)):
+                # the paper's keywords go where the XML readers put them (the policy leaves them out by default)
+                keywords += _keyword_list(m.group(2))
+                keywords_next = not m.group(2).strip()
+                continue
+            if keywords_next:
+                keywords_next = False
+                if len(text) < 400 and ("," in text or ";" in text) and not _SENTENCE_END.search(text):
+                    keywords += _keyword_list(text)
+                    continue
             if not abstract and not sections and not current.title and not current.paragraphs and re.fullmatch(r"(?i)\s*abstract[.:]?\s*", text):
                 current = Section("Abstract", [], 1, None)  # the paragraphs under it are the abstract (see below)
                 continue
@@ -818,7 +875,7 @@ class PdfExtractor:
             sections.append(current)
         if not abstract and sections and re.fullmatch(r"(?i)abstract[.:]?", sections[0].title.strip()):
             abstract = sections.pop(0).paragraphs  # an "ABSTRACT" heading over the body's first paragraphs
-        return Paper(title=title, abstract=abstract, sections=sections, metadata={})
+        return Paper(title=title, abstract=abstract, sections=sections, keywords=keywords, metadata={})
 
     def _title(self, blocks: list[Block], body_size: float) -> tuple[str | None, int]:
         first_page = [i for i, b in enumerate(blocks) if b.page == 0 and not _IDENTIFIER.match(b.text)][:12]
