@@ -167,3 +167,13 @@ def test_a_scans_text_layer_read_off_its_plots_stays_out_and_an_identifier_is_no
     assert ";Z:o i ; ~ u a2" not in result.text and "...:::::::::.." not in result.text
     assert result.paper.title is None or not result.paper.title.startswith("PII")
     assert "Fig. 4. Resistance versus temperature for EuBa2" in result.text
+
+
+def test_a_display_equation_set_in_pieces_is_one_line_and_numbered_headings_in_body_type_are_headings():
+    """A fraction's numerator, its denominator and the relation sign are three blocks of a few signs each, which were
+    dropped as a figure's labels; read row by row they are the equation, where the sentence says "is given by". A
+    heading set in the body's italic, numbered "3.5.1.", is a heading, not a fragment."""
+    result = extract("papers_in_repo", "legwork_paper")
+    assert "is given by\n(m1m2)3/5 Mc ≡ (m1 + m2)1/5 , where m1 and m2 are the primary" in result.text
+    titles = [s.title for s in result.paper.sections]
+    assert "3.5.1. Defining general SNR" in titles and "3.5.4. Fulled averaged SNR" in titles

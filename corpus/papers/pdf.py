@@ -38,6 +38,7 @@ from corpus.records import Failure
 
 _LIGATURES = str.maketrans({"ﬀ": "ff", "ﬁ": "fi", "ﬂ": "fl", "ﬃ": "ffi", "ﬄ": "ffl", "ﬅ": "st", "ﬆ": "st", "\u00ad": ""})
 _CAPTION = re.compile(r"^(fig\.?|figure|table|tab\.|scheme|chart)\s*([0-9]+|[ivxlc]+|s[0-9]+)\s*(?:[.:|—–]|\(colou?r)", re.IGNORECASE)
+_DOTTED_HEADING = re.compile(r"^(?:[0-9]+\.(?:[0-9]+\.?)*|[IVXLC]+\.|[A-H]\.)\s+[A-Z]")
 _HEADING_NUMBER = re.compile(r"^(?:[0-9]+(?:\.[0-9]+)*\.?|[IVXLC]+\.|[A-H]\.)\s+\S")
 _REF_ENTRY = re.compile(r"^\s*(?:\[\d{1,3}\]\s*\S|(?:\d{1,3}[.)]|\(\d{1,3}\))\s+[A-Z\u00c0-\u024f]|\d{1,3}\s+(?:[A-Z]\.\s*-?)+\s*[A-Z])")
 _FIRST_REF = re.compile(r"^\s*(?:\[1\]|\(1\)|1[.)]?)\s*(?:[A-Z]\.|[A-Z][a-z]+,)")
@@ -86,6 +87,7 @@ class Block:
     bbox: tuple
     lines: list[Line]
     table: str = ""  # a table body the table finder structured, as Markdown (keep_tables); such a block has no lines
+    equation: bool = False  # a display equation assembled from the pieces it is set in (see _display_equations)
 
     @property
     def text(self) -> str:
@@ -464,6 +466,50 @@ def _line(raw: dict, fixed_pitch: frozenset[str] | set[str] = frozenset()) -> Li
     return Line(clean(text), sizes.most_common(1)[0][0], bold > 0.6 * total, tuple(raw["bbox"]), mono > 0.6 * total, bool(marked))
 
 
+_MATH_SIGN = re.compile(r"[α-ωΑ-Ω∫∑∏√∂∞⟨⟩∇≡∈∝±×·]|[=≃≈≤≥∼]")
+_EQUATION_NUMBER = re.compile(r"\s*[�]*\s*\(\d{1,3}[a-z]?\)\s*$")
+
+
+def _display_equations(blocks: list[Block], body_size: float) -> list[Block]:
+    """A display equation is set in pieces (a fraction's numerator and denominator, a sum's limits, the number at the
+    margin), each a block of a few signs that was dropped as a figure's labels. A run of such short blocks in body type
+    on one page with a relation or a maths sign among them is one equation: its lines are read row by row, left to
+    right, into one line (a PDF's text layer, not LaTeX: "Mc ≡ (m1m2)3/5 (m1 + m2)1/5 ,"), the number dropped."""
+    def piece(b: Block) -> bool:
+        return (not b.table and not b.code and b.lines and len(b.text.split()) < 6 and b.size >= 0.8 * body_size
+                and not b.lines[0].bold and b.size <= body_size + 0.9 and not _CAPTION.match(b.text)
+                and not _DOTTED_HEADING.match(b.text))
+
+    out: list[Block] = []
+    i = 0
+    while i < len(blocks):
+        j = i
+        while j < len(blocks) and piece(blocks[j]) and blocks[j].page == blocks[i].page and (
+                j == i or blocks[j].bbox[1] - blocks[j - 1].bbox[3] < 0.04):
+            j += 1
+        run = blocks[i:j]
+        if run and any(_MATH_SIGN.search(b.text) for b in run):
+            lines = sorted((ln for b in run for ln in b.lines), key=lambda ln: (ln.bbox[1] + ln.bbox[3]) / 2)
+            rows: list[list[Line]] = []
+            for ln in lines:
+                mid, height = (ln.bbox[1] + ln.bbox[3]) / 2, ln.bbox[3] - ln.bbox[1]
+                if rows and abs(mid - (rows[-1][0].bbox[1] + rows[-1][0].bbox[3]) / 2) < 0.5 * max(height, 1.0):
+                    rows[-1].append(ln)
+                else:
+                    rows.append([ln])
+            text = " ".join(" ".join(ln.text.strip() for ln in sorted(row, key=lambda ln: ln.bbox[0])) for row in rows)
+            text = _EQUATION_NUMBER.sub("", text).strip()
+            if text:
+                x0, y0 = min(b.bbox[0] for b in run), min(b.bbox[1] for b in run)
+                x1, y1 = max(b.bbox[2] for b in run), max(b.bbox[3] for b in run)
+                out.append(Block(run[0].page, (x0, y0, x1, y1), [Line(text, body_size, False, (0, 0, 0, 0))], equation=True))
+            i = j
+            continue
+        out.extend(run or blocks[i : i + 1])
+        i = max(j, i + 1)
+    return out
+
+
 class _Type3Pitch:
     """A document's Type 3 fonts and which of them are monospaced (see _fixed_pitch), learnt on the pages they are
     first met on. A font seen on three pages without enough text to tell is let be (proportional)."""
@@ -739,6 +785,7 @@ class PdfExtractor:
         blocks = blocks[start:]
         body_start = self._front_matter_end(blocks, body_size)
         front, blocks = blocks[:body_start], blocks[body_start:]
+        blocks = _display_equations(blocks, body_size)
 
         abstract: list[str] = []
         for b in front:  # an abstract set apart above the body
@@ -845,7 +892,7 @@ class PdfExtractor:
                 continue
             heading, rest = self._split_heading(b, body_size)
             if not heading:
-                if self._is_fragment(b, body_size) or (_EMAIL.search(text) and len(text) < 200):
+                if (self._is_fragment(b, body_size) and not b.equation) or (_EMAIL.search(text) and len(text) < 200):
                     continue  # axis labels and panel letters of vector figures, e-mail footnotes
                 if self._is_table_body(b):
                     if self.keep_tables:
@@ -929,7 +976,11 @@ class PdfExtractor:
         emphasised = first.bold or first.size > body_size + 0.9
         known = section_kind(t) != "body"
         several_words = len(t.split()) >= 2
-        if not (known or (looks_numbered and (upper or emphasised)) or (upper and emphasised and several_words)
+        # a numbered heading in the body's own type (italic, or set apart only by its number): a line of its own, the
+        # number dotted ("3.", "3.1", "A."), a capitalised title that is no sentence
+        plain_numbered = (looks_numbered and len(b.lines) == 1 and _DOTTED_HEADING.match(t) is not None and len(t) < 70
+                          and not t.endswith(".") and not re.search(r"\b[A-Z]\.\s*[A-Z][a-z]*\.", t))
+        if not (known or (looks_numbered and (upper or emphasised)) or plain_numbered or (upper and emphasised and several_words)
                 or (first.bold and len(b.lines) == 1 and len(t) < 60 and several_words)):
             return None, ""
         rest = join_lines([ln.text for ln in b.lines[1:]])
