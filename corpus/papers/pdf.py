@@ -417,14 +417,17 @@ def _is_glyph_noise(text: str) -> bool:
     """Marks that prose, equations and tables hardly use (~ ; : ! quotes, lone dots and runs of them) make up a
     seventh of it, fewer than two in five of its tokens are words and under 55% of it letters: what OCR behind a
     scanned figure reads. (Code is full of such marks; listings are taken before this is asked.)"""
-    chars = sum(1 for c in text if not c.isspace())
-    tokens = text.split()
+    chars = len(text) - text.count(" ") - text.count("\n")
     if chars < 4:
         return False
-    marks = sum(len(m.group(0)) for m in _NOISE_MARK.finditer(text))
+    # an upper bound first by str.count (prose stops here, cheaply), then the marks themselves
+    if sum(text.count(c) for c in "~;:!'\"`´.") < 0.15 * chars:
+        return False
+    if sum(len(m) for m in _NOISE_MARK.findall(text)) < 0.15 * chars:
+        return False
+    tokens = text.split()
     words = sum(1 for t in tokens if _WHOLE_WORD.fullmatch(t.strip(".,;:()")))
-    letters = sum(1 for c in text if c.isalpha())
-    return marks >= 0.15 * chars and words <= 0.4 * len(tokens) and letters < 0.55 * chars
+    return words <= 0.4 * len(tokens) and sum(c.isalpha() for c in text) < 0.55 * chars
 
 
 _NOTE_MARK = re.compile(r"[0-9]{1,2}|[a-z]|[*∗⋆†‡§¶#‖]{1,3}")
@@ -518,10 +521,15 @@ class _Type3Pitch:
         self.fixed: set[str] = set()
         self.decided: set[str] = set()
         self.tries: Counter = Counter()
+        self.seen: set[str] = set()  # font names met in the text so far
+        self.type3: set[str] = set()
 
-    def unknown_on(self, page: pymupdf.Page) -> set[str]:
-        names = {f[3].split("+", 1)[-1] for f in page.get_fonts() if f[2] == "Type3"}
-        return {n for n in names if n not in self.decided and self.tries[n] < 3}
+    def unknown_on(self, page: pymupdf.Page, raw_blocks: list[dict]) -> set[str]:
+        names = {s["font"] for b in raw_blocks for ln in b.get("lines", ()) for s in ln["spans"]}
+        if names - self.seen:  # the page's font list only where a font is new: most pages have none
+            self.seen |= names
+            self.type3 |= {f[3].split("+", 1)[-1] for f in page.get_fonts() if f[2] == "Type3"}
+        return {n for n in names & self.type3 if n not in self.decided and self.tries[n] < 3}
 
     def learn(self, fonts: set[str], spans: list[dict]) -> None:
         pitch = _fixed_pitch(spans, fonts)
@@ -702,16 +710,11 @@ class PdfExtractor:
         width, height = page.rect.width, page.rect.height
         blocks = []
         fonts = fonts if fonts is not None else _Type3Pitch()
-        unknown = fonts.unknown_on(page)
-        if unknown:  # the characters' positions tell a Type 3 font's pitch: read this page with them, once
-            raw_blocks = page.get_text("rawdict", flags=flags)["blocks"]
-            fonts.learn(unknown, [s for b in raw_blocks for ln in b.get("lines", ()) for s in ln["spans"]])
-            for b in raw_blocks:
-                for ln in b.get("lines", ()):
-                    for s in ln["spans"]:
-                        s["text"] = "".join(c["c"] for c in s.pop("chars"))
-        else:
-            raw_blocks = page.get_text("dict", flags=flags)["blocks"]
+        raw_blocks = page.get_text("dict", flags=flags)["blocks"]
+        if unknown := fonts.unknown_on(page, raw_blocks):
+            # the characters' positions tell a Type 3 font's pitch: this page is read once more with them
+            chars = page.get_text("rawdict", flags=flags)["blocks"]
+            fonts.learn(unknown, [s for b in chars for ln in b.get("lines", ()) for s in ln["spans"]])
         _drop_line_numbers(raw_blocks)
         for raw in raw_blocks:
             if raw.get("type") != 0:
