@@ -152,3 +152,120 @@ def test_dry_run_counts_tars_and_credentials_stay_in_the_environment(tmp_path, s
     monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
     assert corpus(["fetch", str(manifest), "--dry-run"]) == 0
     assert "AWS_ACCESS_KEY_ID" in capsys.readouterr().err
+
+
+class _FaultyS3:
+    """A proxy on 127.0.0.1 in front of the local S3 server that answers with faults from a plan: for a key, a list of
+    what its next GETs get ("503": SlowDown, "500": InternalError, "cut": the headers and half the body, then the
+    connection closes; "ok": the real answer). Bounded: it stops itself after a minute."""
+
+    def __init__(self, upstream: str):
+        import http.client
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+        from urllib.parse import urlparse
+
+        self.plan: dict[str, list[str]] = {}
+        self.seen: list[str] = []
+        proxy = self
+        up = urlparse(upstream)
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def _forward(self):
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else None
+                key = self.path.split("?")[0]
+                proxy.seen.append(f"{self.command} {key}")
+                fault = next((plan.pop(0) for k, plan in proxy.plan.items() if key.endswith(k) and plan), "ok")
+                if fault in ("503", "500"):
+                    code = "SlowDown" if fault == "503" else "InternalError"
+                    xml = f"<Error><Code>{code}</Code><Message>injected</Message></Error>".encode()
+                    self.send_response(int(fault))
+                    self.send_header("Content-Type", "application/xml")
+                    self.send_header("Content-Length", str(len(xml)))
+                    self.end_headers()
+                    self.wfile.write(xml)
+                    return
+                conn = http.client.HTTPConnection(up.hostname, up.port, timeout=30)
+                conn.request(self.command, self.path, body=body, headers={k: v for k, v in self.headers.items()})
+                answer = conn.getresponse()
+                data = answer.read()
+                self.send_response(answer.status)
+                for k, v in answer.getheaders():
+                    if k.lower() not in ("transfer-encoding", "connection", "content-length", "server", "date"):
+                        self.send_header(k, v)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                if fault == "cut":
+                    self.wfile.write(data[: len(data) // 2])
+                    self.wfile.flush()
+                    self.close_connection = True
+                    return
+                self.wfile.write(data)
+
+            do_GET = do_PUT = do_HEAD = do_POST = _forward
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.timer = threading.Timer(60, self.server.shutdown)
+        self.timer.daemon = True
+        self.timer.start()
+
+    def stop(self):
+        self.timer.cancel()
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def faulty(s3):
+    proxy = _FaultyS3(s3)
+    yield proxy
+    proxy.stop()
+
+
+TAR_2401 = "src/arXiv_src_2401_001.tar"
+
+
+def test_a_slowdown_that_passes_is_retried_and_one_that_lasts_stops_the_job_resumably(tmp_path, faulty):
+    manifest = _write(tmp_path, faulty.url, until_yymm="2401")  # retries: 1 (two attempts)
+    faulty.plan = {TAR_2401: ["503"]}
+    summary = fetch(load_fetch_manifest(manifest))["arxiv_bulk"]
+    assert summary["fetched"] == 1 and faulty.seen.count(f"GET /arxiv/{TAR_2401}") == 2  # boto3 asked again
+    # SlowDown past the retries: the job stops with a resumable state, not a crash; the rerun fetches the tar
+    other = tmp_path / "other"
+    other.mkdir()
+    manifest = _write(other, faulty.url, until_yymm="2401")
+    faulty.plan = {TAR_2401: ["503", "503"]}
+    stopped = fetch(load_fetch_manifest(manifest))["arxiv_bulk"]
+    assert stopped["failed_by_reason"] == {"quota": 1} and "stopped" in stopped and stopped["fetched"] == 0
+    assert not list((other / "out").rglob("*.partial"))
+    resumed = fetch(load_fetch_manifest(manifest))["arxiv_bulk"]
+    assert (resumed["requested"], resumed["fetched"]) == (1, 1)
+    assert sorted(p.name for p in (other / "out" / "arxiv").glob("*.gz")) == ["2401.00001.tar.gz", "2401.00002.tex.gz", "cond-mat0102536.tex.gz"]
+
+
+def test_a_body_cut_short_and_a_lasting_server_error_fail_the_item_not_the_fetch(tmp_path, faulty):
+    manifest = _write(tmp_path, faulty.url, from_yymm="2312", until_yymm="2401")
+    # the 2312 tar: an InternalError on both attempts; the 2401 tar: its body cut on both attempts (a cut stream is
+    # asked for again as a refused request is)
+    faulty.plan = {"src/arXiv_src_2312_001.tar": ["500", "500"], TAR_2401: ["cut", "cut"]}
+    summary = fetch(load_fetch_manifest(manifest))["arxiv_bulk"]
+    assert summary["requested"] == 2 == summary["failed"]
+    assert summary["failed_by_reason"] == {"s3_internalerror": 1, "truncated": 1}
+    folder = tmp_path / "out" / "arxiv"
+    assert not list(folder.rglob("*.partial")) and not list(folder.rglob("*.tar"))  # nothing half-written looks complete
+    # the rerun, the faults over, fetches both: requested = fetched + skipped + failed, every time
+    again = fetch(load_fetch_manifest(manifest))["arxiv_bulk"]
+    assert (again["requested"], again["fetched"], again["failed"]) == (2, 2, 0)
+    assert (folder / "2401.00001.tar.gz").read_bytes() == SOURCE
+    # a body cut once is fetched within the run
+    third = tmp_path / "third"
+    third.mkdir()
+    faulty.plan = {TAR_2401: ["cut"]}
+    once = fetch(load_fetch_manifest(_write(third, faulty.url, until_yymm="2401")))["arxiv_bulk"]
+    assert (once["fetched"], once["failed"]) == (1, 0)
+    assert (third / "out" / "arxiv" / "2401.00001.tar.gz").read_bytes() == SOURCE

@@ -60,7 +60,8 @@ class ArxivBulkService:
 
             limits = self.job.limits
             self._s3 = boto3.client("s3", endpoint_url=self.job.endpoint, region_name="us-east-1",
-                                    config=Config(retries={"max_attempts": limits.retries + 1, "mode": "standard"},
+                                    # total_max_attempts counts the first request (botocore's max_attempts counts only the retries)
+                                    config=Config(retries={"total_max_attempts": limits.retries + 1, "mode": "standard"},
                                                   connect_timeout=limits.timeout_s, read_timeout=limits.timeout_s))
         return self._s3
 
@@ -84,8 +85,21 @@ class ArxivBulkService:
         except BotoCoreError as e:  # connection failures past the retries
             raise FetchFailed("network", f"{key}: {type(e).__name__}") from None
 
+    @staticmethod
+    def _read(body, key: str, size: int = CHUNK) -> bytes:
+        """The next chunk of an object's body; a body cut short (the connection closed before its Content-Length, a read
+        timeout) is this item's failure, never the fetch's crash."""
+        from botocore.exceptions import BotoCoreError
+        from urllib3.exceptions import HTTPError
+
+        try:
+            return body.read(size)
+        except (BotoCoreError, HTTPError, OSError) as e:
+            raise FetchFailed("truncated", f"{key}: the body stopped short ({type(e).__name__})") from None
+
     def _tars(self) -> list[dict]:
-        body = self._get(f"{self.job.kind}/arXiv_{self.job.kind}_manifest.xml")["Body"].read(MANIFEST_CAP + 1)
+        key = f"{self.job.kind}/arXiv_{self.job.kind}_manifest.xml"
+        body = self._read(self._get(key)["Body"], key, MANIFEST_CAP + 1)
         if len(body) > MANIFEST_CAP:
             raise FetchFailed("bad_listing", "the bulk manifest is larger than its cap")
         try:
@@ -142,14 +156,24 @@ class ArxivBulkService:
                        meta={"yymm": tar["yymm"], "md5": tar.get("md5sum"), "papers": tar.get("num_items")})
 
     def download(self, item: Item, target: Path) -> Download:
-        """Stream the tar to a temporary file, capped, its MD5 checked against the manifest's, then into place."""
+        """Stream the tar to a temporary file, capped, its MD5 checked against the manifest's, then into place. A body
+        cut short is asked for again (boto3 retries a refused request, not a broken stream), up to the job's retries."""
+        for attempt in range(self.job.limits.retries + 1):
+            try:
+                return self._download_once(item, target)
+            except FetchFailed as e:
+                if e.reason != "truncated" or attempt == self.job.limits.retries:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _download_once(self, item: Item, target: Path) -> Download:
         target.parent.mkdir(parents=True, exist_ok=True)
         partial = target.with_name(target.name + ".partial")
         answer = self._get(item.id)
         sha, md5, size = hashlib.sha256(), hashlib.md5(), 0  # noqa: S324 - MD5 is what arXiv's manifest gives
         try:
             with open(partial, "wb") as out:
-                for chunk in iter(lambda: answer["Body"].read(CHUNK), b""):
+                for chunk in iter(lambda: self._read(answer["Body"], item.id), b""):
                     size += len(chunk)
                     if size > self.job.limits.max_bytes:
                         raise FetchFailed("too_large", f"{item.id} is over {self.job.limits.max_bytes} bytes")
