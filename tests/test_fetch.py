@@ -7,6 +7,7 @@ import json
 import re
 import threading
 import time
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
@@ -236,19 +237,29 @@ class Faults(BaseHTTPRequestHandler):
         return self._send(404, b"")
 
 
-@pytest.fixture
-def server():
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Faults)
-    httpd.state = {"calls": [], "auth": [], "agents": [], "seen": {}, "elsevier_keys": [], "springer_keys": [], "mp_keys": [], "openalex_keys": []}
+@contextmanager
+def serving(handler, state: dict):
+    """A handler's server on 127.0.0.1, its `state` shared with the test; bounded: it stops itself after two minutes."""
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    httpd.state = state
     thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     stopper = threading.Timer(120, httpd.shutdown)  # bounded: stops itself even if a test hangs
     stopper.daemon = True
     stopper.start()
-    yield httpd
-    stopper.cancel()
-    httpd.shutdown()
-    httpd.server_close()
+    try:
+        yield httpd
+    finally:
+        stopper.cancel()
+        httpd.shutdown()
+        httpd.server_close()
+
+
+@pytest.fixture
+def server():
+    with serving(Faults, {"calls": [], "auth": [], "agents": [], "seen": {}, "elsevier_keys": [], "springer_keys": [], "mp_keys": [],
+                          "openalex_keys": []}) as httpd:
+        yield httpd
 
 
 def write_manifest(tmp_path: Path, url: str, **arxiv) -> Path:
@@ -585,7 +596,7 @@ def test_the_bundled_recipes_validate():
     root = Path(__file__).resolve().parent.parent / "manifests"
     assert {j.service for j in load_fetch_manifest(root / "open_fetch.yaml").jobs} == {"arxiv", "pmc", "optimade"}
     llamat = load_fetch_manifest(root / "llamat_fetch.yaml")
-    assert {j.service for j in llamat.jobs} == {"crossref", "elsevier", "springer", "optimade"}
+    assert {j.service for j in llamat.jobs} == {"crossref", "elsevier", "springer", "optimade", "gnome", "cod"}
     from corpus.fetch.crossref import CrossrefService
 
     journals = {job.name: CrossrefService(job, client=None)._journals() for job in llamat.jobs if job.service == "crossref"}

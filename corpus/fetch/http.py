@@ -91,6 +91,10 @@ def sniff(head: bytes, expect: str) -> str | None:
         return "not_source"  # an arXiv e-print is a gzip (tar or single .tex) or, rarely, bare TeX
     if expect == "json" and not text.startswith((b"{", b"[")):
         return "not_json"
+    if expect == "zip" and not head.startswith(b"PK\x03\x04"):
+        return "not_zip"
+    if expect == "csv" and (b"\x00" in head or not text):
+        return "not_csv"
     if expect == "cif" and b"data_" not in head:
         return "not_cif"  # a CIF has a data block in its first kilobyte
     return None

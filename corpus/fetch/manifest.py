@@ -23,6 +23,7 @@ Credentials never go in a manifest: a job names the environment variable that ho
 from __future__ import annotations
 
 import datetime as dt
+import re
 from pathlib import Path
 from typing import Annotated, ClassVar, Literal, Union
 
@@ -211,6 +212,28 @@ class CodJob(_Job):
         return self
 
 
+class GnomeJob(_Job):
+    service: Literal["gnome"]
+    endpoint: str = Field("https://storage.googleapis.com/gdm_materials_discovery/gnome_data",
+                          description="the gnome_data folder of GNoME's public bucket, over HTTPS")
+    ids: list[str] = Field(default_factory=list, description="only these MaterialIds")
+    elements: list[str] = Field(default_factory=list, description="only materials that contain every one of these elements")
+    exclude_elements: list[str] = Field(default_factory=list, description="no material that contains any of these")
+    max_nelements: int | None = Field(None, ge=1, description="at most this many distinct elements")
+    max_sites: int | None = Field(None, ge=1, description="at most this many atoms in the cell (NSites)")
+    max_decomposition_energy: float | None = Field(None, description="at most this far above the hull, eV/atom")
+    default_rate: ClassVar[float] = 1.0  # two downloads
+    default_max_bytes: ClassVar[int] = 2 * 2**30  # by_id.zip is ~460 MB
+
+    @field_validator("elements", "exclude_elements")
+    @classmethod
+    def _symbols(cls, value: list[str]) -> list[str]:
+        bad = [v for v in value if not re.fullmatch(r"[A-Z][a-z]?", v)]
+        if bad:
+            raise ValueError(f"element symbols such as Li or O, not {bad}")
+        return value
+
+
 class OpenAlexJob(_Job):
     service: Literal["openalex"]
     endpoint: str = "https://api.openalex.org"
@@ -222,7 +245,8 @@ class OpenAlexJob(_Job):
     default_rate: ClassVar[float] = 5.0
 
 
-Job = Annotated[Union[ArxivJob, ArxivBulkJob, PmcJob, OptimadeJob, CrossrefJob, ElsevierJob, SpringerJob, MaterialsProjectJob, CodJob, OpenAlexJob],
+Job = Annotated[Union[ArxivJob, ArxivBulkJob, PmcJob, OptimadeJob, CrossrefJob, ElsevierJob, SpringerJob, MaterialsProjectJob, CodJob, GnomeJob,
+                      OpenAlexJob],
                 Field(discriminator="service")]
 
 

@@ -15,6 +15,7 @@ from corpus.fetch.arxiv_bulk import ArxivBulkService
 from corpus.fetch.cod import CodService
 from corpus.fetch.crossref import CrossrefService
 from corpus.fetch.elsevier import ElsevierService
+from corpus.fetch.gnome import GnomeService
 from corpus.fetch.http import FetchFailed, PoliteClient, QuotaExhausted, sniff
 from corpus.fetch.ledger import Ledger, sha256_of
 from corpus.fetch.manifest import FetchManifest
@@ -28,7 +29,7 @@ from corpus.records import SIDECAR_SUFFIX
 
 SERVICES = {"arxiv": ArxivService, "arxiv_bulk": ArxivBulkService, "pmc": PmcService, "optimade": OptimadeService, "crossref": CrossrefService, "elsevier": ElsevierService,
             "springer": SpringerService, "materials_project": MaterialsProjectService,
-            "cod": CodService, "openalex": OpenAlexService}
+            "cod": CodService, "gnome": GnomeService, "openalex": OpenAlexService}
 
 
 def _secret(job, field: str) -> str | None:

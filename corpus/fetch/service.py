@@ -13,7 +13,7 @@ from pathlib import Path
 class Item:
     id: str  # the service's own id (arXiv id, OPTIMADE id, DOI): the ledger's key
     filename: str  # under the job's folder
-    expect: str  # what the bytes must look like: source | pdf | xml | json | cif
+    expect: str  # what the bytes must look like: source | pdf | xml | json | cif | csv | zip | tar
     url: str | None = None  # fetched from here ...
     content: bytes | None = None  # ... or already in the listing (OPTIMADE entries)
     licence: str | None = None
