@@ -1,3 +1,4 @@
+import contextlib
 import copy
 import json
 import os
@@ -89,6 +90,26 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def moto_s3():
+    """moto's S3 server on 127.0.0.1 (its URL); bounded: it stops itself after two minutes even if a test hangs."""
+    import threading
+
+    from moto.server import ThreadedMotoServer
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    stopper = threading.Timer(120, server.stop)
+    stopper.daemon = True
+    stopper.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        stopper.cancel()
+        server.stop()
 
 
 def assert_same_build(expected: Path, actual: Path) -> None:

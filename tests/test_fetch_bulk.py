@@ -9,7 +9,6 @@ import gzip
 import hashlib
 import io
 import json
-import socket
 import tarfile
 import threading
 from pathlib import Path
@@ -17,7 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import SAMPLES
+from conftest import SAMPLES, moto_s3
 from corpus.cli import main as corpus
 from corpus.fetch.manifest import load_fetch_manifest
 from corpus.fetch.run import fetch
@@ -64,29 +63,17 @@ def _manifest() -> bytes:
 
 @pytest.fixture
 def s3(monkeypatch):
-    from moto.server import ThreadedMotoServer
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    stopper = threading.Timer(120, server.stop)  # bounded: stops itself even if a test hangs
-    stopper.daemon = True
-    stopper.start()
     for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing-secret", "AWS_DEFAULT_REGION": "us-east-1"}.items():
         monkeypatch.setenv(key, value)
     import boto3
 
-    url = f"http://127.0.0.1:{port}"
-    client = boto3.client("s3", endpoint_url=url, region_name="us-east-1")
-    client.create_bucket(Bucket="arxiv")
-    client.put_object(Bucket="arxiv", Key="src/arXiv_src_manifest.xml", Body=_manifest())
-    for key, data in TARS.items():
-        client.put_object(Bucket="arxiv", Key=key, Body=data)
-    yield url
-    stopper.cancel()
-    server.stop()
+    with moto_s3() as url:
+        client = boto3.client("s3", endpoint_url=url, region_name="us-east-1")
+        client.create_bucket(Bucket="arxiv")
+        client.put_object(Bucket="arxiv", Key="src/arXiv_src_manifest.xml", Body=_manifest())
+        for key, data in TARS.items():
+            client.put_object(Bucket="arxiv", Key=key, Body=data)
+        yield url
 
 
 def _write(tmp_path: Path, url: str, **job) -> Path:

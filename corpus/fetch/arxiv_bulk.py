@@ -16,7 +16,6 @@ each with a side-car (the tar it came from, and the licence and categories of th
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -27,13 +26,13 @@ from pathlib import Path
 from defusedxml import ElementTree
 
 from corpus.fetch.arxiv import name_eprint, safe_name
-from corpus.fetch.http import Download, FetchFailed, PoliteClient, QuotaExhausted
+from corpus.fetch.http import Download, FetchFailed, PoliteClient
 from corpus.fetch.manifest import ArxivBulkJob, yymm_order
+from corpus.fetch.s3 import S3Bucket
 from corpus.fetch.service import Item
 from corpus.records import SIDECAR_SUFFIX
 
 MANIFEST_CAP = 64 * 2**20  # the src manifest is a few MB
-CHUNK = 1 << 20
 
 
 def _key_id(name: str) -> str:
@@ -50,58 +49,16 @@ class ArxivBulkService:
     def __init__(self, job: ArxivBulkJob, client: PoliteClient):
         self.job, self.client = job, client
         self.root = Path(".")  # the fetch's output_dir, set by the loop: ids_from is read under it
-        self._s3 = None
+        self.bucket = S3Bucket(client, job.endpoint, job.bucket, requester_pays=job.requester_pays)
         self.notes: list[str] = []
 
-    def s3(self):
-        if self._s3 is None:
-            import boto3
-            from botocore.config import Config
-
-            limits = self.job.limits
-            self._s3 = boto3.client("s3", endpoint_url=self.job.endpoint, region_name="us-east-1",
-                                    # total_max_attempts counts the first request (botocore's max_attempts counts only the retries)
-                                    config=Config(retries={"total_max_attempts": limits.retries + 1, "mode": "standard"},
-                                                  connect_timeout=limits.timeout_s, read_timeout=limits.timeout_s))
-        return self._s3
-
-    def _get(self, key: str, **extra):
-        from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
-
-        self.client.pace()  # the job's rate limit, shared with everything this job asks
-        self.client.requests += 1
-        payer = {"RequestPayer": "requester"} if self.job.requester_pays else {}
-        try:
-            return self.s3().get_object(Bucket=self.job.bucket, Key=key, **payer, **extra)
-        except NoCredentialsError:
-            raise FetchFailed("no_credentials", "arXiv's bucket is requester-pays: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY") from None
-        except ClientError as e:
-            error = e.response.get("Error", {})
-            status = e.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-            if error.get("Code") in ("SlowDown", "Throttling", "RequestLimitExceeded"):  # past boto3's own retries
-                raise QuotaExhausted("quota", f"S3 {error.get('Code')} on {key}", status) from None
-            raise FetchFailed(f"s3_{(error.get('Code') or status or 'error')}".lower(), f"{key}: {error.get('Message', '')}",
-                              http_status=status) from None
-        except BotoCoreError as e:  # connection failures past the retries
-            raise FetchFailed("network", f"{key}: {type(e).__name__}") from None
-
-    @staticmethod
-    def _read(body, key: str, size: int = CHUNK) -> bytes:
-        """The next chunk of an object's body; a body cut short (the connection closed before its Content-Length, a read
-        timeout) is this item's failure, never the fetch's crash."""
-        from botocore.exceptions import BotoCoreError
-        from urllib3.exceptions import HTTPError
-
-        try:
-            return body.read(size)
-        except (BotoCoreError, HTTPError, OSError) as e:
-            raise FetchFailed("truncated", f"{key}: the body stopped short ({type(e).__name__})") from None
-
     def _tars(self) -> list[dict]:
-        key = f"{self.job.kind}/arXiv_{self.job.kind}_manifest.xml"
-        body = self._read(self._get(key)["Body"], key, MANIFEST_CAP + 1)
-        if len(body) > MANIFEST_CAP:
-            raise FetchFailed("bad_listing", "the bulk manifest is larger than its cap")
+        try:
+            body = self.bucket.read_all(f"{self.job.kind}/arXiv_{self.job.kind}_manifest.xml", MANIFEST_CAP)
+        except FetchFailed as e:
+            if e.reason != "too_large":
+                raise
+            raise FetchFailed("bad_listing", "the bulk manifest is larger than its cap") from None
         try:
             root = ElementTree.fromstring(body)
         except (ElementTree.ParseError, ValueError) as e:
@@ -156,38 +113,8 @@ class ArxivBulkService:
                        meta={"yymm": tar["yymm"], "md5": tar.get("md5sum"), "papers": tar.get("num_items")})
 
     def download(self, item: Item, target: Path) -> Download:
-        """Stream the tar to a temporary file, capped, its MD5 checked against the manifest's, then into place. A body
-        cut short is asked for again (boto3 retries a refused request, not a broken stream), up to the job's retries."""
-        for attempt in range(self.job.limits.retries + 1):
-            try:
-                return self._download_once(item, target)
-            except FetchFailed as e:
-                if e.reason != "truncated" or attempt == self.job.limits.retries:
-                    raise
-        raise AssertionError("unreachable")
-
-    def _download_once(self, item: Item, target: Path) -> Download:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        partial = target.with_name(target.name + ".partial")
-        answer = self._get(item.id)
-        sha, md5, size = hashlib.sha256(), hashlib.md5(), 0  # noqa: S324 - MD5 is what arXiv's manifest gives
-        try:
-            with open(partial, "wb") as out:
-                for chunk in iter(lambda: self._read(answer["Body"], item.id), b""):
-                    size += len(chunk)
-                    if size > self.job.limits.max_bytes:
-                        raise FetchFailed("too_large", f"{item.id} is over {self.job.limits.max_bytes} bytes")
-                    sha.update(chunk)
-                    md5.update(chunk)
-                    out.write(chunk)
-            expected = (item.meta.get("md5") or "").lower()
-            if expected and md5.hexdigest() != expected:
-                raise FetchFailed("checksum_mismatch", f"{item.id}: MD5 {md5.hexdigest()}, the manifest says {expected}")
-            os.replace(partial, target)
-        finally:
-            if partial.exists():
-                partial.unlink()
-        return Download(target, size, sha.hexdigest(), answer.get("ResponseMetadata", {}).get("HTTPStatusCode", 200))
+        """The tar, streamed to `.bulk/`, its MD5 checked against the manifest's (S3Bucket.download)."""
+        return self.bucket.download(item.id, target, (item.meta.get("md5") or "").lower() or None)
 
     def finalise(self, path: Path) -> Path:
         """Unpack the tar's papers beside `.bulk/` (only the wanted ones); the tar stays, it is the ledger's item."""

@@ -132,6 +132,30 @@ class PmcJob(_Job):
     default_rate: ClassVar[float] = 2.0
 
 
+class PmcS3Job(_Job):
+    service: Literal["pmc_s3"]
+    endpoint: str | None = Field(None, description="the S3 endpoint; default AWS's (the bucket is world-readable: no credentials)")
+    bucket: str = Field("pmc-oa-opendata", description="PMC's Cloud Service bucket")
+    pmcids: list[str] = Field(default_factory=list, description="these articles (PMC12855588 or 12855588), each at its latest version")
+    ids_from: str | None = Field(None, description="a file of PMCIDs, one a line, under output_dir")
+    search: str | None = Field(None, description="a PMC search (ESearch, db=pmc), e.g. 'perovskite solar cell AND 2024[pdat]'; "
+                               "PMC's open-access filters are added, and its commercial-licence filters with licence: commercial")
+    esearch_endpoint: str = "https://eutils.ncbi.nlm.nih.gov/entrez/eutils/esearch.fcgi"
+    licence: Literal["any", "commercial"] = Field("any", description="commercial: CC0, CC BY, CC BY-SA and CC BY-ND only "
+                                                  "(PMC's filters for commercial reuse)")
+    # NCBI asks for no more than 3 requests a second without an API key (ESearch); S3 GETs share the pace
+    default_rate: ClassVar[float] = 3.0
+
+    @model_validator(mode="after")
+    def _something(self):
+        if not self.pmcids and not self.ids_from and not self.search:
+            raise ValueError("give pmcids, ids_from or search")
+        bad = [i for i in self.pmcids if not re.fullmatch(r"(?:PMC)?\d{1,10}", i)]
+        if bad:
+            raise ValueError(f"pmcids are PMC accession ids such as PMC12855588, not {bad}")
+        return self
+
+
 class OptimadeJob(_Job):
     service: Literal["optimade"]
     endpoint: str = Field(description="a provider's versioned base URL, e.g. https://alexandria.icams.rub.de/pbe/v1")
@@ -245,7 +269,7 @@ class OpenAlexJob(_Job):
     default_rate: ClassVar[float] = 5.0
 
 
-Job = Annotated[Union[ArxivJob, ArxivBulkJob, PmcJob, OptimadeJob, CrossrefJob, ElsevierJob, SpringerJob, MaterialsProjectJob, CodJob, GnomeJob,
+Job = Annotated[Union[ArxivJob, ArxivBulkJob, PmcJob, PmcS3Job, OptimadeJob, CrossrefJob, ElsevierJob, SpringerJob, MaterialsProjectJob, CodJob, GnomeJob,
                       OpenAlexJob],
                 Field(discriminator="service")]
 

@@ -2,11 +2,10 @@
 `pmc`, the set `pmc-open` by default), each written as PMCnnnnnnn.xml for the `jats` reader, with the licence the
 article states (its <license>) in the side-car.
 
-Why OAI-PMH and not the AWS bucket (s3://pmc-oa-opendata): PMC says the article XML of its cloud service is the same
-as its OAI-PMH API's, and the bucket's layout changed in April 2026 (the legacy prefixes moved under `deprecated/`,
-to be removed in August 2026) in a form whose key names we could not check against PMC's documentation; the OAI-PMH
-API (moved in September 2025 to a new base URL, the old one redirecting) is documented and gives every record's
-full text and licence in one listing.
+OAI-PMH lists the whole subset by date, every record's full text and licence in one listing (the API moved in
+September 2025 to a new base URL, the old one redirecting). PMC says the article XML of its Cloud Service bucket
+(s3://pmc-oa-opendata, its new layout of April 2026) is the same: the `pmc_s3` job (pmc_s3.py) takes articles from
+there by id or by a PMC search.
 
 Filters: `licence: commercial` keeps CC BY and CC0 articles only (PMC's own commercial-use subset, `oa_comm`);
 `issns` keeps the articles of those journals. Records that are deleted, carry no <article>, or fail a filter are

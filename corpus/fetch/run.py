@@ -23,11 +23,12 @@ from corpus.fetch.materials_project import MaterialsProjectService
 from corpus.fetch.openalex import OpenAlexService
 from corpus.fetch.optimade import OptimadeService
 from corpus.fetch.pmc import PmcService
+from corpus.fetch.pmc_s3 import PmcS3Service
 from corpus.fetch.springer import SpringerService
 from corpus.fetch.service import Item
 from corpus.records import SIDECAR_SUFFIX
 
-SERVICES = {"arxiv": ArxivService, "arxiv_bulk": ArxivBulkService, "pmc": PmcService, "optimade": OptimadeService, "crossref": CrossrefService, "elsevier": ElsevierService,
+SERVICES = {"arxiv": ArxivService, "arxiv_bulk": ArxivBulkService, "pmc": PmcService, "pmc_s3": PmcS3Service, "optimade": OptimadeService, "crossref": CrossrefService, "elsevier": ElsevierService,
             "springer": SpringerService, "materials_project": MaterialsProjectService,
             "cod": CodService, "gnome": GnomeService, "openalex": OpenAlexService}
 
