@@ -95,10 +95,12 @@ def free_port() -> int:
 @contextlib.contextmanager
 def moto_s3():
     """moto's S3 server on 127.0.0.1 (its URL); bounded: it stops itself after two minutes even if a test hangs."""
+    import logging
     import threading
 
     from moto.server import ThreadedMotoServer
 
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # not a line per request
     port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()

@@ -32,25 +32,30 @@ def _xml(pmcid: str, version: int) -> bytes:
     return pmc_article(pmcid).replace("Nanoscale Research Letters", f"Nanoscale Research Letters v{version}").encode()
 
 
-@pytest.fixture
-def bucket(monkeypatch):
+def seed_pmc_bucket(url: str, articles: dict = ARTICLES) -> None:
+    """PMC's bucket layout on the local S3 server: per version its prefix (XML, text) and its metadata JSON. The seeding
+    client signs; the job reads unsigned, as the world-readable bucket is read."""
     import boto3
 
+    seed = boto3.client("s3", endpoint_url=url, region_name="us-east-1", aws_access_key_id="seed", aws_secret_access_key="seed")
+    seed.create_bucket(Bucket="pmc-oa-opendata", ACL="public-read")
+    for pmcid, (versions, licence, retracted, md5_right) in articles.items():
+        for v in versions:
+            xml = _xml(pmcid, v)
+            key = f"{pmcid}.{v}/{pmcid}.{v}.xml"
+            seed.put_object(Bucket="pmc-oa-opendata", ACL="public-read", Key=key, Body=xml)
+            seed.put_object(Bucket="pmc-oa-opendata", ACL="public-read", Key=f"{pmcid}.{v}/{pmcid}.{v}.txt", Body=b"text")
+            md5 = hashlib.md5(xml).hexdigest() if md5_right else "0" * 32  # noqa: S324
+            meta = {"pmcid": pmcid, "version": v, "doi": f"10.1186/{pmcid.lower()}", "title": f"Article {pmcid}",
+                    "citation": "Nanoscale Res Lett. 2021 Dec 1;16:1. doi: x", "is_pmc_openaccess": True, "is_manuscript": False,
+                    "is_retracted": retracted, "license_code": licence, "xml_url": f"s3://pmc-oa-opendata/{key}?md5={md5}"}
+            seed.put_object(Bucket="pmc-oa-opendata", ACL="public-read", Key=f"metadata/{pmcid}.{v}.json", Body=json.dumps(meta).encode())
+
+
+@pytest.fixture
+def bucket(monkeypatch):
     with moto_s3() as url:
-        # the test seeds the bucket as a signed client; the job reads it unsigned, as the public bucket is read
-        seed = boto3.client("s3", endpoint_url=url, region_name="us-east-1", aws_access_key_id="seed", aws_secret_access_key="seed")
-        seed.create_bucket(Bucket="pmc-oa-opendata", ACL="public-read")  # world-readable, as PMC's is
-        for pmcid, (versions, licence, retracted, md5_right) in ARTICLES.items():
-            for v in versions:
-                xml = _xml(pmcid, v)
-                key = f"{pmcid}.{v}/{pmcid}.{v}.xml"
-                seed.put_object(Bucket="pmc-oa-opendata", ACL="public-read", Key=key, Body=xml)
-                seed.put_object(Bucket="pmc-oa-opendata", ACL="public-read", Key=f"{pmcid}.{v}/{pmcid}.{v}.txt", Body=b"text")
-                md5 = hashlib.md5(xml).hexdigest() if md5_right else "0" * 32  # noqa: S324
-                meta = {"pmcid": pmcid, "version": v, "doi": f"10.1186/{pmcid.lower()}", "title": f"Article {pmcid}",
-                        "citation": "Nanoscale Res Lett. 2021 Dec 1;16:1. doi: x", "is_pmc_openaccess": True, "is_manuscript": False,
-                        "is_retracted": retracted, "license_code": licence, "xml_url": f"s3://pmc-oa-opendata/{key}?md5={md5}"}
-                seed.put_object(Bucket="pmc-oa-opendata", ACL="public-read", Key=f"metadata/{pmcid}.{v}.json", Body=json.dumps(meta).encode())
+        seed_pmc_bucket(url)
         for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_PROFILE"):
             monkeypatch.delenv(key, raising=False)  # the job needs no credentials
         yield url
