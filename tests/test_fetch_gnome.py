@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from conftest import SAMPLES
 from corpus.cli import main as corpus
@@ -139,3 +141,25 @@ def test_a_bad_element_symbol_fails_before_any_request(tmp_path, bucket, capsys)
     assert bucket.state["seen"] == {}
     assert corpus(["fetch", str(_manifest(tmp_path, bucket)), "--dry-run"]) == 0
     assert "CC-BY-NC-4.0" in capsys.readouterr().err
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.one_of(st.binary(max_size=300),
+                 st.lists(st.lists(st.sampled_from(["MaterialId", "Reduced Formula", "NSites", "Decomposition Energy Per Atom", "x", "",
+                                                    "0a", "Li2O", "3", "-0.1", "nan", "a,b", '"q"', "é"]), min_size=1, max_size=5),
+                          min_size=1, max_size=6).map(lambda rows: "\n".join(",".join(r) for r in rows).encode())),
+       st.sampled_from([{}, {"elements": ["Li"]}, {"max_sites": 4}, {"max_decomposition_energy": 0.0}, {"ids": ["0a"]}]))
+def test_any_summary_table_is_selected_from_or_failed_with_a_reason(tmp_path_factory, body, filters):
+    from corpus.fetch.http import FetchFailed
+    from corpus.fetch.manifest import GnomeJob
+    from corpus.fetch.gnome import GnomeService
+
+    path = tmp_path_factory.mktemp("g") / "stable_materials_summary.csv"
+    path.write_bytes(body)
+    service = GnomeService(GnomeJob(name="g", service="gnome", into="g", **filters), client=None)
+    try:
+        rows, columns = service._select(path)
+    except FetchFailed as e:
+        assert e.reason == "bad_listing"
+    else:
+        assert isinstance(rows, list) and all(isinstance(r, dict) for r in rows) and "MaterialId" not in columns

@@ -13,6 +13,8 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from conftest import moto_s3
 from corpus.extract import extract
@@ -129,3 +131,42 @@ def test_a_job_without_articles_or_with_a_bad_id_fails_before_any_request(tmp_pa
         load_fetch_manifest(_manifest(tmp_path, "http://127.0.0.1:9"))
     with pytest.raises(FetchError, match="PMC accession ids"):
         load_fetch_manifest(_manifest(tmp_path, "http://127.0.0.1:9", pmcids=["PMC12x"]))
+
+
+class _StubBucket:
+    """The bucket as `_item` asks it: the version prefixes and one metadata object, whatever its bytes."""
+
+    def __init__(self, prefixes: list[str], metadata: bytes):
+        self._prefixes, self._metadata = prefixes, metadata
+
+    def prefixes(self, prefix):
+        return iter(self._prefixes)
+
+    def read_all(self, key, cap):
+        return self._metadata
+
+
+_json_value = st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+                           lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=4), max_leaves=8)
+_metadata = st.one_of(st.binary(max_size=200),
+                      st.dictionaries(st.sampled_from(["is_retracted", "license_code", "xml_url", "doi", "citation", "title", "pmcid"]),
+                                      _json_value | st.just("s3://pmc-oa-opendata/PMC1.1/PMC1.1.xml?md5=abc"), max_size=7)
+                      .map(lambda d: json.dumps(d).encode()))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(["PMC1.1/", "PMC1.2/", "PMC1.x/", "PMC10.1/", "other/"]), max_size=4), _metadata,
+       st.sampled_from(["any", "commercial"]))
+def test_any_metadata_object_is_an_item_or_a_failure_with_a_reason(prefixes, metadata, licence):
+    from corpus.fetch.http import FetchFailed
+    from corpus.fetch.manifest import PmcS3Job
+    from corpus.fetch.pmc_s3 import PmcS3Service
+
+    service = PmcS3Service(PmcS3Job(name="p", service="pmc_s3", into="p", pmcids=["PMC1"], licence=licence), client=None)
+    service.bucket = _StubBucket(prefixes, metadata)
+    try:
+        item = service._item("PMC1")
+    except FetchFailed as e:
+        assert e.reason in ("not_in_bucket", "bad_metadata", "retracted", "not_commercial", "no_xml")
+    else:
+        assert item.meta["key"].startswith("PMC1.") and item.meta["key"].endswith(".xml") and item.filename == "PMC1.xml"

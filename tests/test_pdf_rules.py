@@ -1,0 +1,85 @@
+"""The PDF reader's layout rules on any input (hypothesis): none raises, and the ones that drop text never drop prose.
+They run on text and span dicts, so they need no PDF and no ../shared/data."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from corpus.papers.pdf import (Block, Line, _display_equations, _fixed_pitch, _is_glyph_noise, _is_real_title, _keyword_list,
+                               _keywords_run_in)
+
+PROSE = [
+    "The superconducting transition temperature is depressed by Zn substitution at a rate of 19 K per at.%.",
+    "We applied a pressure of 3.0 GPa to samples with x = 0.20, 0.40 and 0.45; see Fig. 2(a) for the spectra.",
+    "In summary: the films (grown on SrTiO3) show a sharp drop near 80 K — 'a clean transition' — and no upturn.",
+]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=400))
+def test_the_text_rules_never_raise(text):
+    _is_glyph_noise(text)
+    _is_real_title(text)
+    _keyword_list(text)
+    _keywords_run_in(text)
+
+
+@given(st.sampled_from(PROSE), st.integers(1, 4))
+def test_prose_is_never_glyph_noise(sentence, times):
+    assert not _is_glyph_noise(" ".join([sentence] * times))
+
+
+def test_a_scans_plot_text_is_glyph_noise():
+    assert _is_glyph_noise("~ ])i 9 o12 K~kb., ,! ....... ;Z:o i ; ~ u a2 CUo.~ nool )a x")
+    assert not _is_glyph_noise("ρ[... + ρ[ inf xT ∈XT (xT −1,ωT )fT (xT , ωT )]...]]")  # an equation's text layer stays
+
+
+def test_keywords_run_in_only_as_a_list():
+    assert _keyword_list(_keywords_run_in("Keywords landscape ecology, computational ecology").group(2)) == [
+        "landscape ecology", "computational ecology"]
+    assert _keywords_run_in("Keywords are chosen by the authors. They help indexing, too.") is None
+
+
+_span = st.fixed_dictionaries({
+    "font": st.sampled_from(["F75", "F18", "T1", "NimbusRomNo9L-Regu"]),
+    "size": st.floats(0.0, 30.0),
+    "chars": st.lists(st.fixed_dictionaries({"c": st.characters(codec="utf-8"),
+                                             "origin": st.tuples(st.floats(-1e4, 1e4), st.floats(-1e4, 1e4))}), max_size=30),
+})
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(_span, max_size=20))
+def test_the_pitch_test_never_raises_and_answers_only_fonts_asked(spans):
+    pitch = _fixed_pitch(spans, {"F75", "T1"})
+    assert set(pitch) <= {"F75", "T1"} and all(isinstance(v, bool) for v in pitch.values())
+
+
+def test_equal_steps_are_fixed_pitch_and_text_steps_are_not():
+    mono = {"font": "F75", "size": 7.0, "chars": [{"c": c, "origin": (4.6 * i, 0.0)} for i, c in enumerate("function MSTBcast(x, root)")]}
+    widths = {"i": 2.2, "l": 2.2, "m": 7.0, "w": 6.5, "a": 4.0, "e": 4.0, "n": 4.5, "t": 2.5, "r": 3.0, "o": 4.5, "s": 3.5, "h": 4.5}
+    xs, chars = 0.0, []
+    for c in "the iron films were annealed in a stream of oxygen then slowly warmed":
+        chars.append({"c": c, "origin": (xs, 0.0)})
+        xs += widths.get(c, 4.0) if c != " " else 2.5
+    prop = {"font": "T1", "size": 9.0, "chars": chars}
+    assert _fixed_pitch([mono, prop], {"F75", "T1"}) == {"F75": True, "T1": False}
+
+
+_line = st.builds(lambda t, y, x, h: Line(t, 10.0, False, (x, y, x + 5 * max(len(t), 1), y + h)),
+                  st.text(max_size=30), st.floats(0, 800), st.floats(0, 600), st.floats(0.0, 20.0))
+_block = st.builds(lambda page, y, lines, bold: Block(page, (0.1, y, 0.5, min(1.0, y + 0.02)),
+                                                     [Line(ln.text, ln.size, bold, ln.bbox) for ln in lines]),
+                   st.integers(0, 2), st.floats(0, 0.98), st.lists(_line, min_size=1, max_size=3), st.booleans())
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(_block, max_size=12))
+def test_equation_assembly_never_raises_and_loses_no_block_it_does_not_assemble(blocks):
+    out = _display_equations(blocks, 10.0)
+    assembled = [b for b in out if b.equation]
+    kept = [b for b in out if not b.equation]
+    assert all(b in blocks for b in kept)  # what it does not assemble passes through untouched, in order
+    assert [b for b in blocks if b in kept] == kept
+    assert all(len(b.lines) == 1 for b in assembled)
