@@ -261,3 +261,59 @@ def test_an_archive_with_two_documents_reads_the_paper_and_names_the_other(tmp_p
     md = docs[0].metadata
     assert md["latex_main"] == "ms.TEX" and md["latex_other_mains"] == ["supplement.tex"] and md["arxiv_id"] == "2401.00001"
     assert "The paper." in docs[0].text and "Supplementary text" not in docs[0].text
+
+
+ALGPSEUDOCODE = """\\begin{algorithm}[t]
+\\caption{The inverse method for \\( [0, T) \\).}\\label{algo:inverse}
+\\begin{algorithmic}[1]
+\\Require the rate \\( \\lambda \\)
+\\Procedure{InverseMethod}{\\( [0, T) \\), \\( \\lambda \\)}
+  \\State initialize the history \\( H \\leftarrow \\{ \\} \\) \\label{line:init}
+  \\While{\\( t < T \\)}
+    \\State draw \\( \\Delta t \\sim \\exp(1) \\) \\Comment{as in Equation~\\ref{eq:inv}}
+    \\If{\\( t > T \\)} \\State \\textbf{break} \\ElsIf{\\( t = T \\)} \\State stop \\Else \\State go on \\EndIf
+  \\EndWhile
+  \\State \\Return \\( H \\)
+\\EndProcedure
+\\end{algorithmic}
+\\end{algorithm}
+Algorithm~\\ref{algo:inverse} draws the times."""
+
+ALGORITHM2E = """\\begin{algorithm}[H]
+\\SetAlgoLined\\SetKwFunction{Solve}{solve}
+\\KwResult{Current maps $C$}
+Read the grid\\;
+\\For{all pairs of nodes}{
+  Solve $GV = I$\\;
+  \\eIf{$r > 0$}{write $V$\\;}{skip\\;}
+}
+\\caption{Pairwise mode}
+\\end{algorithm}"""
+
+
+def test_an_algorithm_float_is_its_pseudo_code_line_by_line(tmp_path):
+    """pandoc knows neither algpseudocode nor algorithm2e: it ran the statements together in one paragraph and dropped
+    the loop heads, the conditions and the caption. The float is read as the lines a reader sees, maths as LaTeX."""
+    text = read(_folder(tmp_path / "a", {"main.tex": MAIN % ALGPSEUDOCODE}))[0][0].text
+    assert ("Algorithm 1: The inverse method for $ [0, T) $.\nRequire: the rate $ \\lambda $\n"
+            "procedure InverseMethod($ [0, T) $, $ \\lambda $)\n  initialize the history $ H \\leftarrow \\{ \\} $\n"
+            "  while $ t < T $ do\n    draw $ \\Delta t \\sim \\exp(1) $ ▷ as in Equation\n    if $ t > T $ then\n      break\n"
+            "    else if $ t = T $ then\n      stop\n    else\n      go on\n    end if\n  end while\n  return $ H $\n"
+            "end procedure") in text
+    assert "Algorithm 1 draws the times." in text
+    text = read(_folder(tmp_path / "b", {"main.tex": MAIN % ALGORITHM2E}))[0][0].text
+    assert ("Algorithm 1: Pairwise mode\nResult: Current maps $C$\nRead the grid\nfor all pairs of nodes do\n  Solve $GV = I$\n"
+            "  if $r > 0$ then\n    write $V$\n  else\n    skip\n  end if\nend for") in text
+    assert "solve" not in text.split("Pairwise mode")[1]  # a keyword's definition is not read
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.sampled_from(list("ab{}\\;$ ") + ["\\State ", "\\If{", "\\EndIf", "\\For{", "\\eIf{", "\\begin{algorithm}",
+                                                        "\\end{algorithm}", "\\begin{algorithmic}", "\\end{algorithmic}",
+                                                        "\\caption{", "\\label{x}", "\\ref{x}", "\\KwIn{"]), max_size=60).map("".join))
+def test_the_algorithm_reading_never_raises(text):
+    from corpus.papers.pseudocode import algorithm2e_lines, algorithmic_lines, algorithms_as_verbatim
+
+    algorithms_as_verbatim(text)
+    algorithmic_lines(text)
+    algorithm2e_lines(text)

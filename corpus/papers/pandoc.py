@@ -22,7 +22,7 @@ acknowledgements and back matter as for every other format:
   left before punctuation with them; footnotes are dropped as in the XML readers;
 - figure and table captions go to the captions block ("Figure 2. ...", "Table 1. ..."), and a table's
   body follows its caption as a Markdown table with `keep_tables`; a code listing set in a figure stays in the
-  text (it is content, as a table body is).
+  text (it is content, as a table body is), and so does an algorithm float, as its pseudo-code (pseudocode.py).
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 
 from corpus.papers.maths import braced, clean_math
 from corpus.papers.model import Paper, Section, inline_text, markdown_table
+from corpus.papers.pseudocode import algorithms_as_verbatim
 from corpus.records import Failure
 
 APPENDIX_MARK = "MATCORPUSAPPENDIXMARK"  # \appendix becomes a heading with this text, for the walker to see
@@ -76,7 +77,7 @@ def prepare(source: str) -> str:
         out.append("\\text{" + text.replace("\\", "") + "}" if m.group(1) == "ce" else text.replace("\\", ""))
         cursor = end
     out.append(source[cursor:])
-    text = _abstract_command_as_environment("".join(out))
+    text = algorithms_as_verbatim(_abstract_command_as_environment("".join(out)))
     text = _VERB.sub(_verb_as_texttt, text)
     text = _unwrap_tables(_STARRED_FLOAT.sub(r"\\\1{\2}", text))
     return re.sub(r"\\appendix(?![A-Za-z@])", r"\\section*{" + APPENDIX_MARK + "}", text)
