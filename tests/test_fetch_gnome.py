@@ -158,7 +158,7 @@ def test_any_summary_table_is_selected_from_or_failed_with_a_reason(tmp_path_fac
     path.write_bytes(body)
     service = GnomeService(GnomeJob(name="g", service="gnome", into="g", **filters), client=None)
     try:
-        rows, columns = service._select(path)
+        rows, _, columns = service._select(path)
     except FetchFailed as e:
         assert e.reason == "bad_listing"
     else:

@@ -63,9 +63,9 @@ class GnomeService:
         summary = path.with_name(SUMMARY)
         if not summary.is_file():
             raise FetchFailed("no_summary", f"{SUMMARY} is not beside {STRUCTURES}: its item failed; rerun the job")
-        rows, columns = self._select(summary)
+        rows, id_column, columns = self._select(summary)
         folder = path.parent.parent
-        written, missing = self._write(path, rows, columns, folder / OUTPUT)
+        written, missing = self._write(path, {str(r[id_column]): r for r in rows}, columns, folder / OUTPUT)
         side = {"id": OUTPUT, "service": "gnome", "licence": LICENCE, "database": "GNoME", "selected": len(rows),
                 "written": written, "missing_cif": len(missing), "missing_cif_ids": missing[:100],
                 "filters": self.job.model_dump(include={"ids", "elements", "exclude_elements", "max_nelements", "max_sites",
@@ -73,7 +73,7 @@ class GnomeService:
         (folder / (OUTPUT + SIDECAR_SUFFIX)).write_text(json.dumps(side, ensure_ascii=False, sort_keys=True) + "\n")
         return path
 
-    def _select(self, summary: Path) -> tuple[list[dict], list[str]]:
+    def _select(self, summary: Path) -> tuple[list[dict], str, list[str]]:
         """The summary's rows the filters keep (polars reads the 150 MB table in a second or two)."""
         import polars as pl
 
@@ -103,11 +103,11 @@ class GnomeService:
                 keep &= pl.col(by_name[column]).cast(pl.Float64, strict=False) <= limit
         chosen = table.filter(keep)
         columns = [c for c in table.columns if _snake(c) not in ("materialid", "")]
-        return chosen.to_dicts(), columns
+        return chosen.to_dicts(), by_name["materialid"], columns
 
-    def _write(self, archive: Path, rows: list[dict], columns: list[str], out: Path) -> tuple[int, list[str]]:
-        """gnome.csv, atomically: one row per selected material with its CIF; the ids without one."""
-        wanted = {str(r[next(c for c in r if _snake(c) == "materialid")]): r for r in rows}
+    def _write(self, archive: Path, wanted: dict[str, dict], columns: list[str], out: Path) -> tuple[int, list[str]]:
+        """gnome.csv, atomically: one row per selected material (MaterialId -> its summary row) with its CIF; the ids
+        without one."""
         found: dict[str, bytes] = {}
         try:
             with zipfile.ZipFile(archive) as z:
@@ -130,8 +130,5 @@ class GnomeService:
                     cif = found[material_id].decode("utf-8", errors="replace")
                     writer.writerow([material_id, cif, *(row.get(c) or "" for c in columns)])
         os.replace(partial, out)
-        missing = [m for m in wanted if m not in found]
-        if missing:
-            self.notes.append(f"{len(missing)} selected materials have no CIF in {archive.name}")
-        return len(found), missing
+        return len(found), [m for m in wanted if m not in found]
 

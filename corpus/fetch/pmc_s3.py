@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
-from corpus.fetch.http import Download, FetchFailed, PoliteClient
+from corpus.fetch.http import Download, FetchFailed, PoliteClient, sniff
 from corpus.fetch.manifest import PmcS3Job
 from corpus.fetch.s3 import S3Bucket
 from corpus.fetch.service import Item
@@ -126,7 +126,7 @@ class PmcS3Service:
             raise FetchFailed("bad_metadata", f"metadata/{version}.json is not an object")
         if meta.get("is_retracted"):
             raise FetchFailed("retracted", f"{version} is retracted")
-        licence = meta.get("license_code") or None
+        licence = meta.get("license_code") if isinstance(meta.get("license_code"), str) and meta["license_code"] else None
         if self.job.licence == "commercial" and licence not in COMMERCIAL_CODES:
             raise FetchFailed("not_commercial", f"{version}: licence {licence!r} is not one for commercial reuse")
         url = urlparse(str(meta.get("xml_url") or ""))
@@ -144,8 +144,8 @@ class PmcS3Service:
     def download(self, item: Item, target: Path) -> Download:
         got = self.bucket.download(item.meta["key"], target, item.meta.get("md5"))
         with open(got.path, "rb") as f:
-            head = f.read(512).lstrip()
-        if not head.startswith(b"<"):
+            problem = sniff(f.read(1024), "xml")  # what the HTTP client asks of every download
+        if problem:
             got.path.unlink()
-            raise FetchFailed("not_xml", item.meta["key"])
+            raise FetchFailed(problem, item.meta["key"])
         return got

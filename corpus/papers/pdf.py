@@ -386,14 +386,19 @@ _WORD = re.compile(r"[^\W\d_]{3}")  # three letters in a row: a word, not a pane
 _RELATION = re.compile(r"[=≃≈≡∝≤≥∼]|[^\W\d_]\s*[+−±×·]|[+−±×·]\s*[^\W\d_]")
 _KEYWORDS = re.compile(r"^\s*(key ?words?|index terms)\s*(?:[:.—–-]\s*|\n|$)(.*)$", re.IGNORECASE | re.DOTALL)
 _SENTENCE_END = re.compile(r"[a-z]{3}\. [A-Z][a-z]")
+_WHOLE_WORD = re.compile(r"[^\W\d_]{3,}")
+_ABSTRACT_TITLE = re.compile(r"\s*abstract[.:]?\s*", re.IGNORECASE)
+
+
+def _is_keyword_list(text: str) -> bool:
+    """Short, separated by commas or semicolons, no sentence in it."""
+    return len(text) < 400 and ("," in text or ";" in text) and not _SENTENCE_END.search(text)
 
 
 def _keywords_run_in(text: str) -> re.Match | None:
     """"Keywords landscape ecology, computational ecology": the heading set in bold before the list, no colon."""
     m = re.match(r"^\s*(key ?words?|index terms)\s+(.+)$", text, re.IGNORECASE | re.DOTALL)
-    if m and len(text) < 400 and ("," in m.group(2) or ";" in m.group(2)) and not _SENTENCE_END.search(text):
-        return m
-    return None
+    return m if m and _is_keyword_list(m.group(2)) else None
 
 
 def _keyword_list(text: str) -> list[str]:
@@ -410,7 +415,6 @@ def _is_real_title(title: str) -> bool:
 
 
 _NOISE_MARK = re.compile(r"[~;:!'\"`´]|(?<=\s)\.(?=\s)|\.{4,}")  # not "..." nor "|": equations use them
-_WHOLE_WORD = re.compile(r"[^\W\d_]{3,}")
 
 
 def _is_glyph_noise(text: str) -> bool:
@@ -478,20 +482,23 @@ def _display_equations(blocks: list[Block], body_size: float) -> list[Block]:
     margin), each a block of a few signs that was dropped as a figure's labels. A run of such short blocks in body type
     on one page with a relation or a maths sign among them is one equation: its lines are read row by row, left to
     right, into one line (a PDF's text layer, not LaTeX: "Mc ≡ (m1m2)3/5 (m1 + m2)1/5 ,"), the number dropped."""
-    def piece(b: Block) -> bool:
-        return (not b.table and not b.code and b.lines and len(b.text.split()) < 6 and b.size >= 0.8 * body_size
-                and not b.lines[0].bold and b.size <= body_size + 0.9 and not _CAPTION.match(b.text)
-                and not _DOTTED_HEADING.match(b.text))
+    texts = [b.text for b in blocks]  # each block's text once (Block.text joins its lines anew at every call)
+
+    def piece(k: int) -> bool:
+        b, text = blocks[k], texts[k]
+        return (not b.table and not b.code and b.lines and len(text.split()) < 6 and b.size >= 0.8 * body_size
+                and not b.lines[0].bold and b.size <= body_size + 0.9 and not _CAPTION.match(text)
+                and not _DOTTED_HEADING.match(text))
 
     out: list[Block] = []
     i = 0
     while i < len(blocks):
         j = i
-        while j < len(blocks) and piece(blocks[j]) and blocks[j].page == blocks[i].page and (
+        while j < len(blocks) and piece(j) and blocks[j].page == blocks[i].page and (
                 j == i or blocks[j].bbox[1] - blocks[j - 1].bbox[3] < 0.04):
             j += 1
         run = blocks[i:j]
-        if run and any(_MATH_SIGN.search(b.text) for b in run):
+        if run and any(_MATH_SIGN.search(t) for t in texts[i:j]):
             lines = sorted((ln for b in run for ln in b.lines), key=lambda ln: (ln.bbox[1] + ln.bbox[3]) / 2)
             rows: list[list[Line]] = []
             for ln in lines:
@@ -887,10 +894,10 @@ class PdfExtractor:
                 continue
             if keywords_next:
                 keywords_next = False
-                if len(text) < 400 and ("," in text or ";" in text) and not _SENTENCE_END.search(text):
+                if _is_keyword_list(text):
                     keywords += _keyword_list(text)
                     continue
-            if not abstract and not sections and not current.title and not current.paragraphs and re.fullmatch(r"(?i)\s*abstract[.:]?\s*", text):
+            if not abstract and not sections and not current.title and not current.paragraphs and _ABSTRACT_TITLE.fullmatch(text):
                 current = Section("Abstract", [], 1, None)  # the paragraphs under it are the abstract (see below)
                 continue
             heading, rest = self._split_heading(b, body_size)
@@ -923,7 +930,7 @@ class PdfExtractor:
         current.paragraphs.extend(pending)
         if current.title or current.paragraphs:
             sections.append(current)
-        if not abstract and sections and re.fullmatch(r"(?i)abstract[.:]?", sections[0].title.strip()):
+        if not abstract and sections and _ABSTRACT_TITLE.fullmatch(sections[0].title):
             abstract = sections.pop(0).paragraphs  # an "ABSTRACT" heading over the body's first paragraphs
         return Paper(title=title, abstract=abstract, sections=sections, keywords=keywords, metadata={})
 

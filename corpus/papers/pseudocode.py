@@ -87,13 +87,10 @@ def algorithmic_lines(body: str) -> list[str]:
         form, n = (_OPEN.get(name) or _MIDDLE.get(name) or _LINE[name])
         args, at = _args(body, m.end(), n)
         args = [_clean(a) for a in args] + [""] * (n - len(args))
-        if name in _MIDDLE:
+        if name in _MIDDLE or name == "until":  # these close the block above them
             depth = max(0, depth - 1)
         if name in _LINE:
             current = (depth, form.replace("{rest}", "").format(*args) + " ")
-            if name == "until":
-                depth = max(0, depth - 1)
-                current = (depth, form.format(*args) + " ")
             continue
         lines.append("  " * depth + form.format(*args))
         depth += 1
@@ -186,18 +183,16 @@ def algorithms_as_verbatim(source: str) -> str:
         nonlocal count
         count += 1
         inner = m.group(3)
-        caption = ""
+        caption, rest = "", inner
         if (c := re.search(r"\\caption\s*\{", inner)) is not None:
-            caption = _clean(inner[c.end() : braced(inner, c.end() - 1) - 1])
+            end = braced(inner, c.end() - 1)
+            caption, rest = _clean(inner[c.end() : end - 1]), inner[: c.start()] + inner[end:]
         for label in re.findall(r"\\label\{([^{}]*)\}", inner):
             labels[label] = count
         if (a := _ALGORITHMIC.search(inner)) is not None:
             lines = algorithmic_lines(a.group(2))
         else:
-            body = re.sub(r"\\caption\s*\{", r"\\caption{", inner)
-            if (c := re.search(r"\\caption\{", body)) is not None:
-                body = body[: c.start()] + body[braced(body, c.end() - 1):]
-            lines = algorithm2e_lines(re.sub(r"\\label\{[^{}]*\}", "", body))
+            lines = algorithm2e_lines(re.sub(r"\\label\{[^{}]*\}", "", rest))
         head = f"Algorithm {count}: {caption}".rstrip(": ")
         return "\n\\begin{verbatim}\n" + "\n".join([head, *lines]).replace("\\end{verbatim}", "") + "\n\\end{verbatim}\n"
 
