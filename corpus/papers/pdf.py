@@ -47,7 +47,10 @@ _BRACKET_CITATION = re.compile(r"\s?\[\d{1,3}(?:\s*[,–-]\s*\d{1,3})*\]")
 _SUPERSCRIPT_CITATION = re.compile(r"^\d{1,3}(?:\s*[,–-]\s*\d{1,3})*,?$")
 # affiliations in English and the Romance/German forms (Universidad, Departamento, Facultad, Laboratoire, ...)
 _AFFILIATION = re.compile(r"\b(universit|universidad|institut|department|departament|dept\.|laborator|college|school of|academy|faculty|facult[ae]d|faculdade|centre|center for|research cent|national lab|corresponding author|e-?mail|received|accepted|published|pacs|keywords?:|doi:|©|copyright)", re.IGNORECASE)
-_ACKNOWLEDGEMENT = re.compile(r"^(we|the authors?|one of us|this (work|research|study) (was|is|has been)) (\w+ )?(thank|acknowledge|are (grateful|indebted)|is (grateful|indebted)|(was |is )?(supported|funded|financially supported))", re.IGNORECASE)
+# an unheaded acknowledgement's opening, or its heading run in with a colon ("Acknowledgements: The authors are ...")
+_ACKNOWLEDGEMENT = re.compile(r"^((we|the authors?|one of us|this (work|research|study) (was|is|has been)) (\w+ )?(thank|acknowledge|are (grateful|indebted)|is (grateful|indebted)|(was |is )?(supported|funded|financially supported))"
+                              r"|this (work|research|study) (was|has been) (\w+ )?(performed|carried out) (at|within|under) (the )?[A-Z]"
+                              r"|acknowledge?ments?\s*[:.—–]\s+\S)", re.IGNORECASE)
 _YEAR = re.compile(r"\b(?:19|20)\d\d\b")
 _EMAIL = re.compile(r"\S+@\S+\.\w+")
 _DIGITS = re.compile(r"\d+")
@@ -61,7 +64,9 @@ _COVER_MARKERS = re.compile(
 )
 _IDENTIFIER = re.compile(r"^\s*(pii:?\s|doi:?\s*10\.|issn\b|https?://|www\.)", re.IGNORECASE)
 _ADDRESS_NOTE = re.compile(r"^\W{0,3}(permanent|present|current) address|^\W{0,3}(also at|on leave from)\b|^\W{0,3}(corresponding author|e-?mail)\b", re.IGNORECASE)
-_HISTORY = re.compile(r"^\W{0,3}(submitted|received|accepted|published|revised)( online| in revised form)?\s*[:\d]", re.IGNORECASE)
+# the article's dates, and a preprint class's page-1 foot ("Preprint submitted to Elsevier October 28, 2024")
+_HISTORY = re.compile(r"^\W{0,3}((submitted|received|accepted|published|revised)( online| in revised form)?\s*[:\d]"
+                      r"|preprint submitted to \S.{0,80}\b(19|20)\d\d\W*$)", re.IGNORECASE)
 _DOI = re.compile(r"10\.\d{4,9}/[^\s\"<>]+")
 _SUPPLEMENT = re.compile(r"^\W{0,3}(supplementa(l|ry) (materials?|information|data)|supporting information|electronic supplementary)\b", re.IGNORECASE)
 # "Supplementary Information is linked to the online version of the paper": a sentence about a supplement, not its title
@@ -202,6 +207,11 @@ def join_lines(lines: list[str]) -> str:
         else:
             out = line
     return out
+
+
+# the cover's labelled "Title" field: on a line of its own above the title, or run in with it (its block's lines
+# joined), up to the next field
+_COVER_TITLE = re.compile(r"^Title\s*:?\s+(.+?)\s*\n(?:Permalink|Journal|Authors?|ISSN|Publication|DOI)\b", re.MULTILINE | re.DOTALL)
 
 
 def _is_cover_page(blocks: list["Block"]) -> bool:
@@ -372,9 +382,17 @@ def _code_text(lines: list[Line]) -> str:
     return "\n".join(t for t in (row.strip("\ufffd ") for row in text) if t)
 
 
+# a paragraph that stops on a comma or on a word no sentence ends with goes on, whatever the next word's case
+# ("grateful to Pierre Chantelot, | Uddalok Sen, ...")
+_OPEN_END = re.compile(r"(,|\b(and|or|of|the|to|for|by|with|in|on|at|from|a|an))$")
+
+
 def _continues(previous: str, text: str) -> bool:
     """Whether `text` carries on a paragraph cut by a column or page break."""
-    return bool(previous) and previous.rstrip()[-1:] not in ".!?:|" and text[:1].islower()  # "|": a table's last row
+    end = previous.rstrip()
+    if not end or end[-1:] in ".!?:|":  # "|": a table's last row
+        return False
+    return text[:1].islower() or (text[:1].isupper() and _OPEN_END.search(end) is not None)
 
 
 def clean(text: str) -> str:
@@ -626,7 +644,7 @@ class PdfExtractor:
         doi = _DOI.search(" ".join(str(v) for v in meta.values() if v)) or _DOI.search(cover)
         if doi:
             paper.metadata["doi"] = doi.group(0).rstrip(".")
-        if cover and not paper.title and (title := re.search(r"\bTitle\n(.+?)\n(?:Permalink|Journal|Author)", cover, re.DOTALL)):
+        if cover and not paper.title and (title := _COVER_TITLE.search(cover)):
             paper.title = " ".join(title.group(1).split())
         if cover and (licence := re.search(r"\bCC[ -]BY(?:[ -](?:NC|SA|ND))*(?:[ -]\d\.\d)?", cover)):
             paper.metadata["licence"] = licence.group(0).replace("-", " ")
@@ -865,6 +883,10 @@ class PdfExtractor:
                 continue
             if refs_started and not _is_prose(text):
                 continue  # inside the reference list: only clear prose (a column that goes on) survives
+            if b.lines[0].marked and b.size < body_size - 0.5 and b.bbox[1] > 0.5:
+                # a footnote (a raised mark, smaller type, low on the page): dropped, as the XML and LaTeX readers drop
+                # them; before the code rule, since a footnote that is a link is set in typewriter type
+                continue
             if b.code and not refs_started:
                 # a code listing, line by line as it is set (citation brackets and fragments rules do not apply)
                 current.paragraphs.extend(pending)
@@ -885,8 +907,6 @@ class PdfExtractor:
                 continue  # a scan's text layer read off a plot: tick marks, dots and quotes with hardly a word
             if len(text) < 40 and len(b.lines) <= 2 and not _WORD.search(text) and not _RELATION.search(text):
                 continue  # no word in it ("(b)", "1 -> 1", "0.5 1.0"): a figure's panel letter or tick labels, whatever its type
-            if b.lines[0].marked and b.size < body_size - 0.5 and b.bbox[1] > 0.5:
-                continue  # a footnote (a raised mark, smaller type, low on the page): dropped, as the XML and LaTeX readers drop them
             if b.page <= 1 and (m := _KEYWORDS.match(text) or _keywords_run_in(text)):
                 # the paper's keywords go where the XML readers put them (the policy leaves them out by default)
                 keywords += _keyword_list(m.group(2))
