@@ -177,3 +177,41 @@ def test_a_display_equation_set_in_pieces_is_one_line_and_numbered_headings_in_b
     assert "is given by\n(m1m2)3/5 Mc ≡ (m1 + m2)1/5 , where m1 and m2 are the primary" in result.text
     titles = [s.title for s in result.paper.sections]
     assert "3.5.1. Defining general SNR" in titles and "3.5.4. Fulled averaged SNR" in titles
+
+
+def test_link_footnotes_in_typewriter_type_are_footnotes_not_code():
+    """JuliaCon sets a footnote that is a URL in typewriter type after a raised mark ("13https://github.com/SciML/...");
+    the code-listing rule took them for listings and kept them in the text."""
+    text = extract("juliacon_proc", "jcon.00133").text
+    assert "https://github.com/SciML/SciMLBenchmarks.jl/tree" not in text
+    assert "https://github.com/dm13450/HawkesProcesses.jl" not in text
+
+
+def test_a_preprint_class_page_foot_stays_out_and_the_paragraph_it_cut_is_whole():
+    text = extract("papers_in_repo", "vspec_paper").text
+    assert "Preprint submitted to" not in text
+
+
+def test_an_acknowledgement_run_in_with_a_colon_and_its_continuation_stay_out():
+    """A letter's "Acknowledgements: The authors are grateful to Pierre Chantelot, Andrea Prosperetti," runs into the
+    next column, which opens on a name: the paragraph goes on across the break (it ended on a comma), and all of it is
+    an acknowledgement, out of the text as a headed one is."""
+    result = extract("papers_in_repo", "dropimpact_prl")
+    assert "Chantelot" not in result.text and "Uddalok Sen" not in result.text and "SURFsara" not in result.text
+    acks = [s for s in result.paper.sections if s.kind == "acknowledgements"]
+    assert acks and "Uddalok Sen, and Vincent Bertin" in acks[0].paragraphs[0]
+
+
+def test_an_acknowledgement_cut_by_a_page_on_a_name_goes_on():
+    result = extract("papers_in_repo", "linearization_issues")
+    assert "Kasper Tolborg" not in result.text
+
+
+def test_a_caption_set_between_a_cut_word_and_its_end_takes_no_text():
+    """A figure set across the page between "do not reach pho-" and "tospheric values, and therefore ...": the caption
+    ends in a link icon rather than a full stop, and the body's continuation used to be glued onto it."""
+    text = extract("papers_in_repo", "ebtel_abundances").text
+    assert "do not reach photospheric\n" in text and not re.search(r"\btospheric", text)  # the word made whole
+    assert re.search(r"\nvalues, and therefore the cooling rate", text)  # the sentence goes on after the caption
+    caption = next(p for p in text.split("\n") if p.startswith("Figure 1."))
+    assert "cooling rate of the loop" not in caption

@@ -63,7 +63,7 @@ _COVER_MARKERS = re.compile(
     re.IGNORECASE,
 )
 _IDENTIFIER = re.compile(r"^\s*(pii:?\s|doi:?\s*10\.|issn\b|https?://|www\.)", re.IGNORECASE)
-_ADDRESS_NOTE = re.compile(r"^\W{0,3}(permanent|present|current) address|^\W{0,3}(also at|on leave from)\b|^\W{0,3}(corresponding author|e-?mail)\b", re.IGNORECASE)
+_ADDRESS_NOTE = re.compile(r"^\W{0,3}(permanent|present|current) address|^\W{0,3}(also at|on leave from)\b|^\W{0,3}(corresponding author|e-?mail|for correspondence)\b", re.IGNORECASE)
 # the article's dates, and a preprint class's page-1 foot ("Preprint submitted to Elsevier October 28, 2024")
 _HISTORY = re.compile(r"^\W{0,3}((submitted|received|accepted|published|revised)( online| in revised form)?\s*[:\d]"
                       r"|preprint submitted to \S.{0,80}\b(19|20)\d\d\W*$)", re.IGNORECASE)
@@ -384,6 +384,7 @@ def _code_text(lines: list[Line]) -> str:
 
 # a paragraph that stops on a comma or on a word no sentence ends with goes on, whatever the next word's case
 # ("grateful to Pierre Chantelot, | Uddalok Sen, ...")
+_HYPHEN_CUT = re.compile(r"[^\W\d_]-$")  # "... do not reach pho-": a word cut at a line's end
 _OPEN_END = re.compile(r"(,|\b(and|or|of|the|to|for|by|with|in|on|at|from|a|an))$")
 
 
@@ -831,21 +832,41 @@ class PdfExtractor:
         keywords_next = False  # just after a "Keywords" heading: the list is the next block
 
         last_code = False  # the last paragraph is a code listing: the next text never carries it on
+        floats_after = [0, current]  # captions and tables set inline since this section's last paragraph of text
+
+        def note_float() -> None:
+            if floats_after[1] is not current:
+                floats_after[:] = [0, current]
+            floats_after[0] += 1
 
         def add_paragraph(text: str) -> None:
             nonlocal current, last_code
             after_code, last_code = last_code, False
             text = _BRACKET_CITATION.sub("", text)  # numeric citation markers carry nothing for a language model
-            if current.kind == "acknowledgements" and not (current.paragraphs and _continues(current.paragraphs[-1], text)):
+            # an acknowledgement cut mid-sentence by a break goes on, even on a name ("... thank Patrick | Krenzer, and")
+            open_ack = bool(current.paragraphs) and current.paragraphs[-1].rstrip()[-1:] not in ".!?:"
+            if current.kind == "acknowledgements" and not open_ack:
                 sections.append(current)  # an unheaded acknowledgement ends where its paragraph ends
                 current = Section("", [], 1, None)
             paras = current.paragraphs
-            if paras and not after_code and _continues(paras[-1], text):
-                paras[-1] = join_lines([paras[-1], text])  # a paragraph broken by a column or page end
+            # the paragraph this text may carry on is the last one; a caption (or table) set inline after it is never
+            # carried on ("... (f = 4). <link icon>" | "rated to properly model ..."): the text starts a paragraph after it
+            floats = floats_after[0] if floats_after[1] is current else 0
+            at = len(paras) - 1 - floats
+            if at >= 0 and not after_code and floats and _HYPHEN_CUT.search(paras[at]) and text[:1].islower():
+                # a word cut at a column end, and a float set between its halves: the word is made whole where it began,
+                # the sentence goes on after the float, where the page has it
+                word, _, text = text.partition(" ")
+                paras[at] = join_lines([paras[at], word])
+                if not text:
+                    return
+            elif at >= 0 and not after_code and not floats and (_continues(paras[at], text) or (current.kind == "acknowledgements" and open_ack)):
+                paras[at] = join_lines([paras[at], text])  # a paragraph broken by a column or page end
                 return
             paras.extend(pending)
             pending.clear()
             paras.append(text)
+            floats_after[:] = [0, current]
 
         for i in range(len(blocks) - 1):  # a caption set below its table is read before it, as it is everywhere else
             if blocks[i].table and TABLE_CAPTION.match(blocks[i + 1].text) and not (i and TABLE_CAPTION.match(blocks[i - 1].text)):
@@ -860,7 +881,11 @@ class PdfExtractor:
             if len(text) < 300 and (_IDENTIFIER.match(text) or _ADDRESS_NOTE.match(text) or _HISTORY.match(text)):
                 continue  # PII/DOI/ISSN lines, address footnotes, the article's dates (a page-1 sidebar or footnote)
             if _CAPTION.match(text) and len(text) > 12:
-                (current.paragraphs if self.caption_placement == "inline" else pending).append(text)
+                if self.caption_placement == "inline":
+                    current.paragraphs.append(text)
+                    note_float()
+                else:
+                    pending.append(text)
                 continue
             if _SUPPLEMENT.match(text) and len(text) < 300 and (b.size > body_size + 0.5 or b.lines[0].bold) and not _SENTENCE_VERB.search(text):
                 # a supplement bound in after the paper (its own title, often after the references): dropped whole
@@ -883,7 +908,7 @@ class PdfExtractor:
                 continue
             if refs_started and not _is_prose(text):
                 continue  # inside the reference list: only clear prose (a column that goes on) survives
-            if b.lines[0].marked and b.size < body_size - 0.5 and b.bbox[1] > 0.5:
+            if b.lines and b.lines[0].marked and b.size < body_size - 0.5 and b.bbox[1] > 0.5:
                 # a footnote (a raised mark, smaller type, low on the page): dropped, as the XML and LaTeX readers drop
                 # them; before the code rule, since a footnote that is a link is set in typewriter type
                 continue
@@ -900,6 +925,8 @@ class PdfExtractor:
                     target[-1] += "\n" + b.table  # the body follows its caption, as the XML and LaTeX readers write it
                 else:
                     target.append(b.table)
+                    if target is current.paragraphs:
+                        note_float()
                 continue
             if b.size < 0.8 * body_size:
                 continue  # figure labels, legends, footnotes in small type
