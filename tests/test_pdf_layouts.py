@@ -215,3 +215,19 @@ def test_a_caption_set_between_a_cut_word_and_its_end_takes_no_text():
     assert re.search(r"\nvalues, and therefore the cooling rate", text)  # the sentence goes on after the caption
     caption = next(p for p in text.split("\n") if p.startswith("Figure 1."))
     assert "cooling rate of the loop" not in caption
+
+
+def test_a_piece_of_a_reference_entry_that_reads_like_prose_stays_out():
+    """MuPDF cuts a reference list into blocks; a piece such as "Schilling. TaylorModels.jl: Taylor models in Julia and
+    its application to validated solutions of ODEs. In SWIM, 2019." has too few years and initials to look like one,
+    but it is set right under the entry it belongs to, after the References heading."""
+    text = extract("juliacon_proc", "jcon.00122").text
+    assert "TaylorModels.jl: Taylor models in Julia and its application" not in text
+    assert "Juan Pablo Vielma" not in text
+
+
+def test_captions_set_after_the_acknowledgements_are_kept():
+    """Floats placed at the end, after an acknowledgement paragraph: their captions are no part of it, and went with
+    it when the section policy dropped the acknowledgements."""
+    text = extract("livecoms", "kinase_similarity").text
+    assert "Table 2. Set of defined kinases." in text

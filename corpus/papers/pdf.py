@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 
 import pymupdf
 
-from corpus.papers.model import Paper, Section, markdown_table, section_kind
+from corpus.papers.model import DROPPED_KINDS, Paper, Section, markdown_table, section_kind
 from corpus.papers.ocr import garbage_layer, group_lines, ocr_page_words, tesseract
 from corpus.papers.pdf_tables import TABLE_CAPTION, page_tables, ruled
 from corpus.records import Failure
@@ -240,6 +240,14 @@ def _reference_density(text: str) -> float:
     ranges still mark them.)"""
     marks = len(_AUTHOR_INITIALS.findall(text)) + len(_YEAR.findall(text)) + 2 * len(_CITATION_DETAIL.findall(text))
     return 100 * marks / max(len(text), 1)
+
+
+def _runs_on(above: "Block | None", b: "Block") -> bool:
+    """`b` is set in the same column right under `above`, closer than a paragraph's gap: the same list goes on."""
+    if above is None or above.page != b.page or abs(above.bbox[0] - b.bbox[0]) > 0.02:
+        return False
+    line = (above.bbox[3] - above.bbox[1]) / max(len(above.lines), 1)  # a line's height, in page fractions
+    return -0.002 <= b.bbox[1] - above.bbox[3] < 0.5 * line
 
 
 def _is_prose(text: str) -> bool:
@@ -827,6 +835,8 @@ class PdfExtractor:
         current = Section("", [], 1, None)
         pending: list[str] = []  # captions met inside a paragraph that continues after them
         refs_started = False
+        last_ref: Block | None = None  # the last block dropped as the reference list
+        refs_headed = False  # the reference list began under its heading (not a numbered list that looked like one)
         in_contents = False  # just after a "Contents" title or a block of its entries
         keywords: list[str] = []
         keywords_next = False  # just after a "Keywords" heading: the list is the next block
@@ -881,6 +891,10 @@ class PdfExtractor:
             if len(text) < 300 and (_IDENTIFIER.match(text) or _ADDRESS_NOTE.match(text) or _HISTORY.match(text)):
                 continue  # PII/DOI/ISSN lines, address footnotes, the article's dates (a page-1 sidebar or footnote)
             if _CAPTION.match(text) and len(text) > 12:
+                if (current.kind or section_kind(current.title)) in DROPPED_KINDS:
+                    # a float set after the acknowledgements (a manuscript's figures at its end) is no part of them
+                    sections.append(current)
+                    current = Section("", [], 1, None)
                 if self.caption_placement == "inline":
                     current.paragraphs.append(text)
                     note_float()
@@ -904,10 +918,13 @@ class PdfExtractor:
                 continue  # a table of contents: its entries repeat the headings, its "References 6" is no reference list
             in_contents = False
             if self._is_reference_list(b):
-                refs_started = True
+                refs_started, last_ref = True, b
                 continue
-            if refs_started and not _is_prose(text):
-                continue  # inside the reference list: only clear prose (a column that goes on) survives
+            if refs_started and (not _is_prose(text) or (refs_headed and _runs_on(last_ref, b) and _reference_density(last_ref.text) >= 1.2)):
+                # inside the reference list only clear prose (a column that goes on) survives, and not a piece of an
+                # entry that reads like prose set right under the entry before it ("Schilling. TaylorModels.jl: ...")
+                last_ref = b
+                continue
             if b.lines and b.lines[0].marked and b.size < body_size - 0.5 and b.bbox[1] > 0.5:
                 # a footnote (a raised mark, smaller type, low on the page): dropped, as the XML and LaTeX readers drop
                 # them; before the code rule, since a footnote that is a link is set in typewriter type
@@ -957,7 +974,7 @@ class PdfExtractor:
                     continue
             if heading:
                 if section_kind(heading) == "references":
-                    refs_started = True
+                    refs_started = refs_headed = True
                     continue
                 current.paragraphs.extend(pending)
                 pending.clear()
