@@ -231,3 +231,18 @@ def test_captions_set_after_the_acknowledgements_are_kept():
     it when the section policy dropped the acknowledgements."""
     text = extract("livecoms", "kinase_similarity").text
     assert "Table 2. Set of defined kinases." in text
+
+
+def test_a_table_of_words_without_rules_or_caption_is_a_table():
+    """A Markdown table in a JOSE paper: no rules, no caption, each row a block whose cells stand side by side. Its
+    rows used to read as prose; without keep_tables its body goes (as the JATS truth drops it), with keep_tables it
+    is a Markdown table, the header repeated where the table goes on over a page."""
+    pdf = (GT / "jose" / "pdf" / "jose.00184.pdf").read_bytes()
+    text = PdfExtractor().extract(pdf).text
+    assert ".ipynb" not in text and "File Name" not in text
+    assert "This project consists of several modules in the form of Jupyter notebooks" in text
+    assert "The primary goal of our project is to present rotation curve development" in text
+    kept = PdfExtractor(keep_tables=True).extract(pdf).text
+    assert "| File Name | Description |" in kept
+    assert "| 02_Widget_NGC5533_DMonly.ipynb | Interactive widget to introduce dark matter. |" in kept
+    assert "| 10_Bonus_Black_Holes_as_DM.ipynb | Considering tiny black holes as dark matter candidates. |" in kept

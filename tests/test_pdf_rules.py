@@ -83,3 +83,44 @@ def test_equation_assembly_never_raises_and_loses_no_block_it_does_not_assemble(
     assert all(b in blocks for b in kept)  # what it does not assemble passes through untouched, in order
     assert [b for b in blocks if b in kept] == kept
     assert all(len(b.lines) == 1 for b in assembled)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.integers(1, 6), st.integers(200, 330), st.booleans()), min_size=1, max_size=12))
+def test_paragraphs_set_line_under_line_are_never_a_table_of_words(shapes):
+    """Blocks whose lines stand one under another (any number, any width, indented first line or not) are no table
+    row, so no run of them is taken for a table's body."""
+    from corpus.papers.pdf import _word_table_runs
+
+    blocks, y = [], 50.0
+    for n, width, indent in shapes:
+        lines = []
+        for k in range(n):
+            x0 = 72 + (12 if indent and k == 0 else 0)
+            lines.append(Line("words of a sentence that goes on", 10.0, False, (x0, y, x0 + width, y + 11)))
+            y += 12
+        blocks.append(Block(0, (0.1, y / 800, 0.5, (y + 12) / 800), lines))
+        y += 6
+    assert _word_table_runs(blocks) == []
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.integers(1, 4), st.integers(1, 4)), min_size=3, max_size=10), st.integers(150, 260))
+def test_rows_of_cells_side_by_side_are_one_table(rows, second_column):
+    """Rows whose cells stand side by side, each cell wrapped over any number of lines under its own left edge: one
+    run, every row in it, and each cell's lines in their column of the Markdown table."""
+    from corpus.papers.pdf import _word_table, _word_table_runs
+
+    blocks, y = [], 50.0
+    for r, (left, right) in enumerate(rows):
+        lines = [Line(f"name{r}x{k}", 10.0, False, (72, y + 12 * k, 130, y + 12 * k + 11)) for k in range(left)]
+        lines += [Line(f"about{r}x{k}", 10.0, False, (second_column, y + 12 * k, second_column + 150, y + 12 * k + 11))
+                  for k in range(right)]
+        blocks.append(Block(0, (0.1, y / 800, 0.6, (y + 12 * max(left, right)) / 800), lines))
+        y += 12 * max(left, right) + 8
+    assert _word_table_runs(blocks) == [list(range(len(rows)))]
+    table = _word_table(blocks).split("\n")
+    assert len(table) == len(rows) + 1
+    for r, (left, right) in enumerate(rows):
+        row = table[r + 1 if r else 0]
+        assert row == "| " + " ".join(f"name{r}x{k}" for k in range(left)) + " | " + " ".join(f"about{r}x{k}" for k in range(right)) + " |"

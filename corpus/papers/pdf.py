@@ -242,6 +242,63 @@ def _reference_density(text: str) -> float:
     return 100 * marks / max(len(text), 1)
 
 
+def _cell_columns(b: "Block") -> list[float] | None:
+    """The left edges of a block's columns when some of its lines stand side by side on one baseline, far apart (a
+    table row: a cell, a gap, the next cell); None for a block of lines set one under another."""
+    if len(b.lines) < 2 or b.code or b.equation or _CAPTION.match(b.text):
+        return None
+    side_by_side = False
+    for i, a in enumerate(b.lines):
+        for c in b.lines[i + 1:]:
+            height = min(a.bbox[3] - a.bbox[1], c.bbox[3] - c.bbox[1])
+            if abs((a.bbox[1] + a.bbox[3]) - (c.bbox[1] + c.bbox[3])) / 2 < 0.5 * height and \
+                    max(c.bbox[0] - a.bbox[2], a.bbox[0] - c.bbox[2]) > 1.5 * height:
+                side_by_side = True
+    if not side_by_side:
+        return None
+    edges: list[float] = []
+    for x in sorted(ln.bbox[0] for ln in b.lines):
+        if not edges or x - edges[-1] > 3:
+            edges.append(x)
+    return edges
+
+
+def _word_table_runs(blocks: list["Block"], least: int = 3) -> list[list[int]]:
+    """Runs of `least` or more blocks in a row, on one page, each a table row whose columns start where the first
+    row's do: a table without rules or caption (a Markdown table in a JOSS/JOSE paper), whose cells are words the
+    numbers rule (`_is_table_body`) does not see and which would otherwise read as prose."""
+    runs, run, first = [], [], None
+    for i, b in enumerate(blocks + [None]):
+        cols = _cell_columns(b) if b is not None else None
+        same = (cols is not None and run and b.page == blocks[run[-1]].page
+                and sum(any(abs(x - y) <= 3 for y in first) for x in cols) >= 2)
+        if same:
+            run.append(i)
+            continue
+        if len(run) >= least:
+            runs.append(run)
+        run, first = ([i], cols) if cols is not None else ([], None)
+    return runs
+
+
+def _word_table(rows: list["Block"]) -> str:
+    """The rows of a `_word_table_runs` run as a Markdown table: each line to the column whose left edge is nearest."""
+    edges: list[float] = []
+    for x in sorted(ln.bbox[0] for b in rows for ln in b.lines):
+        if not edges or x - edges[-1] > 3:
+            edges.append(x)
+    # columns: the left edges at least two rows share (a cell's wrapped line may start a little to the right)
+    cols = [x for x in edges if sum(any(abs(ln.bbox[0] - x) <= 3 for ln in b.lines) for b in rows) >= 2] or edges[:1]
+    table = []
+    for b in rows:
+        cells = [[] for _ in cols]
+        for ln in b.lines:
+            k = min(range(len(cols)), key=lambda j: (ln.bbox[0] < cols[j] - 3, abs(ln.bbox[0] - cols[j])))
+            cells[k].append(ln.text)
+        table.append([join_lines(c) for c in cells])
+    return markdown_table(table)
+
+
 def _runs_on(above: "Block | None", b: "Block") -> bool:
     """`b` is set in the same column right under `above`, closer than a paragraph's gap: the same list goes on."""
     if above is None or above.page != b.page or abs(above.bbox[0] - b.bbox[0]) > 0.02:
@@ -882,6 +939,8 @@ class PdfExtractor:
             if blocks[i].table and TABLE_CAPTION.match(blocks[i + 1].text) and not (i and TABLE_CAPTION.match(blocks[i - 1].text)):
                 blocks[i], blocks[i + 1] = blocks[i + 1], blocks[i]
         refs_at = self._references_start(blocks)
+        word_tables = {run[0]: run for run in _word_table_runs(blocks)}  # first row -> the run's rows
+        in_word_table: set[int] = {i for run in word_tables.values() for i in run}
         for i, b in enumerate(blocks):
             text = b.text
             if i == refs_at:
@@ -936,6 +995,11 @@ class PdfExtractor:
                 current.paragraphs.append(_code_text(b.lines))
                 last_code = True
                 continue
+            if i in in_word_table and not refs_started:
+                if self.keep_tables and i in word_tables:
+                    current.paragraphs.append(_word_table([blocks[j] for j in word_tables[i]]))
+                    note_float()
+                continue  # a table of words without rules: its body, as the other readers drop it without keep_tables
             if b.table:
                 target = current.paragraphs if self.caption_placement == "inline" else pending
                 if target and TABLE_CAPTION.match(target[-1]) and "\n|" not in target[-1]:
