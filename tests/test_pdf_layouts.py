@@ -246,3 +246,14 @@ def test_a_table_of_words_without_rules_or_caption_is_a_table():
     assert "| File Name | Description |" in kept
     assert "| 02_Widget_NGC5533_DMonly.ipynb | Interactive widget to introduce dark matter. |" in kept
     assert "| 10_Bonus_Black_Holes_as_DM.ipynb | Considering tiny black holes as dark matter candidates. |" in kept
+
+
+def test_a_ruled_table_set_over_pages_goes_on_each_page_without_its_caption():
+    """A long table (longtable) runs over three pages; only the first carries the caption. Under rules exactly as
+    wide as its own, from the top of the next pages, its cells are still the table's body, not prose."""
+    text = extract("livecoms", "membranes_best_practice").text
+    assert "Table 1. Lipid membrane force fields: a survey" in text
+    for cell in ("Combined bottom-up and top-down model", "Good for electrostatics (includes dipoles",  # pages 17, 18
+                 "Contains parameters for lipids and proteins", "Captures experimental area per lipid"):  # page 18, 16
+        assert cell not in text
+    assert "For lipid membranes, there is also an extensive" in text  # the prose after the table's last page stays

@@ -383,6 +383,22 @@ def _ruled_region(caption: "Block", rules: list[tuple[float, float, float]], cap
     return None
 
 
+def _continued_region(running: tuple, rules: list[tuple[float, float, float]], blocks: list["Block"], span: float = 0.5) -> tuple | None:
+    """The box of a ruled table going on from the page before: a run of rules exactly as wide as its rules were (a
+    page's running rules are a little wider or narrower), the first of them above the page's first line of text."""
+    x0, x1 = running
+    same = sorted(r for r in rules if abs(r[1] - x0) < 0.005 and abs(r[2] - x1) < 0.005)
+    text_top = min((b.bbox[1] for b in blocks if b.lines and 0.06 < b.bbox[1] < 0.92), default=1.0)
+    if len(same) < 2 or same[0][0] > text_top + 0.005:
+        return None
+    run = [same[0]]
+    for r in same[1:]:
+        if r[0] - run[-1][0] > span:
+            break
+        run.append(r)
+    return (x0, run[0][0], x1, run[-1][0]) if len(run) >= 2 else None
+
+
 _MARKS = "*∗⋆†‡§¶#‖"
 # monospaced fonts a PDF may not flag as such (TeX's TT fonts, Courier and its URW/TeX Gyre clones NimbusMonL and
 # Cursor, Hack, Consolas, Menlo, Monaco, Cousine, ...)
@@ -688,6 +704,7 @@ class PdfExtractor:
                         continue  # this page stays without text and is counted below
                     ocr_pages.append(i + 1)
             tables = unstructured = 0
+            running_table = None  # (x0, x1) of a ruled table that ran to the foot of the page before
             for i in range(page_count):
                 if i + 1 in ocr_pages:
                     continue
@@ -696,7 +713,7 @@ class PdfExtractor:
                     tables += structured
                     unstructured += max(0, captions - structured)
                 else:
-                    pages[i] = self._without_ruled_tables(doc[i], pages[i])
+                    pages[i], running_table = self._without_ruled_tables(doc[i], pages[i], running_table)
         _repair_math_font(pages)
         no_text = [i + 1 for i, blocks in enumerate(pages) if sum(len(b.text) for b in blocks) < self.min_chars_per_page]
         if len(no_text) == page_count:
@@ -771,29 +788,38 @@ class PdfExtractor:
             blocks = [b for b in blocks if b.table or not inside(b)] + [Block(blocks[0].page if blocks else page.number, box, [], markdown_table(table.rows))]
         return blocks, len(found), captions
 
-    def _without_ruled_tables(self, page: pymupdf.Page, blocks: list[Block]) -> list[Block]:
+    def _without_ruled_tables(self, page: pymupdf.Page, blocks: list[Block], running: tuple | None = None) -> tuple[list[Block], tuple | None]:
         """Without keep_tables, a table's body goes, as the other readers drop it: the cells of a table whose caption
         stands just above its top rule (or just below its bottom rule) and that is closed by horizontal rules (booktabs,
         and most journals' tables). Cells of words (a table of learning objectives, of methods) are not caught by the
         numbers rule (`_is_table_body`) and would read as prose. The page's vector drawings are far cheaper than the
-        table finder keep_tables uses (benchmarks/pdf_collections.py times the whole reader)."""
+        table finder keep_tables uses (benchmarks/pdf_collections.py times the whole reader).
+        `running`: the (x0, x1) of such a table that ran to the foot of the page before; here it goes on under rules
+        just as wide from the top of the page, without a caption (a long table set over pages). Returns the blocks
+        and the (x0, x1) of a table that runs on to the next page, or None."""
         captions = [b for b in blocks if b.lines and TABLE_CAPTION.match(b.text) and _CAPTION.match(b.text)]
-        if not captions:
-            return blocks
+        if not captions and running is None:
+            return blocks, None
         try:
             rules = _horizontal_rules(page)
         except Exception:  # noqa: BLE001 - drawings MuPDF cannot list leave the page as it is
-            return blocks
+            return blocks, None
         others = [b for b in blocks if b.lines and _CAPTION.match(b.text)]  # figures' captions bound a table too
         regions = [r for c in captions if (r := _ruled_region(c, rules, others)) is not None]
+        if running is not None and (go_on := _continued_region(running, rules, blocks)) is not None:
+            regions.append(go_on)
         if not regions:
-            return blocks
+            return blocks, None
 
         def inside(b: Block) -> bool:
             cx, cy = (b.bbox[0] + b.bbox[2]) / 2, (b.bbox[1] + b.bbox[3]) / 2
             return any(x0 - 0.01 <= cx <= x1 + 0.01 and y0 < cy < y1 for x0, y0, x1, y1 in regions)
 
-        return [b for b in blocks if b.table or b in captions or not inside(b)]
+        kept = [b for b in blocks if b.table or b in captions or not inside(b)]
+        # a table runs on when nothing but the page's foot (its number, a running line) is set below it
+        foot = max(regions, key=lambda r: r[3])
+        below = [b for b in kept if b.bbox[1] > foot[3] and b.bbox[1] < 0.92]
+        return kept, ((foot[0], foot[2]) if not below else None)
 
     # ---- page level ---------------------------------------------------------------------
     def _page_blocks(self, page: pymupdf.Page, number: int, fonts: "_Type3Pitch | None" = None) -> list[Block]:
