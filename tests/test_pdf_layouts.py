@@ -257,3 +257,38 @@ def test_a_ruled_table_set_over_pages_goes_on_each_page_without_its_caption():
                  "Contains parameters for lipids and proteins", "Captures experimental area per lipid"):  # page 18, 16
         assert cell not in text
     assert "For lipid membranes, there is also an extensive" in text  # the prose after the table's last page stays
+
+
+def test_author_credit_lines_after_the_acknowledgements_stay_out():
+    """AAS journals set "Software: astropy (Astropy Collaboration et al. 2013), ..." after the acknowledgements (the
+    LaTeX source's \\software{}); it is a list of credits, back matter with them, even when its label stands on a line
+    of its own and the list runs into the next block."""
+    for stem in ("astropy_v5", "legwork_paper"):
+        text = extract("papers_in_repo", stem).text
+        assert "Software:" not in text
+    assert "matplotlib (Hunter 2007)" not in extract("papers_in_repo", "legwork_paper").text
+
+
+def test_the_funding_paragraph_after_an_unheaded_acknowledgement_goes_with_it():
+    """Two paragraphs of thanks without a heading ("We are grateful to ...", "This project was funded in part by ..."):
+    the second opens as an acknowledgement too, and a manuscript's line number ("17") no longer stays in front of it."""
+    result = extract("papers_in_repo", "legwork_paper")
+    assert "This project was funded in part by the National Science Foundation" not in result.text
+    acks = [p for s in result.paper.sections if s.kind == "acknowledgements" for p in s.paragraphs]
+    assert any(p.startswith("This project was funded") for p in acks)
+
+
+def test_a_subject_classification_under_the_abstract_stays_out():
+    pdf = SHARED / "papers" / "pdf_supermat" / "pdf" / "L088167005-CC.pdf"
+    text = PdfExtractor().extract(pdf.read_bytes()).text
+    assert "PACS numbers" not in text and "74.25.Fy" not in text
+
+
+def test_classification_lines_are_identifiers_and_prose_is_not():
+    from corpus.papers.pdf import _IDENTIFIER
+
+    for line in ("PACS numbers: 74.70.Dd, 74.25.Op", "PACS: 61.05.cp", "PACS nos.: 75.30.-m", "MSC 2020: 35Q30, 65M08",
+                 "AMS subject classifications: 65F10"):
+        assert _IDENTIFIER.match(line), line
+    for line in ("Pacs of wolves hunt together.", "MSc students took part: ten of them", "Amsterdam: a city"):
+        assert not _IDENTIFIER.match(line), line

@@ -48,7 +48,7 @@ _SUPERSCRIPT_CITATION = re.compile(r"^\d{1,3}(?:\s*[,–-]\s*\d{1,3})*,?$")
 # affiliations in English and the Romance/German forms (Universidad, Departamento, Facultad, Laboratoire, ...)
 _AFFILIATION = re.compile(r"\b(universit|universidad|institut|department|departament|dept\.|laborator|college|school of|academy|faculty|facult[ae]d|faculdade|centre|center for|research cent|national lab|corresponding author|e-?mail|received|accepted|published|pacs|keywords?:|doi:|©|copyright)", re.IGNORECASE)
 # an unheaded acknowledgement's opening, or its heading run in with a colon ("Acknowledgements: The authors are ...")
-_ACKNOWLEDGEMENT = re.compile(r"^((we|the authors?|one of us|this (work|research|study) (was|is|has been)) (\w+ )?(thank|acknowledge|are (grateful|indebted)|is (grateful|indebted)|(was |is )?(supported|funded|financially supported))"
+_ACKNOWLEDGEMENT = re.compile(r"^((we|the authors?|one of us|this (work|research|study|project) (was|is|has been)) (\w+ )?(thank|acknowledge|are (grateful|indebted)|is (grateful|indebted)|(was |is )?(supported|funded|financially supported))"
                               r"|this (work|research|study) (was|has been) (\w+ )?(performed|carried out) (at|within|under) (the )?[A-Z]"
                               r"|acknowledge?ments?\s*[:.—–]\s+\S)", re.IGNORECASE)
 _YEAR = re.compile(r"\b(?:19|20)\d\d\b")
@@ -62,7 +62,11 @@ _COVER_MARKERS = re.compile(
     r"this content downloaded from|researchgate|terms and conditions of (use|access)|downloaded from https?://)",
     re.IGNORECASE,
 )
-_IDENTIFIER = re.compile(r"^\s*(pii:?\s|doi:?\s*10\.|issn\b|https?://|www\.)", re.IGNORECASE)
+# identifiers, and a subject classification's codes under the abstract ("PACS numbers: 74.70.Dd, 74.25.Op")
+_IDENTIFIER = re.compile(r"^\s*(pii:?\s|doi:?\s*10\.|issn\b|https?://|www\.|pacs( numbers?| nos?\.?)?\s*:|(msc|ams)( \d{4})?( subject classifications?)?\s*:)", re.IGNORECASE)
+# a paper's credit lines after its acknowledgements (AAS journals: "Software: astropy (Astropy Collaboration et al.
+# 2013), ...", "Facilities: HST (STIS)"): back matter with the acknowledgements, as the LaTeX reader drops \software{}
+_CREDITS = re.compile(r"^(software|facilit(y|ies))\s*:\s+\S", re.IGNORECASE)
 _ADDRESS_NOTE = re.compile(r"^\W{0,3}(permanent|present|current) address|^\W{0,3}(also at|on leave from)\b|^\W{0,3}(corresponding author|e-?mail|for correspondence)\b", re.IGNORECASE)
 # the article's dates, and a preprint class's page-1 foot ("Preprint submitted to Elsevier October 28, 2024")
 _HISTORY = re.compile(r"^\W{0,3}((submitted|received|accepted|published|revised)( online| in revised form)?\s*[:\d]"
@@ -151,8 +155,9 @@ def _drop_line_numbers(raw_blocks: list[dict]) -> None:
     for raw in raw_blocks:
         for rl in raw.get("lines", ()):
             spans = [sp for sp in rl["spans"] if sp["text"].strip()]
-            if len(spans) == 1 and _LINE_NUMBER.match(spans[0]["text"]) and len(raw.get("lines", ())) > 1:
-                found.append((rl, spans[0], int(spans[0]["text"])))  # a number set as a line of its own in a text block
+            if len(spans) == 1 and _LINE_NUMBER.match(spans[0]["text"]):
+                # a number set as a line of its own, inside a text block or as a block of its own beside one
+                found.append((rl, spans[0], int(spans[0]["text"])))
                 continue
             if len(spans) < 2:
                 continue
@@ -938,8 +943,8 @@ class PdfExtractor:
             text = _BRACKET_CITATION.sub("", text)  # numeric citation markers carry nothing for a language model
             # an acknowledgement cut mid-sentence by a break goes on, even on a name ("... thank Patrick | Krenzer, and")
             open_ack = bool(current.paragraphs) and current.paragraphs[-1].rstrip()[-1:] not in ".!?:"
-            if current.kind == "acknowledgements" and not open_ack:
-                sections.append(current)  # an unheaded acknowledgement ends where its paragraph ends
+            if current.kind == "acknowledgements" and not open_ack and not _ACKNOWLEDGEMENT.match(text):
+                sections.append(current)  # an unheaded acknowledgement ends where its paragraphs of thanks end
                 current = Section("", [], 1, None)
             paras = current.paragraphs
             # the paragraph this text may carry on is the last one; a caption (or table) set inline after it is never
@@ -1005,9 +1010,12 @@ class PdfExtractor:
             if self._is_reference_list(b):
                 refs_started, last_ref = True, b
                 continue
-            if refs_started and (not _is_prose(text) or (refs_headed and _runs_on(last_ref, b) and _reference_density(last_ref.text) >= 1.2)):
+            if refs_started and (not _is_prose(text) or (last_ref is not None and (
+                    (refs_headed and _runs_on(last_ref, b) and _reference_density(last_ref.text) >= 1.2)
+                    or (last_ref is blocks[i - 1] and b.size < body_size - 0.5 and abs(b.size - last_ref.size) < 0.3)))):
                 # inside the reference list only clear prose (a column that goes on) survives, and not a piece of an
-                # entry that reads like prose set right under the entry before it ("Schilling. TaylorModels.jl: ...")
+                # entry that reads like prose: set right under the entry before it ("Schilling. TaylorModels.jl: ..."),
+                # or next after it in the list's own smaller type (the top of the next column)
                 last_ref = b
                 continue
             if b.lines and b.lines[0].marked and b.size < body_size - 0.5 and b.bbox[1] > 0.5:
@@ -1054,6 +1062,14 @@ class PdfExtractor:
             if not abstract and not sections and not current.title and not current.paragraphs and _ABSTRACT_TITLE.fullmatch(text):
                 current = Section("Abstract", [], 1, None)  # the paragraphs under it are the abstract (see below)
                 continue
+            if _CREDITS.match(text):
+                if current.kind != "acknowledgements":  # the credit lines join the acknowledgements they follow
+                    current.paragraphs.extend(pending)
+                    pending.clear()
+                    sections.append(current)
+                    current = Section(text.split(":")[0], [], 1, "acknowledgements")
+                current.paragraphs.append(text)
+                continue
             heading, rest = self._split_heading(b, body_size)
             if not heading:
                 if (self._is_fragment(b, body_size) and not b.equation) or (_EMAIL.search(text) and len(text) < 200):
@@ -1074,7 +1090,8 @@ class PdfExtractor:
                 if not rest:
                     continue
                 text = rest
-            if _ACKNOWLEDGEMENT.match(text):
+            if _ACKNOWLEDGEMENT.match(text) and (current.kind or section_kind(current.title)) not in DROPPED_KINDS:
+                # (under a heading of the back matter, "Other Contributions", it is that section's own paragraph)
                 current.paragraphs.extend(pending)
                 pending.clear()
                 sections.append(current)  # an unheaded acknowledgement paragraph closes the body section
