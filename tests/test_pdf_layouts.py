@@ -292,3 +292,13 @@ def test_classification_lines_are_identifiers_and_prose_is_not():
         assert _IDENTIFIER.match(line), line
     for line in ("Pacs of wolves hunt together.", "MSc students took part: ten of them", "Amsterdam: a city"):
         assert not _IDENTIFIER.match(line), line
+
+
+def test_a_numbered_point_in_the_column_after_the_references_began_is_prose():
+    """The reference list starts at the foot of the left column while the right column still carries the text: its
+    numbered point "2) Reconciliation of the µSR and heat capacity data ..." begins like a numbered entry, but no
+    author follows the number, so it is prose and stays (it was dropped as a reference)."""
+    pdf = SHARED / "papers" / "pdf_supermat" / "pdf" / "P066132510-CC.pdf"
+    text = PdfExtractor().extract(pdf.read_bytes()).text
+    assert "2) Reconciliation of the µSR and heat capacity data puts tight constraints" in text
+    assert "H. Zhang and H. Sato" not in text  # the reference list itself stays out

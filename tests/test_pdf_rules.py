@@ -125,3 +125,16 @@ def test_rows_of_cells_side_by_side_are_one_table(rows, second_column):
     for r, (left, right) in enumerate(rows):
         row = table[r + 1 if r else 0]
         assert row == "| " + " ".join(f"name{r}x{k}" for k in range(left)) + " | " + " ".join(f"about{r}x{k}" for k in range(right)) + " |"
+
+
+def test_numbered_points_are_prose_and_numbered_entries_with_authors_are_not():
+    from corpus.papers.pdf import _is_prose
+
+    point = ("2) Reconciliation of the heat capacity data puts tight constraints on an acceptable model. At the lowest "
+             "temperatures we can probe there remains a linear term in the specific heat with a finite intercept.")
+    assert _is_prose(point)
+    entry = ("12. J. L. Tallon, C. Bernhard, H. Shaked, R. L. Hitterman and J. D. Jorgensen, Generic superconducting "
+             "phase behavior in high-Tc cuprates: Tc variation with hole concentration in YBa2Cu3O7, Phys. Rev. B 51 (1995).")
+    bracketed = ("[7] Jeff Bezanson, Alan Edelman, Stefan Karpinski and Viral Shah. Julia: a fresh approach to numerical "
+                 "computing. SIAM Review, volume fifty-nine, issue one, pages sixty-five to ninety-eight, in the year 2017.")
+    assert not _is_prose(entry) and not _is_prose(bracketed)

@@ -313,7 +313,9 @@ def _runs_on(above: "Block | None", b: "Block") -> bool:
 
 
 def _is_prose(text: str) -> bool:
-    return len(text) >= 150 and _reference_density(text) < 0.8 and not _REF_ENTRY.match(text)
+    # a numbered point of the text ("2) Reconciliation of the data ...") is prose; a numbered entry with its authors is not
+    return (len(text) >= 150 and _reference_density(text) < 0.8 and not _is_reference_entry(text)
+            and not re.match(r"\s*\[\d{1,3}\]", text))
 
 
 _CONTENTS_PAGE = re.compile(r"(?:\s*(?:\.\s*){2,}|\s+)(\d{1,4})$")  # a page number after a space or dot leaders
