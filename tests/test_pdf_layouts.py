@@ -302,3 +302,12 @@ def test_a_numbered_point_in_the_column_after_the_references_began_is_prose():
     text = PdfExtractor().extract(pdf.read_bytes()).text
     assert "2) Reconciliation of the µSR and heat capacity data puts tight constraints" in text
     assert "H. Zhang and H. Sato" not in text  # the reference list itself stays out
+
+
+def test_a_paragraph_that_mentions_a_licence_is_not_a_licence_statement():
+    """"The course spans 14 weeks ... They are available on a YouTube channel under an Creative Commons license": a
+    paragraph of the text in body type, the licence named deep inside it; the sidebar's own licence statement, which
+    opens with it, still goes."""
+    text = extract("jose", "jose.00306").text
+    assert "The course spans 14 weeks, comprising 14 lectures and 12 exercises." in text
+    assert "Authors of papers retain copyright" not in text

@@ -978,7 +978,9 @@ class PdfExtractor:
             text = b.text
             if i == refs_at:
                 refs_started = True
-            if _BOILERPLATE.search(text) and len(text) < 800:
+            if (m := _BOILERPLATE.search(text)) and len(text) < 800 and (m.start() < 120 or b.size < body_size - 0.5):
+                # a licence statement opens with it or is set small; a paragraph of the text may mention a licence
+                # ("videos ... on a YouTube channel under a Creative Commons license")
                 continue  # licence and copyright footnotes
             if len(text) < 300 and (_IDENTIFIER.match(text) or _ADDRESS_NOTE.match(text) or _HISTORY.match(text)):
                 continue  # PII/DOI/ISSN lines, address footnotes, the article's dates (a page-1 sidebar or footnote)
