@@ -311,3 +311,11 @@ def test_a_paragraph_that_mentions_a_licence_is_not_a_licence_statement():
     text = extract("jose", "jose.00306").text
     assert "The course spans 14 weeks, comprising 14 lectures and 12 exercises." in text
     assert "Authors of papers retain copyright" not in text
+
+
+def test_a_title_page_sidebar_of_link_labels_stays_out():
+    """JOSS/JOSE title pages carry a sidebar of links ("• Review • Repository • Archive"): labels, not text."""
+    for stem in ("jose.00306", "jose.00180"):
+        text = extract("jose", stem).text
+        assert "• Review" not in text and "Repository • Archive" not in text
+    assert "The course spans 14 weeks" in extract("jose", "jose.00306").text

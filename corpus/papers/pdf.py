@@ -66,6 +66,7 @@ _COVER_MARKERS = re.compile(
 _IDENTIFIER = re.compile(r"^\s*(pii:?\s|doi:?\s*10\.|issn\b|https?://|www\.|pacs( numbers?| nos?\.?)?\s*:|(msc|ams)( \d{4})?( subject classifications?)?\s*:)", re.IGNORECASE)
 # a paper's credit lines after its acknowledgements (AAS journals: "Software: astropy (Astropy Collaboration et al.
 # 2013), ...", "Facilities: HST (STIS)"): back matter with the acknowledgements, as the LaTeX reader drops \software{}
+_LINK_LABEL = re.compile(r"^\s*[•▪◦‣∙·]\s*\S+(\s+\S+)?\s*$")  # a bulleted label of one or two words
 _CREDITS = re.compile(r"^(software|facilit(y|ies))\s*:\s+\S", re.IGNORECASE)
 _ADDRESS_NOTE = re.compile(r"^\W{0,3}(permanent|present|current) address|^\W{0,3}(also at|on leave from)\b|^\W{0,3}(corresponding author|e-?mail|for correspondence)\b", re.IGNORECASE)
 # the article's dates, and a preprint class's page-1 foot ("Preprint submitted to Elsevier October 28, 2024")
@@ -1049,6 +1050,8 @@ class PdfExtractor:
                 continue
             if b.size < 0.8 * body_size:
                 continue  # figure labels, legends, footnotes in small type
+            if b.page == 0 and len(b.lines) >= 2 and all(_LINK_LABEL.match(ln.text) for ln in b.lines):
+                continue  # a title page's sidebar of links ("• Review • Repository • Archive"): labels, not text
             if _is_glyph_noise(text):
                 continue  # a scan's text layer read off a plot: tick marks, dots and quotes with hardly a word
             if len(text) < 40 and len(b.lines) <= 2 and not _WORD.search(text) and not _RELATION.search(text):
