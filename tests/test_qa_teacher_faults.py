@@ -6,6 +6,7 @@ reset connections. No response may end the build; every passage is answered, or 
 import hashlib
 import json
 import random
+import re
 import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -25,7 +26,7 @@ class FaultyTeacher:
     words. The server stops itself after `lifetime_s` whatever the test does."""
 
     def __init__(self, seed: int = 3, lifetime_s: float = 120.0):
-        self.rng = random.Random(seed)
+        self.seed = seed
         self.scripts: dict[str, list[str]] = {}
         self.calls: dict[str, int] = {}
         self.lock = threading.Lock()
@@ -40,7 +41,15 @@ class FaultyTeacher:
     def action(self, passage: str) -> str:
         key = hashlib.sha1(passage.encode()).hexdigest()
         with self.lock:
-            script = self.scripts.setdefault(key, [self.rng.choice(FAULTS) for _ in range(self.rng.randrange(0, 5))])
+            if key not in self.scripts:
+                # drawn from the passage itself, not from the order the client's threads happen to ask in (a shared
+                # generator gave each passage another script from run to run, and a run could miss a kind of fault):
+                # sample i's passages open with fault i (every kind is served), then up to three drawn ones
+                rng = random.Random(f"{self.seed}:{key}")
+                sample = re.search(r"Sample (\d+) of", passage)
+                first = [FAULTS[int(sample.group(1)) % len(FAULTS)]] if sample else []
+                self.scripts[key] = first + [rng.choice(FAULTS) for _ in range(rng.randrange(0, 4))]
+            script = self.scripts[key]
             n = self.calls.get(key, 0)
             self.calls[key] = n + 1
         return script[n] if n < len(script) else "ok"

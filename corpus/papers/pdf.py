@@ -64,9 +64,9 @@ _COVER_MARKERS = re.compile(
 )
 # identifiers, and a subject classification's codes under the abstract ("PACS numbers: 74.70.Dd, 74.25.Op")
 _IDENTIFIER = re.compile(r"^\s*(pii:?\s|doi:?\s*10\.|issn\b|https?://|www\.|pacs( numbers?| nos?\.?)?\s*:|(msc|ams)( \d{4})?( subject classifications?)?\s*:)", re.IGNORECASE)
+_LINK_LABEL = re.compile(r"^\s*[•▪◦‣∙·]\s*\S+(\s+\S+)?\s*$")  # a bulleted label of one or two words
 # a paper's credit lines after its acknowledgements (AAS journals: "Software: astropy (Astropy Collaboration et al.
 # 2013), ...", "Facilities: HST (STIS)"): back matter with the acknowledgements, as the LaTeX reader drops \software{}
-_LINK_LABEL = re.compile(r"^\s*[•▪◦‣∙·]\s*\S+(\s+\S+)?\s*$")  # a bulleted label of one or two words
 _CREDITS = re.compile(r"^(software|facilit(y|ies))\s*:\s+\S", re.IGNORECASE)
 _ADDRESS_NOTE = re.compile(r"^\W{0,3}(permanent|present|current) address|^\W{0,3}(also at|on leave from)\b|^\W{0,3}(corresponding author|e-?mail|for correspondence)\b", re.IGNORECASE)
 # the article's dates, and a preprint class's page-1 foot ("Preprint submitted to Elsevier October 28, 2024")
@@ -471,9 +471,9 @@ def _code_text(lines: list[Line]) -> str:
     return "\n".join(t for t in (row.strip("\ufffd ") for row in text) if t)
 
 
+_HYPHEN_CUT = re.compile(r"[^\W\d_]-$")  # "... do not reach pho-": a word cut at a line's end
 # a paragraph that stops on a comma or on a word no sentence ends with goes on, whatever the next word's case
 # ("grateful to Pierre Chantelot, | Uddalok Sen, ...")
-_HYPHEN_CUT = re.compile(r"[^\W\d_]-$")  # "... do not reach pho-": a word cut at a line's end
 _OPEN_END = re.compile(r"(,|\b(and|or|of|the|to|for|by|with|in|on|at|from|a|an))$")
 
 
