@@ -319,3 +319,11 @@ def test_a_title_page_sidebar_of_link_labels_stays_out():
         text = extract("jose", stem).text
         assert "• Review" not in text and "Repository • Archive" not in text
     assert "The course spans 14 weeks" in extract("jose", "jose.00306").text
+
+
+def test_a_table_of_words_given_as_a_header_and_one_block_of_rows_by_its_caption_is_a_table():
+    """LiveCoMS sets a table of words without rules, its caption below it; MuPDF gives its header as one block and all
+    ten rows as another, too few blocks for a run, but both hold cells side by side next to a table caption."""
+    text = extract("livecoms", "atomistic_software").text
+    assert "Table 1. Top ten most highly cited articles published by the American Physical Society" in text
+    assert "Perdew, Burke, Ernzerhof" not in text and "# cited" not in text

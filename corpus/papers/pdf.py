@@ -248,19 +248,25 @@ def _reference_density(text: str) -> float:
     return 100 * marks / max(len(text), 1)
 
 
-def _cell_columns(b: "Block") -> list[float] | None:
-    """The left edges of a block's columns when some of its lines stand side by side on one baseline, far apart (a
-    table row: a cell, a gap, the next cell); None for a block of lines set one under another."""
+def _side_by_side_rows(b: "Block") -> int:
+    """How many of a block's lines have another line beside them on their baseline, far apart (a cell, a gap, the
+    next cell): 0 for lines set one under another."""
     if len(b.lines) < 2 or b.code or b.equation or _CAPTION.match(b.text):
-        return None
-    side_by_side = False
+        return 0
+    rows = set()
     for i, a in enumerate(b.lines):
         for c in b.lines[i + 1:]:
             height = min(a.bbox[3] - a.bbox[1], c.bbox[3] - c.bbox[1])
             if abs((a.bbox[1] + a.bbox[3]) - (c.bbox[1] + c.bbox[3])) / 2 < 0.5 * height and \
                     max(c.bbox[0] - a.bbox[2], a.bbox[0] - c.bbox[2]) > 1.5 * height:
-                side_by_side = True
-    if not side_by_side:
+                rows.add(round((a.bbox[1] + a.bbox[3]) / 2))
+    return len(rows)
+
+
+def _cell_columns(b: "Block") -> list[float] | None:
+    """The left edges of a block's columns when some of its lines stand side by side on one baseline, far apart (a
+    table row: a cell, a gap, the next cell); None for a block of lines set one under another."""
+    if _side_by_side_rows(b) == 0:
         return None
     edges: list[float] = []
     for x in sorted(ln.bbox[0] for ln in b.lines):
@@ -272,8 +278,16 @@ def _cell_columns(b: "Block") -> list[float] | None:
 def _word_table_runs(blocks: list["Block"], least: int = 3) -> list[list[int]]:
     """Runs of `least` or more blocks in a row, on one page, each a table row whose columns start where the first
     row's do: a table without rules or caption (a Markdown table in a JOSS/JOSE paper), whose cells are words the
-    numbers rule (`_is_table_body`) does not see and which would otherwise read as prose."""
+    numbers rule (`_is_table_body`) does not see and which would otherwise read as prose. Next to a table's caption
+    (just above or below it) a shorter run is one too when its blocks hold three rows of cells side by side (a table
+    MuPDF gives as a header block and one block of all its rows)."""
     runs, run, first = [], [], None
+
+    def captioned(run: list[int]) -> bool:
+        near = [blocks[k] for k in (run[0] - 1, run[-1] + 1) if 0 <= k < len(blocks)]
+        return (any(c.page == blocks[run[0]].page and TABLE_CAPTION.match(c.text) and _CAPTION.match(c.text) for c in near)
+                and sum(_side_by_side_rows(blocks[k]) for k in run) >= 3)
+
     for i, b in enumerate(blocks + [None]):
         cols = _cell_columns(b) if b is not None else None
         same = (cols is not None and run and b.page == blocks[run[-1]].page
@@ -281,7 +295,7 @@ def _word_table_runs(blocks: list["Block"], least: int = 3) -> list[list[int]]:
         if same:
             run.append(i)
             continue
-        if len(run) >= least:
+        if len(run) >= least or (run and captioned(run)):
             runs.append(run)
         run, first = ([i], cols) if cols is not None else ([], None)
     return runs
