@@ -327,3 +327,12 @@ def test_a_table_of_words_given_as_a_header_and_one_block_of_rows_by_its_caption
     text = extract("livecoms", "atomistic_software").text
     assert "Table 1. Top ten most highly cited articles published by the American Physical Society" in text
     assert "Perdew, Burke, Ernzerhof" not in text and "# cited" not in text
+
+
+def test_an_algorithm_with_numbered_steps_reads_a_step_a_line_without_its_numbers():
+    """algorithmic's "1: procedure INVERSEMETHOD(...)", "2:" set apart from "initialize the history": the steps one a
+    line, numbers gone, as the latex reader writes an algorithm float (they ran together as one paragraph)."""
+    text = extract("juliacon_proc", "jcon.00133").text
+    assert "procedure INVERSEMETHOD([0, T), λ∗, f ∗,)\ninitialize the history HT −←{}\nset n ←0, t ←0\nwhile t < T do" in text
+    assert "\nend while\nreturn HT −\nend procedure" in text
+    assert not re.search(r"\b\d{1,2}: (procedure|end while|initialize)", text)

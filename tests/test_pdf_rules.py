@@ -138,3 +138,19 @@ def test_numbered_points_are_prose_and_numbered_entries_with_authors_are_not():
     bracketed = ("[7] Jeff Bezanson, Alan Edelman, Stefan Karpinski and Viral Shah. Julia: a fresh approach to numerical "
                  "computing. SIAM Review, volume fifty-nine, issue one, pages sixty-five to ninety-eight, in the year 2017.")
     assert not _is_prose(entry) and not _is_prose(bracketed)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 40), st.text(alphabet="abcdefgh ←∗()", min_size=1, max_size=20)), min_size=2, max_size=8))
+def test_numbered_steps_are_an_algorithm_only_when_they_count_up(steps):
+    """Rows "N: text": read as an algorithm's steps (numbers gone, a step a line) exactly when the numbers count up
+    by one; any other block of rows is left to the other rules."""
+    from corpus.papers.pdf import _algorithm_steps
+
+    lines = [Line(f"{n}: x{t}", 10.0, False, (72, 100 + 12 * k, 300, 110 + 12 * k)) for k, (n, t) in enumerate(steps)]
+    out = _algorithm_steps(Block(0, (0.1, 0.1, 0.5, 0.3), lines))
+    numbers = [n for n, _ in steps]
+    if all(b == a + 1 for a, b in zip(numbers, numbers[1:])):
+        assert out is not None and out.split("\n") == [f"x{t}".strip() for _, t in steps]
+    else:
+        assert out is None

@@ -472,17 +472,60 @@ def _looks_like_authors(text: str) -> bool:
     return capitalised > 0.7 * len(words)
 
 
-def _code_text(lines: list[Line]) -> str:
-    """A listing's text, one line per baseline: syntax colouring splits a code line into many lines of its own."""
+_STEP_NUMBER = re.compile(r"^\s*(\d{1,3}):\s+(\S.*)$")  # "7: find the next event time": an algorithm's numbered step
+
+
+def _first_step(b: "Block | None") -> int | None:
+    """The number of the first step in a block's first rows ("N: ..."; a row or two before it may end the step before),
+    or None."""
+    if b is None or not any(re.match(r"\s*\d{1,3}:", ln.text) for ln in b.lines):
+        return None  # (cheap test first: most blocks have no line that opens with "N:")
+    for row in _baseline_rows(b.lines)[:3]:
+        if m := _STEP_NUMBER.match(row):
+            return int(m.group(1))
+    return None
+
+
+def _algorithm_steps(b: "Block", after: "Block | None" = None) -> str | None:
+    """An algorithm set with numbered steps ("1: procedure INVERSEMETHOD(...)", "2: initialize ...", counting up), as
+    its steps a line each without their numbers, as the latex reader writes an algorithm float; None for other text.
+    A block of one step is one when the block `after` it opens with the next step."""
+    if _first_step(b) is None:
+        return None
+    rows = _baseline_rows(b.lines)
+    steps = [m for row in rows if (m := _STEP_NUMBER.match(row))]
+    numbers = [int(m.group(1)) for m in steps]
+    alone = len(steps) == 1 == len(rows) and _first_step(after) == numbers[0] + 1
+    if (len(steps) < 2 and not alone) or len(steps) < 0.6 * len(rows) or any(y != x + 1 for x, y in zip(numbers, numbers[1:])):
+        return None
+    out: list[str] = []
+    for row in rows:
+        m = _STEP_NUMBER.match(row)
+        if m:
+            out.append(m.group(2).strip())
+        elif out:
+            out[-1] = join_lines([out[-1], row])  # a step wrapped onto the next line
+        else:
+            out.append(row.strip())
+    return "\n".join(out)
+
+
+def _baseline_rows(lines: list[Line]) -> list[str]:
+    """The lines' text one row per baseline, left to right: syntax colouring, or a step number set apart from its
+    step, splits one printed line into many lines of its own."""
     rows: list[list[Line]] = []
     for ln in sorted(lines, key=lambda ln: (round(ln.bbox[3]), ln.bbox[0])):
         if rows and abs(rows[-1][0].bbox[3] - ln.bbox[3]) < 2:
             rows[-1].append(ln)
         else:
             rows.append([ln])
-    text = (" ".join(ln.text.strip() for ln in sorted(row, key=lambda ln: ln.bbox[0])) for row in rows)
+    return [" ".join(ln.text.strip() for ln in sorted(row, key=lambda ln: ln.bbox[0])) for row in rows]
+
+
+def _code_text(lines: list[Line]) -> str:
+    """A listing's text, one line per baseline."""
     # a listing's frame corners are glyphs without a character (U+FFFD): not code
-    return "\n".join(t for t in (row.strip("\ufffd ") for row in text) if t)
+    return "\n".join(t for t in (row.strip("\ufffd ") for row in _baseline_rows(lines)) if t)
 
 
 _HYPHEN_CUT = re.compile(r"[^\W\d_]-$")  # "... do not reach pho-": a word cut at a line's end
@@ -1047,6 +1090,12 @@ class PdfExtractor:
                 pending.clear()
                 current.paragraphs.append(_code_text(b.lines))
                 last_code = True
+                continue
+            if not refs_started and (steps := _algorithm_steps(b, blocks[i + 1] if i + 1 < len(blocks) else None)) is not None:
+                current.paragraphs.extend(pending)
+                pending.clear()
+                current.paragraphs.append(steps)
+                last_code = True  # a listing: the next text never carries it on
                 continue
             if i in in_word_table and not refs_started:
                 if self.keep_tables and i in word_tables:
