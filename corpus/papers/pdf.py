@@ -268,8 +268,13 @@ def _cell_columns(b: "Block") -> list[float] | None:
     table row: a cell, a gap, the next cell); None for a block of lines set one under another."""
     if _side_by_side_rows(b) == 0:
         return None
+    return _left_edges(ln.bbox[0] for ln in b.lines)
+
+
+def _left_edges(xs) -> list[float]:
+    """Lines' left x positions, those within 3 pt of the one before taken as one edge."""
     edges: list[float] = []
-    for x in sorted(ln.bbox[0] for ln in b.lines):
+    for x in sorted(xs):
         if not edges or x - edges[-1] > 3:
             edges.append(x)
     return edges
@@ -303,10 +308,7 @@ def _word_table_runs(blocks: list["Block"], least: int = 3) -> list[list[int]]:
 
 def _word_table(rows: list["Block"]) -> str:
     """The rows of a `_word_table_runs` run as a Markdown table: each line to the column whose left edge is nearest."""
-    edges: list[float] = []
-    for x in sorted(ln.bbox[0] for b in rows for ln in b.lines):
-        if not edges or x - edges[-1] > 3:
-            edges.append(x)
+    edges = _left_edges(ln.bbox[0] for b in rows for ln in b.lines)
     # columns: the left edges at least two rows share (a cell's wrapped line may start a little to the right)
     cols = [x for x in edges if sum(any(abs(ln.bbox[0] - x) <= 3 for ln in b.lines) for b in rows) >= 2] or edges[:1]
     table = []
@@ -327,10 +329,13 @@ def _runs_on(above: "Block | None", b: "Block") -> bool:
     return -0.002 <= b.bbox[1] - above.bbox[3] < 0.5 * line
 
 
+_BRACKETED_ENTRY = re.compile(r"\s*\[\d{1,3}\]")  # "[7] Jeff Bezanson, ...": a reference entry, whatever follows
+
+
 def _is_prose(text: str) -> bool:
     # a numbered point of the text ("2) Reconciliation of the data ...") is prose; a numbered entry with its authors is not
     return (len(text) >= 150 and _reference_density(text) < 0.8 and not _is_reference_entry(text)
-            and not re.match(r"\s*\[\d{1,3}\]", text))
+            and not _BRACKETED_ENTRY.match(text))
 
 
 _CONTENTS_PAGE = re.compile(r"(?:\s*(?:\.\s*){2,}|\s+)(\d{1,4})$")  # a page number after a space or dot leaders
@@ -473,29 +478,36 @@ def _looks_like_authors(text: str) -> bool:
 
 
 _STEP_NUMBER = re.compile(r"^\s*(\d{1,3}):\s+(\S.*)$")  # "7: find the next event time": an algorithm's numbered step
+_STEP_START = re.compile(r"\s*\d{1,3}:")  # a line that opens like one (its number may stand apart from its step)
 
 
-def _first_step(b: "Block | None") -> int | None:
+def _first_step(rows: list[str]) -> int | None:
     """The number of the first step in a block's first rows ("N: ..."; a row or two before it may end the step before),
     or None."""
-    if b is None or not any(re.match(r"\s*\d{1,3}:", ln.text) for ln in b.lines):
-        return None  # (cheap test first: most blocks have no line that opens with "N:")
-    for row in _baseline_rows(b.lines)[:3]:
+    for row in rows[:3]:
         if m := _STEP_NUMBER.match(row):
             return int(m.group(1))
     return None
+
+
+def _step_rows(b: "Block | None") -> list[str] | None:
+    """A block's rows (`_baseline_rows`) when one of its lines opens with "N:", else None: most blocks have none, and
+    the cheap test spares them the rows."""
+    if b is None or not any(_STEP_START.match(ln.text) for ln in b.lines):
+        return None
+    return _baseline_rows(b.lines)
 
 
 def _algorithm_steps(b: "Block", after: "Block | None" = None) -> str | None:
     """An algorithm set with numbered steps ("1: procedure INVERSEMETHOD(...)", "2: initialize ...", counting up), as
     its steps a line each without their numbers, as the latex reader writes an algorithm float; None for other text.
     A block of one step is one when the block `after` it opens with the next step."""
-    if _first_step(b) is None:
+    rows = _step_rows(b)
+    if rows is None or _first_step(rows) is None:
         return None
-    rows = _baseline_rows(b.lines)
     steps = [m for row in rows if (m := _STEP_NUMBER.match(row))]
     numbers = [int(m.group(1)) for m in steps]
-    alone = len(steps) == 1 == len(rows) and _first_step(after) == numbers[0] + 1
+    alone = len(steps) == 1 == len(rows) and (next_rows := _step_rows(after)) is not None and _first_step(next_rows) == numbers[0] + 1
     if (len(steps) < 2 and not alone) or len(steps) < 0.6 * len(rows) or any(y != x + 1 for x, y in zip(numbers, numbers[1:])):
         return None
     out: list[str] = []
