@@ -1,4 +1,6 @@
-"""One build per output folder: an exclusive lock on OUT/.build.lock for the whole of `corpus build`.
+"""One writer per output folder: an exclusive lock on OUT/.build.lock for the whole of `corpus build`, and on
+OUT/.fetch.lock for the whole of `corpus fetch` (FolderLock serves both; a fetch and a build are not kept apart,
+since a build reads a fetch's folder only as input and never writes there).
 
 `filelock`'s UnixFileLock is flock(2) on an open file: the kernel drops it when the holding process
 ends however it ends (SIGKILL included), so a killed build leaves no stale lock, and the child
@@ -21,19 +23,22 @@ from filelock import Timeout, UnixFileLock
 LOCK_NAME = ".build.lock"
 
 
-class BuildLocked(RuntimeError):
-    """Another build holds the output folder."""
+class FolderLocked(RuntimeError):
+    """Another process (a build, or a fetch) holds the output folder."""
 
 
-class BuildLock:
-    def __init__(self, root: str):
-        self.root = root
-        self.path = os.path.join(root, LOCK_NAME)
+BuildLocked = FolderLocked
+
+
+class FolderLock:
+    def __init__(self, root: str, name: str = LOCK_NAME, command: str = "corpus build"):
+        self.root, self.command = root, command
+        self.path = os.path.join(root, name)
         self._lock = UnixFileLock(self.path, timeout=0)
         self._created_root = False
         self._created_file = False
 
-    def __enter__(self) -> "BuildLock":
+    def __enter__(self) -> "FolderLock":
         if not os.path.isdir(self.root):
             os.makedirs(self.root)
             self._created_root = True
@@ -41,8 +46,8 @@ class BuildLock:
         try:
             self._lock.acquire()
         except Timeout:
-            raise BuildLocked(f"{self.root} is being built by another corpus build ({self.holder()}); "
-                              "wait for it to finish, or build elsewhere with --output") from None
+            raise FolderLocked(f"{self.root} is in use by another {self.command} ({self.holder()}); "
+                               "wait for it to finish, or write elsewhere (another output folder)") from None
         # the lock is the flock; the file's text only says who holds it (written after acquiring, read by the refused)
         with open(self.path, "r+") as f:
             f.truncate(0)
@@ -69,3 +74,6 @@ class BuildLock:
     def __exit__(self, *exc) -> None:
         if self._lock.is_locked:
             self._lock.release()
+
+
+BuildLock = FolderLock

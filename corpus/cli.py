@@ -26,6 +26,7 @@ import humanize
 from corpus.manifest import Manifest, ManifestError, expand_inputs, load_manifest, tokenizer_source
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+EXIT_QUOTA = 3  # corpus fetch: a service's quota stopped a job; rerunning later resumes it
 
 
 @contextlib.contextmanager
@@ -399,11 +400,14 @@ def make_parser() -> argparse.ArgumentParser:
         "Elsevier, Springer Nature, arXiv over OAI-PMH, Materials Project, COD, an OPTIMADE provider) and downloads them politely (rate limit, retries honouring Retry-After, size "
         "caps, content checks, atomic writes) into OUTPUT_DIR/<into>/, with FILE.meta.json (id, DOI, licence, source) "
         "beside each file. OUTPUT_DIR/fetch_ledger.jsonl has one row per item attempt; a rerun skips what is there "
-        "and whole, and fetches the rest. Credentials only from the environment variables a job names.",
+        "and whole, and fetches the rest. Credentials only from the environment variables a job names, sent only to "
+        "the job's own endpoints. One fetch per OUTPUT_DIR at a time. Exit 0: done; 1: an item, a job or a listing "
+        "failed (see fetch_report.md); 2: a bad manifest or a busy folder; 3: a quota stopped a job (rerun later to resume).",
     )
     f.add_argument("manifest", help="the fetch manifest (YAML)")
-    f.add_argument("--dry-run", action="store_true", help="say what each job would fetch and how many items the service "
-                                                          "reports; download nothing")
+    f.add_argument("--dry-run", action="store_true", help="print each job's plan (endpoint, credentials, folder) "
+                   "before any request, then the count each service reports (a few seconds per job; 'unreachable' when it "
+                   "cannot be had); download and write nothing")
     f.add_argument("--limit", type=int, help="at most N items per job (a trial)")
     f.add_argument("--job", action="append", help="run only this job (repeatable)")
     f.set_defaults(func=cmd_fetch)
@@ -424,9 +428,22 @@ def cmd_fetch(args: argparse.Namespace) -> int:
     except FetchError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    summary = fetch(manifest, args.limit, args.job, args.dry_run)
+    from corpus.buildlock import FolderLocked
+
+    try:
+        summary = fetch(manifest, args.limit, args.job, args.dry_run)
+    except FolderLocked as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if args.dry_run:
+        return EXIT_OK
+    stopped = [name for name, s in summary.items() if "stopped" in s]
+    if stopped:
+        print(f"[fetch] stopped by a quota: {', '.join(stopped)}; rerun the same command later to resume (exit {EXIT_QUOTA})",
+              file=sys.stderr)
+        return EXIT_QUOTA
     failed = any("listing_error" in s or "error" in s for s in summary.values())
-    return 1 if failed else 0
+    return EXIT_FAILED if failed else EXIT_OK
 
 
 def cmd_report(args: argparse.Namespace) -> int:

@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 from conftest import SAMPLES
 from corpus.cli import main as corpus
 from corpus.fetch.manifest import FetchError, load_fetch_manifest
+from corpus.fetch.names import file_name
 from corpus.fetch.run import fetch
 
 SOURCE = (SAMPLES / "papers" / "latex" / "msd-diffusion-revtex42.tar.gz").read_bytes()
@@ -277,7 +278,7 @@ def write_manifest(tmp_path: Path, url: str, **arxiv) -> Path:
 def final_state(root: Path) -> tuple[dict, dict]:
     """What a fetch leaves: every file's bytes, and per item the last ledger row without its time and status kind."""
     files = {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*"))
-             if p.is_file() and p.name not in ("fetch_ledger.jsonl", "fetch_summary.json")}
+             if p.is_file() and p.name not in ("fetch_ledger.jsonl", "fetch_summary.json", ".fetch.lock")}
     last = {}
     for line in (root / "fetch_ledger.jsonl").read_text().splitlines():
         row = json.loads(line)
@@ -294,7 +295,7 @@ def test_fetch_with_faults_accounts_for_every_item(tmp_path, server):
     assert arxiv["fetched"] == 4 and arxiv["failed_by_reason"] == {"html_error_page": 1, "http_404": 1}
     root = tmp_path / "out"
     assert sorted(p.name for p in (root / "arxiv").glob("*.gz")) == ["2401.00001.tar.gz", "2401.00003.tex.gz", "2401.00007.tar.gz",
-                                                                     "cond-mat_0102536.tar.gz"]
+                                                                     file_name("cond-mat/0102536", ".tar.gz")]
     assert (root / "arxiv" / "2401.00007.tar.gz").read_bytes() == SOURCE  # the truncated answer was retried, not kept
     assert not list(root.rglob("*.partial"))
     meta = json.loads((root / "arxiv" / "2401.00001.tar.gz.meta.json").read_text())
@@ -371,15 +372,18 @@ def test_a_quota_stops_the_job_cleanly(tmp_path, server):
     server.state["always_429"] = True
     url = f"http://127.0.0.1:{server.server_address[1]}"
     summary = fetch(load_fetch_manifest(write_manifest(tmp_path, url)))
-    assert "quota" in summary["arxiv"]["listing_error"] and "quota" in summary["crystals"]["listing_error"]
-    assert corpus(["fetch", str(write_manifest(tmp_path, url))]) == 1
+    assert "quota" in summary["arxiv"]["stopped"] and "quota" in summary["crystals"]["stopped"]
+    assert summary["arxiv"]["requested"] == 0 and "listing_error" not in summary["arxiv"]
+    assert corpus(["fetch", str(write_manifest(tmp_path, url))]) == 3  # a quota's own exit code: rerun later to resume
 
 
 def test_dry_run_says_what_would_be_fetched_and_writes_nothing(tmp_path, server, capsys):
     url = f"http://127.0.0.1:{server.server_address[1]}"
     assert corpus(["fetch", str(write_manifest(tmp_path, url)), "--dry-run", "--limit", "3"]) == 0
     err = capsys.readouterr().err
-    assert "arxiv (arxiv" in err and "7 items available, at most 3 fetched" in err and "5 items available" in err
+    assert "arxiv: arxiv at" in err and "7 items available, at most 3 fetched" in err and "5 items available" in err
+    # the plan of every job comes before any count (before any request)
+    assert err.index("crystals: optimade at") < err.index("arxiv: 7 items available")
     assert not (tmp_path / "out").exists()
 
 
@@ -438,8 +442,8 @@ def test_crossref_journals_then_elsevier_full_text(tmp_path, server, monkeypatch
     full = summary["fulltext"]
     assert full["requested"] == 3 and full["fetched"] == 2 and full["failed_by_reason"] == {"service_error": 1}
     assert set(server.state["elsevier_keys"]) == {"els-s3cret"}
-    assert not (root / "elsevier" / "10.1016_j.jallcom.2020.0002.xml").exists()
-    meta = json.loads((root / "elsevier" / "10.1016_j.jallcom.2020.0001.xml.meta.json").read_text())
+    assert not (root / "elsevier" / file_name("10.1016/j.jallcom.2020.0002", ".xml")).exists()
+    meta = json.loads((root / "elsevier" / file_name("10.1016/j.jallcom.2020.0001", ".xml.meta.json")).read_text())
     assert meta["licence"] == "http://creativecommons.org/licenses/by/4.0/" and meta["doi"] == "10.1016/j.jallcom.2020.0001"
     assert meta["journal"] == "Journal of Alloys and Compounds"  # from the Crossref row, for the reports' journal tables
     assert "| fulltext | Journal of Alloys and Compounds | 2 |" in (root / "fetch_report.md").read_text()
@@ -466,7 +470,7 @@ def test_springer_open_access_jats_without_its_key_anywhere(tmp_path, server, mo
     assert summary["failed_by_reason"] == {"http_401": 1, "no_open_access_record": 1}
     assert set(server.state["springer_keys"]) == {"spr-s3cret"}
     root = tmp_path / "out"
-    saved = (root / "springer" / "10.1186_s11671-021-03631-x.xml").read_bytes()
+    saved = (root / "springer" / file_name("10.1186/s11671-021-03631-x", ".xml")).read_bytes()
     assert b"<apiKey>REDACTED</apiKey>" in saved
     for f in root.rglob("*"):
         if f.is_file():
@@ -697,7 +701,7 @@ def test_an_arxiv_listing_without_files_writes_each_record(tmp_path, server):
     assert summary["requested"] == summary["fetched"] == 6 and not any("/e-print/" in c for c in server.state["calls"])
     record = json.loads((tmp_path / "out" / "arxiv" / "2401.00001.json").read_text())
     assert record["licence"] == "http://creativecommons.org/licenses/by/4.0/" and record["categories"] == ["cond-mat.mtrl-sci"]
-    assert json.loads((tmp_path / "out" / "arxiv" / "cond-mat_0102536.json").read_text())["id"] == "cond-mat/0102536"
+    assert json.loads((tmp_path / "out" / "arxiv" / file_name("cond-mat/0102536", ".json")).read_text())["id"] == "cond-mat/0102536"
 
 
 def test_a_side_car_gives_licence_and_journal_and_the_readers_own_metadata_wins(tmp_path):

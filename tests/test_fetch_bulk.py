@@ -18,6 +18,7 @@ import yaml
 
 from conftest import SAMPLES, moto_s3
 from corpus.cli import main as corpus
+from corpus.fetch.names import file_name
 from corpus.fetch.manifest import load_fetch_manifest
 from corpus.fetch.run import fetch
 
@@ -99,11 +100,11 @@ def test_bulk_tars_by_month_kept_papers_and_checksums(tmp_path, s3):
     assert summary["failed_by_reason"] == {"checksum_mismatch": 1}
     folder = tmp_path / "out" / "arxiv"
     papers = sorted(p.name for p in folder.iterdir() if p.is_file() and not p.name.endswith(".meta.json"))
-    assert papers == ["2401.00001.tar.gz", "2401.00002.tex.gz", "cond-mat_0102536.tex.gz"]  # 00003 is not in the records
+    assert papers == ["2401.00001.tar.gz", "2401.00002.tex.gz", file_name("cond-mat/0102536", ".tex.gz")]  # 00003 is not in the records
     assert (folder / "2401.00001.tar.gz").read_bytes() == SOURCE
     side = json.loads((folder / "2401.00001.tar.gz.meta.json").read_text())
     assert side["licence"] == "http://creativecommons.org/licenses/by/4.0/" and side["tar"] == "arXiv_src_2401_001.tar"
-    assert json.loads((folder / "cond-mat_0102536.tex.gz.meta.json").read_text())["id"] == "cond-mat/0102536"
+    assert json.loads((folder / file_name("cond-mat/0102536", ".tex.gz.meta.json")).read_text())["id"] == "cond-mat/0102536"
     assert not list(folder.rglob("*.partial")) and not (folder / "2401.00009.gz").exists()  # the link was not written
     # the latex reader reads the papers and passes over the tars in .bulk/
     from corpus.extract import extract

@@ -90,7 +90,7 @@ def test_a_second_build_into_a_held_folder_fails_at_once_naming_the_holder_and_a
         assert run_cli("build", manifest) == 2
         assert time.monotonic() - start < 30  # refused, not waiting
         err = capsys.readouterr().err
-        assert "being built by another corpus build" in err and f"pid {holder.pid}" in err
+        assert "in use by another corpus build" in err and f"pid {holder.pid}" in err
         assert not (tmp_path / "out" / "summary.json").exists()
     finally:
         holder.kill()  # SIGKILL: the kernel drops the flock, nothing is left to clean
@@ -108,7 +108,7 @@ def test_two_builds_started_together_never_both_write(tmp_path):
     codes = sorted(rc for rc, _ in results)
     # either one was refused while the other built, or the second came after the first had finished (and resumed it)
     assert codes in ([0, 2], [0, 0]), results
-    assert all("being built by another" in err for rc, err in results if rc == 2)
+    assert all("in use by another corpus build" in err for rc, err in results if rc == 2)
     assert run_cli("check", tmp_path / "out" / "shards") == 0
 
 

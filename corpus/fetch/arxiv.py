@@ -10,21 +10,16 @@ from __future__ import annotations
 import gzip
 import json
 import os
-import re
 from collections.abc import Iterator
 from pathlib import Path
 
 from corpus.fetch.http import PoliteClient
 from corpus.fetch.manifest import ArxivJob
+from corpus.fetch.names import file_name
 from corpus.fetch.oai import list_records, live_records
 from corpus.fetch.service import Item
 
 ARXIV = "{http://arxiv.org/OAI/arXiv/}"
-
-
-def safe_name(arxiv_id: str) -> str:
-    """A file name for an arXiv id: old-style ids have a slash (cond-mat/0102536)."""
-    return re.sub(r"[^A-Za-z0-9.-]", "_", arxiv_id)
 
 
 def name_eprint(path: Path) -> Path:
@@ -70,11 +65,11 @@ class ArxivService:
                           "abstract": " ".join((meta.findtext(f"{ARXIV}abstract") or "").split())}
                 if files == "none":  # the record itself: ID.json, e.g. the paper list (with licences) of an arxiv_bulk job
                     content = json.dumps({"id": arxiv_id, "licence": licence, "doi": doi, **record}, ensure_ascii=False, sort_keys=True)
-                    yield Item(id=arxiv_id, filename=safe_name(arxiv_id) + ".json", expect="json", content=(content + "\n").encode(),
+                    yield Item(id=arxiv_id, filename=file_name(arxiv_id, ".json"), expect="json", content=(content + "\n").encode(),
                                licence=licence, doi=doi, meta=record)
                     continue
                 url = f"{self.job.files_endpoint.rstrip('/')}/{'e-print' if files == 'source' else 'pdf'}/{arxiv_id}"
-                yield Item(id=arxiv_id, filename=safe_name(arxiv_id) + (".pdf" if files == "pdf" else ".gz"), url=url,
+                yield Item(id=arxiv_id, filename=file_name(arxiv_id, ".pdf" if files == "pdf" else ".gz"), url=url,
                            expect="pdf" if files == "pdf" else "source", licence=licence, doi=doi, meta=record)
 
     def finalise(self, path: Path) -> Path:

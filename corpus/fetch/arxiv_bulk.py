@@ -25,9 +25,10 @@ from pathlib import Path
 
 from defusedxml import ElementTree
 
-from corpus.fetch.arxiv import name_eprint, safe_name
+from corpus.fetch.arxiv import name_eprint
 from corpus.fetch.http import Download, FetchFailed, PoliteClient
 from corpus.fetch.manifest import ArxivBulkJob, yymm_order
+from corpus.fetch.names import file_name, inside
 from corpus.fetch.s3 import S3Bucket
 from corpus.fetch.service import Item
 from corpus.records import SIDECAR_SUFFIX
@@ -108,7 +109,7 @@ class ArxivBulkService:
         self.wanted = self._wanted()
         for tar in self._tars():
             name = tar["filename"]
-            yield Item(id=name, filename=f".bulk/{os.path.basename(name)}", expect="tar",
+            yield Item(id=name, filename=f".bulk/{file_name(os.path.basename(str(name)))}", expect="tar",
                        url=f"s3://{self.job.bucket}/{name}", licence=None,
                        meta={"yymm": tar["yymm"], "md5": tar.get("md5sum"), "papers": tar.get("num_items")})
 
@@ -132,7 +133,7 @@ class ArxivBulkService:
                     record = wanted.get(paper, {}) if wanted is not None else {}
                     arxiv_id = record.get("id") or paper
                     data = tar.extractfile(member).read()
-                    out = folder / (safe_name(arxiv_id) + (".pdf" if member.name.endswith(".pdf") else ".gz"))
+                    out = inside(folder, folder / file_name(arxiv_id, ".pdf" if member.name.endswith(".pdf") else ".gz"))
                     partial = out.with_name(out.name + ".partial")
                     partial.write_bytes(data)
                     os.replace(partial, out)

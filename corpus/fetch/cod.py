@@ -4,12 +4,12 @@ the search's own parameters: `formula`, `el1`..`el8`, `nel1`.., `text`, ...; `fo
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 
 from corpus.fetch.http import FetchFailed, PoliteClient
 from corpus.fetch.manifest import CodJob
 from corpus.fetch.service import Item
+from corpus.readers.bounded import TooDeep, loads_bounded
 
 LISTING_CAP = 256 * 2**20
 LICENCE = "CC0-1.0"
@@ -26,12 +26,16 @@ class CodService:
             body = self.client.get_bytes(f"{self.base}/result", params={**{k: str(v) for k, v in self.job.search.items()}, "format": "json"},
                                          max_bytes=LISTING_CAP)
             try:
-                rows = json.loads(body)
-            except ValueError as e:
+                rows = loads_bounded(body, what="a COD search answer")
+            except TooDeep as e:
+                raise FetchFailed("too_deep", str(e)) from None
+            except (ValueError, UnicodeDecodeError) as e:
                 raise FetchFailed("bad_listing", f"COD search answer is not JSON: {e}") from None
             if not isinstance(rows, list):
                 raise FetchFailed("bad_listing", "a COD search answer is a list of entries")
-            found += [(str(r["file"]), {"formula": r.get("formula"), "doi": r.get("doi")}) for r in rows if isinstance(r, dict) and r.get("file")]
+            found += [(str(r["file"]), {"formula": r.get("formula") if isinstance(r.get("formula"), str) else None,
+                                        "doi": r.get("doi") if isinstance(r.get("doi"), str) else None})
+                      for r in rows if isinstance(r, dict) and isinstance(r.get("file"), (str, int)) and r.get("file")]
         return list({cod_id: meta for cod_id, meta in found}.items())  # each id once, in order
 
     def count(self) -> int | None:

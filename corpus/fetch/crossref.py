@@ -4,8 +4,9 @@ read the DOIs from this job's folder.
 
 Crossref's REST API is a URL template returning JSON, so it is read with our polite client (one rate limit, the
 `mailto` polite pool, Retry-After, caps, the ledger) rather than habanero, whose requests have none of those.
-One item = one journal: `ISSN.jsonl` (a line per work) is written when the journal's last page is read, so a rerun
-resumes journal by journal. Names that match no journal, or several, are failures with the candidates in the ledger's
+One item = one journal: `ISSN.jsonl` (a line per work) is written as its pages arrive, into a temporary file renamed
+into place when the journal's last page is read, so no journal is held in memory and a rerun resumes journal by
+journal. An ISSN a server answers with is used as a file name only when it is an ISSN (NNNN-NNNC). Names that match no journal, or several, are failures with the candidates in the ledger's
 reason (`unmatched_journal`, `ambiguous_journal`), never a guess.
 """
 
@@ -17,10 +18,27 @@ from collections.abc import Iterator
 
 from corpus.fetch.http import FetchFailed, PoliteClient, QuotaExhausted
 from corpus.fetch.manifest import CrossrefJob
-from corpus.fetch.service import Item
+from corpus.fetch.names import file_name
+from corpus.fetch.service import Item, PageGuard, failed_item
+from corpus.readers.bounded import TooDeep, loads_bounded
 
 PAGE_CAP = 64 * 2**20
 SELECT = "DOI,title,container-title,ISSN,license,type,published,publisher"
+ISSN = re.compile(r"\d{4}-\d{3}[\dX]")
+
+
+def _text(value) -> str:
+    """A Crossref text field (a list of strings, or a string) as one string; anything else as nothing."""
+    if isinstance(value, str):
+        return value
+    return " ".join(v for v in value if isinstance(v, str)) if isinstance(value, list) else ""
+
+
+def issn_of(journal: dict) -> str | None:
+    """A journal record's first ISSN when it is one."""
+    issns = journal.get("ISSN")
+    first = issns[0] if isinstance(issns, list) and issns else issns
+    return first.upper() if isinstance(first, str) and ISSN.fullmatch(first.upper()) else None
 
 
 def _norm(title: str) -> str:
@@ -29,8 +47,10 @@ def _norm(title: str) -> str:
 
 def _json(body: bytes) -> dict:
     try:
-        data = json.loads(body)
-    except ValueError as e:
+        data = loads_bounded(body, what="a Crossref answer")
+    except TooDeep as e:
+        raise FetchFailed("too_deep", str(e)) from None
+    except (ValueError, UnicodeDecodeError) as e:
         raise FetchFailed("bad_listing", f"Crossref answer is not JSON: {e}") from None
     message = data.get("message") if isinstance(data, dict) else None
     if not isinstance(message, dict):
@@ -40,7 +60,8 @@ def _json(body: bytes) -> dict:
 
 def licence_of(work: dict) -> str | None:
     """The version-of-record licence URL, else the first one (Crossref lists one per content version)."""
-    licences = [x for x in work.get("license") or [] if isinstance(x, dict) and x.get("URL")]
+    listed = work.get("license") if isinstance(work.get("license"), list) else []
+    licences = [x for x in listed if isinstance(x, dict) and isinstance(x.get("URL"), str) and x.get("URL")]
     vor = [x for x in licences if x.get("content-version") == "vor"]
     return (vor or licences)[0]["URL"] if licences else None
 
@@ -56,10 +77,13 @@ class CrossrefService:
     def resolve(self, name: str) -> str:
         """A journal name to its ISSN: the one journal whose normalised title equals the name."""
         items = _json(self.client.get_bytes(f"{self.base}/journals", params=self._params(query=name, rows=20), max_bytes=PAGE_CAP)).get("items") or []
-        exact = [j for j in items if isinstance(j, dict) and _norm(str(j.get("title", ""))) == _norm(name) and j.get("ISSN")]
-        issns = sorted({j["ISSN"][0] for j in exact})
+        items = items if isinstance(items, list) else []
+        exact = [j for j in items if isinstance(j, dict) and _norm(_text(j.get("title"))) == _norm(name) and j.get("ISSN") is not None]
+        issns = sorted({issn_of(j) for j in exact} - {None})
+        if exact and not issns:
+            raise FetchFailed("bad_issn", f"{name!r}: the journal's ISSN is not an ISSN ({str(exact[0].get('ISSN'))[:60]!r})")
         if not issns:
-            near = ", ".join(str(j.get("title")) for j in items[:3] if isinstance(j, dict))
+            near = ", ".join(_text(j.get("title"))[:80] for j in items[:3] if isinstance(j, dict))
             raise FetchFailed("unmatched_journal", f"{name!r}: no journal of that title (nearest: {near or 'none'})")
         if len(issns) > 1:
             raise FetchFailed("ambiguous_journal", f"{name!r}: {len(issns)} journals of that title ({', '.join(issns)})")
@@ -74,13 +98,16 @@ class CrossrefService:
         return ",".join(parts)
 
     def works(self, issn: str) -> Iterator[tuple[dict, int | None]]:
-        cursor = "*"
+        cursor, guard = "*", PageGuard("Crossref")
         while True:
+            guard.follow(cursor)
             params = self._params(cursor=cursor, rows=self.job.rows, select=SELECT)
             if self._filter():
                 params["filter"] = self._filter()
             message = _json(self.client.get_bytes(f"{self.base}/journals/{issn}/works", params=params, max_bytes=PAGE_CAP))
-            items = [w for w in message.get("items") or [] if isinstance(w, dict) and w.get("DOI")]
+            listed = message.get("items") if isinstance(message.get("items"), list) else []
+            items = [w for w in listed if isinstance(w, dict) and isinstance(w.get("DOI"), str) and w["DOI"].strip()]
+            guard.page(w["DOI"].lower() for w in items)
             total = message.get("total-results")
             yield from ((w, total if isinstance(total, int) else None) for w in items)
             nxt = message.get("next-cursor")
@@ -103,7 +130,7 @@ class CrossrefService:
 
     def _issn(self, journal: str) -> tuple[str | None, str | None]:
         """(ISSN, None) for an ISSN or a title that resolves; (None, why not) otherwise. A quota still stops the job."""
-        if re.fullmatch(r"\d{4}-\d{3}[\dX]", journal):
+        if ISSN.fullmatch(journal):
             return journal, None
         try:
             return self.resolve(journal), None
@@ -125,15 +152,28 @@ class CrossrefService:
 
     def discover(self) -> Iterator[Item]:
         for journal in self._journals():
-            issn, problem = self._issn(journal)
+            try:
+                issn, problem = self._issn(journal)
+            except QuotaExhausted:
+                raise
+            except Exception as e:  # noqa: BLE001 - one journal's bad answer is that journal's failure
+                yield failed_item(journal, "json", e)
+                continue
             if problem:
                 yield Item(id=journal, filename="", expect="json", meta={"error": problem})
                 continue
-            lines = []
-            for work, _ in self.works(issn):
-                lines.append(json.dumps({"doi": work["DOI"].lower(), "title": " ".join(work.get("title") or []),
-                                         "journal": " ".join(work.get("container-title") or []), "issn": issn,
-                                         "type": work.get("type"), "publisher": work.get("publisher"), "licence": licence_of(work),
-                                         "published": (work.get("published") or {}).get("date-parts")}, ensure_ascii=False, sort_keys=True))
-            yield Item(id=issn, filename=f"{issn}.jsonl", expect="json", content=("\n".join(lines) + "\n").encode() if lines else b"",
-                       meta={"journal": journal, "works": len(lines)})
+            meta = {"journal": journal, "works": 0}
+            yield Item(id=issn, filename=file_name(issn, ".jsonl"), expect="json", content=self._lines(issn, meta), meta=meta)
+
+    def _lines(self, issn: str, meta: dict) -> Iterator[bytes]:
+        """The journal's works as JSON lines, page by page (read while the loop writes the file); `meta["works"]`
+        counts them for the side-car."""
+        for work, _ in self.works(issn):
+            published = work.get("published") if isinstance(work.get("published"), dict) else {}
+            line = json.dumps({"doi": work["DOI"].strip().lower(), "title": _text(work.get("title")),
+                               "journal": _text(work.get("container-title")), "issn": issn,
+                               "type": work.get("type") if isinstance(work.get("type"), str) else None,
+                               "publisher": work.get("publisher") if isinstance(work.get("publisher"), str) else None,
+                               "licence": licence_of(work), "published": published.get("date-parts")}, ensure_ascii=False, sort_keys=True)
+            meta["works"] += 1
+            yield (line + "\n").encode()

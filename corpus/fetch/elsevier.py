@@ -13,17 +13,22 @@ from defusedxml import ElementTree
 
 from corpus.fetch.http import FetchFailed
 from corpus.fetch.service import DoiListService, Item, doi_file_name
+from corpus.readers.bounded import TooDeep, check_xml_depth
 
 
 class ElsevierService(DoiListService):
     def item(self, doi: str, licence: str | None) -> Item:
-        return Item(id=doi, filename=doi_file_name(doi) + ".xml", expect="xml", doi=doi, licence=licence,
+        return Item(id=doi, filename=doi_file_name(doi, ".xml"), expect="xml", doi=doi, licence=licence,
                     url=f"{self.job.endpoint.rstrip('/')}/content/article/doi/{quote(doi, safe='/')}?view=FULL")
 
     def finalise(self, path: Path) -> Path:
         """An XML answer that is a service error (no entitlement, unknown DOI) is a failure, not a paper."""
         try:
             root = ElementTree.parse(path).getroot()
+            check_xml_depth(root, what="an Elsevier answer")
+        except TooDeep as e:
+            path.unlink(missing_ok=True)
+            raise FetchFailed("too_deep", str(e)) from None
         except (ElementTree.ParseError, ValueError) as e:
             path.unlink(missing_ok=True)
             raise FetchFailed("bad_xml", str(e)) from None

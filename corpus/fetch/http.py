@@ -7,8 +7,11 @@
 - downloads streamed to a temporary file beside the target, capped at `limits.max_bytes` while reading, checked
   against what the reader expects (an HTML error page saved as `.xml` is a failure, not a paper), hashed, and
   renamed into place only when complete: a half-written file never looks complete;
-- credentials only from headers the service builds from the environment; URLs in errors and the ledger are the
-  request URLs, which never carry a key.
+- credentials only from headers the service builds from the environment, sent only to the job's configured
+  origins (redirects are followed hop by hop here; a hop or a next-page link to another origin goes without them);
+  URLs in errors and the ledger are the request URLs, which never carry a key;
+- every request held to a time budget as a whole (`TimeBudget`), not only between reads: a trickling server fails
+  the item `too_slow`; a redirect loop, a body that does not decode, an unusable URL are failures with a reason.
 """
 
 from __future__ import annotations
@@ -19,9 +22,11 @@ import hashlib
 import os
 import re
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpcore
 import httpx
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
 
@@ -100,16 +105,118 @@ def sniff(head: bytes, expect: str) -> str | None:
     return None
 
 
+MAX_REDIRECTS = 10
+
+
+def origin(url: httpx.URL | str) -> tuple[str, str, int | None]:
+    """(scheme, host, port) with the scheme's default port filled in: what a credential is bound to."""
+    url = httpx.URL(url)
+    port = url.port or {"http": 80, "https": 443}.get(url.scheme)
+    return url.scheme, url.host.lower(), port
+
+
+class TimeBudget:
+    """How long the request in flight may still take: `timeout_s` + its bytes so far / `min_bytes_per_s`, never more
+    than `max_item_s`, and never past `deadline` (a monotonic time the client sets for a whole dry run's job).
+
+    httpx's timeouts bound each wait for the next bytes, so a server that sends one byte a second keeps a request
+    alive for ever; the budget is checked before every read and write of the connection and shortens each wait to
+    what is left, so a trickle (in the headers as well as the body) ends at its deadline."""
+
+    def __init__(self, limits: Limits):
+        self.limits, self.deadline = limits, None
+        self.start: float | None = None
+        self.received = 0
+
+    def begin(self) -> None:
+        self.start, self.received = time.monotonic(), 0
+
+    def left(self) -> float:
+        now = time.monotonic()
+        spent = now - (self.start if self.start is not None else now)
+        left = min(self.limits.timeout_s + self.received / self.limits.min_bytes_per_s, self.limits.max_item_s) - spent
+        return min(left, self.deadline - now) if self.deadline is not None else left
+
+    def wait(self, timeout: float | None) -> float | None:
+        """The timeout for the next read, write or connect: the configured one, shortened to what is left."""
+        left = self.left()
+        if left <= 0:
+            raise httpcore.ReadTimeout("over the time budget")
+        return left if timeout is None else min(timeout, left)
+
+    def spent(self) -> bool:
+        return self.left() <= 0.01
+
+
+class _BudgetStream(httpcore.NetworkStream):
+    def __init__(self, stream: httpcore.NetworkStream, budget: TimeBudget):
+        self.stream, self.budget = stream, budget
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        data = self.stream.read(max_bytes, self.budget.wait(timeout))
+        self.budget.received += len(data)
+        return data
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self.stream.write(buffer, self.budget.wait(timeout))
+
+    def close(self) -> None:
+        self.stream.close()
+
+    def start_tls(self, ssl_context, server_hostname=None, timeout=None):
+        return _BudgetStream(self.stream.start_tls(ssl_context, server_hostname, self.budget.wait(timeout)), self.budget)
+
+    def get_extra_info(self, info: str):
+        return self.stream.get_extra_info(info)
+
+
+class _BudgetBackend(httpcore.NetworkBackend):
+    """httpcore's own socket backend with every connection's reads, writes and connects held to a TimeBudget."""
+
+    def __init__(self, budget: TimeBudget):
+        self.backend, self.budget = httpcore.SyncBackend(), budget
+
+    def connect_tcp(self, host, port, timeout=None, local_address=None, socket_options=None):
+        return _BudgetStream(self.backend.connect_tcp(host, port, self.budget.wait(timeout), local_address, socket_options), self.budget)
+
+    def connect_unix_socket(self, path, timeout=None, socket_options=None):
+        return _BudgetStream(self.backend.connect_unix_socket(path, self.budget.wait(timeout), socket_options), self.budget)
+
+    def sleep(self, seconds: float) -> None:
+        self.backend.sleep(seconds)
+
+
+def _transport(budget: TimeBudget) -> httpx.HTTPTransport:
+    transport = httpx.HTTPTransport()
+    # httpx takes no network backend, but its connection pool does (httpcore.ConnectionPool(network_backend=...)):
+    # the pool is set on the transport after it is built. tests/test_fetch_hostile.py fails if this stops holding.
+    transport._pool._network_backend = _BudgetBackend(budget)
+    return transport
+
+
 class PoliteClient:
-    def __init__(self, limits: Limits, headers: dict[str, str] | None = None, contact: str | None = None):
+    """One job's HTTP client. `credentials` (headers) go only with requests to `origins`, the job's configured
+    endpoints: redirects are followed here, hop by hop, and a hop to another origin (or from https to http) carries
+    no credential, as a next-page link to another host does not."""
+
+    def __init__(self, limits: Limits, headers: dict[str, str] | None = None, contact: str | None = None,
+                 origins: list[str] | None = None):
         self.limits = limits
         agent = "matcorpus-fetch/0.1" + (f" (mailto:{contact})" if contact else "")
-        self.client = httpx.Client(timeout=limits.timeout_s, follow_redirects=True, headers={"User-Agent": agent, **(headers or {})})
+        self.budget = TimeBudget(limits)
+        self.client = httpx.Client(timeout=limits.timeout_s, follow_redirects=False, headers={"User-Agent": agent},
+                                   transport=_transport(self.budget))
+        self.credentials = dict(headers or {})
+        self.origins = {origin(u) for u in origins or [] if u}
         self._next = 0.0
         self.requests = 0
 
     def close(self) -> None:
         self.client.close()
+
+    def set_deadline(self, seconds: float | None) -> None:
+        """Every request of this client from now on ends within `seconds` (a dry run's count), retries included."""
+        self.budget.deadline = None if seconds is None else time.monotonic() + seconds
 
     def pace(self) -> None:
         now = time.monotonic()
@@ -119,9 +226,10 @@ class PoliteClient:
 
     def _wait(self, state: RetryCallState) -> float:
         error = state.outcome.exception()
-        if isinstance(error, _Retry) and error.wait is not None:
-            return error.wait
-        return self.limits.backoff_s * 2 ** (state.attempt_number - 1)
+        wait = error.wait if isinstance(error, _Retry) and error.wait is not None else self.limits.backoff_s * 2 ** (state.attempt_number - 1)
+        if self.budget.deadline is not None and time.monotonic() + wait >= self.budget.deadline:
+            raise FetchFailed("too_slow", "no answer before the deadline")  # a dry run does not sleep past its deadline
+        return wait
 
     def _attempts(self):
         return Retrying(stop=stop_after_attempt(self.limits.retries + 1), wait=self._wait,
@@ -135,6 +243,46 @@ class PoliteClient:
             raise _Retry(response.status_code, wait, f"HTTP {response.status_code}")
         if response.status_code >= 400:
             raise FetchFailed(f"http_{response.status_code}", redact(response.url), response.status_code)
+        if response.status_code >= 300:
+            raise FetchFailed("bad_redirect", f"{redact(response.url)}: HTTP {response.status_code} without a usable Location",
+                              response.status_code)
+
+    def _request(self, url: httpx.URL | str, params: dict | None) -> httpx.Request:
+        try:
+            target = httpx.URL(url, params=params) if params else httpx.URL(url)
+            if target.scheme not in ("http", "https") or not target.host:
+                raise FetchFailed("bad_url", f"{redact(target)}: not an http(s) URL")
+            headers = self.credentials if origin(target) in self.origins else {}
+            return self.client.build_request("GET", target, headers=headers)
+        except (httpx.InvalidURL, ValueError, UnicodeError, TypeError) as e:
+            if isinstance(e, FetchFailed):
+                raise
+            raise FetchFailed("bad_url", redact(f"{str(url)[:200]}: {e}")) from None
+
+    @contextmanager
+    def _open(self, url: str, params: dict | None):
+        """The response to GET `url`, streamed, after its redirects (at most MAX_REDIRECTS, none seen twice)."""
+        request, seen = self._request(url, params), set()
+        for _ in range(MAX_REDIRECTS + 1):
+            seen.add(str(request.url))
+            self.budget.begin()
+            response = self.client.send(request, stream=True)
+            location = response.headers.get("Location") if response.is_redirect else None
+            if location is None:
+                try:
+                    yield response
+                finally:
+                    response.close()
+                return
+            response.close()
+            try:
+                target = response.url.join(location)
+            except (httpx.InvalidURL, ValueError, UnicodeError) as e:
+                raise FetchFailed("bad_url", redact(f"redirect to {location[:200]}: {e}")) from None
+            if str(target) in seen:
+                raise FetchFailed("redirect_loop", f"{redact(request.url)} redirects back to {redact(target)}")
+            request = self._request(target, None)
+        raise FetchFailed("redirect_loop", f"more than {MAX_REDIRECTS} redirects from {redact(url)}")
 
     def _run(self, call):
         try:
@@ -144,25 +292,38 @@ class PoliteClient:
                     self.requests += 1
                     try:
                         return call()
-                    except (httpx.TimeoutException, httpx.TransportError) as e:
+                    except httpx.TimeoutException as e:
+                        if self.budget.spent():
+                            raise FetchFailed("too_slow", redact(f"over its time budget (timeout_s {self.limits.timeout_s:g} + "
+                                                                 f"bytes / {self.limits.min_bytes_per_s:g} per s, at most "
+                                                                 f"{self.limits.max_item_s:g} s): {e}")) from None
                         raise _Retry(None, None, redact(f"{type(e).__name__}: {e}")) from None
+                    except httpx.UnsupportedProtocol as e:
+                        raise FetchFailed("bad_url", redact(str(e))) from None
+                    except httpx.TransportError as e:
+                        raise _Retry(None, None, redact(f"{type(e).__name__}: {e}")) from None
+                    except httpx.DecodingError as e:
+                        raise FetchFailed("bad_encoding", redact(f"the body does not decode as its Content-Encoding says: {e}")) from None
+                    except httpx.HTTPError as e:  # anything else httpx refuses in an answer
+                        raise FetchFailed("bad_response", redact(f"{type(e).__name__}: {e}")) from None
         except _Retry as e:
             if e.status == 429:
                 raise QuotaExhausted("quota", f"still 429 after {self.limits.retries} retries", 429) from None
             raise FetchFailed("http_" + str(e.status) if e.status else "network", e.detail, e.status) from None
 
     def get_bytes(self, url: str, params: dict | None = None, max_bytes: int | None = None) -> bytes:
-        """A small response (a listing page), whole, capped while reading."""
-        cap = max_bytes or self.limits.max_bytes
+        """A small response (a listing page), whole, capped while reading at the smallest of `max_bytes` (the
+        service's page cap), the job's `max_listing_bytes` and its `max_bytes`."""
+        cap = min(max_bytes or self.limits.max_listing_bytes, self.limits.max_listing_bytes, self.limits.max_bytes)
 
         def call() -> bytes:
-            with self.client.stream("GET", url, params=params) as response:
+            with self._open(url, params) as response:
                 self._check(response)
                 body = bytearray()
                 for chunk in response.iter_bytes():
                     body += chunk
                     if len(body) > cap:
-                        raise FetchFailed("too_large", f"{redact(url)}: over {cap} bytes", response.status_code)
+                        raise FetchFailed("too_large", f"{redact(url)}: a listing page over {cap} bytes", response.status_code)
                 declared = response.headers.get("Content-Length")
                 if declared and declared.isascii() and declared.isdigit() and int(declared) != response.num_bytes_downloaded:
                     raise _Retry(None, None, f"truncated: {response.num_bytes_downloaded} of {declared} bytes")
@@ -178,7 +339,7 @@ class PoliteClient:
         def call() -> Download:
             digest, size = hashlib.sha256(), 0
             try:
-                with self.client.stream("GET", url, params=params) as response, open(partial, "wb") as out:
+                with self._open(url, params) as response, open(partial, "wb") as out:
                     self._check(response)
                     head = b""
                     for chunk in response.iter_bytes():

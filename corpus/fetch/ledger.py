@@ -2,7 +2,8 @@
 most the item in flight (whose file was never renamed into place) and a rerun knows what it has.
 
 Row: job, service, item (the service's id), doi, journal (where the service says), url, path (under output_dir),
-status (fetched | skipped | failed), reason (for failed and skipped), http_status, bytes, sha256, licence,
+status (fetched | skipped | failed), reason (for failed and skipped), detail (what failed, for a failure; credentials
+redacted), http_status, bytes, sha256, licence,
 retrieved_at. The last row of an item wins.
 Requested = fetched + skipped + failed, per job and run.
 """
@@ -15,7 +16,7 @@ import json
 import os
 from pathlib import Path
 
-FIELDS = ("job", "service", "item", "doi", "journal", "url", "path", "status", "reason", "http_status", "bytes", "sha256", "licence", "retrieved_at")
+FIELDS = ("job", "service", "item", "doi", "journal", "url", "path", "status", "reason", "detail", "http_status", "bytes", "sha256", "licence", "retrieved_at")
 
 
 def sha256_of(path: Path) -> str:

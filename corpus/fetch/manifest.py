@@ -42,8 +42,14 @@ class Limits(StrictModel):
     retries: int = Field(5, ge=0, le=20, description="tries after the first on 429, 5xx, timeouts and dropped connections")
     backoff_s: float = Field(2.0, ge=0, description="first wait of the exponential backoff when the service gives no Retry-After")
     max_wait_s: float = Field(600.0, gt=0, description="the longest Retry-After honoured; a longer one stops the job (a quota)")
-    timeout_s: float = Field(60.0, gt=0)
+    timeout_s: float = Field(60.0, gt=0, description="the longest wait for a connection or for the next bytes of an answer; "
+                             "an answer as a whole must also arrive within timeout_s + its bytes / min_bytes_per_s")
+    min_bytes_per_s: float = Field(8192.0, gt=0, description="the slowest average rate tolerated after the first timeout_s: "
+                                   "a download or listing page that falls behind fails as too_slow")
+    max_item_s: float = Field(3600.0, gt=0, description="the longest any one download or listing page may take, however fast it trickles")
     max_bytes: int = Field(200 * 2**20, gt=0, description="a download larger than this is cut off and failed as too_large")
+    max_listing_bytes: int = Field(64 * 2**20, gt=0, description="a listing page (a JSON or XML answer held in memory to parse) "
+                                   "larger than this fails the listing as too_large")
 
 
 class _Job(StrictModel):

@@ -10,12 +10,12 @@ Materials Project data is CC BY 4.0.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterator
 
 from corpus.fetch.http import PoliteClient
 from corpus.fetch.manifest import MaterialsProjectJob
-from corpus.fetch.service import Item, json_page
+from corpus.fetch.names import file_name
+from corpus.fetch.service import Item, PageGuard, failed_item, json_page
 
 PAGE_CAP = 256 * 2**20
 LICENCE = "CC-BY-4.0"
@@ -39,9 +39,10 @@ class MaterialsProjectService:
         return total if isinstance(total, int) else None
 
     def discover(self) -> Iterator[Item]:
-        skip = 0
+        skip, guard = 0, PageGuard("Materials Project")
         while True:
             data = self._page(skip, self.job.page_size)["data"]
+            guard.page(r.get("material_id") for r in data if isinstance(r, dict))
             for record in data:
                 if not isinstance(record, dict) or not record.get("material_id"):
                     continue
@@ -49,9 +50,14 @@ class MaterialsProjectService:
                 if not isinstance(record.get("structure"), dict):
                     yield Item(id=material_id, filename="", expect="json", meta={"error": "bad_entry: no structure"})
                     continue
-                content = json.dumps(record, sort_keys=True, ensure_ascii=False).encode()
-                yield Item(id=material_id, filename=re.sub(r"[^A-Za-z0-9._-]", "_", material_id) + ".json", expect="json",
-                           content=content, licence=LICENCE, meta={"formula": record.get("formula_pretty")})
+                try:
+                    content = json.dumps(record, sort_keys=True, ensure_ascii=False).encode()
+                except Exception as e:  # noqa: BLE001 - one odd record is that record's failure, the listing goes on
+                    yield failed_item(material_id, "json", e)
+                    continue
+                formula = record.get("formula_pretty")
+                yield Item(id=material_id, filename=file_name(material_id, ".json"), expect="json",
+                           content=content, licence=LICENCE, meta={"formula": formula if isinstance(formula, str) else None})
             if len(data) < self.job.page_size:
                 return
             skip += len(data)

@@ -14,6 +14,8 @@ from xml.etree.ElementTree import Element
 from defusedxml import ElementTree
 
 from corpus.fetch.http import FetchFailed, PoliteClient
+from corpus.fetch.service import PageGuard
+from corpus.readers.bounded import TooDeep, check_xml_depth
 
 OAI = "{http://www.openarchives.org/OAI/2.0/}"
 LISTING_CAP = 64 * 2**20  # one OAI-PMH page: arXiv's are ~1-5 MB, PMC's (ten full-text articles) ~1-10 MB
@@ -29,10 +31,15 @@ def list_records(client: PoliteClient, endpoint: str, prefix: str, set_spec: str
         params["from"] = from_date.isoformat()
     if until_date:
         params["until"] = until_date.isoformat()
+    guard = PageGuard("OAI-PMH")
     while True:
+        guard.follow(params)
         body = client.get_bytes(endpoint, params=params, max_bytes=LISTING_CAP)
         try:
             root = ElementTree.fromstring(body)
+            check_xml_depth(root, what="an OAI-PMH page")
+        except TooDeep as e:
+            raise FetchFailed("too_deep", str(e)) from None
         except (ElementTree.ParseError, ValueError) as e:  # defusedxml's refusals (entities, DTDs) are ValueErrors
             raise FetchFailed("bad_listing", f"OAI-PMH page is not usable XML: {e}") from None
         error = root.find(f"{OAI}error")

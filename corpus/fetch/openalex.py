@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from collections.abc import Iterator
 
 from corpus.fetch.http import PoliteClient
 from corpus.fetch.manifest import OpenAlexJob
-from corpus.fetch.service import Item, json_page
+from corpus.fetch.names import file_name
+from corpus.fetch.service import Item, PageGuard, failed_item, json_page
 
 PAGE_CAP = 128 * 2**20
 SELECT = "id,doi,title,publication_year,primary_location,best_oa_location,open_access"
@@ -44,19 +44,24 @@ class OpenAlexService:
         return count if isinstance(count, int) else None
 
     def discover(self) -> Iterator[Item]:
-        cursor = "*"
+        cursor, guard = "*", PageGuard("OpenAlex")
         while cursor:
+            guard.follow(cursor)
             page = self._page(cursor, self.job.per_page)
-            for work in page["results"]:
-                if isinstance(work, dict) and work.get("id"):
-                    yield self._item(work)
+            works = [w for w in page["results"] if isinstance(w, dict) and w.get("id")]
+            guard.page(w["id"] for w in works)
+            for work in works:
+                try:
+                    item = self._item(work)
+                except Exception as e:  # noqa: BLE001 - one odd work is that work's failure, the listing goes on
+                    item = failed_item(work.get("id"), "pdf" if self.job.files == "pdf" else "json", e)
+                yield item
             meta = page.get("meta") if isinstance(page.get("meta"), dict) else {}
             nxt = meta.get("next_cursor")
             cursor = nxt if isinstance(nxt, str) and nxt != cursor and page["results"] else None
 
     def _item(self, work: dict) -> Item:
         work_id = str(work["id"]).rstrip("/").rsplit("/", 1)[-1]
-        name = re.sub(r"[^A-Za-z0-9._-]", "_", work_id)
         best = work.get("best_oa_location") if isinstance(work.get("best_oa_location"), dict) else {}
         primary = work.get("primary_location") if isinstance(work.get("primary_location"), dict) else {}
         licence = best.get("license") or primary.get("license")
@@ -66,6 +71,8 @@ class OpenAlexService:
         if self.job.files == "pdf":
             if not best.get("pdf_url"):
                 return Item(id=work_id, filename="", expect="pdf", doi=doi, meta={"error": "no_oa_pdf: no open-access PDF location"})
-            return Item(id=work_id, filename=f"{name}.pdf", expect="pdf", url=str(best["pdf_url"]), licence=licence, doi=doi, meta=meta)
-        return Item(id=work_id, filename=f"{name}.json", expect="json", content=json.dumps(work, sort_keys=True, ensure_ascii=False).encode(),
+            if not isinstance(best["pdf_url"], str):
+                return Item(id=work_id, filename="", expect="pdf", doi=doi, meta={"error": "bad_url: the pdf_url is not a URL"})
+            return Item(id=work_id, filename=file_name(work_id, ".pdf"), expect="pdf", url=best["pdf_url"], licence=licence, doi=doi, meta=meta)
+        return Item(id=work_id, filename=file_name(work_id, ".json"), expect="json", content=json.dumps(work, sort_keys=True, ensure_ascii=False).encode(),
                     licence=licence, doi=doi, meta=meta)

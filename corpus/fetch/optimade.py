@@ -10,12 +10,12 @@ in the ledger. Entries become pymatgen structures from the specification's field
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterator
 
 from corpus.fetch.http import FetchFailed, PoliteClient
 from corpus.fetch.manifest import OptimadeJob
-from corpus.fetch.service import Item, json_page
+from corpus.fetch.names import file_name
+from corpus.fetch.service import Item, PageGuard, failed_item, json_page
 
 PAGE_CAP = 64 * 2**20
 FIELDS = "lattice_vectors,cartesian_site_positions,species_at_sites,species,chemical_formula_reduced,nsites"
@@ -51,9 +51,12 @@ class OptimadeService:
     def _pages(self) -> Iterator[dict]:
         url = self.job.endpoint.rstrip("/") + "/structures"
         params: dict | None = {"filter": self.job.filter, "page_limit": self.job.page_limit, "response_fields": FIELDS}
+        guard = PageGuard("OPTIMADE")
         while url:
+            guard.follow([url, params])
             body = self.client.get_bytes(url, params=params, max_bytes=PAGE_CAP)
             page = json_page(body, "OPTIMADE", "data")
+            guard.page(e.get("id") for e in page.get("data") or [] if isinstance(e, dict))
             if page.get("errors") and not page.get("data"):
                 raise FetchFailed("optimade_error", json.dumps(page["errors"])[:300])
             yield page
@@ -74,22 +77,25 @@ class OptimadeService:
     def discover(self) -> Iterator[Item]:
         for page in self._pages():
             for entry in page.get("data") or []:
-                if not isinstance(entry, dict):
+                if not isinstance(entry, dict) or entry.get("id") in (None, ""):
                     continue
-                entry_id = str(entry.get("id", ""))
-                if not entry_id:
-                    continue
-                name = re.sub(r"[^A-Za-z0-9._-]", "_", entry_id)
-                if self.job.format == "json":
-                    content, suffix = json.dumps(entry, sort_keys=True, ensure_ascii=False).encode(), ".json"
-                else:
-                    try:
-                        content, suffix = structure_of(entry).to(fmt="cif").encode(), ".cif"
-                    except FetchFailed as e:
-                        yield Item(id=entry_id, filename=name + ".cif", expect="cif", content=None, licence=self.job.licence,
-                                   meta={"error": str(e)})
-                        continue
-                attributes = entry.get("attributes") if isinstance(entry.get("attributes"), dict) else {}
-                formula = attributes.get("chemical_formula_reduced")
-                yield Item(id=entry_id, filename=name + suffix, expect=self.job.format, content=content, licence=self.job.licence,
-                           meta={"formula": formula, "provider": self.job.endpoint})
+                try:
+                    item = self._item(entry)
+                except Exception as e:  # noqa: BLE001 - one odd entry is that entry's failure, the listing goes on
+                    item = failed_item(entry.get("id"), self.job.format, e)
+                yield item
+
+    def _item(self, entry: dict) -> Item:
+        entry_id = str(entry["id"])
+        suffix = ".json" if self.job.format == "json" else ".cif"
+        if self.job.format == "json":
+            content = json.dumps(entry, sort_keys=True, ensure_ascii=False).encode()
+        else:
+            try:
+                content = structure_of(entry).to(fmt="cif").encode()
+            except FetchFailed as e:
+                return Item(id=entry_id, filename=file_name(entry_id, suffix), expect="cif", licence=self.job.licence, meta={"error": str(e)})
+        attributes = entry.get("attributes") if isinstance(entry.get("attributes"), dict) else {}
+        formula = attributes.get("chemical_formula_reduced")
+        return Item(id=entry_id, filename=file_name(entry_id, suffix), expect=self.job.format, content=content, licence=self.job.licence,
+                    meta={"formula": formula if isinstance(formula, str) else None, "provider": self.job.endpoint})

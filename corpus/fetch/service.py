@@ -2,28 +2,70 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
-import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from corpus.fetch.names import file_name
+from corpus.readers.bounded import TooDeep, loads_bounded
 
 
 @dataclass
 class Item:
     id: str  # the service's own id (arXiv id, OPTIMADE id, DOI): the ledger's key
-    filename: str  # under the job's folder
+    filename: str  # under the job's folder: from names.file_name whenever any part of it comes from the service
     expect: str  # what the bytes must look like: source | pdf | xml | json | cif | csv | zip | tar
     url: str | None = None  # fetched from here ...
-    content: bytes | None = None  # ... or already in the listing (OPTIMADE entries)
+    content: bytes | Iterable[bytes] | None = None  # ... or already in the listing (OPTIMADE entries), or written as
+    # the listing's pages arrive (a Crossref journal's works): chunks, so no journal is held in memory whole
     licence: str | None = None
     doi: str | None = None
     meta: dict = field(default_factory=dict)  # written to the side-car FILE.meta.json with the licence and source
     params: dict | None = None  # query parameters sent but never recorded (a key some services take in the URL)
 
 
-def doi_file_name(doi: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]", "_", doi.lower())
+def doi_file_name(doi: str, suffix: str = "") -> str:
+    return file_name(doi.lower(), suffix)
+
+
+def failed_item(item_id: object, expect: str, error: BaseException) -> Item:
+    """The Item that stands for a record the service listed but that cannot be fetched: the loop fails it with the
+    error's reason, so it is counted and in the ledger, and the listing goes on."""
+    from corpus.fetch.http import FetchFailed
+
+    reason = error.reason if isinstance(error, FetchFailed) else "too_deep" if isinstance(error, (TooDeep, RecursionError)) else "bad_entry"
+    return Item(id=str(item_id)[:1000], filename="", expect=expect, meta={"error": f"{reason}: {type(error).__name__}: {error}"[:300]})
+
+
+class PageGuard:
+    """Stops a listing that goes round: a next link, cursor or token already followed, or a page that lists only
+    items an earlier page listed (a server that ignores the paging), as FetchFailed("repeated_page")."""
+
+    def __init__(self, service: str):
+        self.service, self.followed, self.pages = service, set(), set()
+
+    def follow(self, key: object) -> None:
+        text = json.dumps(key, sort_keys=True, default=str)
+        if text in self.followed:
+            raise _failed("repeated_page", f"{self.service} gave a next page it had already given ({text[:120]}): the listing stops here")
+        self.followed.add(text)
+
+    def page(self, ids: Iterable[object]) -> None:
+        ids = sorted(str(i) for i in ids)
+        if not ids:
+            return
+        digest = hashlib.sha256("\n".join(ids).encode("utf-8", "surrogatepass")).hexdigest()
+        if digest in self.pages:
+            raise _failed("repeated_page", f"{self.service} listed the same {len(ids)} items again: the listing stops here")
+        self.pages.add(digest)
+
+
+def _failed(reason: str, detail: str):
+    from corpus.fetch.http import FetchFailed
+
+    return FetchFailed(reason, detail)
 
 
 def doi_list(dois_from: str, root: Path) -> Iterator[tuple[str, str | None, str | None]]:
@@ -52,8 +94,10 @@ def json_page(body: bytes, service: str, list_key: str) -> dict:
     from corpus.fetch.http import FetchFailed
 
     try:
-        page = json.loads(body)
-    except ValueError as e:
+        page = loads_bounded(body, what=f"a {service} answer")
+    except TooDeep as e:
+        raise FetchFailed("too_deep", str(e)) from None
+    except (ValueError, UnicodeDecodeError) as e:
         raise FetchFailed("bad_listing", f"{service} answer is not JSON: {e}") from None
     if not isinstance(page, dict) or not isinstance(page.get(list_key, []), list):
         raise FetchFailed("bad_listing", f"a {service} answer is an object with a {list_key} list")

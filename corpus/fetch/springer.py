@@ -20,7 +20,7 @@ TOTAL = re.compile(rb"<total>\s*(\d+)\s*</total>")
 
 class SpringerService(DoiListService):
     def item(self, doi: str, licence: str | None) -> Item:
-        return Item(id=doi, filename=doi_file_name(doi) + ".xml", expect="xml", doi=doi, licence=licence,
+        return Item(id=doi, filename=doi_file_name(doi, ".xml"), expect="xml", doi=doi, licence=licence,
                     url=f"{self.job.endpoint.rstrip('/')}/openaccess/jats?q=doi:{doi}",
                     params={"q": f"doi:{doi}", "api_key": os.environ.get(self.job.api_key_env, "")})
 

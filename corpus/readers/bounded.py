@@ -78,3 +78,53 @@ def bounded_lines(stream, max_line_bytes: int) -> Iterator[tuple[int, bytes | No
         while not line.endswith(b"\n") and (line := stream.readline(CHUNK)):
             size += len(line)
         yield lineno, None, size - line.endswith(b"\n")
+
+
+MAX_DEPTH = 64  # nesting any record we read needs (OPTIMADE entries, lm-eval samples, JATS): deeper is hostile
+
+
+class TooDeep(ValueError):
+    """A JSON value or XML tree nested past the bound: refused, never walked by recursive code."""
+
+
+def check_depth(value, max_depth: int = MAX_DEPTH, what: str = "JSON") -> None:
+    """TooDeep when lists and dicts in `value` nest more than `max_depth` deep; an explicit stack, no recursion."""
+    stack = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, dict):
+            children = node.values()
+        elif isinstance(node, list):
+            children = node
+        else:
+            continue
+        if depth > max_depth:
+            raise TooDeep(f"{what} nested deeper than {max_depth}")
+        stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
+
+
+def loads_bounded(data: bytes | str, max_depth: int = MAX_DEPTH, what: str = "JSON"):
+    """json.loads that refuses nesting past `max_depth` (TooDeep) instead of recursing: a cheap count of brackets
+    first (most values cannot be that deep), the parsed value walked with a stack only when they could be.
+    ValueError (JSONDecodeError) for what is not JSON, as json.loads."""
+    import json
+
+    opens = data.count(b"[" if isinstance(data, bytes) else "[") + data.count(b"{" if isinstance(data, bytes) else "{")
+    try:
+        value = json.loads(data)
+    except RecursionError:
+        raise TooDeep(f"{what} nested deeper than the parser's stack") from None
+    if opens > max_depth:
+        check_depth(value, max_depth, what)
+    return value
+
+
+def check_xml_depth(root, max_depth: int = 256, what: str = "XML") -> None:
+    """TooDeep when an ElementTree element nests more than `max_depth` deep (ElementTree's serialiser and most
+    walks over a tree recurse); an explicit stack."""
+    stack = [(root, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > max_depth:
+            raise TooDeep(f"{what} nested deeper than {max_depth}")
+        stack.extend((child, depth + 1) for child in node)
