@@ -106,6 +106,16 @@ def sniff(head: bytes, expect: str) -> str | None:
 
 
 MAX_REDIRECTS = 10
+REDIRECTS = {301, 302, 303, 307, 308}
+HELD_LOCATION = "X-Matcorpus-Location"
+
+
+def _hold_location(response: httpx.Response) -> None:
+    """httpx builds a redirect's next request even when it does not follow it (copying headers, and failing the whole
+    answer on a Location it cannot parse): the Location is moved aside so that each redirect is ours to judge
+    (bad_url) and to follow, with credentials only where they belong."""
+    if "Location" in response.headers:
+        response.headers[HELD_LOCATION] = response.headers.pop("Location")
 
 
 def origin(url: httpx.URL | str) -> tuple[str, str, int | None]:
@@ -205,7 +215,7 @@ class PoliteClient:
         agent = "matcorpus-fetch/0.1" + (f" (mailto:{contact})" if contact else "")
         self.budget = TimeBudget(limits)
         self.client = httpx.Client(timeout=limits.timeout_s, follow_redirects=False, headers={"User-Agent": agent},
-                                   transport=_transport(self.budget))
+                                   transport=_transport(self.budget), event_hooks={"response": [_hold_location]})
         self.credentials = dict(headers or {})
         self.origins = {origin(u) for u in origins or [] if u}
         self._next = 0.0
@@ -267,7 +277,7 @@ class PoliteClient:
             seen.add(str(request.url))
             self.budget.begin()
             response = self.client.send(request, stream=True)
-            location = response.headers.get("Location") if response.is_redirect else None
+            location = response.headers.get(HELD_LOCATION) if response.status_code in REDIRECTS else None
             if location is None:
                 try:
                     yield response

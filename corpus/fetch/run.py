@@ -181,9 +181,16 @@ def dry_run_plan(manifest: FetchManifest, jobs: list, limit: int | None, log) ->
         unset = f" ({'; '.join(f'{n} is not set' for n in missing)})" if missing else ""
         print(f"[fetch] {job.name}: {job.service} at {getattr(job, 'endpoint', None) or 'its default endpoint'} -> {root / job.into}; "
               f"credentials: {', '.join(needs) or 'none'}{unset}", file=log)
-    for job in jobs:
+    asked = [_ask_count(manifest, job, root) for job in jobs]  # all at once: the whole dry run takes one deadline
+    for job, (worker, answer, service, client) in zip(jobs, asked):
         cap = limit or job.limit
-        count, problem, notes = _count_with_deadline(manifest, job, root)
+        worker.join(max(0.0, answer["until"] - time.monotonic()))
+        if worker.is_alive():
+            count, problem = None, f"too_slow: no answer within {DRY_RUN_DEADLINE_S:g} s"
+        else:
+            client.close()
+            count, problem = answer.get("count"), answer.get("problem")
+        notes = list(getattr(service, "notes", []))
         entry = summary[job.name]
         entry.update({"available": count, "would_fetch": min(count, cap) if count is not None and cap else count, "notes": notes})
         if problem:
@@ -197,10 +204,10 @@ def dry_run_plan(manifest: FetchManifest, jobs: list, limit: int | None, log) ->
     return summary
 
 
-def _count_with_deadline(manifest: FetchManifest, job, root: Path) -> tuple[int | None, str | None, list[str]]:
-    """(count, why there is none, notes) from the job's service, within DRY_RUN_DEADLINE_S: the client's requests are
-    held to that deadline, and the count runs in a thread that is left behind if it outlasts it (a name lookup that
-    hangs is bounded by nothing else)."""
+def _ask_count(manifest: FetchManifest, job, root: Path):
+    """Start asking the job's service for its count, within DRY_RUN_DEADLINE_S: the client's requests are held to
+    that deadline, and the count runs in a daemon thread that is left behind if it outlasts it (a name lookup that
+    hangs is bounded by nothing else). (thread, answer, service, client); answer["until"] is when to stop waiting."""
     try:
         headers = _headers(job)
     except FetchFailed:
@@ -208,7 +215,7 @@ def _count_with_deadline(manifest: FetchManifest, job, root: Path) -> tuple[int 
     client = PoliteClient(job.limits, headers, manifest.contact, job_origins(job))
     client.set_deadline(DRY_RUN_DEADLINE_S)
     service = _service(job, client, manifest, root)
-    answer: dict = {}
+    answer: dict = {"until": time.monotonic() + DRY_RUN_DEADLINE_S + 1}
 
     def ask() -> None:
         try:
@@ -218,12 +225,7 @@ def _count_with_deadline(manifest: FetchManifest, job, root: Path) -> tuple[int 
 
     worker = threading.Thread(target=ask, daemon=True, name=f"count-{job.name}")
     worker.start()
-    worker.join(DRY_RUN_DEADLINE_S + 2)
-    notes = list(getattr(service, "notes", []))
-    if worker.is_alive():
-        return None, f"too_slow: no answer within {DRY_RUN_DEADLINE_S:g} s", notes
-    client.close()
-    return answer.get("count"), answer.get("problem"), notes
+    return worker, answer, service, client
 
 
 def report(root: Path) -> str:
