@@ -120,6 +120,8 @@ class CrossrefService:
         total, self.notes = 0, []
         for journal in self._journals():
             issn, problem = self._issn(journal)
+            if problem and problem.startswith(("too_slow", "network")):
+                raise FetchFailed(*problem.split(": ", 1))  # the service cannot be reached: the dry run says so once
             if problem:
                 self.notes.append(problem)
                 continue
@@ -137,7 +139,7 @@ class CrossrefService:
         except QuotaExhausted:
             raise
         except FetchFailed as e:
-            return None, f"{e.reason}: {e}"
+            return None, f"{e.reason}: {e.detail}"
 
     def _journals(self) -> list[str]:
         listed = []

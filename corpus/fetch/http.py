@@ -40,7 +40,7 @@ class FetchFailed(RuntimeError):
 
     def __init__(self, reason: str, detail: str = "", http_status: int | None = None):
         super().__init__(f"{reason}: {detail}" if detail else reason)
-        self.reason, self.http_status = reason, http_status
+        self.reason, self.detail, self.http_status = reason, detail, http_status
 
 
 class QuotaExhausted(FetchFailed):
@@ -238,7 +238,8 @@ class PoliteClient:
         error = state.outcome.exception()
         wait = error.wait if isinstance(error, _Retry) and error.wait is not None else self.limits.backoff_s * 2 ** (state.attempt_number - 1)
         if self.budget.deadline is not None and time.monotonic() + wait >= self.budget.deadline:
-            raise FetchFailed("too_slow", "no answer before the deadline")  # a dry run does not sleep past its deadline
+            last = f" (last: {error.detail})" if isinstance(error, _Retry) else ""
+            raise FetchFailed("too_slow", f"no answer before the deadline{last}")  # a dry run does not sleep past its deadline
         return wait
 
     def _attempts(self):

@@ -113,7 +113,7 @@ def _fetch_one(service, job, client: PoliteClient, item: Item, root: Path) -> tu
 def failure_reason(error: BaseException) -> tuple[str, str]:
     """(ledger reason, detail) for anything raised on an item's path: one bad answer is one failed item."""
     if isinstance(error, FetchFailed):
-        return error.reason, str(error)
+        return error.reason, error.detail or error.reason
     if isinstance(error, (TooDeep, RecursionError)):
         return "too_deep", str(error) or "nested too deep"
     if isinstance(error, OutsideOutput):
