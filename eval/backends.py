@@ -8,10 +8,10 @@ tokenizer's own chat template (`template="tokenizer"`).
 
 from __future__ import annotations
 
-import json
 from concurrent.futures import ThreadPoolExecutor
 
 from corpus.chat import chatml
+from corpus.readers.bounded import loads_bounded
 
 STOP = ("<|im_end|>", "<|im_start|>", "</s>")
 
@@ -33,9 +33,11 @@ class PredictionsFile:
             for n, line in enumerate(f, 1):
                 if line.strip():
                     try:
-                        row = json.loads(line)
-                        self.predictions[str(row["id"])] = str(row["prediction"])
-                    except (json.JSONDecodeError, KeyError, TypeError) as e:
+                        row = loads_bounded(line, what="a prediction")
+                        if not isinstance(row, dict) or not isinstance(row.get("prediction"), str) or isinstance(row.get("id"), (dict, list)):
+                            raise TypeError("a row is an object with an id and a prediction string")
+                        self.predictions[str(row["id"])] = row["prediction"]
+                    except (ValueError, KeyError, TypeError) as e:
                         raise ValueError(f"{path}:{n}: expected {{id, prediction}} ({e})") from None
 
     def predict(self, items) -> dict[str, str]:

@@ -7,7 +7,14 @@
   `neutral_ratios` returns only the list of neutral ratios (CDVAE unpacked a (bool, list) pair); here
   the list's non-emptiness is the test. Swallowing that unpacking error, as a try/except around the
   old call would, marks nearly everything invalid. Oxidation states are SMACT's 2014 set
-  (`oxidation_states_smact14`), the default of the SMACT CDVAE ran with.
+  (`oxidation_states_smact14`), the default of the SMACT CDVAE ran with. CDVAE tries every combination of
+  oxidation states (`itertools.product`), which grows exponentially with the number of elements (14 elements:
+  30 s; 16: minutes) and has no bound. Its verdict -- some combination is neutral and passes the Pauling test -- does
+  not depend on the order the combinations are tried in, so here a search that only enters combinations that can
+  still be neutral (the charges each tail of elements can sum to, computed first) gives the same verdict in
+  milliseconds wherever neutral combinations are few; past MAX_SEARCH_NODES steps it stops, the crystal counts as
+  not compositionally valid, and `compositional_search_bounded` in the scores counts it (CDVAE's own call would
+  still be running: it may have found it valid).
 - validity = both; reported over all generations and over those that parse into a structure;
 - coverage (recall / precision): CDVAE's fingerprints -- the mean CrystalNN "ops" site fingerprint
   and the magpie ElementProperty composition fingerprint -- with its cutoffs (MP-20: 0.4 / 10;
@@ -40,6 +47,8 @@ from collections import Counter
 import numpy as np
 from pymatgen.core import Lattice, Structure
 from pymatgen.core.periodic_table import DummySpecies, get_el_sp
+
+from corpus.readers.bounded import loads_bounded
 
 CUTOFFS = {"mp_20": (0.4, 10.0), "perov_5": (0.2, 4.0), "carbon_24": (0.2, 4.0)}
 
@@ -191,8 +200,8 @@ def read_generations_and_prompts(path: str) -> tuple[list[tuple[Structure | None
                 if not line.strip():
                     continue
                 try:
-                    row = json.loads(line)
-                except json.JSONDecodeError:
+                    row = loads_bounded(line, what="a generation")
+                except ValueError:  # not JSON, or nested past the bound (TooDeep): not parsed, never a RecursionError
                     row = None
                 if not isinstance(row, dict):
                     out.append((None, "not_parsed"))
@@ -226,10 +235,20 @@ def _pauling_ok(ox_states: tuple[int, ...], enegs: list[float | None]) -> bool:
     return True
 
 
-def smact_validity(elements: tuple[str, ...], counts: tuple[int, ...], use_pauling_test: bool = True, include_alloys: bool = True) -> bool:
-    """CDVAE's compositional validity of elements (in order of atomic number) with gcd-reduced counts."""
+MAX_SEARCH_NODES = 200_000  # steps of the oxidation-state search for one crystal (about a second at worst)
+
+
+class SearchBounded(Exception):
+    """The compositional-validity search stopped at its bound before reaching a verdict."""
+
+
+def smact_validity(elements: tuple[str, ...], counts: tuple[int, ...], use_pauling_test: bool = True, include_alloys: bool = True,
+                   max_nodes: int | None = None) -> bool:
+    """CDVAE's compositional validity of elements (in order of atomic number) with gcd-reduced counts: some
+    combination of oxidation states that is charge-neutral (SMACT's `neutral_ratios` with the counts as the only
+    stoichiometry: the charges times the counts sum to zero) and passes the Pauling test. SearchBounded past
+    `max_nodes` steps of the search."""
     import smact
-    from smact.screening import neutral_ratios
 
     if len(set(elements)) == 1:
         return True
@@ -238,9 +257,55 @@ def smact_validity(elements: tuple[str, ...], counts: tuple[int, ...], use_pauli
     space = smact.element_dictionary(elements)
     smact_elems = [space[e] for e in elements]
     electronegs = [e.pauling_eneg for e in smact_elems]
-    threshold = int(np.max(counts))
     # the SMACT-2014 oxidation states: what `Element.oxidation_states` held in the SMACT CDVAE used (newer SMACT
     # defaults to another list); an element without data has no state and cannot be balanced
+    states = [getattr(e, "oxidation_states_smact14", None) or [] for e in smact_elems]
+    if np.gcd.reduce(np.array(counts, dtype=np.int64)) != 1:
+        return False  # neutral_ratios keeps only ratios in their simplest form (composition_validity reduces them)
+    n = len(states)
+    # tails[i]: every total charge elements i.. can add (a few thousand integers at most): a partial combination is
+    # extended only when the rest can still cancel its charge, so only neutral combinations are ever completed
+    tails = [set() for _ in range(n)] + [{0}]
+    for i in reversed(range(n)):
+        tails[i] = {o * counts[i] + rest for o in states[i] for rest in tails[i + 1]}
+    if 0 not in tails[0]:
+        return False
+    max_nodes = MAX_SEARCH_NODES if max_nodes is None else max_nodes
+    chosen: list[int] = []
+    steps = 0
+
+    def search(i: int, charge: int) -> bool:
+        nonlocal steps
+        steps += 1
+        if steps > max_nodes:
+            raise SearchBounded(f"{n} elements: over {max_nodes} steps of the oxidation-state search")
+        if i == n:
+            return not use_pauling_test or _pauling_ok(tuple(chosen), electronegs)
+        for o in states[i]:
+            if -(charge + o * counts[i]) in tails[i + 1]:
+                chosen.append(o)
+                if search(i + 1, charge + o * counts[i]):
+                    return True
+                chosen.pop()
+        return False
+
+    return search(0, 0)
+
+
+def smact_validity_exhaustive(elements: tuple[str, ...], counts: tuple[int, ...], use_pauling_test: bool = True) -> bool:
+    """CDVAE's own loop (every combination, SMACT's `neutral_ratios`): the reference `smact_validity` is tested
+    against on compositions small enough to run it."""
+    import smact
+    from smact.screening import neutral_ratios
+
+    if len(set(elements)) == 1:
+        return True
+    if all(e in smact.metals for e in elements):
+        return True
+    space = smact.element_dictionary(elements)
+    smact_elems = [space[e] for e in elements]
+    electronegs = [e.pauling_eneg for e in smact_elems]
+    threshold = int(np.max(counts))
     states = [getattr(e, "oxidation_states_smact14", None) or [] for e in smact_elems]
     for ox_states in itertools.product(*states):
         ratios = neutral_ratios(ox_states, stoichs=[(c,) for c in counts], threshold=threshold)
@@ -298,6 +363,8 @@ def _checked(fn, crystal: Structure) -> bool | None:
         with warnings.catch_warnings(), np.errstate(all="ignore"):
             warnings.simplefilter("ignore")
             return bool(fn(crystal))
+    except SearchBounded:
+        raise
     except Exception:  # noqa: BLE001 - a degenerate generation must not end the run
         return None
 
@@ -311,10 +378,15 @@ def metrics(generated: list[Structure | None], reference: list[Structure], cutof
 
     ends = [o if o in OUTCOMES else "not_parsed" for o in outcomes] if outcomes is not None else ["scored" if c is not None else "not_parsed" for c in generated]
     parsed, struct_ok, comp_ok = [], [], []
+    bounded = 0
     for i, c in enumerate(generated):
         if c is None:
             continue
-        s, k = _checked(structure_validity, c), _checked(composition_validity, c)
+        s = _checked(structure_validity, c)
+        try:
+            k = _checked(composition_validity, c)
+        except SearchBounded:
+            k, bounded = False, bounded + 1
         if s is None:
             ends[i] = "degenerate_lattice"  # its distances cannot be computed: not a structure to score
             continue
@@ -332,6 +404,7 @@ def metrics(generated: list[Structure | None], reference: list[Structure], cutof
         "validity_all": 100 * len(valid) / n_all,
         "structural_validity_parsed": 100 * sum(struct_ok) / n_parsed, "compositional_validity_parsed": 100 * sum(comp_ok) / n_parsed,
         "validity_parsed": 100 * len(valid) / n_parsed,
+        "compositional_search_bounded": bounded,  # counted not valid: the search stopped at MAX_SEARCH_NODES
     }
     if valid and reference:
         out["wdist_density"] = float(wasserstein_distance([c.density for c in valid], [c.density for c in reference]))

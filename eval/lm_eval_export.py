@@ -26,6 +26,7 @@ import os
 from collections import defaultdict
 
 from corpus.chat import chatml
+from corpus.readers.bounded import loads_bounded
 
 STOP = ("<|im_end|>", "<|im_start|>", "</s>")  # eval.backends.STOP: the template's end-of-turn strings
 PREFIX = "mateval_"
@@ -177,13 +178,19 @@ def read_samples(path: str) -> dict[str, str]:
                 if not line.strip():
                     continue
                 try:
-                    row = json.loads(line)
+                    row = loads_bounded(line, what="an lm-eval sample")
+                    if not isinstance(row, dict) or not isinstance(row.get("doc"), dict):
+                        raise TypeError("a sample is an object with a doc object")
                     doc, responses = row["doc"], row.get("filtered_resps") or row["resps"]
+                    if not isinstance(responses, list) or not responses:
+                        raise TypeError(f"resps / filtered_resps is a list of responses, not {type(responses).__name__}")
                     answer = responses[0]
                     while isinstance(answer, list):  # resps are [[text]], filtered_resps [text]
                         answer = answer[0] if answer else ""
-                    out[str(doc["id"])] = _cut(str(answer))
-                except (json.JSONDecodeError, KeyError, TypeError, IndexError) as e:
+                    if not isinstance(answer, str) or isinstance(doc.get("id"), (dict, list)) or doc.get("id") is None:
+                        raise TypeError(f"a response is text and doc.id a scalar (got {type(answer).__name__}, {type(doc.get('id')).__name__})")
+                    out[str(doc["id"])] = _cut(answer)
+                except (ValueError, KeyError, TypeError, IndexError) as e:
                     raise ValueError(f"{name}:{n}: not an lm-eval sample of a mateval task ({e!r})") from None
     return out
 

@@ -26,7 +26,6 @@ paper prints them).
 
 from __future__ import annotations
 
-import json
 import re
 import string
 from collections import Counter, defaultdict
@@ -34,6 +33,8 @@ from collections import Counter, defaultdict
 from rapidfuzz import process
 from rapidfuzz.distance import JaroWinkler, Levenshtein
 from sklearn.metrics import f1_score
+
+from corpus.readers.bounded import TooDeep, loads_bounded
 
 _PUNCTUATION = set(string.punctuation)
 _NUMBER = re.compile(r"-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?")
@@ -101,15 +102,19 @@ def parse_json(text: str):
     """The JSON value in a model's answer (also inside prose or a code fence), or raises ValueError."""
     text = text.strip()
     try:
-        return json.loads(text)
-    except json.JSONDecodeError:
+        return loads_bounded(text, what="an answer")
+    except TooDeep:
+        raise
+    except ValueError:
         pass
     for open_, close in (("{", "}"), ("[", "]")):
         a, b = text.find(open_), text.rfind(close)
         if 0 <= a < b:
             try:
-                return json.loads(text[a : b + 1])
-            except json.JSONDecodeError:
+                return loads_bounded(text[a : b + 1], what="an answer")
+            except TooDeep:
+                raise
+            except ValueError:
                 continue
     raise ValueError("no JSON in the answer")
 
