@@ -317,3 +317,31 @@ def test_the_algorithm_reading_never_raises(text):
     algorithms_as_verbatim(text)
     algorithmic_lines(text)
     algorithm2e_lines(text)
+
+
+def test_timeout_s_is_the_papers_whole_budget_across_repairs(monkeypatch):
+    """pandoc is run again after each line it rejects (up to MAX_REPAIRS times): timeout_s bounds all the runs
+    together, not each one (21 runs of the timeout each were possible)."""
+    import subprocess
+    import time as _time
+
+    from corpus.papers import pandoc
+
+    runs = []
+
+    def slow_rejecting_pandoc(args, input, capture_output, timeout):  # noqa: A002 - subprocess.run's own names
+        runs.append(timeout)
+        if timeout < 0.3:
+            _time.sleep(timeout)
+            raise subprocess.TimeoutExpired(args, timeout)
+        _time.sleep(0.3)
+        lines = input.decode().split("\n")
+        bad = next(i for i, line in enumerate(lines, 1) if line.strip())
+        return subprocess.CompletedProcess(args, 64, b"", f'Error at "source" (line {bad}, column 1):\nunexpected'.encode())
+
+    monkeypatch.setattr(pandoc.subprocess, "run", slow_rejecting_pandoc)
+    source = "\n".join(f"\\badmacro{{{i}}}" for i in range(40))
+    started = _time.monotonic()
+    result = pandoc.run_pandoc(source, timeout_s=1.0)
+    assert _time.monotonic() - started < 2.0, runs
+    assert getattr(result, "kind", None) == "latex_timeout" and len(runs) <= 5

@@ -30,6 +30,7 @@ from __future__ import annotations
 import json
 import re
 import subprocess
+import time
 from dataclasses import dataclass, field
 
 from corpus.papers.maths import braced, clean_math
@@ -163,15 +164,20 @@ def run_pandoc(source: str, timeout_s: float) -> tuple[dict, list[int]] | Failur
     """pandoc's AST of the source, and the source lines blanked out to get it: a construct pandoc's LaTeX parser
     rejects (a package's syntax it does not know, e.g. physics' `\\qty(...)`, or `\\newcolumntype`) fails the
     whole parse, so the line it names is blanked and the parse run again, up to MAX_REPAIRS times; the lines are
-    recorded (`latex_lines_dropped`) rather than the paper being lost."""
+    recorded (`latex_lines_dropped`) rather than the paper being lost. `timeout_s` bounds all the runs together."""
+    deadline = time.monotonic() + timeout_s  # the paper's whole budget, across every repair: not per pandoc run
     lines = prepare(source).split("\n")
     dropped: list[int] = []
     while True:
+        left = deadline - time.monotonic()
         try:
+            if left <= 0:
+                raise subprocess.TimeoutExpired("pandoc", timeout_s)
             done = subprocess.run([pandoc_binary(), "+RTS", f"-M{HEAP}", "-RTS", "--sandbox", "-f", "latex", "-t", "json"],
-                                  input="\n".join(lines).encode("utf-8"), capture_output=True, timeout=timeout_s)
+                                  input="\n".join(lines).encode("utf-8"), capture_output=True, timeout=left)
         except subprocess.TimeoutExpired:
-            return Failure("latex_timeout", f"pandoc took longer than timeout_s={timeout_s}")
+            return Failure("latex_timeout", f"pandoc took longer than timeout_s={timeout_s} over {len(dropped) + 1} run(s) "
+                                            f"({len(dropped)} repair(s))")
         if done.returncode == 0:
             return json.loads(done.stdout), dropped
         err = done.stderr.decode("utf-8", "replace").strip()

@@ -47,7 +47,8 @@ _ARCHIVES = (".tar.gz", ".tgz", ".tar", ".gz")
 
 
 class LatexOptions(PaperOptions):
-    timeout_s: float = Field(120, gt=0, description="pandoc's time limit per paper (a hostile macro ends as latex_timeout)")
+    timeout_s: float = Field(120, gt=0, description="pandoc's time limit per paper, all its repair runs together "
+                             "(a hostile macro ends as latex_timeout)")
     max_unpacked_bytes: int = Field(512 * 2**20, gt=0, description="the archive's member sizes together (a decompression bomb fails as too_large)")
     max_file_bytes: int = Field(16 * 2**20, gt=0, description="any one .tex or other text file of the source")
     max_flat_bytes: int = Field(32 * 2**20, gt=0, description="the main file with every \\input spliced in")
