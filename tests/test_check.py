@@ -127,3 +127,51 @@ def test_an_sft_loss_mask_of_the_wrong_length_is_found(tmp_path, capsys):
     assert run_cli("check", "--quick", str(tmp_path / "shards")) != 0
     out = capsys.readouterr()
     assert "00000.ds.loss" in out.out + out.err and "loss-mask bytes" in out.out + out.err
+
+
+def _deep(n: int = 100_000) -> str:
+    return "[" * n + "]" * n
+
+
+MALFORMED_RECORDS = {  # what a damaged or hostile checksums.json holds, each refused by name (never a traceback)
+    "components_a_list": lambda r: {**r, "components": list(r["components"])},
+    "bytes_a_string": lambda r: _set_file(r, "bytes", "12"),
+    "blocks_a_dict": lambda r: _set_file(r, "blocks", {"0": "x"}),
+    "blocks_miscounted": lambda r: _set_file(r, "blocks", []),
+    "digest_not_hex": lambda r: _set_file(r, "blocks", ["zz" * 16]),
+    "shards_negative": lambda r: {**r, "components": {c: {**v, "shards": -1} for c, v in r["components"].items()}},
+    "component_a_path": lambda r: {**r, "components": {"../..": next(iter(r["components"].values()))}},
+    "file_a_path": lambda r: {**r, "components": {c: {**v, "files": {"../../../etc/passwd": {"bytes": 1, "blocks": ["0" * 32]}}}
+                                                  for c, v in r["components"].items()}},
+    "other_block_size": lambda r: {**r, "block_bytes": 1},
+    "extra_field": lambda r: {**r, "signed_by": "someone"},
+}
+
+
+def _set_file(record: dict, key: str, value) -> dict:
+    import copy
+
+    record = copy.deepcopy(record)
+    files = next(iter(record["components"].values()))["files"]
+    files[next(iter(files))][key] = value
+    return record
+
+
+@pytest.mark.parametrize("kind", sorted(MALFORMED_RECORDS) + ["deep_nesting", "not_json", "huge_sparse"])
+def test_a_malformed_checksum_record_is_invalid_by_name(fresh_shards, kind, capsys):
+    import json
+
+    root = fresh_shards()
+    path = root / "checksums.json"
+    if kind == "deep_nesting":
+        path.write_text('{"algorithm": "xxh3_128", "block_bytes": 4194304, "components": ' + _deep() + "}")
+    elif kind == "not_json":
+        path.write_text('{"algorithm": "xxh3_128", ')
+    elif kind == "huge_sparse":  # 2 GB of nothing on disk: read to the cap, never whole
+        with open(path, "r+b") as f:
+            f.truncate(2 * 2**30)
+    else:
+        path.write_text(json.dumps(MALFORMED_RECORDS[kind](json.loads(path.read_text()))))
+    assert run_cli("check", root) == 1, kind
+    err = capsys.readouterr().err
+    assert err.startswith("INVALID ") and "Traceback" not in err and str(path) in err, (kind, err)

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pyarrow.parquet as pq
 
+from corpus.readers.bounded import TooLarge, loads_bounded, read_limited
 from corpus.shards import checksums
 from corpus.shards.format import (
     INDEX_DTYPE,
@@ -150,9 +151,10 @@ def _check_recorded_components(path: str, record: dict, record_path: str, folder
         summary = os.path.join(os.path.dirname(root), "summary.json")
         if os.path.isfile(summary):
             try:
-                with open(summary) as f:
-                    said = {c: v.get("shards") for c, v in json.load(f).get("components", {}).items() if v.get("shards")}
-            except (OSError, ValueError, AttributeError) as e:
+                with open(summary, "rb") as f:
+                    said = {c: v.get("shards") for c, v in loads_bounded(read_limited(f, checksums.MAX_RECORD_BYTES, "summary.json"))
+                            .get("components", {}).items() if v.get("shards")}
+            except (OSError, ValueError, AttributeError, TooLarge) as e:
                 raise ShardError(summary, None, f"unreadable: {e}") from None
             wrote = {c: v["shards"] for c, v in record["components"].items() if v["shards"]}
             if said != wrote:
