@@ -11,10 +11,8 @@ import json
 import os
 import subprocess
 import sys
-import threading
 import time
-from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
@@ -22,6 +20,7 @@ import pytest
 import yaml
 
 from corpus.cli import main as corpus
+from test_fetch import serving
 from corpus.fetch import run as fetch_run
 from corpus.fetch.manifest import load_fetch_manifest
 from corpus.fetch.names import file_name
@@ -98,29 +97,10 @@ class Hostile(BaseHTTPRequestHandler):
         return self._send(500, b"unknown mode")
 
 
-@contextmanager
-def serving(state: dict):
-    """A Hostile server on 127.0.0.1; bounded: it stops itself after two minutes."""
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Hostile)
-    httpd.daemon_threads = True
-    httpd.state = state
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    stopper = threading.Timer(120, httpd.shutdown)
-    stopper.daemon = True
-    stopper.start()
-    try:
-        yield httpd
-    finally:
-        stopper.cancel()
-        httpd.shutdown()
-        httpd.server_close()
-
-
 @pytest.fixture
 def servers():
     """(the hostile server, the other origin that records what reaches it)."""
-    with serving({"mode": None, "log": [], "recorder": True}) as other, serving({"mode": None, "log": []}) as main:
+    with serving(Hostile, {"mode": None, "log": [], "recorder": True}) as other, serving(Hostile, {"mode": None, "log": []}) as main:
         main.state["other"] = other.server_address[1]
         yield main, other
 
@@ -249,10 +229,7 @@ HOSTILE_IDS = ["../../escaped", "/tmp/absolute-escape", "a\x00b", "x" * 5000, "ï
 @pytest.mark.parametrize("service", ["optimade", "openalex", "materials_project"])
 def test_hostile_ids_make_distinct_names_inside_the_folder_and_a_rerun_converges(tmp_path, service):
     state = {"ids": HOSTILE_IDS, "log": []}
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Listing)
-    httpd.state = state
-    threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-    try:
+    with serving(Listing, state) as httpd:
         url = f"http://127.0.0.1:{httpd.server_address[1]}"
         job = {"name": service, "service": service, "into": service, "limits": FAST,
                **{"optimade": {"endpoint": f"{url}/v1", "filter": "x", "format": "json"},
@@ -273,18 +250,12 @@ def test_hostile_ids_make_distinct_names_inside_the_folder_and_a_rerun_converges
         assert ids == set(named)  # each file's side-car keeps its original id
         second = fetch(load_fetch_manifest(tmp_path / "f.yaml"))[service]
         assert second["skipped"] == len(named) and second["fetched"] == 0  # a rerun converges
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
 
 
 @pytest.mark.parametrize("issn", ["../../../escaped", "/tmp/crossref-escape", 12345678, ["0925-8388", None], {"a": 1}])
 def test_an_issn_from_the_server_never_names_a_file_it_is_not(tmp_path, issn):
     state = {"ids": [issn], "log": []}
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Listing)
-    httpd.state = state
-    threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-    try:
+    with serving(Listing, state) as httpd:
         url = f"http://127.0.0.1:{httpd.server_address[1]}"
         job = {"name": "c", "service": "crossref", "into": "c", "endpoint": url, "journals": ["Hostile Letters"], "limits": FAST}
         (tmp_path / "f.yaml").write_text(yaml.safe_dump({"name": "h", "output_dir": "out", "jobs": [job]}))
@@ -293,17 +264,11 @@ def test_an_issn_from_the_server_never_names_a_file_it_is_not(tmp_path, issn):
         written = [p for p in tmp_path.rglob("*.jsonl") if p.name != "fetch_ledger.jsonl"]
         assert all(p.parent == tmp_path / "out" / "c" for p in written)
         assert not Path("/tmp/crossref-escape.jsonl").exists() and not list(tmp_path.parent.glob("escaped*"))
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
 
 
 def test_next_links_that_repeat_stop_and_keep_their_counts(tmp_path):
     state = {"ids": ["e1", "e2"], "log": []}
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Listing)
-    httpd.state = state
-    threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-    try:
+    with serving(Listing, state) as httpd:
         url = f"http://127.0.0.1:{httpd.server_address[1]}"
         state["next"] = f"{url}/v1/structures?page=2"  # page 2 is page 1 again, and names itself as next
         job = {"name": "o", "service": "optimade", "into": "o", "endpoint": f"{url}/v1", "filter": "x", "format": "json", "limits": FAST}
@@ -312,51 +277,33 @@ def test_next_links_that_repeat_stop_and_keep_their_counts(tmp_path):
         summary = json.loads((tmp_path / "out" / "fetch_summary.json").read_text())["o"]
         assert summary["fetched"] == 2 and "repeated_page" in summary["listing_error"] and summary["listing_stopped_after"] == 2
         assert len(state["log"]) <= 3
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
 
 
 def test_a_bearer_token_stays_with_its_provider_when_the_next_link_moves(tmp_path, monkeypatch):
     other_state = {"ids": ["far-1"], "log": []}
-    other = ThreadingHTTPServer(("127.0.0.1", 0), Listing)
-    other.state = other_state
-    state = {"ids": ["near-1"], "log": [], "next": f"http://127.0.0.1:{other.server_address[1]}/v1/structures?page=2"}
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Listing)
-    httpd.state = state
-    for server in (other, httpd):
-        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-    try:
-        monkeypatch.setenv("HOSTILE_KEY", SECRET)
-        url = f"http://127.0.0.1:{httpd.server_address[1]}"
-        job = {"name": "o", "service": "optimade", "into": "o", "endpoint": f"{url}/v1", "filter": "x", "format": "json",
-               "api_key_env": "HOSTILE_KEY", "limits": FAST}
-        (tmp_path / "f.yaml").write_text(yaml.safe_dump({"name": "h", "output_dir": "out", "jobs": [job]}))
-        summary = fetch(load_fetch_manifest(tmp_path / "f.yaml"))["o"]
-        assert summary["fetched"] == 2  # the next page was read, without the token
-        assert any(SECRET in json.dumps(r) for r in state["log"])
-        assert other_state["log"] and not any(SECRET in json.dumps(r) for r in other_state["log"])
-    finally:
-        for server in (other, httpd):
-            server.shutdown()
-            server.server_close()
+    with serving(Listing, other_state) as other:
+        state = {"ids": ["near-1"], "log": [], "next": f"http://127.0.0.1:{other.server_address[1]}/v1/structures?page=2"}
+        with serving(Listing, state) as httpd:
+            monkeypatch.setenv("HOSTILE_KEY", SECRET)
+            url = f"http://127.0.0.1:{httpd.server_address[1]}"
+            job = {"name": "o", "service": "optimade", "into": "o", "endpoint": f"{url}/v1", "filter": "x", "format": "json",
+                   "api_key_env": "HOSTILE_KEY", "limits": FAST}
+            (tmp_path / "f.yaml").write_text(yaml.safe_dump({"name": "h", "output_dir": "out", "jobs": [job]}))
+            summary = fetch(load_fetch_manifest(tmp_path / "f.yaml"))["o"]
+    assert summary["fetched"] == 2  # the next page was read, without the token
+    assert any(SECRET in json.dumps(r) for r in state["log"])
+    assert other_state["log"] and not any(SECRET in json.dumps(r) for r in other_state["log"])
 
 
 def test_a_listing_page_over_its_cap_fails_the_listing_not_the_memory(tmp_path):
     state = {"ids": [f"id-{i}-" + "x" * 100 for i in range(2000)], "log": []}
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Listing)
-    httpd.state = state
-    threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-    try:
+    with serving(Listing, state) as httpd:
         url = f"http://127.0.0.1:{httpd.server_address[1]}"
         job = {"name": "o", "service": "optimade", "into": "o", "endpoint": f"{url}/v1", "filter": "x", "format": "json",
                "limits": {**FAST, "max_listing_bytes": 10_000}}
         (tmp_path / "f.yaml").write_text(yaml.safe_dump({"name": "h", "output_dir": "out", "jobs": [job]}))
         summary = fetch(load_fetch_manifest(tmp_path / "f.yaml"))["o"]
         assert summary["requested"] == 0 and summary["listing_error"].startswith("too_large")
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
 
 
 def test_one_fetch_per_folder(tmp_path, capsys):
@@ -416,3 +363,15 @@ def test_file_names_are_plain_bounded_and_distinct():
             assert len(name.encode()) <= 255 and name.isascii()
 
     check()
+
+
+def test_a_job_folder_that_links_out_of_the_output_is_refused_and_nothing_there_is_touched(tmp_path):
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    (outside / "keep.partial").write_bytes(b"not ours")
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "cod").symlink_to(outside)
+    job = {"name": "d", "service": "cod", "into": "cod", "endpoint": "http://127.0.0.1:9/cod", "ids": [1], "limits": FAST}
+    (tmp_path / "f.yaml").write_text(yaml.safe_dump({"name": "h", "output_dir": "out", "jobs": [job]}))
+    summary = fetch(load_fetch_manifest(tmp_path / "f.yaml"))["d"]
+    assert summary["error"].startswith("outside_output") and (outside / "keep.partial").read_bytes() == b"not ours"

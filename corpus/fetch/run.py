@@ -157,6 +157,9 @@ def fetch(manifest: FetchManifest, limit: int | None = None, only: list[str] | N
                 client = PoliteClient(job.limits, headers, manifest.contact, job_origins(job))
                 try:
                     summary[job.name] = _run_job(job, _service(job, client, manifest, root), client, ledger, root, limit or job.limit, log)
+                except Exception as e:  # noqa: BLE001 - a job that cannot start (its folder a link out of output_dir) is its error
+                    summary[job.name] = {"service": job.service, "error": "{}: {}".format(*failure_reason(e))}
+                    print(f"[fetch] {job.name}: {summary[job.name]['error']}", file=log)
                 finally:
                     client.close()
         finally:
