@@ -375,3 +375,31 @@ def test_a_job_folder_that_links_out_of_the_output_is_refused_and_nothing_there_
     (tmp_path / "f.yaml").write_text(yaml.safe_dump({"name": "h", "output_dir": "out", "jobs": [job]}))
     summary = fetch(load_fetch_manifest(tmp_path / "f.yaml"))["d"]
     assert summary["error"].startswith("outside_output") and (outside / "keep.partial").read_bytes() == b"not ours"
+
+
+class Proxy(BaseHTTPRequestHandler):
+    """A forward proxy in front of nothing: it records the absolute URL each request names and answers a listing."""
+
+    def log_message(self, *args):
+        pass
+
+    def do_GET(self):
+        self.server.state["log"].append(self.path)
+        body = json.dumps({"data": [{"id": "via-proxy", "type": "structures"}], "meta": {"data_returned": 1}, "links": {"next": None}}).encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+def test_the_environments_proxy_is_still_used(tmp_path, monkeypatch):
+    """The time budget is set on the connection pools httpx builds, so HTTP_PROXY from the environment keeps working."""
+    with serving(Proxy, {"log": []}) as proxy:
+        monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{proxy.server_address[1]}")
+        monkeypatch.delenv("NO_PROXY", raising=False)
+        monkeypatch.delenv("no_proxy", raising=False)
+        job = {"name": "o", "service": "optimade", "into": "o", "endpoint": "http://provider.invalid/v1", "filter": "x",
+               "format": "json", "limits": FAST}
+        (tmp_path / "f.yaml").write_text(yaml.safe_dump({"name": "h", "output_dir": "out", "jobs": [job]}))
+        summary = fetch(load_fetch_manifest(tmp_path / "f.yaml"))["o"]
+    assert summary["fetched"] == 1 and proxy.state["log"][0].startswith("http://provider.invalid/v1/structures")

@@ -196,12 +196,15 @@ class _BudgetBackend(httpcore.NetworkBackend):
         self.backend.sleep(seconds)
 
 
-def _transport(budget: TimeBudget) -> httpx.HTTPTransport:
-    transport = httpx.HTTPTransport()
-    # httpx takes no network backend, but its connection pool does (httpcore.ConnectionPool(network_backend=...)):
-    # the pool is set on the transport after it is built. tests/test_fetch_hostile.py fails if this stops holding.
-    transport._pool._network_backend = _BudgetBackend(budget)
-    return transport
+def _hold_to_budget(client: httpx.Client, budget: TimeBudget) -> None:
+    """Every connection pool of `client` (the direct one, and those httpx made for the proxies the environment names:
+    HTTPS_PROXY, NO_PROXY, ...) opens its connections through a _BudgetBackend. httpx takes no network backend, but
+    httpcore's pools do: the backend is set on the pools httpx built, so the environment's proxies keep working.
+    tests/test_fetch_hostile.py fails if this stops holding."""
+    for transport in [client._transport, *client._mounts.values()]:
+        pool = getattr(transport, "_pool", None)
+        if pool is not None:
+            pool._network_backend = _BudgetBackend(budget)
 
 
 class PoliteClient:
@@ -215,7 +218,8 @@ class PoliteClient:
         agent = "matcorpus-fetch/0.1" + (f" (mailto:{contact})" if contact else "")
         self.budget = TimeBudget(limits)
         self.client = httpx.Client(timeout=limits.timeout_s, follow_redirects=False, headers={"User-Agent": agent},
-                                   transport=_transport(self.budget), event_hooks={"response": [_hold_location]})
+                                   event_hooks={"response": [_hold_location]})
+        _hold_to_budget(self.client, self.budget)
         self.credentials = dict(headers or {})
         self.origins = {origin(u) for u in origins or [] if u}
         self._next = 0.0
