@@ -199,10 +199,11 @@ def crystal_metrics_command(args) -> int:
     read, prompts = read_generations_and_prompts(args.generated)
     reference = reference_structures(args.reference)
     cache = None if args.no_cache else (args.cache or default_cache())
-    result = metrics([s for s, _ in read], reference, None if args.no_coverage else cutoffs_for(args.reference),
-                     outcomes=[o for _, o in read], workers=args.workers, cache=cache, time_limit=args.time_limit)
+    result = metrics([g.structure for g in read], reference, None if args.no_coverage else cutoffs_for(args.reference),
+                     outcomes=[g.outcome for g in read], workers=args.workers, cache=cache, time_limit=args.time_limit,
+                     species=[g.species for g in read])
     if prompts is not None:  # generations asked for a formula and space group: LLaMat's conditional metrics too
-        result.update(conditional_metrics([s for s, _ in read], [f for f, _ in prompts], [g for _, g in prompts]))
+        result.update(conditional_metrics([g.structure for g in read], [f for f, _ in prompts], [g for _, g in prompts]))
     result["seconds"] = round(time.perf_counter() - start, 2)
     text = json.dumps(result, indent=2)
     if args.out:

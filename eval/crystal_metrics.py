@@ -47,6 +47,7 @@ import re
 import time
 import warnings
 from collections import Counter
+from typing import NamedTuple
 
 import numpy as np
 from pymatgen.core import Lattice, Structure
@@ -58,56 +59,83 @@ CUTOFFS = {"mp_20": (0.4, 10.0), "perov_5": (0.2, 4.0), "carbon_24": (0.2, 4.0)}
 
 
 class NotAStructure(ValueError):
-    """A generation that makes no crystal; `outcome` says why (one of OUTCOMES)."""
+    """A generation that makes no crystal; `outcome` says why (one of OUTCOMES); `species`, its element symbols when
+    they were read and are all elements (CDVAE judges a composition from the atom types whatever the lattice)."""
 
-    def __init__(self, outcome: str, message: str = ""):
+    def __init__(self, outcome: str, message: str = "", species: list[str] | None = None):
         super().__init__(message or outcome)
-        self.outcome = outcome
+        self.outcome, self.species = outcome, species
+
+
+class Generation(NamedTuple):
+    """One generation as read: its structure when CDVAE would construct one, how it ended (one of OUTCOMES), and its
+    element symbols when they are all elements (also where the lattice is not a crystal's)."""
+
+    structure: Structure | None
+    outcome: str
+    species: list[str] | None = None
+
+    @classmethod
+    def of(cls, structure: Structure) -> "Generation":
+        return cls(structure, "scored", [site.specie.symbol for site in structure])
+
+    @classmethod
+    def failed(cls, error: NotAStructure) -> "Generation":
+        return cls(None, error.outcome, error.species)
 
 
 # every generation ends with exactly one of these (scores.json `outcomes`, which reconcile with `generations`)
 OUTCOMES = ("scored", "empty", "bad_numbers", "unknown_species", "degenerate_lattice", "not_parsed")
-MIN_ANGLE, MAX_LENGTH = 5.0, 1000.0  # degrees from 0/180 and Å: outside them a "lattice" is degenerate or absurd
+
+
+def _element(symbol) -> str | None:
+    """The element symbol of a generated species ("Fe", "Fe2+"), or None for what is no element (pymatgen's dummy
+    species "A", "Xx" included)."""
+    try:
+        sp = get_el_sp(str(symbol).strip())
+    except (ValueError, KeyError, TypeError):
+        return None
+    return None if isinstance(sp, DummySpecies) else str(getattr(sp, "element", sp).symbol)
 
 
 def build_structure(lengths, angles, species, coords) -> Structure:
-    """A Structure from generated lattice parameters, species and fractional coordinates, or NotAStructure naming
-    what is wrong: no species, numbers that are not three finite lengths/angles and one finite triple per site,
-    a species that is no element, or a lattice that is degenerate (angles near 0 or 180, zero or negative volume,
-    a singular matrix)."""
+    """A Structure from generated lattice parameters, species and fractional coordinates when CDVAE's `Crystal` would
+    construct one (cdvae/common/eval_utils.py... `Crystal.get_structure`: no negative length, pymatgen builds the
+    lattice and the structure, volume >= 0.1 Å³), or NotAStructure naming what is wrong: no species
+    (`empty`), a species that is no element (`unknown_species`), numbers that are not three finite lengths/angles
+    and one finite triple per site (`bad_numbers`: CDVAE would build a lattice of NaNs and call it valid), or a
+    lattice CDVAE does not construct (`degenerate_lattice`). Past the species check the error carries them."""
     if species is None or len(species) == 0:
         raise NotAStructure("empty", "no species")
+    symbols = [_element(sp) for sp in species]
+    if any(sym is None for sym in symbols):
+        raise NotAStructure("unknown_species", f"{species[symbols.index(None)]!r} is not an element")
     try:
         lengths = np.asarray(lengths, dtype=float).reshape(-1)
         angles = np.asarray(angles, dtype=float).reshape(-1)
         coords = np.asarray(coords, dtype=float)
     except (TypeError, ValueError) as e:
-        raise NotAStructure("bad_numbers", str(e)) from None
+        raise NotAStructure("bad_numbers", str(e), symbols) from None
     if lengths.shape != (3,) or angles.shape != (3,) or coords.ndim != 2 or coords.shape[1:] != (3,) or len(coords) != len(species):
-        raise NotAStructure("bad_numbers", f"lengths {lengths.shape}, angles {angles.shape}, coords {coords.shape} for {len(species)} species")
+        raise NotAStructure("bad_numbers", f"lengths {lengths.shape}, angles {angles.shape}, coords {coords.shape} for {len(species)} species",
+                            symbols)
     if not (np.isfinite(lengths).all() and np.isfinite(angles).all() and np.isfinite(coords).all()):
-        raise NotAStructure("bad_numbers", "NaN or infinite values")
-    for sp in species:  # an element or an ion of one ("Fe", "Fe2+"); pymatgen's dummy species ("A", "Xx") are neither
-        try:
-            known = not isinstance(get_el_sp(str(sp).strip()), DummySpecies)
-        except (ValueError, KeyError, TypeError):
-            known = False
-        if not known:
-            raise NotAStructure("unknown_species", f"{sp!r} is not an element")
-    if (lengths <= 0).any() or (lengths > MAX_LENGTH).any() or (angles < MIN_ANGLE).any() or (angles > 180 - MIN_ANGLE).any():
-        raise NotAStructure("degenerate_lattice", f"lengths {lengths.tolist()}, angles {angles.tolist()}")
+        raise NotAStructure("bad_numbers", "NaN or infinite values", symbols)
+    if (lengths < 0).any():  # CDVAE: "non_positive_lattice"
+        raise NotAStructure("degenerate_lattice", f"a negative length: {lengths.tolist()}", symbols)
     try:
-        with np.errstate(all="ignore"):
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
             lattice = Lattice.from_parameters(*lengths, *angles)
             volume = lattice.volume
-            if not np.isfinite(volume) or volume <= 1e-6 or not np.isfinite(lattice.matrix).all():
-                raise NotAStructure("degenerate_lattice", f"volume {volume}")
+            if not (np.isfinite(volume) and np.isfinite(lattice.matrix).all()) or volume < 0.1:  # CDVAE: "unrealistically_small_lattice"
+                raise NotAStructure("degenerate_lattice", f"volume {volume} (CDVAE constructs from 0.1 Å³)", symbols)
             np.linalg.inv(lattice.matrix)
-        return Structure(lattice, [str(sp).strip() for sp in species], coords)
+            return Structure(lattice, [str(sp).strip() for sp in species], coords)
     except NotAStructure:
         raise
-    except (np.linalg.LinAlgError, ValueError, ZeroDivisionError) as e:
-        raise NotAStructure("degenerate_lattice", f"{type(e).__name__}: {e}") from None
+    except (np.linalg.LinAlgError, ValueError, ZeroDivisionError, TypeError) as e:  # CDVAE: "construction_raises_exception"
+        raise NotAStructure("degenerate_lattice", f"{type(e).__name__}: {e}", symbols) from None
 
 
 def from_crystal_string(text: str) -> Structure:
@@ -123,48 +151,50 @@ def from_crystal_string(text: str) -> Structure:
     return build_structure(lengths, angles, species, coords)
 
 
-def parse_generation(text: str) -> tuple[Structure | None, str]:
-    """A generated crystal (crystal string or CIF text) and its outcome: ("scored" when it is a structure)."""
+def parse_generation(text: str) -> Generation:
+    """A generated crystal (crystal string or CIF text), how it ended ("scored" when CDVAE would construct it), and
+    its species when they are elements."""
     from pymatgen.io.cif import CifParser
 
     if not text or not text.strip():
-        return None, "empty"
-    outcome = "not_parsed"
+        return Generation(None, "empty")
+    failed = Generation(None, "not_parsed")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
-            return from_crystal_string(text), "scored"
+            return Generation.of(from_crystal_string(text))
         except NotAStructure as e:
-            outcome = e.outcome
+            failed = Generation.failed(e)
         except Exception:  # noqa: BLE001 - any other shape: try it as CIF
             pass
         try:
             s = CifParser.from_str(text).parse_structures(primitive=False)[0]
         except Exception:  # noqa: BLE001 - a generation that does not parse is the measured outcome, not an error
-            return None, outcome
+            return failed
         # pymatgen reads an unknown symbol ("Xx") as a dummy species: not an element, so not a crystal
         if not len(s):
-            return None, "empty"
+            return Generation(None, "empty")
         if any(isinstance(sp, DummySpecies) for site in s for sp in site.species):
-            return None, "unknown_species"
-        if not (np.isfinite(s.lattice.volume) and s.lattice.volume > 1e-6):
-            return None, "degenerate_lattice"
-        return s, "scored"
+            return Generation(None, "unknown_species")
+        symbols = [site.specie.symbol if site.is_ordered else site.species.elements[0].symbol for site in s]
+        if not (np.isfinite(s.lattice.volume) and s.lattice.volume >= 0.1):
+            return Generation(None, "degenerate_lattice", symbols)
+        return Generation(s, "scored", symbols)
 
 
 def parse_structure(text: str) -> Structure | None:
     """A generated crystal as a crystal string or CIF text, or None when it does not make a structure."""
-    return parse_generation(text)[0]
+    return parse_generation(text).structure
 
 
-def read_generations(path: str) -> list[tuple[Structure | None, str]]:
-    """One (structure or None, outcome) per generation of a file: CSV (a `cif` column, or LLaMat's parsed
+def read_generations(path: str) -> list[Generation]:
+    """One Generation (structure or None, outcome, species) per generation of a file: CSV (a `cif` column, or LLaMat's parsed
     `lengths, angles, species, coords`), JSON Lines (`prediction` or `text`), or CIF. A row that cannot be read is
     an outcome, never an exception."""
     return read_generations_and_prompts(path)[0]
 
 
-def read_generations_and_prompts(path: str) -> tuple[list[tuple[Structure | None, str]], list[tuple] | None]:
+def read_generations_and_prompts(path: str) -> tuple[list[Generation], list[tuple] | None]:
     """`read_generations`, and the (formula, space group) each generation was asked for, one per generation, when
     the file says (CSV columns `pretty_formula`/`formula` and `spacegroup_number`/`spacegroup`, as LLaMat's
     conditional-generation files have them; the same keys in JSON Lines); None when it does not (CIF files, or no
@@ -188,14 +218,14 @@ def read_generations_and_prompts(path: str) -> tuple[list[tuple[Structure | None
                                                                             flags=re.IGNORECASE))
                                                     for k in ("lengths", "angles", "species", "coords"))
             except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
-                out.append((None, "not_parsed"))
+                out.append(Generation(None, "not_parsed"))
                 continue
             try:
-                out.append((build_structure(lengths, angles, species, coords), "scored"))
+                out.append(Generation.of(build_structure(lengths, angles, species, coords)))
             except NotAStructure as e:
-                out.append((None, e.outcome))
+                out.append(Generation.failed(e))
             except Exception:  # noqa: BLE001 - whatever else a row holds, it is counted, not fatal
-                out.append((None, "not_parsed"))
+                out.append(Generation(None, "not_parsed"))
         return out, prompts
     if path.endswith((".jsonl", ".json")):
         out, prompts = [], []
@@ -208,7 +238,7 @@ def read_generations_and_prompts(path: str) -> tuple[list[tuple[Structure | None
                 except ValueError:  # not JSON, or nested past the bound (TooDeep): not parsed, never a RecursionError
                     row = None
                 if not isinstance(row, dict):
-                    out.append((None, "not_parsed"))
+                    out.append(Generation(None, "not_parsed"))
                     prompts.append((None, None))
                     continue
                 out.append(parse_generation(str(row.get("prediction") or row.get("text") or "")))
@@ -349,11 +379,19 @@ def smact_validity_exhaustive(elements: tuple[str, ...], counts: tuple[int, ...]
 
 
 def composition_validity(crystal: Structure) -> bool:
-    counter = Counter(site.specie for site in crystal)
-    elements = sorted(counter, key=lambda e: e.Z)  # CDVAE's order (atom types), which the Pauling test's pair order follows
+    return species_validity([site.specie.symbol for site in crystal])
+
+
+def species_validity(symbols: list[str]) -> bool:
+    """CDVAE's `comp_valid` of a generation's atoms (element symbols): elements in order of atomic number (its atom
+    types, which the Pauling test's pair order follows), counts reduced by their gcd."""
+    from pymatgen.core import Element
+
+    counter = Counter(symbols)
+    elements = sorted(counter, key=lambda e: Element(e).Z)
     counts = np.array([counter[e] for e in elements])
     counts = counts // np.gcd.reduce(counts)
-    return smact_validity(tuple(e.symbol for e in elements), tuple(int(c) for c in counts))
+    return smact_validity(tuple(elements), tuple(int(c) for c in counts))
 
 
 def coverage(generated: list[Structure], reference: list[Structure], struc_cutoff: float, comp_cutoff: float,
@@ -404,39 +442,48 @@ def _checked(fn, crystal: Structure) -> bool | None:
 
 
 def metrics(generated: list[Structure | None], reference: list[Structure], cutoffs: tuple[float, float] | None = (0.4, 10.0),
-            outcomes: list[str] | None = None, workers: int | None = None, cache: str | None = None, time_limit: float = 60.0) -> dict:
+            outcomes: list[str] | None = None, workers: int | None = None, cache: str | None = None, time_limit: float = 60.0,
+            species: list[list[str] | None] | None = None) -> dict:
     """CDVAE's metrics over every generation, with `outcomes`: how each generation ended (scored, or why not), so
     that the counts reconcile (the `outcome_*` counts add up to `generations`). Without `outcomes`, a None is
-    `not_parsed`."""
+    `not_parsed`. `species`: each generation's element symbols where they were read, so that a composition is judged
+    whatever its lattice, as CDVAE's `Crystal.get_validity` does (`comp_valid` from the atom types, `struct_valid`
+    False when the crystal is not constructed).
+
+    Rates over all generations (`_all`) and over the constructed ones (`_parsed`: `parsed` counts the generations
+    CDVAE's `Crystal` constructs, `build_structure`); a structure whose distances cannot be computed is not one."""
     from scipy.stats import wasserstein_distance
 
     ends = [o if o in OUTCOMES else "not_parsed" for o in outcomes] if outcomes is not None else ["scored" if c is not None else "not_parsed" for c in generated]
-    parsed, struct_ok, comp_ok = [], [], []
-    bounded = 0
+    species = species if species is not None else [None] * len(generated)
+    parsed, struct_ok, comp_parsed = [], [], []
+    comp_all, bounded = 0, 0
     for i, c in enumerate(generated):
-        if c is None:
-            continue
-        s = _checked(structure_validity, c)
+        s = _checked(structure_validity, c) if c is not None else None
+        if c is not None and s is None:
+            ends[i] = "degenerate_lattice"  # its distances cannot be computed: not a structure to score
+        symbols = species[i] if c is None else ([site.specie.symbol for site in c] if c.is_ordered else species[i])
         try:
-            k = _checked(composition_validity, c)
+            k = bool(_checked(composition_validity, c)) if c is not None and c.is_ordered else \
+                bool(_checked(species_validity, symbols)) if symbols else False  # a composition SMACT cannot judge is not valid
         except SearchBounded:
             k, bounded = False, bounded + 1
+        comp_all += k
         if s is None:
-            ends[i] = "degenerate_lattice"  # its distances cannot be computed: not a structure to score
             continue
         parsed.append(c)
         struct_ok.append(s)
-        comp_ok.append(bool(k))  # a composition SMACT cannot judge is not a valid one
-    valid = [c for c, s, k in zip(parsed, struct_ok, comp_ok) if s and k]
+        comp_parsed.append(k)
+    valid = [c for c, s, k in zip(parsed, struct_ok, comp_parsed) if s and k]
     n_all, n_parsed = max(1, len(generated)), max(1, len(parsed))
     counts = Counter(ends)
     out = {
         "generations": len(generated), "parsed": len(parsed),
         # one number per outcome (flat keys: every score is a number for the report and the rigidity analysis)
         **{f"outcome_{k}": counts.get(k, 0) for k in OUTCOMES},
-        "structural_validity_all": 100 * sum(struct_ok) / n_all, "compositional_validity_all": 100 * sum(comp_ok) / n_all,
+        "structural_validity_all": 100 * sum(struct_ok) / n_all, "compositional_validity_all": 100 * comp_all / n_all,
         "validity_all": 100 * len(valid) / n_all,
-        "structural_validity_parsed": 100 * sum(struct_ok) / n_parsed, "compositional_validity_parsed": 100 * sum(comp_ok) / n_parsed,
+        "structural_validity_parsed": 100 * sum(struct_ok) / n_parsed, "compositional_validity_parsed": 100 * sum(comp_parsed) / n_parsed,
         "validity_parsed": 100 * len(valid) / n_parsed,
         "compositional_search_bounded": bounded,  # counted not valid: the search stopped at MAX_SEARCH_NODES
     }

@@ -268,11 +268,12 @@ def score_generation(task: str, pairs: list[tuple]) -> dict:
     from eval.conditional_generation import conditional_metrics
 
     reference = [s for s in (parse_structure(item.reference) for item, _ in pairs) if s is not None]
-    read = [parse_generation(p) if p else (None, "empty") for _, p in pairs]
-    out = metrics([s for s, _ in read], reference, cutoffs_for(pairs[0][0].meta.get("reference_set", "")) if pairs else None,
-                  outcomes=[o for _, o in read])
+    read = [parse_generation(p) for _, p in pairs]
+    out = metrics([g.structure for g in read], reference, cutoffs_for(pairs[0][0].meta.get("reference_set", "")) if pairs else None,
+                  outcomes=[g.outcome for g in read], species=[g.species for g in read])
     # each item asked for a formula and a space group: LLaMat's conditional-generation metrics
-    out.update(conditional_metrics([s for s, _ in read], [i.meta.get("formula") for i, _ in pairs], [i.meta.get("spacegroup") for i, _ in pairs]))
+    out.update(conditional_metrics([g.structure for g in read], [i.meta.get("formula") for i, _ in pairs],
+                                   [i.meta.get("spacegroup") for i, _ in pairs]))
     return out
 
 

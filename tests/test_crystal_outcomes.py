@@ -36,18 +36,22 @@ def _csv(path, rows):
 def test_each_class_of_malformed_row_is_its_own_outcome_and_the_command_completes(tmp_path, capsys):
     from eval.cli import main
 
-    rows = list(ROWS.values()) + [([4.0, 4.0, 4.0], [179.5, 90, 90], ["Fe"], [[0, 0, 0]]),  # angle near 180
-                                  ([1e300, 4.0, 4.0], [90, 90, 90], ["Fe"], [[0, 0, 0]]),  # absurd length
+    # an angle near 180: CDVAE constructs it (0.56 Å³, over its 0.1), and one atom has no distance to fail
+    rows = list(ROWS.values()) + [([4.0, 4.0, 4.0], [179.5, 90, 90], ["Fe"], [[0, 0, 0]]),
+                                  ([1e300, 1e300, 1e300], [90, 90, 90], ["Fe"], [[0, 0, 0]]),  # a volume that overflows
                                   ([4.0, 4.0, 4.0], [90, 90, 90], ["Fe", "Fe"], [[0, 0, 0], [0, 0, 0]])]  # one site twice
     _csv(tmp_path / "gen.csv", rows)
     (tmp_path / "gen.csv").write_text((tmp_path / "gen.csv").read_text() + "not a list,[,,\n")
     read = read_generations(str(tmp_path / "gen.csv"))
-    assert [o for _, o in read] == list(ROWS) + ["degenerate_lattice", "degenerate_lattice", "scored", "not_parsed"]
+    assert [g.outcome for g in read] == list(ROWS) + ["scored", "degenerate_lattice", "scored", "not_parsed"]
     assert main(["crystal-metrics", str(tmp_path / "gen.csv"), "--reference", str(REFERENCE), "--no-coverage",
                  "--out", str(tmp_path / "m.json")]) == 0
     m = json.loads((tmp_path / "m.json").read_text())
     assert m["generations"] == len(rows) + 1 == sum(m[f"outcome_{k}"] for k in OUTCOMES)
-    assert m["parsed"] == m["outcome_scored"] == 2 and m["structural_validity_parsed"] == 50.0  # the doubled site is invalid
+    assert m["parsed"] == m["outcome_scored"] == 3 and round(m["structural_validity_parsed"], 2) == 66.67  # the doubled site is invalid
+    # CDVAE judges compositions from the atoms whatever the lattice: NaCl, the degenerate row's SiO, the bad-numbers
+    # row's Si and the three Fe rows are valid; the empty, unknown-species and unparsed rows have no atoms to judge
+    assert m["compositional_validity_all"] == 100 * 6 / 9
 
 
 def test_text_generations_end_with_an_outcome_too():
