@@ -85,7 +85,8 @@ class Generation(NamedTuple):
 
 
 # every generation ends with exactly one of these (scores.json `outcomes`, which reconcile with `generations`)
-OUTCOMES = ("scored", "empty", "bad_numbers", "unknown_species", "degenerate_lattice", "not_parsed")
+OUTCOMES = ("scored", "empty", "bad_numbers", "unknown_species", "degenerate_lattice", "no_lattice", "incomplete_lattice", "odd_lines",
+            "truncated", "not_parsed")  # the text outcomes: eval/crystal_text.py
 
 
 def _element(symbol) -> str | None:
@@ -139,16 +140,15 @@ def build_structure(lengths, angles, species, coords) -> Structure:
 
 
 def from_crystal_string(text: str) -> Structure:
-    lines = [ln.strip() for ln in text.strip().splitlines() if ln.strip()]
-    if len(lines) < 2:
-        raise NotAStructure("empty" if not lines else "not_parsed", "not a crystal string")
+    """A crystal string read as eval/crystal_text.py reads it (prose before and after passed over, every other break
+    of the layout a named outcome), then built as CDVAE builds it."""
+    from eval.crystal_text import CrystalTextError, read_crystal_text
+
     try:
-        lengths = [float(x) for x in lines[0].split()]
-        angles = [float(x) for x in lines[1].split()]
-        species, coords = lines[2::2], [[float(x) for x in ln.split()] for ln in lines[3::2]]
-    except ValueError:
-        raise NotAStructure("not_parsed", "not a crystal string") from None
-    return build_structure(lengths, angles, species, coords)
+        read = read_crystal_text(text)
+    except CrystalTextError as e:
+        raise NotAStructure(e.outcome, str(e)) from None
+    return build_structure(read.lengths, read.angles, read.species, read.coords)
 
 
 def parse_generation(text: str) -> Generation:

@@ -56,7 +56,7 @@ def test_each_class_of_malformed_row_is_its_own_outcome_and_the_command_complete
 
 def test_text_generations_end_with_an_outcome_too():
     assert parse_generation("")[1] == "empty"
-    assert parse_generation("the model rambled instead of writing a crystal")[1] == "not_parsed"
+    assert parse_generation("the model rambled instead of writing a crystal")[1] == "no_lattice"
     assert parse_generation("4.0 4.0 4.0\n90 90 90\nXq\n0 0 0\n")[1] == "unknown_species"
     assert parse_generation("4.0 4.0 4.0\n0.5 0.5 0.5\nSi\n0 0 0\n")[1] == "degenerate_lattice"
     assert parse_generation("5.64 5.64 5.64\n90 90 90\nNa\n0 0 0\nCl\n0.5 0.5 0.5\n")[1] == "scored"
