@@ -20,7 +20,7 @@
   mateval rigidity-probe --data CORPUS/train_data.yaml --out DIR [--base NAME=HF ...] [--pretrain-steps 25,250]
                          [--seeds 0,1,2] [--cpt-steps 100]
                                   the same short CPT from each base and seed: which base still adapts (eval/rigidity_probe.py)
-  mateval crystal-metrics GENERATED --reference TEST.csv [--out FILE] [--no-coverage]
+  mateval crystal-metrics GENERATED --reference TEST.csv [--out FILE] [--no-coverage] [--coverage-of valid|constructed]
                           [--workers N] [--cache FILE | --no-cache] [--time-limit S]
                                   CDVAE's validity, coverage and property metrics of generated crystals
                                   (CIF, crystal strings in JSON Lines, or LLaMat's parsed CSV); eval/crystal_metrics.py.
@@ -201,7 +201,7 @@ def crystal_metrics_command(args) -> int:
     cache = None if args.no_cache else (args.cache or default_cache())
     result = metrics([g.structure for g in read], reference, None if args.no_coverage else cutoffs_for(args.reference),
                      outcomes=[g.outcome for g in read], workers=args.workers, cache=cache, time_limit=args.time_limit,
-                     species=[g.species for g in read])
+                     species=[g.species for g in read], coverage_of=args.coverage_of)
     if prompts is not None:  # generations asked for a formula and space group: LLaMat's conditional metrics too
         result.update(conditional_metrics([g.structure for g in read], [f for f, _ in prompts], [g for _, g in prompts]))
     result["seconds"] = round(time.perf_counter() - start, 2)
@@ -319,6 +319,10 @@ def main(argv: list[str] | None = None) -> int:
     c.add_argument("--no-cache", action="store_true", help="neither read nor write the fingerprint cache")
     c.add_argument("--time-limit", type=float, default=60.0, help="seconds per crystal's fingerprint; past it the crystal "
                                                                   "is a counted timeout, left out of coverage (default 60)")
+    c.add_argument("--coverage-of", choices=["valid", "constructed"], default="valid",
+                   help="the generations fingerprinted for coverage: valid ones (LLaMat's evaluation, crystal-text-llm's "
+                        "Crystal; the default) or every constructed one (CDVAE's original Crystal); precision is over all "
+                        "generations either way")
     r = sub.add_parser("rigidity", help="domain-loss reduction, forgetting and task gain of training lineages")
     r.add_argument("runs", nargs="+", help="training output folders ([NAME=]DIR), one per lineage")
     r.add_argument("--out", required=True)

@@ -160,6 +160,8 @@ def fingerprints(crystals: list[Crystal]) -> list[tuple[np.ndarray, np.ndarray] 
 def coverage(generated: list[Crystal], reference: list[Crystal], generations: int, struc_cut: float, comp_cut: float) -> dict:
     g = [f for f in fingerprints(generated) if f is not None]
     r = [f for f in fingerprints(reference) if f is not None]
+    if not g or not r:
+        return {"cov_recall": 0.0, "cov_precision": 0.0}
     gs, gc = np.array([f[0] for f in g]), np.array([f[1] for f in g])
     rs, rc = np.array([f[0] for f in r]), np.array([f[1] for f in r])
     mu, sd = rc.mean(axis=0), rc.std(axis=0)
@@ -172,7 +174,9 @@ def coverage(generated: list[Crystal], reference: list[Crystal], generations: in
     return {"cov_recall": 100 * recall, "cov_precision": 100 * precision}
 
 
-def metrics(texts: list[str], reference: list[Crystal], cutoffs=(0.4, 10.0)) -> dict:
+def metrics(texts: list[str], reference: list[Crystal], cutoffs=(0.4, 10.0), coverage_of: str = "valid") -> dict:
+    """`coverage_of`: "valid" fingerprints the valid crystals only (crystal-text-llm's `Crystal`, LLaMat's evaluation),
+    "constructed" every parsed one (CDVAE's original `Crystal`)."""
     parsed = [c for c in (parse(t) for t in texts) if c is not None]
     s_ok = [structure_valid(c) for c in parsed]
     c_ok = [composition_valid(c) for c in parsed]
@@ -187,7 +191,7 @@ def metrics(texts: list[str], reference: list[Crystal], cutoffs=(0.4, 10.0)) -> 
         out["wdist_density"] = wasserstein([density(c) for c in valid], [density(c) for c in reference])
         out["wdist_num_elems"] = wasserstein([len(set(c.symbols)) for c in valid], [len(set(c.symbols)) for c in reference])
     if cutoffs:
-        out.update(coverage(parsed, reference, n, *cutoffs))
+        out.update(coverage(valid if coverage_of == "valid" else parsed, reference, n, *cutoffs))
     return out
 
 
