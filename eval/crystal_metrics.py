@@ -471,10 +471,11 @@ def metrics(generated: list[Structure | None], reference: list[Structure], cutof
         s = _checked(structure_validity, c) if c is not None else None
         if c is not None and s is None:
             ends[i] = "degenerate_lattice"  # its distances cannot be computed: not a structure to score
-        symbols = species[i] if c is None else ([site.specie.symbol for site in c] if c.is_ordered else species[i])
-        try:
-            k = bool(_checked(composition_validity, c)) if c is not None and c.is_ordered else \
-                bool(_checked(species_validity, symbols)) if symbols else False  # a composition SMACT cannot judge is not valid
+        try:  # from the structure when it has one ordered species a site, else from the atoms read; none: not valid
+            if c is not None and c.is_ordered:
+                k = bool(_checked(composition_validity, c))
+            else:
+                k = bool(species[i]) and bool(_checked(species_validity, species[i]))
         except SearchBounded:
             k, bounded = False, bounded + 1
         comp_all += k

@@ -270,8 +270,6 @@ class PoliteClient:
             headers = self.credentials if origin(target) in self.origins else {}
             return self.client.build_request("GET", target, headers=headers)
         except (httpx.InvalidURL, ValueError, UnicodeError, TypeError) as e:
-            if isinstance(e, FetchFailed):
-                raise
             raise FetchFailed("bad_url", redact(f"{str(url)[:200]}: {e}")) from None
 
     @contextmanager
