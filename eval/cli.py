@@ -195,13 +195,15 @@ def crystal_metrics_command(args) -> int:
         raise ValueError("--workers: at least 1")
     if args.time_limit <= 0:
         raise ValueError("--time-limit: seconds, more than 0")
+    if args.site_time_limit < 0:
+        raise ValueError("--site-time-limit: seconds, 0 or more (0: no per-site limit)")
     start = time.perf_counter()
     read, prompts = read_generations_and_prompts(args.generated)
     reference = reference_structures(args.reference)
     cache = None if args.no_cache else (args.cache or default_cache())
     result = metrics([g.structure for g in read], reference, None if args.no_coverage else cutoffs_for(args.reference),
                      outcomes=[g.outcome for g in read], workers=args.workers, cache=cache, time_limit=args.time_limit,
-                     species=[g.species for g in read], coverage_of=args.coverage_of)
+                     site_time_limit=args.site_time_limit, species=[g.species for g in read], coverage_of=args.coverage_of)
     if prompts is not None:  # generations asked for a formula and space group: LLaMat's conditional metrics too
         result.update(conditional_metrics([g.structure for g in read], [f for f, _ in prompts], [g for _, g in prompts]))
     result["seconds"] = round(time.perf_counter() - start, 2)
@@ -226,7 +228,8 @@ def crystal_summary(result: dict) -> str:
     outcomes = ", ".join(f"{k} {result.get(f'outcome_{k}', 0)}" for k in OUTCOMES)
     lines.append(f"\n{result['generations']} generations: {outcomes}")
     if "coverage_seconds" in result:
-        lines.append(f"coverage fingerprints: ok {result['coverage_ok']}, timeout {result['coverage_timeout']}, failed "
+        lines.append(f"coverage fingerprints: ok {result['coverage_ok']}, timeout {result['coverage_timeout']}, site timeout "
+                     f"{result.get('coverage_site_timeout', 0)}, failed "
                      f"{result['coverage_failed']}, small cell {result['coverage_small_cell']}; {result['coverage_seconds']:.1f} s")
     return "\n".join(lines)
 
@@ -319,6 +322,9 @@ def main(argv: list[str] | None = None) -> int:
     c.add_argument("--no-cache", action="store_true", help="neither read nor write the fingerprint cache")
     c.add_argument("--time-limit", type=float, default=60.0, help="seconds per crystal's fingerprint; past it the crystal "
                                                                   "is a counted timeout, left out of coverage (default 60)")
+    c.add_argument("--site-time-limit", type=float, default=5.0,
+                   help="seconds per site's fingerprint; past it the crystal is a counted site_timeout, left out of coverage "
+                        "(default 5, as crystal-text-llm's timeout_featurize in LLaMat's evaluation; 0: no limit)")
     c.add_argument("--coverage-of", choices=["valid", "constructed"], default="valid",
                    help="the generations fingerprinted for coverage: valid ones (LLaMat's evaluation, crystal-text-llm's "
                         "Crystal; the default) or every constructed one (CDVAE's original Crystal); precision is over all "

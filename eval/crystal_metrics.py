@@ -396,7 +396,7 @@ def species_validity(symbols: list[str]) -> bool:
 
 def coverage(generated: list[Structure], reference: list[Structure], struc_cutoff: float, comp_cutoff: float,
              generations: int | None = None, workers: int | None = None, cache: str | None = None,
-             time_limit: float = 60.0) -> dict:
+             time_limit: float = 60.0, site_time_limit: float = 5.0) -> dict:
     """CDVAE's COV-R (share of reference crystals with some generation within both cutoffs, the nearest by structure
     and the nearest by composition taken separately, as CDVAE does) and COV-P (generations within both cutoffs of
     some reference crystal, over `generations`: every generation made, as CDVAE counts them before filtering).
@@ -408,12 +408,13 @@ def coverage(generated: list[Structure], reference: list[Structure], struc_cutof
 
     generations = len(generated) if generations is None else generations
     start = time.perf_counter()
-    gfp = fingerprints(generated, workers, cache, time_limit, label="generations")
+    gfp = fingerprints(generated, workers, cache, time_limit, label="generations", site_time_limit=site_time_limit)
     seconds = time.perf_counter() - start
     counts = Counter(f.status for f in gfp)
     out = {**{f"coverage_{k}": counts.get(k, 0) for k in STATUSES}, "coverage_seconds": round(seconds, 2),
            "coverage_seconds_per_structure": round(seconds / max(1, len(generated)), 4)}
-    rfp = [f for f in fingerprints(reference, workers, cache, time_limit, label="reference") if f.status == "ok"]
+    rfp = [f for f in fingerprints(reference, workers, cache, time_limit, label="reference", site_time_limit=site_time_limit)
+           if f.status == "ok"]
     kept = [f for f in gfp if f.status == "ok"]
     if not kept or not rfp or not generations:
         return {"cov_recall": 0.0, "cov_precision": 0.0, **out}
@@ -443,7 +444,7 @@ def _checked(fn, crystal: Structure) -> bool | None:
 
 def metrics(generated: list[Structure | None], reference: list[Structure], cutoffs: tuple[float, float] | None = (0.4, 10.0),
             outcomes: list[str] | None = None, workers: int | None = None, cache: str | None = None, time_limit: float = 60.0,
-            species: list[list[str] | None] | None = None, coverage_of: str = "valid") -> dict:
+            species: list[list[str] | None] | None = None, coverage_of: str = "valid", site_time_limit: float = 5.0) -> dict:
     """CDVAE's metrics over every generation, with `outcomes`: how each generation ended (scored, or why not), so
     that the counts reconcile (the `outcome_*` counts add up to `generations`). Without `outcomes`, a None is
     `not_parsed`. `species`: each generation's element symbols where they were read, so that a composition is judged
@@ -503,7 +504,7 @@ def metrics(generated: list[Structure | None], reference: list[Structure], cutof
                                                             [len(c.composition.elements) for c in reference]))
     if cutoffs:  # precision over all generations, as both protocols count it
         out.update(coverage(valid if coverage_of == "valid" else parsed, reference, *cutoffs, generations=len(generated), workers=workers,
-                            cache=cache, time_limit=time_limit))
+                            cache=cache, time_limit=time_limit, site_time_limit=site_time_limit))
         out["valid_only_coverage"] = int(coverage_of == "valid")  # 1: LLaMat's protocol, 0: CDVAE's original
     return out
 

@@ -172,6 +172,38 @@ def _dot(u: np.ndarray, v: np.ndarray) -> np.ndarray:
     return np.matmul(u[:, None, :], v[:, :, None])[:, 0, 0]
 
 
+CROWDED_SITES = 400  # expected sites inside CrystalNN's search sphere above which the sphere is shrunk
+SPHERE_SITES = 60  # expected sites in the first, shrunk sphere
+
+
+def crowded_radius(volume_per_site: float, cutoff: float) -> float | None:
+    """The first search radius for a crowded cell, or None for a cell of ordinary density.
+
+    Why: pymatgen tessellates every site within CrystalNN's 7 Å search sphere. A real solid has 5-60 Å^3 per atom,
+    some tens of sites in that sphere; a generated cell that is nearly flat (a near-singular lattice whose atoms are
+    still 0.5 Å apart) can pack 0.03 Å^3 per atom, tens of thousands of images, and one crystal took a minute. The
+    site's Voronoi cell is decided by its near neighbours only: a site farther than r from the centre has its
+    bisecting plane farther than r/2, so a cell whose vertices all lie within r/2 of the centre is the same cell
+    among the sites within r as among those within the full cutoff. Crowded cells start from a sphere holding
+    about SPHERE_SITES sites and grow it until that holds (or the cutoff is reached and pymatgen searches as
+    before); cells of ordinary density are left to pymatgen's search unchanged."""
+    if volume_per_site <= 0:
+        return None
+    expected = 4 / 3 * math.pi * cutoff**3 / volume_per_site
+    if expected <= CROWDED_SITES:
+        return None
+    return (SPHERE_SITES * volume_per_site * 3 / (4 * math.pi)) ** (1 / 3)
+
+
+def _closed_within(voro, index: int, centre: np.ndarray, reach: float) -> bool:
+    """Whether the Voronoi cell of point `index` is bounded with every vertex within `reach` of `centre`."""
+    region = voro.regions[voro.point_region[index]]
+    if not region or -1 in region:
+        return False
+    vertices = voro.vertices[region]
+    return bool(np.max(np.linalg.norm(vertices - centre, axis=1)) < reach)
+
+
 def _voronoi_nn_class():
     """pymatgen's VoronoiNN with the faces of a site's Voronoi cell measured by numpy, all faces at once.
 
@@ -182,6 +214,28 @@ def _voronoi_nn_class():
     from pymatgen.core.local_env import VoronoiNN
 
     class BatchedVoronoiNN(VoronoiNN):
+        def get_voronoi_polyhedra(self, structure, n):
+            """pymatgen's cell of site `n` among the sites within `cutoff`, found from a smaller sphere when the cell
+            is crowded (see `crowded_radius`); otherwise pymatgen's own search."""
+            radius = crowded_radius(structure.volume / len(structure), self.cutoff)
+            if radius is not None:
+                from scipy.spatial import QhullError, Voronoi
+
+                targets = structure.elements if self.targets is None else self.targets
+                centre = structure[n].coords
+                while radius < self.cutoff:
+                    found = structure.get_sites_in_sphere(centre, radius)
+                    sites = sorted(found, key=lambda s: s[1])  # by distance, as pymatgen orders them
+                    if len(sites) > 4:  # a 3-D tessellation needs five points
+                        try:
+                            voro = Voronoi([s.coords for s in sites])
+                        except QhullError:
+                            voro = None
+                        if voro is not None and _closed_within(voro, 0, centre, radius / 2):
+                            return self._extract_cell_info(0, sites, targets, voro, self.compute_adj_neighbors)
+                    radius *= 1.5
+            return super().get_voronoi_polyhedra(structure, n)
+
         def _extract_cell_info(self, site_idx, sites, targets, voro, compute_adj_neighbors=False):
             faces = []  # (other site, vertex indices), in pymatgen's order
             for pair, vind in voro.ridge_dict.items():

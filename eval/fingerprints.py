@@ -9,8 +9,12 @@ sites, and the magpie ElementProperty composition fingerprint. What is added for
   noisy generations: `benchmarks/coverage.py --sets`, BENCHMARKS.md "Coverage");
   a crystal whose symmetry cannot be found is fingerprinted site by site;
 - crystals are fingerprinted by a pool of worker processes (`workers`, all cores by default);
-- each crystal gets `time_limit` seconds (CrystalNN stalls on some degenerate cells): past it the crystal is a
-  `timeout`, counted and left out of coverage as CDVAE leaves out a crystal it cannot fingerprint;
+- each site gets `site_time_limit` seconds (5 by default: crystal-text-llm's `timeout_featurize`, which LLaMat's
+  evaluation runs) and each crystal `time_limit` (60 by default, a bound on the whole crystal that the reference
+  does not have): past either the crystal is a `site_timeout` or `timeout`, counted and left out of coverage as the
+  reference leaves out a crystal it cannot fingerprint. Crowded cells (near-flat generated lattices packing
+  hundreds of images into CrystalNN's search sphere) are searched from a smaller sphere (eval/crystalnn.py,
+  `crowded_radius`), which is what keeps real generations inside these limits;
 - fingerprints are cached in an SQLite file keyed by a hash of the structure and of the fingerprint definition, so a
   benchmark's reference split is fingerprinted once, and a rerun on the same generations costs nothing.
 Every crystal ends with one status (`STATUSES`), which the caller counts.
@@ -19,6 +23,7 @@ Every crystal ends with one status (`STATUSES`), which the caller counts.
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 import signal
 import sqlite3
@@ -34,7 +39,10 @@ from pymatgen.core import Composition, Structure
 
 # ok: fingerprinted; small_cell: under 0.1 Å³ (CDVAE: "unrealistically small lattice", left out); failed: matminer
 # cannot fingerprint it; timeout: over the per-crystal time limit
-STATUSES = ("ok", "small_cell", "failed", "timeout")
+# site_timeout: one site's fingerprint over the per-site limit (crystal-text-llm's `timeout_featurize`, which LLaMat's
+# evaluation runs, gives each site 5 s and leaves a crystal with a site past it without a fingerprint)
+STATUSES = ("ok", "small_cell", "failed", "timeout", "site_timeout")
+SITE_TIME_LIMIT = 5.0
 SYMPREC = 1e-3
 PROGRESS_EVERY = 10.0  # seconds between progress lines on stderr
 
@@ -113,13 +121,21 @@ def _distinct_sites(crystal: Structure) -> list[list[int]]:
     return list(classes.values())
 
 
-def _compute(crystal: Structure) -> Fingerprint:
+def _compute(crystal: Structure, arm=None) -> Fingerprint:
+    """The fingerprint pair; `arm(site)` is called before each site (True) and before the composition (False): it sets
+    the alarm that bounds the next step."""
     site_fp, comp_fp = _featurizers()
+    arm = arm or (lambda site: None)
     try:
         with warnings.catch_warnings(), np.errstate(all="ignore"):
             warnings.simplefilter("ignore")
             classes = _distinct_sites(crystal)
-            struct = sum(len(g) * np.asarray(site_fp.featurize(crystal, g[0]), dtype=float) for g in classes) / len(crystal)
+            struct = 0.0
+            for g in classes:
+                arm(True)
+                struct = struct + len(g) * np.asarray(site_fp.featurize(crystal, g[0]), dtype=float)
+            struct = struct / len(crystal)
+            arm(False)
             comp = np.asarray(comp_fp.featurize(Composition(crystal.composition)), dtype=float)
         return Fingerprint("ok", struct, comp)
     except _Timeout:
@@ -128,29 +144,42 @@ def _compute(crystal: Structure) -> Fingerprint:
         return Fingerprint("failed")
 
 
-def fingerprint(crystal: Structure, time_limit: float = 0.0) -> Fingerprint:
-    """One crystal's fingerprint pair (or the status that says why there is none)."""
+def fingerprint(crystal: Structure, time_limit: float = 0.0, site_time_limit: float = SITE_TIME_LIMIT) -> Fingerprint:
+    """One crystal's fingerprint pair (or the status that says why there is none). `time_limit` bounds the whole
+    crystal and `site_time_limit` each site's fingerprint (0: no limit); past either the crystal is `timeout` or
+    `site_timeout`."""
     if crystal.volume < 0.1:  # CDVAE leaves such a cell out (and CrystalNN stalls on it)
         return Fingerprint("small_cell")
     _featurizers()  # built outside the time limit
     # SIGALRM can only be handled in a process's main thread: elsewhere (mateval called from a thread) no limit
-    if time_limit <= 0 or threading.current_thread() is not threading.main_thread():
+    if (time_limit <= 0 and site_time_limit <= 0) or threading.current_thread() is not threading.main_thread():
         return _compute(crystal)
+    deadline = time.monotonic() + time_limit if time_limit > 0 else math.inf
+    which = ["timeout"]
+
+    def arm(site: bool) -> None:  # the next step gets the rest of the crystal's time, or a site's if that is less
+        left = deadline - time.monotonic()
+        bounded_by_site = site and 0 < site_time_limit < left
+        which[0] = "site_timeout" if bounded_by_site else "timeout"
+        step = site_time_limit if bounded_by_site else left
+        if step <= 0:
+            raise _Timeout
+        signal.setitimer(signal.ITIMER_REAL, 0 if math.isinf(step) else step)  # 0 disarms: no limit on this step
+
     previous = signal.signal(signal.SIGALRM, _on_alarm)
-    result = Fingerprint("timeout")
+    result = None
     try:
         try:
-            signal.setitimer(signal.ITIMER_REAL, time_limit)
-            result = _compute(crystal)
+            result = _compute(crystal, arm)
         finally:
             signal.setitimer(signal.ITIMER_REAL, 0)
     except _Timeout:  # the alarm can go off anywhere up to the moment it is disarmed: the crystal timed out
-        pass
+        result = Fingerprint(which[0])
     signal.signal(signal.SIGALRM, previous)
     return result
 
 
-def _work(job: tuple[Structure, float]) -> Fingerprint:
+def _work(job: tuple[Structure, float, float]) -> Fingerprint:
     return fingerprint(*job)
 
 
@@ -174,7 +203,7 @@ class FingerprintCache:
     def put(self, items: dict[str, Fingerprint]) -> None:
         # a timeout depends on the machine and the limit, not on the crystal: never cached
         rows = [(k, f.status, None if f.structure is None else f.structure.tobytes(), None if f.composition is None else f.composition.tobytes())
-                for k, f in items.items() if f.status != "timeout"]
+                for k, f in items.items() if f.status not in ("timeout", "site_timeout")]
         with self.db:
             self.db.executemany("INSERT OR REPLACE INTO fp VALUES (?, ?, ?, ?)", rows)
 
@@ -188,7 +217,7 @@ def default_cache() -> str:
 
 
 def fingerprints(crystals: list[Structure], workers: int | None = None, cache: str | None = None, time_limit: float = 60.0,
-                 label: str = "crystals", progress: bool = True) -> list[Fingerprint]:
+                 label: str = "crystals", progress: bool = True, site_time_limit: float = SITE_TIME_LIMIT) -> list[Fingerprint]:
     """Fingerprints of `crystals` in order: cached ones read, the rest computed by `workers` processes (all cores
     when None; 1 computes in this process) and cached."""
     keys = [structure_key(c) for c in crystals]
@@ -218,7 +247,7 @@ def fingerprints(crystals: list[Structure], workers: int | None = None, cache: s
                   f"{len(crystals) - len(todo) - cached_rows} repeats), "
                   f"{time.perf_counter() - start:.0f} s", file=sys.stderr, flush=True)
 
-    jobs = [(c, time_limit) for c in todo.values()]
+    jobs = [(c, time_limit, site_time_limit) for c in todo.values()]
     if workers == 1 or len(jobs) < 2:
         results = map(_work, jobs)
         pool = None

@@ -64,3 +64,28 @@ def test_metrics_agree_on_real_generations_mixed_with_test_crystals():
     ours, _ = _agree(texts, 40, "valid")  # LLaMat's protocol (crystal-text-llm): only the valid ones
     assert 0 < ours["validity_all"] < 100 and "wdist_density" in ours and "wdist_num_elems" in ours
     assert ours["cov_recall"] >= 40 and ours["cov_precision"] >= 15
+
+
+LLAMAT2 = ROOT.parent / "shared" / "data" / "eval" / "llamat_generations" / "llamat2_parsed_even_rows.csv"
+
+
+@pytest.mark.skipif(not LLAMAT2.exists(), reason="../shared is not beside the project")
+def test_coverage_agrees_with_matminer_on_llamat2_generations():
+    """Coverage as LLaMat's evaluation computes it (matminer's CrystalNN "ops" fingerprint on every site, magpie, the
+    MP-20 cutoffs) against mateval's (symmetry-distinct sites, the vectorised order parameters, the shrunk sphere for
+    crowded cells, the per-site limit) on LLaMat-2's real generations: the first 60 rows and the crowded cells among
+    them and beyond (near-flat lattices, the ones the shrunk sphere serves)."""
+    from corpus.crystals.text import crystal_string
+    from eval.crystal_metrics import read_generations
+    from eval.crystalnn import crowded_radius
+
+    constructed = [g.structure for g in read_generations(str(LLAMAT2)) if g.structure is not None]
+    crowded = [c for c in constructed if crowded_radius(c.volume / len(c), 7.0) is not None and c.volume / len(c) > 0.3]
+    from eval.crystal_metrics import composition_validity, structure_validity
+
+    crowded = [c for c in crowded if structure_validity(c) and composition_validity(c)][:6]  # fingerprinted ones
+    assert len(crowded) == 6
+    texts = [crystal_string(c) for c in constructed[:60] + crowded]
+    ours, theirs = _agree(texts, 40, "valid")
+    assert ours["cov_recall"] == theirs["cov_recall"] and ours["cov_precision"] == theirs["cov_precision"]
+    assert 0 < ours["cov_precision"] < 100

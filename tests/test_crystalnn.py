@@ -161,3 +161,42 @@ def test_batched_voronoi_faces_are_pymatgens():
             for key in ("solid_angle", "volume", "face_dist", "area"):
                 assert a[key] == b[key], key  # bit-equal: CrystalNN orders neighbours of equal weight by them
             assert np.array_equal(a["normal"], b["normal"])
+
+
+def _crowded_cells():
+    """Near-flat cells as generations write them: one short or sheared lattice vector packs hundreds of images into
+    CrystalNN's 7 Å sphere while the atoms stay more than 0.5 Å apart."""
+    from pymatgen.core import Lattice, Structure
+
+    return [
+        Structure(Lattice.from_parameters(0.45, 3.1, 4.3, 90, 97, 90), ["Na", "Cl"], [[0, 0, 0], [0.5, 0.5, 0.5]]),
+        Structure(Lattice.from_parameters(2.9, 0.6, 5.2, 84, 90, 111), ["Fe", "O", "O"], [[0, 0, 0], [0.3, 0.1, 0.4], [0.7, 0.6, 0.8]]),
+        Structure(Lattice.from_parameters(4.0, 4.0, 4.0, 89, 91, 178.5), ["Si", "C"], [[0, 0, 0], [0.25, 0.25, 0.25]]),
+    ]
+
+
+def test_crowded_cells_are_searched_from_a_smaller_sphere_with_matminers_values(featurizer, monkeypatch):
+    """The shrunk sphere gives the cell pymatgen finds in its full 7 Å sphere (a site beyond r cannot cut a cell whose
+    vertices lie within r/2), so the fingerprint is matminer's; qhull may split a degenerate vertex differently among
+    fewer points, which moves a site's value by at most 1e-3 (measured on LLaMat-2's crowded generations:
+    benchmarks/coverage_real.py --check-crowded), against CDVAE's coverage cutoff of 0.4 on the crystal's mean."""
+    from matminer.featurizers.site.fingerprint import CrystalNNFingerprint
+    from pymatgen.core.local_env import VoronoiNN
+
+    from eval.crystalnn import crowded_radius
+
+    reference = CrystalNNFingerprint.from_preset("ops")
+    for crystal in _crowded_cells():
+        assert crowded_radius(crystal.volume / len(crystal), 7.0) is not None
+        theirs = np.array([reference.featurize(crystal, i) for i in range(len(crystal))])
+        with monkeypatch.context() as m:  # pymatgen's own full search is not needed for these cells
+            m.setattr(VoronoiNN, "get_voronoi_polyhedra", lambda *a, **k: pytest.fail("the full search ran"))
+            ours = np.array([featurizer.featurize(crystal, i) for i in range(len(crystal))])
+        assert np.abs(ours - theirs).max() <= 1e-3
+
+
+def test_ordinary_cells_keep_pymatgens_search():
+    from eval.crystalnn import crowded_radius
+
+    for crystal in reference_structures(str(SAMPLES / "crystals" / "mp_20" / "test.csv")):
+        assert crowded_radius(crystal.volume / len(crystal), 7.0) is None

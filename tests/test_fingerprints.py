@@ -66,6 +66,9 @@ def test_each_crystal_ends_with_one_status(tmp_path, crystals):
     cache = str(tmp_path / "fp.sqlite")
     slow = fp.fingerprints(crystals[:3], workers=1, cache=cache, time_limit=1e-6, progress=False)
     assert [f.status for f in slow] == ["timeout"] * 3
+    # a per-site limit no site can meet, inside a generous crystal limit: each one is a site timeout, not cached either
+    sites = fp.fingerprints(crystals[:3], workers=1, cache=cache, time_limit=60, site_time_limit=1e-6, progress=False)
+    assert [f.status for f in sites] == ["site_timeout"] * 3
     assert [f.status for f in fp.fingerprints(crystals[:3], workers=1, cache=cache, progress=False)] == ["ok"] * 3
 
 
