@@ -2,7 +2,7 @@
 
   corpus build MANIFEST [--output DIR] [--dry-run] [--force] [--verbose]
   corpus check SHARDS_DIR [--quick] [--eos-id N] [--vocab-size N]
-  corpus extract PATH... [--reader R] [--option K=V] [-o OUT.jsonl]
+  corpus extract PATH... [--reader R] [--option K=V] [-o OUT.jsonl] [--explain]
   corpus train-classifier --positive ... --negative ... -o MODEL.bin
   corpus report OUT
   corpus inspect OUT [--status S] [--reason R] [--source S] [--component C] [-n N]
@@ -227,6 +227,8 @@ def cmd_extract(args: argparse.Namespace) -> int:
     from corpus.readers import Failure, reader_options_error
     from corpus.registry import readers
 
+    if args.explain:
+        return _explain(args.paths)
     options = {}
     for opt in args.option or []:
         key, _, value = opt.partition("=")
@@ -249,6 +251,34 @@ def cmd_extract(args: argparse.Namespace) -> int:
             out.close()
     print(f"{documents} document(s), {failed} failure(s)" + (f" -> {args.output}" if args.output else ""), file=sys.stderr)
     return EXIT_OK if documents or not failed else EXIT_FAILED
+
+
+def _explain(paths: list[str]) -> int:
+    """Every block of each PDF with the learned reader's decision: page, box, role, probability, text."""
+    from corpus.formats.pdf.reader import LearnedPdf
+    from corpus.records import Failure
+
+    reader, failed = LearnedPdf(), 0
+    for path in paths:
+        try:
+            with open(path, "rb") as f:
+                data = f.read()
+        except OSError as e:
+            print(f"failed  {path}: {e}", file=sys.stderr)
+            failed += 1
+            continue
+        rows = reader.explain(data)
+        if isinstance(rows, Failure):
+            print(f"failed  {path}: {rows.kind}: {rows.error}", file=sys.stderr)
+            failed += 1
+            continue
+        print(f"# {path}: {len(rows)} blocks, {sum(r['role'] != 'dropped' for r in rows)} kept")
+        print("page  x0     y0     role              p      text")
+        for r in rows:
+            text = " ".join(r["text"].split())
+            print(f"{r['page']:>4}  {r['bbox'][0]:>5.0f}  {r['bbox'][1]:>5.0f}  {r['role']:<16}  {r['probability']:.3f}  "
+                  f"{text[:90]}{'…' if len(text) > 90 else ''}")
+    return EXIT_FAILED if failed and failed == len(paths) else EXIT_OK
 
 
 def cmd_train_classifier(args: argparse.Namespace) -> int:
@@ -336,6 +366,9 @@ def make_parser() -> argparse.ArgumentParser:
     x.add_argument("--reader", default="auto", choices=["auto", *sorted(_reader_names())], help="format (default: detect)")
     x.add_argument("--option", action="append", metavar="KEY=VALUE", help="reader option, e.g. markers=llamat or keep_tables=true")
     x.add_argument("--output", "-o", help="JSONL file to write (default: standard output)")
+    x.add_argument("--explain", action="store_true",
+                   help="for PDFs: print every block with the learned reader's role, its probability and its place on the "
+                        "page (why text was kept or dropped) instead of the documents")
     x.set_defaults(func=cmd_extract)
 
     t = sub.add_parser(

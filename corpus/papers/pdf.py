@@ -31,12 +31,12 @@ from dataclasses import dataclass, field
 
 import pymupdf
 
+from corpus.formats.pdf.page import clean, document_blocks, join_lines, open_pdf
 from corpus.papers.model import DROPPED_KINDS, Paper, Section, markdown_table, section_kind
 from corpus.papers.ocr import garbage_layer, group_lines, ocr_page_words, tesseract
 from corpus.papers.pdf_tables import TABLE_CAPTION, page_tables, ruled
 from corpus.records import Failure
 
-_LIGATURES = str.maketrans({"ﬀ": "ff", "ﬁ": "fi", "ﬂ": "fl", "ﬃ": "ffi", "ﬄ": "ffl", "ﬅ": "st", "ﬆ": "st", "\u00ad": ""})
 _CAPTION = re.compile(r"^(fig\.?|figure|table|tab\.|scheme|chart)\s*([0-9]+|[ivxlc]+|s[0-9]+)\s*(?:[.:|—–]|\(colou?r)", re.IGNORECASE)
 _DOTTED_HEADING = re.compile(r"^(?:[0-9]+\.(?:[0-9]+\.?)*|[IVXLC]+\.|[A-H]\.)\s+[A-Z]")
 _HEADING_NUMBER = re.compile(r"^(?:[0-9]+(?:\.[0-9]+)*\.?|[IVXLC]+\.|[A-H]\.)\s+\S")
@@ -196,22 +196,6 @@ def _join_split_numbers(lines: list["Line"]) -> list["Line"]:
             out[-1] = Line(f"{prev.text.strip()} {ln.text.strip()}", ln.size, prev.bold and ln.bold, (prev.bbox[0], min(prev.bbox[1], ln.bbox[1]), ln.bbox[2], max(prev.bbox[3], ln.bbox[3])), prev.mono and ln.mono)
             continue
         out.append(ln)
-    return out
-
-
-def join_lines(lines: list[str]) -> str:
-    """Join wrapped lines, repairing words hyphenated at a line end ("super-" + "conductor")."""
-    out = ""
-    for line in lines:
-        line = line.strip()
-        if not line:
-            continue
-        if out.endswith("-") and len(out) > 1 and out[-2].isalpha() and line[:1].islower():
-            out = out[:-1] + line
-        elif out:
-            out += " " + line
-        else:
-            out = line
     return out
 
 
@@ -554,10 +538,6 @@ def _continues(previous: str, text: str) -> bool:
     return text[:1].islower() or (text[:1].isupper() and _OPEN_END.search(end) is not None)
 
 
-def clean(text: str) -> str:
-    return unicodedata.normalize("NFC", text.translate(_LIGATURES))
-
-
 _WORD = re.compile(r"[^\W\d_]{3}")  # three letters in a row: a word, not a panel letter, a unit or a number
 # a display equation's line (a relation, or a symbol and an operator) is kept where tick labels are not
 _RELATION = re.compile(r"[=≃≈≡∝≤≥∼]|[^\W\d_]\s*[+−±×·]|[+−±×·]\s*[^\W\d_]")
@@ -743,32 +723,15 @@ class PdfExtractor:
         self.ocr, self.ocr_dpi, self.ocr_max_pages = ocr, ocr_dpi, ocr_max_pages
 
     def extract(self, data: bytes) -> PdfText | Failure:
-        if b"%PDF-" not in data[:1024]:  # MuPDF would "repair" an HTML page into an empty PDF
-            return Failure("not_a_pdf", f"no %PDF- signature at the start (starts with {data[:16]!r})")
-        try:
-            doc = pymupdf.open(stream=data, filetype="pdf")
-        except Exception as e:  # noqa: BLE001 - it starts like a PDF, so MuPDF's refusal means a broken one
-            return Failure("damaged_pdf", f"MuPDF cannot open it ({type(e).__name__}: {e}); truncated or corrupt")
+        opened = open_pdf(data, self.keep_damaged)
+        if isinstance(opened, Failure):
+            return opened
+        doc, repaired = opened
         with doc:
-            if doc.needs_pass or doc.is_encrypted:
-                return Failure("encrypted_pdf", "the PDF is encrypted and needs a password")
-            if doc.page_count == 0:
-                return Failure("no_pages", "the PDF has no readable pages (truncated or damaged?)")
-            # MuPDF rebuilds a broken cross-reference table (a truncated download, a cut file) from the objects it can
-            # still find and says so; what it rebuilds is whatever survived, so the text would be part of a paper with
-            # nothing to tell. None of the 207 real PDFs in ../shared/data needs a repair.
-            # A file cut after an earlier revision's %%EOF (incremental updates) opens without a repair but lacks the
-            # later revisions. Every whole PDF in ../shared/data ends within 2 bytes of its last %%EOF; 64 allows for
-            # trailing junk some writers add (benchmarks/robustness.py pdfs)
-            repaired = doc.is_repaired or len(data) - data.rfind(b"%%EOF") - 5 > 64
-            if repaired and not self.keep_damaged:
-                return Failure("damaged_pdf", f"truncated or corrupt: MuPDF {'had to repair it' if doc.is_repaired else 'finds no %%EOF at its end'} "
-                                              f"({doc.page_count} page(s) recovered); set keep_damaged: true to keep what it recovered")
-            try:
-                fonts = _Type3Pitch()
-                pages = [self._page_blocks(doc[i], i, fonts) for i in range(doc.page_count)]
-            except Exception as e:  # noqa: BLE001 - a damaged page tree
-                return Failure("damaged_pdf", f"{type(e).__name__}: {e}")
+            fonts = _Type3Pitch()
+            pages = document_blocks(doc, lambda page, i: self._page_blocks(page, i, fonts))
+            if isinstance(pages, Failure):
+                return pages
             meta = doc.metadata or {}
             page_count = doc.page_count
             unreadable = [i for i, blocks in enumerate(pages) if self._needs_ocr(blocks)]

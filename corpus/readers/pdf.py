@@ -28,6 +28,11 @@ from corpus.readers.tei import TeiParser
 
 
 class PdfOptions(PaperOptions):
+    engine: Literal["rules", "learned"] = Field(
+        "rules", description="rules: the layout-rule reader (corpus/papers/pdf.py; OCR, tables); learned: the reader whose "
+        "block roles come from a model trained on aligned ground truth (corpus/formats/pdf; no OCR or table structure "
+        "yet; BENCHMARKS.md \"Learned PDF reader\" has both on held-out papers)"
+    )
     caption_placement: Literal["inline", "after_paragraph"] = Field(
         "inline", description="inline: where the figure sits in the reading order; after_paragraph: never inside a paragraph"
     )
@@ -76,9 +81,21 @@ class PdfReader(PaperReader):
     def read_paper(self, data: bytes, filepath: str):
         if self.options.grobid_url:
             return self._read_with_grobid(data, filepath)
+        if self.options.engine == "learned":
+            return self._read_learned(data)
         result = PdfExtractor(keep_tables=self.options.keep_tables, caption_placement=self.options.caption_placement,
                               keep_damaged=self.options.keep_damaged, ocr=self.options.ocr, ocr_dpi=self.options.ocr_dpi,
                               ocr_max_pages=self.options.ocr_max_pages).extract(data)
+        if isinstance(result, Failure):
+            return result
+        if result.no_text_pages:
+            self.stat_update("pages_without_text", value=len(result.no_text_pages))
+        return result.paper
+
+    def _read_learned(self, data: bytes):
+        from corpus.formats.pdf.reader import LearnedPdf
+
+        result = LearnedPdf(keep_damaged=self.options.keep_damaged).read(data)
         if isinstance(result, Failure):
             return result
         if result.no_text_pages:
