@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, lru_cache
 
 import pymupdf
 
@@ -73,6 +73,14 @@ def _weighted_median(pairs: list[tuple[float, int]]) -> float:
     return 0.0
 
 
+@lru_cache(maxsize=4096)
+def _style(flags: int, font: str) -> tuple[bool, bool, bool]:
+    """Bold, italic, monospaced: by the span's flags or its font's name (a page has a few fonts and thousands of spans)."""
+    name = font.lower()
+    return (bool(flags & _BOLD or "bold" in name), bool(flags & _ITALIC or "italic" in name),
+            bool(flags & _MONO or _MONO_FONT.search(font)))
+
+
 def page_blocks(page: pymupdf.Page, number: int) -> list[PageBlock]:
     """The text blocks of one page, in PyMuPDF's order (reading order is a later stage)."""
     out = []
@@ -93,11 +101,11 @@ def page_blocks(page: pymupdf.Page, number: int) -> list[PageBlock]:
                 if not n:
                     continue
                 chars += n
-                sizes.append((round(float(s.get("size", 0.0)), 1), n))
-                flags = int(s.get("flags", 0))
-                bold += n * bool(flags & _BOLD or "bold" in s.get("font", "").lower())
-                italic += n * bool(flags & _ITALIC or "italic" in s.get("font", "").lower())
-                mono += n * bool(flags & _MONO or _MONO_FONT.search(s.get("font", "")))
+                sizes.append((round(s.get("size", 0.0), 1), n))
+                is_bold, is_italic, is_mono = _style(int(s.get("flags", 0)), s.get("font", ""))
+                bold += n * is_bold
+                italic += n * is_italic
+                mono += n * is_mono
             box = tuple(float(v) for v in line["bbox"])
             # spans PyMuPDF put in separate lines on one baseline (a superscript, a run-in heading) are one line
             if lines and abs(box[1] - top) < 2.0 and box[0] >= boxes[-1][2] - 1:
