@@ -21,7 +21,7 @@
                          [--seeds 0,1,2] [--cpt-steps 100]
                                   the same short CPT from each base and seed: which base still adapts (eval/rigidity_probe.py)
   mateval crystal-metrics GENERATED --reference TEST.csv [--out FILE] [--no-coverage] [--coverage-of valid|constructed]
-                          [--workers N] [--cache FILE | --no-cache] [--time-limit S]
+                          [--workers N] [--cache FILE | --no-cache] [--time-limit S] [--site-time-limit S]
                                   CDVAE's validity, coverage and property metrics of generated crystals
                                   (CIF, crystal strings in JSON Lines, or LLaMat's parsed CSV); eval/crystal_metrics.py.
                                   Coverage fingerprints run on all cores and are cached (eval/fingerprints.py).
