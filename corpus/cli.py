@@ -258,12 +258,15 @@ def _explain(paths: list[str]) -> int:
     from corpus.formats.pdf.reader import LearnedPdf
     from corpus.records import Failure
 
-    reader, failed = LearnedPdf(), 0
+    from corpus.papers.reader import PaperOptions
+    from corpus.readers.bounded import TooLarge, read_limited
+
+    reader, failed, limit = LearnedPdf(), 0, PaperOptions().max_bytes  # the cap every paper reader reads within
     for path in paths:
         try:
             with open(path, "rb") as f:
-                data = f.read()
-        except OSError as e:
+                data = read_limited(f, limit)
+        except (OSError, TooLarge) as e:
             print(f"failed  {path}: {e}", file=sys.stderr)
             failed += 1
             continue

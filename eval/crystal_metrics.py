@@ -54,6 +54,7 @@ from pymatgen.core import Lattice, Structure
 from pymatgen.core.periodic_table import DummySpecies, get_el_sp
 
 from corpus.readers.bounded import loads_bounded
+from eval.fingerprints import SITE_TIME_LIMIT
 
 CUTOFFS = {"mp_20": (0.4, 10.0), "perov_5": (0.2, 4.0), "carbon_24": (0.2, 4.0)}
 
@@ -396,7 +397,7 @@ def species_validity(symbols: list[str]) -> bool:
 
 def coverage(generated: list[Structure], reference: list[Structure], struc_cutoff: float, comp_cutoff: float,
              generations: int | None = None, workers: int | None = None, cache: str | None = None,
-             time_limit: float = 60.0, site_time_limit: float = 5.0) -> dict:
+             time_limit: float = 60.0, site_time_limit: float = SITE_TIME_LIMIT) -> dict:
     """CDVAE's COV-R (share of reference crystals with some generation within both cutoffs, the nearest by structure
     and the nearest by composition taken separately, as CDVAE does) and COV-P (generations within both cutoffs of
     some reference crystal, over `generations`: every generation made, as CDVAE counts them before filtering).
@@ -444,7 +445,7 @@ def _checked(fn, crystal: Structure) -> bool | None:
 
 def metrics(generated: list[Structure | None], reference: list[Structure], cutoffs: tuple[float, float] | None = (0.4, 10.0),
             outcomes: list[str] | None = None, workers: int | None = None, cache: str | None = None, time_limit: float = 60.0,
-            species: list[list[str] | None] | None = None, coverage_of: str = "valid", site_time_limit: float = 5.0) -> dict:
+            species: list[list[str] | None] | None = None, coverage_of: str = "valid", site_time_limit: float = SITE_TIME_LIMIT) -> dict:
     """CDVAE's metrics over every generation, with `outcomes`: how each generation ended (scored, or why not), so
     that the counts reconcile (the `outcome_*` counts add up to `generations`). Without `outcomes`, a None is
     `not_parsed`. `species`: each generation's element symbols where they were read, so that a composition is judged

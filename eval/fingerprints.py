@@ -42,6 +42,7 @@ from pymatgen.core import Composition, Structure
 # site_timeout: one site's fingerprint over the per-site limit (crystal-text-llm's `timeout_featurize`, which LLaMat's
 # evaluation runs, gives each site 5 s and leaves a crystal with a site past it without a fingerprint)
 STATUSES = ("ok", "small_cell", "failed", "timeout", "site_timeout")
+TIMED_OUT = frozenset({"timeout", "site_timeout"})  # depend on the machine and the limits, not on the crystal
 SITE_TIME_LIMIT = 5.0
 SYMPREC = 1e-3
 PROGRESS_EVERY = 10.0  # seconds between progress lines on stderr
@@ -203,7 +204,7 @@ class FingerprintCache:
     def put(self, items: dict[str, Fingerprint]) -> None:
         # a timeout depends on the machine and the limit, not on the crystal: never cached
         rows = [(k, f.status, None if f.structure is None else f.structure.tobytes(), None if f.composition is None else f.composition.tobytes())
-                for k, f in items.items() if f.status not in ("timeout", "site_timeout")]
+                for k, f in items.items() if f.status not in TIMED_OUT]
         with self.db:
             self.db.executemany("INSERT OR REPLACE INTO fp VALUES (?, ?, ?, ?)", rows)
 
