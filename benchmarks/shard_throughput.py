@@ -1,7 +1,9 @@
 """Shard-writing throughput: our ShardWriter against datatrove's DocumentTokenizer, same documents, same run.
 
 Both tokenise with the same LLaMA-2 tokenizer, append EOS, shuffle documents inside the shard
-and write .ds/.ds.index/.ds.metadata (ours also writes the provenance side-car). Both are pinned
+and write .ds/.ds.index/.ds.metadata (ours also writes the provenance side-car). Beside them, the Megatron output:
+ours with `megatron=True` (the .ds as before plus Megatron-Core's .bin + .idx of the same tokens) against datatrove's
+`MegatronDocumentTokenizer` (.bin + .idx, unshuffled, no provenance). All are pinned
 to one core (RAYON_NUM_THREADS=1, TOKENIZERS_PARALLELISM=false) so the figure is per core. The
 two run alternately for several rounds; the medians and their ratio are reported, since this
 machine's timings are noisy.
@@ -26,6 +28,7 @@ import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 from datatrove.data import Document  # noqa: E402
+from datatrove.pipeline.tokens.megatron_tokenizer import MegatronDocumentTokenizer  # noqa: E402
 from datatrove.pipeline.tokens.tokenizer import DocumentTokenizer  # noqa: E402
 from loguru import logger  # noqa: E402
 
@@ -60,6 +63,16 @@ def run_ours(docs, out: Path) -> int:
     return sum(os.path.getsize(p) for p in out.glob("*.ds")) // 2
 
 
+def run_datatrove_megatron(docs, out: Path) -> int:
+    MegatronDocumentTokenizer(str(out), str(TOKENIZER), eos_token="</s>").run(iter(docs))
+    return sum(os.path.getsize(p) for p in out.glob("*.bin")) // 2
+
+
+def run_ours_megatron(docs, out: Path) -> int:
+    ShardWriter(str(out), str(TOKENIZER), eos_token="</s>", seed=1, component="bench", megatron=True).run(iter(docs))
+    return sum(os.path.getsize(p) for p in out.glob("*.bin")) // 2
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=5)
@@ -70,14 +83,15 @@ def main() -> None:
 
     docs = load_documents(args.copies)
     mb = sum(len(d.text.encode()) for d in docs) / 1e6
-    runners = {"datatrove DocumentTokenizer": run_datatrove, "ours ShardWriter": run_ours}
+    runners = {"datatrove DocumentTokenizer": run_datatrove, "ours ShardWriter": run_ours,
+               "datatrove MegatronDocumentTokenizer": run_datatrove_megatron, "ours ShardWriter + Megatron": run_ours_megatron}
     rates: dict[str, list[float]] = {name: [] for name in runners}
     tokens_seen: dict[str, int] = {}
     with tempfile.TemporaryDirectory() as tmp:
         for r in range(args.rounds):
             order = list(runners) if r % 2 == 0 else list(reversed(runners))  # alternate who goes first
             for name in order:
-                out = Path(tmp) / f"{r}-{name.split()[0]}"
+                out = Path(tmp) / f"{r}-{list(runners).index(name)}"
                 start = time.perf_counter()
                 tokens = runners[name](docs, out)
                 elapsed = time.perf_counter() - start
@@ -89,6 +103,8 @@ def main() -> None:
     medians = {name: statistics.median(v) for name, v in rates.items()}
     ratio = medians["ours ShardWriter"] / medians["datatrove DocumentTokenizer"]
     per_round = [o / d for o, d in zip(rates["ours ShardWriter"], rates["datatrove DocumentTokenizer"])]
+    megatron_ratio = medians["ours ShardWriter + Megatron"] / medians["datatrove MegatronDocumentTokenizer"]
+    megatron_cost = medians["ours ShardWriter + Megatron"] / medians["ours ShardWriter"]
     result = {
         "documents": len(docs),
         "megabytes": round(mb, 2),
@@ -97,6 +113,8 @@ def main() -> None:
         "median_tokens_per_s_per_core": {k: round(v) for k, v in medians.items()},
         "ratio_ours_over_datatrove": round(ratio, 3),
         "ratio_per_round": [round(x, 3) for x in per_round],
+        "ratio_ours_megatron_over_datatrove_megatron": round(megatron_ratio, 3),
+        "ours_with_megatron_over_ours_without": round(megatron_cost, 3),
         "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, python {platform.python_version()}",
     }
     args.json.parent.mkdir(parents=True, exist_ok=True)
@@ -109,6 +127,8 @@ def main() -> None:
         print(f"| {name} | {medians[name]:,.0f} | {min(v):,.0f} | {max(v):,.0f} |")
     print(f"\nratio ours/datatrove (median of medians): {ratio:.2f}x; per round: {', '.join(f'{x:.2f}' for x in per_round)}")
     print(f"target: >= 0.9x -> {'met' if ratio >= 0.9 else 'NOT met'}")
+    print(f"Megatron output: ours (.ds + .bin/.idx) / datatrove's MegatronDocumentTokenizer {megatron_ratio:.2f}x; "
+          f"ours with Megatron / without {megatron_cost:.3f}")
 
 
 if __name__ == "__main__":

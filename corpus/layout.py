@@ -4,8 +4,8 @@ Nothing else joins path strings for build outputs: the pipeline, the steps, the 
 mixture files and the CLI all ask the layout. A layout is cheap (strings only, nothing touches the disk), so
 each part of the build makes its own from OUT rather than passing folders around.
 
-    OUT/build.json  summary.json  train_data.yaml  nanotron_data.yaml
-        shards/<component>/<task>.ds (+ .index .metadata .provenance.parquet), shards/checksums.json
+    OUT/build.json  summary.json  train_data.yaml  nanotron_data.yaml  megatron_data_path.txt (shards.formats: megatron)
+        shards/<component>/<task>.ds (+ .index .metadata .provenance.parquet; .bin .idx for Megatron), shards/checksums.json
         rejected/<step>-<task>.jsonl.zst       failed/<source>-<task>.jsonl.zst
         stats/documents.parquet  stats/dedup_clusters.parquet  stats/outcomes/  stats/inputs/  stats/crystal_contamination/
         stats/text_contamination/
@@ -29,6 +29,7 @@ class OutputLayout:
         self.summary = os.path.join(root, "summary.json")
         self.train_data = os.path.join(root, "train_data.yaml")
         self.nanotron_data = os.path.join(root, "nanotron_data.yaml")
+        self.megatron_data = os.path.join(root, "megatron_data_path.txt")
         self.shards = os.path.join(root, "shards")
         self.rejected = os.path.join(root, "rejected")
         self.failed = os.path.join(root, "failed")

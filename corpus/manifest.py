@@ -204,6 +204,14 @@ class MixtureSettings(StrictModel):
     global_batch_size: int = Field(1024, ge=1, description="sequences per optimizer step, over all ranks")
 
 
+class ShardSettings(StrictModel):
+    formats: list[Literal["nanotron", "megatron"]] = Field(
+        ["nanotron"], min_length=1,
+        description="nanotron: the .ds shards (datatrove's format; always written: the checks and provenance read them); "
+        "megatron: also Megatron-Core's .bin + .idx of the same documents and megatron_data_path.txt with the --data-path blends",
+    )
+
+
 class Manifest(StrictModel):
     name: str = Field(pattern=NAME_PATTERN)
     output_dir: str
@@ -215,6 +223,7 @@ class Manifest(StrictModel):
     steps: StepSettings = Field(StepSettings(), validation_alias=AliasChoices("steps", "stages"))
     components: list[ComponentConfig] = Field(min_length=1)
     mixture: MixtureSettings = MixtureSettings()
+    shards: ShardSettings = ShardSettings()
 
     @model_validator(mode="after")
     def _cross_references(self) -> "Manifest":

@@ -11,7 +11,8 @@ shards, the epochs each component is repeated for follow: target tokens / availa
 
 `corpus build` writes OUT/nanotron_data.yaml (nanotron's `data_stages` block, list-form
 `dataset_folder` with `dataset_weights`, `start_training_step` from 1) and OUT/train_data.yaml
-(the same stages for `train/run.sh`), and puts the table in summary.json.
+(the same stages for `train/run.sh`), and puts the table in summary.json; with `shards.formats: [.., megatron]` also
+OUT/megatron_data_path.txt (Megatron's `--data-path` blend per stage, corpus/shards/megatron.py).
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ import os
 
 import yaml
 
-from corpus.shards.format import TrainData, write_train_data
+from corpus.shards.format import TrainData, read_metadata, shard_files, write_train_data
+from corpus.shards.megatron import write_data_paths
 
 
 def stages(components: list[dict], total_steps: int) -> list[dict]:
@@ -122,4 +124,8 @@ def write(manifest, root: str, summary: dict) -> dict:
     train = TrainData(shards=shards, seed=manifest.seed, seq_len=p["seq_len"], global_batch_size=p["global_batch_size"],
                       total_steps=p["total_steps"], stages=p["stages"])
     write_train_data(layout.train_data, train, "corpus build")
+    if "megatron" in manifest.shards.formats:
+        tokens = {c: {os.path.basename(ds): read_metadata(ds)[2] for ds in shard_files(os.path.join(shards, c))}
+                  for c in train.components() if os.path.isdir(os.path.join(shards, c))}
+        write_data_paths(layout.megatron_data, train, shards, tokens, "corpus build")
     return p

@@ -181,6 +181,7 @@ def build_pipelines(manifest: Manifest, inputs: dict[str, list[str]], layout: Ou
                 work_folder=layout.tmp,
                 metadata_name=tokenizer_metadata_name(manifest.tokenizer),
                 progress=shard_progress,
+                megatron="megatron" in manifest.shards.formats,
             ),
         ]
     pipelines.append(BuildPipeline("shards", "tokenizing into shards", shard_steps, tasks))

@@ -11,6 +11,8 @@ flash-attn and grouped_gemm built for your CUDA and a datatrove version with its
 LLaMA checkpoint must first be converted to nanotron's format with its
 `examples/llama/convert_hf_to_nanotron.py`; pass the result as `resume_checkpoint_path=...`.
 Data parallelism takes every process (dp = NPROC); set tp/pp by editing the emitted file.
+tests/test_nanotron_vendor.py gives the emitted config to nanotron's own config loader and reads the shards with
+nanotron's own reader (from the source snapshots in ../shared/vendor).
 """
 
 from __future__ import annotations

@@ -9,7 +9,8 @@ Structure, for every `.ds` file: the token file is a whole number of tokens; the
 strictly increasing and ends at the file's token count; the token before every document end
 is EOS; no token id reaches the vocabulary size; the token size matches the vocabulary; the
 `.metadata` agrees with the file and with the rest of the folder; an SFT shard's `.ds.loss` has one byte per token; and the provenance side-car
-has exactly one row per index entry with the same token ranges.
+has exactly one row per index entry with the same token ranges; where the build wrote Megatron's `.bin` + `.idx`, both
+are there, the `.idx` is a well-formed index of the same documents and the `.bin` holds the `.ds`'s bytes.
 Integrity (skipped with `quick`): every file's size and block checksums equal the record, which
 finds any changed byte (a bit flip, two swapped tokens) that the structure cannot show.
 The first problem is reported with its file and offset (the block, for a checksum); no library
@@ -27,6 +28,7 @@ import pyarrow.parquet as pq
 
 from corpus.readers.bounded import TooLarge, loads_bounded, read_limited
 from corpus.shards import checksums
+from corpus.shards.megatron import prefix_of, read_megatron_index
 from corpus.shards.format import (
     INDEX_DTYPE,
     LOSS_DTYPE,
@@ -279,8 +281,44 @@ def check_component(folder: str, eos_id: int | None = None, vocab_size: int | No
         if set(prov.column("shard").to_pylist()) != {os.path.basename(ds)}:
             raise ShardError(provenance_path(ds), None, f"rows name another shard than {os.path.basename(ds)}")
 
+        _check_megatron(ds, token_size, ends)
+
         report.files += 1
         report.documents += len(ends)
         report.tokens += n_tokens
         report.tokenizer, report.token_size = name, token_size
     return report
+
+
+def _check_megatron(ds: str, token_size: int, ends: np.ndarray) -> None:
+    """Megatron's `.bin` + `.idx` of a shard, where there are any: the same documents and the same bytes."""
+    bin_path, idx_path = prefix_of(ds) + ".bin", prefix_of(ds) + ".idx"
+    present = [p for p in (bin_path, idx_path) if os.path.exists(p)]
+    if not present:
+        return
+    if len(present) == 1:
+        missing = idx_path if present[0] == bin_path else bin_path
+        raise ShardError(missing, None, f"missing: Megatron's dataset needs both, {os.path.basename(present[0])} is there")
+    try:
+        size, megatron_ends = read_megatron_index(idx_path)
+    except ValueError as e:
+        raise ShardError(idx_path, None, str(e)) from None
+    if size != token_size:
+        raise ShardError(idx_path, len(b"MMIDIDX") + 10, f"{size}-byte tokens, the shard's metadata says {token_size}")
+    n = min(len(ends), len(megatron_ends))
+    differ = np.flatnonzero(megatron_ends[:n] != ends[:n])
+    if differ.size or len(megatron_ends) != len(ends):
+        i = int(differ[0]) if differ.size else n
+        raise ShardError(idx_path, None, f"document {i} differs from the shard's index ({len(megatron_ends)} documents, the .ds has {len(ends)})")
+    if os.path.getsize(bin_path) != os.path.getsize(ds):
+        raise ShardError(bin_path, None, f"{os.path.getsize(bin_path):,} bytes, the .ds holds {os.path.getsize(ds):,}")
+    if os.path.samefile(bin_path, ds):
+        return
+    with open(bin_path, "rb") as a, open(ds, "rb") as b:
+        offset = 0
+        while block := b.read(checksums.BLOCK_BYTES):
+            other = a.read(len(block))
+            if other != block:
+                j = next(k for k in range(len(block)) if other[k] != block[k])
+                raise ShardError(bin_path, offset + j, "differs from the .ds (Megatron would train on other tokens)")
+            offset += len(block)

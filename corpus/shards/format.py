@@ -5,6 +5,8 @@ One flat folder per mixture component, per shard `NAME.ds` plus:
 - `NAME.ds.index`: little-endian uint64, the cumulative end (in tokens) of every document;
 - `NAME.ds.metadata`: `tokenizer|token_size`, the token count, and the count in words (datatrove's 3 lines);
 - `NAME.ds.loss` (SFT shards only): one uint8 per token, 1 where the loss counts (the answers);
+- `NAME.bin` + `NAME.idx` (when the manifest's `shards.formats` lists megatron): Megatron-Core's indexed dataset of
+  the same documents in the same order (the `.bin` is the `.ds`'s bytes; corpus/shards/megatron.py);
 - `NAME.provenance.parquet` (ours): one row per index entry: id, record (source file and position),
   source, licence, shard, token_start, token_end; its schema metadata records the tokenizer, EOS id, vocabulary size and seed, which
   is what `corpus check` validates against.
@@ -102,7 +104,8 @@ def read_provenance_info(path: str) -> dict:
     return json.loads(md.get(b"matcorpus", b"{}"))
 
 
-SHARD_SUFFIXES = (".ds", ".ds.index", ".ds.metadata", ".ds.loss", ".provenance.parquet")  # .ds.loss: SFT shards only
+# .ds.loss: SFT shards only; .bin and .idx: Megatron's indexed dataset of the same tokens (corpus/shards/megatron.py)
+SHARD_SUFFIXES = (".ds", ".ds.index", ".ds.metadata", ".ds.loss", ".provenance.parquet", ".bin", ".idx")
 
 
 def shard_of(filename: str) -> str | None:

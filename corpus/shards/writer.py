@@ -25,6 +25,7 @@ from datatrove.utils.tokenization import PipelineStepWithTokenizer
 from corpus.outcomes import licence_of
 from corpus.progress import ProgressBeacon
 from corpus.shards.format import INDEX_DTYPE, provenance_path, shard_name, token_dtype, write_metadata, write_provenance
+from corpus.shards.megatron import prefix_of, write_megatron
 
 COPY_BLOCK_TOKENS = 8 * 2**20  # tokens gathered per write while shuffling
 
@@ -54,6 +55,7 @@ class ShardWriter(PipelineStepWithTokenizer):
         metadata_name: tokenizer name written to .ds.metadata (what nanotron's AutoTokenizer loads)
         batch_chars: characters tokenised per batch
         shuffle: shuffle documents inside the shard
+        megatron: also write Megatron-Core's `.bin` + `.idx` of the shard (corpus/shards/megatron.py)
     """
 
     name = "🔢 Shards"
@@ -71,6 +73,7 @@ class ShardWriter(PipelineStepWithTokenizer):
         batch_chars: int = 4_000_000,
         shuffle: bool = True,
         progress: ProgressBeacon | None = None,
+        megatron: bool = False,
     ):
         super().__init__(tokenizer_name_or_path, eos_token)
         self.output_folder = output_folder
@@ -81,6 +84,7 @@ class ShardWriter(PipelineStepWithTokenizer):
         self.batch_chars = batch_chars
         self.shuffle = shuffle
         self.progress = progress
+        self.megatron = megatron
         if component:
             self.name = f"{type(self).name} [{component}]"
 
@@ -91,8 +95,9 @@ class ShardWriter(PipelineStepWithTokenizer):
         return rng.permutation(n_docs)
 
     def _remove_outputs(self, ds_path: str) -> None:
-        for path in (ds_path, ds_path + ".index", ds_path + ".metadata", provenance_path(ds_path)):
-            if os.path.exists(path):
+        for path in (ds_path, ds_path + ".index", ds_path + ".metadata", provenance_path(ds_path),
+                     prefix_of(ds_path) + ".bin", prefix_of(ds_path) + ".idx"):
+            if os.path.lexists(path):
                 os.remove(path)
 
     def run(self, data: DocumentsPipeline, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
@@ -160,6 +165,8 @@ class ShardWriter(PipelineStepWithTokenizer):
                 "component": self.component,
             },
         )
+        if self.megatron:
+            write_megatron(ds_path, self.token_size)
 
     def _write_shuffled(self, tmp_path: str, ds_path: str, dtype: np.dtype, lengths: np.ndarray, order: np.ndarray) -> None:
         starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
