@@ -5,11 +5,14 @@ import random
 import shutil
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from conftest import SAMPLES, base_manifest, run_cli, write_manifest
-from corpus.dedup.minhash import MinHasher, jaccard
+from corpus.dedup.minhash import MinHasher, jaccard, shingle_hashes
 
 PAPERS = sorted((SAMPLES / "papers" / "sofc_exp").glob("*.txt"))
 
@@ -123,3 +126,19 @@ def test_the_summary_in_record_buckets_equals_the_summary_in_one(built, tmp_path
     lost, _ = _summarise(copy, monkeypatch, 3)
     assert not lost["reconciled"]
     assert "component papers: 1 passed documents are neither in the shards nor removed as duplicates, 0 are in the shards without having passed" in lost["problems"]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("abc de 1.5 ,xyzé")), max_size=3000), st.sampled_from([16, 128]), st.integers(0, 3))
+def test_block_signature_equals_datasketchs_minhash(text, num_perm, seed):
+    """`signature` computes datasketch's affine64 MinHash block by block: the same values as `update_batch` over the
+    whole matrix, for any text (empty, one shingle, more shingles than a block)."""
+    hasher = MinHasher(num_perm, seed=seed)
+    assert np.array_equal(hasher.signature(text), np.asarray(hasher.minhash(text).hashvalues, dtype=np.uint64))
+
+
+def test_block_signature_equals_datasketchs_on_a_whole_paper():
+    hasher = MinHasher(128, seed=5)
+    text = PAPERS[3].read_text()
+    assert len(shingle_hashes(text)) > 3 * 256
+    assert np.array_equal(hasher.signature(text), np.asarray(hasher.minhash(text).hashvalues, dtype=np.uint64))

@@ -5,8 +5,11 @@ only in lattice constants or measured values look identical; here a token is a w
 number (`3.84` stays `3.84`). Tokenising and hashing words is vectorised over the text's bytes
 (stable across processes, unlike `hash()`), 5-word shingles are combined with numpy in uint64
 arithmetic, and the permutations
-are datasketch's own (`affine64` scheme) applied by `MinHash.update_batch`, which is
-vectorised over shingles and permutations. Signatures are therefore datasketch MinHashes, and
+are datasketch's own (`affine64` scheme: the MurmurHash3 finalizer, then a*h + b modulo 2**64 per permutation).
+`signature` applies them to 256 shingles at a time, so the shingle x permutation products stay in the cache:
+datasketch's `MinHash.update_batch` computes the same values over the whole shingle x permutation matrix at once,
+which for a paper is hundreds of MB of temporaries and half the speed (benchmarks/filters.py; the values are
+checked equal to datasketch's in tests/test_dedup.py). Signatures are therefore datasketch MinHashes, and
 datasketch's LSH does the banding.
 """
 
@@ -21,6 +24,9 @@ from datasketch import MinHash
 TOKEN = re.compile(r"[^\W_]*\d(?:[.,]\d+)+|[^\W_]+")
 SCHEME = "affine64"
 _MIX = np.uint64(0x9E3779B97F4A7C15)  # odd multiplier: position-dependent combination of word hashes
+# MurmurHash3's 64-bit finalizer, datasketch's pre-mix for `affine64` (a bijection on uint64)
+_FMIX = (np.uint64(33), np.uint64(0xFF51AFD7ED558CCD), np.uint64(0xC4CEB9FE1A85EC53))
+SIGNATURE_ROWS = 256  # shingles per block of products: 256 x 128 permutations x 8 bytes fits the L2 cache
 
 
 def tokens(text: str) -> list[str]:
@@ -109,7 +115,27 @@ class MinHasher:
         return m
 
     def signature(self, text: str) -> np.ndarray:
-        return np.asarray(self.minhash(text).hashvalues, dtype=np.uint64)
+        """The datasketch MinHash's hash values, computed block by block (see the module's docstring)."""
+        a, b = (np.asarray(p, dtype=np.uint64) for p in self._template.permutations)
+        out = np.full(self.num_perm, np.iinfo(np.uint64).max, dtype=np.uint64)
+        shingles = shingle_hashes(text, self.shingle_size)
+        if not len(shingles):
+            return out
+        shift, m1, m2 = _FMIX
+        with np.errstate(over="ignore"):  # wrap-around is the point
+            h = shingles ^ (shingles >> shift)
+            h *= m1
+            h ^= h >> shift
+            h *= m2
+            h ^= h >> shift
+            block = np.empty((min(SIGNATURE_ROWS, len(h)), self.num_perm), dtype=np.uint64)
+            for lo in range(0, len(h), SIGNATURE_ROWS):
+                rows = h[lo:lo + SIGNATURE_ROWS, None]
+                products = block[: len(rows)]
+                np.multiply(rows, a, out=products)
+                products += b
+                np.minimum(out, products.min(axis=0), out=out)
+        return out
 
 
 def jaccard(a: str, b: str, size: int = 5) -> float:
