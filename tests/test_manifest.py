@@ -1,6 +1,7 @@
 """A wrong manifest fails before any work, naming the field, the bad value and what is allowed."""
 
 import os
+import re
 
 import pytest
 
@@ -119,13 +120,31 @@ def test_dry_run_prints_the_plan_and_touches_nothing(tmp_path, capsys):
     assert not (tmp_path / "out").exists()
 
 
-def test_full_manifest_without_data_names_what_is_missing(monkeypatch, capsys):
-    for var in ("LLAMAT_DATA",):
-        monkeypatch.delenv(var, raising=False)
+def test_full_manifest_without_data_reads_the_fetch_manifests_folder(monkeypatch, capsys):
+    """Without LLAMAT_DATA the recipe reads where `corpus fetch manifests/llamat_fetch.yaml` writes (../data/llamat)."""
+    monkeypatch.delenv("LLAMAT_DATA", raising=False)
+    if (ROOT / "data" / "llamat").exists():
+        pytest.skip("a fetched data/llamat is here: the recipe would find it")
     assert run_cli("build", ROOT / "manifests" / "full.yaml", "--dry-run") == 2
-    assert "LLAMAT_DATA is not set" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "missing inputs" in err and str(ROOT / "data" / "llamat") in err
 
 
+def test_the_fetch_recipe_writes_what_the_build_recipe_reads(monkeypatch):
+    """Every folder manifests/llamat_fetch.yaml fills with papers or crystals is a source of manifests/full.yaml, read
+    by the reader for what that service writes, under the same data root."""
+    from corpus.fetch.manifest import load_fetch_manifest
+
+    fetch = load_fetch_manifest(ROOT / "manifests" / "llamat_fetch.yaml")
+    monkeypatch.delenv("LLAMAT_DATA", raising=False)
+    build = load_manifest(ROOT / "manifests" / "full.yaml")
+    reader_of = {"elsevier": "elsevier", "springer": "jats", "optimade": "cif", "gnome": "crystal_csv", "cod": "cif"}
+    sources = {os.path.realpath(p): src.reader for src in build.sources for p in src.paths}
+    for job in fetch.jobs:
+        if job.service not in reader_of:  # DOI lists (crossref) feed other jobs, not the build
+            continue
+        folder = os.path.realpath(os.path.join(fetch.output_dir, job.into))
+        assert sources.get(folder) == reader_of[job.service], (job.name, folder, sorted(sources))
 def test_full_manifest_dry_run_on_a_data_root_that_lacks_sources(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("LLAMAT_DATA", str(tmp_path))
     assert run_cli("build", ROOT / "manifests" / "full.yaml", "--dry-run") == 2
@@ -162,24 +181,27 @@ def test_full_manifest_dry_run_explains_the_plan_on_a_complete_data_root(tmp_pat
 
     root = tmp_path / "data"
     for sub, src in [
-        ("papers/elsevier", ROOT / "tests" / "fixtures" / "elsevier" / "S0000000000000001.xml"),
-        ("papers/springer", ROOT / "samples" / "papers" / "xml" / "springer_jats_10.1186_s11671-021-03631-x.xml"),
+        ("elsevier", ROOT / "tests" / "fixtures" / "elsevier" / "S0000000000000001.xml"),
+        ("springer", ROOT / "samples" / "papers" / "xml" / "springer_jats_10.1186_s11671-021-03631-x.xml"),
         ("papers/pdf", ROOT / "samples" / "papers" / "pdf" / "PHC1580183-CC.pdf"),
+        ("crystals/mp", ROOT / "samples" / "crystals" / "cod_cifs" / "GaAs.cif"),
         ("crystals/amcsd", ROOT / "samples" / "crystals" / "cod_cifs" / "GaAs.cif"),
+        ("crystals/gnome", ROOT / "samples" / "crystals" / "mp_20" / "test.csv"),
     ]:
         (root / sub).mkdir(parents=True)
         shutil.copy(src, root / sub)
     for bench in ("mp_20", "perov_5", "carbon_24"):
         (root / "benchmarks" / bench).mkdir(parents=True)
         shutil.copy(ROOT / "samples" / "crystals" / "mp_20" / "test.csv", root / "benchmarks" / bench / "test.csv")
-    for name in ("crystals/mp/mp.jsonl.gz", "general/rp.jsonl.zst", "forum/qa.jsonl"):
+    for name in ("general/rp.jsonl.zst", "forum/qa.jsonl"):
         (root / name).parent.mkdir(parents=True, exist_ok=True)
         (root / name).write_bytes(b"")
     monkeypatch.setenv("LLAMAT_DATA", str(root))
     monkeypatch.setenv("LLAMAT_OUT", str(tmp_path / "out"))
     assert run_cli("build", ROOT / "manifests" / "full.yaml", "--dry-run") == 0
     out = capsys.readouterr().out
-    assert "1024 task(s)" in out and "elsevier_papers  elsevier" in out and "pdf_papers       pdf" in out
+    assert "1024 task(s)" in out and re.search(r"elsevier_papers +elsevier", out) and re.search(r"pdf_papers +pdf", out)
     assert "shards/crystals/" in out and "target weight 0.025" in out
-    assert "amcsd_cifs       cif" in out and "mp_structures    crystal_json" in out and "Structure decontamination" in out
+    assert re.search(r"amcsd_cifs +cif", out) and re.search(r"mp_structures +cif", out) and re.search(r"gnome_structures +crystal_csv", out)
+    assert "Structure decontamination" in out
     assert not (tmp_path / "out").exists()
