@@ -2,6 +2,7 @@
 
   corpus build MANIFEST [--output DIR] [--dry-run] [--force] [--verbose]
   corpus check SHARDS_DIR [--quick] [--eos-id N] [--vocab-size N]
+  corpus retokenize BUILD --tokenizer PATH -o OUT [--eos-token T] [--megatron] [--workers N]
   corpus extract PATH... [--reader R] [--option K=V] [-o OUT.jsonl] [--explain]
   corpus train-classifier --positive ... --negative ... -o MODEL.bin
   corpus report OUT
@@ -220,6 +221,34 @@ def cmd_check(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_retokenize(args: argparse.Namespace) -> int:
+    from corpus.manifest import TokenizerConfig
+    from corpus.retokenize import RetokenizeError, retokenize
+
+    try:
+        source = tokenizer_source(TokenizerConfig(path=args.tokenizer))
+    except ManifestError as e:
+        print(f"error: --tokenizer: {e}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    started = time.perf_counter()
+
+    def said(task) -> None:
+        what = "complete from an earlier run" if task.skipped else f"{task.documents:,} documents, {task.tokens:,} tokens"
+        print(f"  {task.component}/{task.rank:05d}: {what}", flush=True)
+
+    try:
+        report = retokenize(args.build, args.output, source, args.eos_token, metadata_name=args.metadata_name,
+                            megatron=args.megatron, workers=args.workers, progress=said)
+    except RetokenizeError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    for name, c in report.components().items():
+        print(f"{name}: {c['documents']:,} documents, {c['tokens']:,} tokens in {c['shards']} shard(s) of {report.token_size}-byte tokens")
+    print(f"wrote {args.output} in {time.perf_counter() - started:.1f} s (no source read); "
+          f"`corpus check {os.path.join(args.output, 'shards')}` verifies it")
+    return EXIT_OK
+
+
 def cmd_extract(args: argparse.Namespace) -> int:
     import orjson
 
@@ -357,6 +386,24 @@ def make_parser() -> argparse.ArgumentParser:
     c.add_argument("--vocab-size", type=int, help="vocabulary size (default: recorded in the provenance side-car)")
     c.add_argument("--quick", action="store_true", help="skip the checksums (structure and completeness only; also for shards without checksums.json)")
     c.set_defaults(func=cmd_check)
+
+    rt = sub.add_parser(
+        "retokenize",
+        help="the same corpus in another tokenizer, from a finished build",
+        description="Write shards of BUILD's kept documents in another tokenizer (e.g. LLaMA-3's 128k vocabulary) "
+        "into OUT, without reading a source or running a filter, dedup or reader again: the same documents in the same "
+        "shuffled order, one shard per build shard, with provenance, checksums, summary.json, train_data.yaml and "
+        "nanotron_data.yaml (the build's mixture). Needs the build's work folder (its kept documents). Resumable: "
+        "rerun after an interruption and finished shards are kept.",
+    )
+    rt.add_argument("build", help="a finished build folder (OUT of `corpus build`)")
+    rt.add_argument("--tokenizer", required=True, help="the new tokenizer: a tokenizer.json or the folder holding it")
+    rt.add_argument("--output", "-o", required=True, help="folder to write (outside BUILD)")
+    rt.add_argument("--eos-token", default="</s>", help="appended after every document (LLaMA-3: <|end_of_text|>)")
+    rt.add_argument("--metadata-name", help="tokenizer name written into .ds.metadata (nanotron loads it); default: its folder")
+    rt.add_argument("--megatron", action="store_true", help="also write Megatron's .bin + .idx and megatron_data_path.txt")
+    rt.add_argument("--workers", type=int, default=1, help="shards written at once (processes)")
+    rt.set_defaults(func=cmd_retokenize)
 
     x = sub.add_parser(
         "extract",
