@@ -64,7 +64,7 @@ def run_ours(docs, out: Path) -> int:
 
 
 def run_datatrove_megatron(docs, out: Path) -> int:
-    MegatronDocumentTokenizer(str(out), str(TOKENIZER), eos_token="</s>").run(iter(docs))
+    MegatronDocumentTokenizer(str(out), tokenizer_name_or_path=str(TOKENIZER), eos_token="</s>").run(iter(docs))
     return sum(os.path.getsize(p) for p in out.glob("*.bin")) // 2
 
 

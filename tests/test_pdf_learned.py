@@ -157,3 +157,21 @@ def test_assembly_opens_sections_at_headings_even_where_the_model_dropped_them()
     assert paper.title.startswith("Superconductivity") and paper.abstract == [blocks[1].text]
     text, _, dropped = SectionPolicy().render(paper)
     assert "analogues of the cuprates" in text and "Phys. Rev. B" not in text and dropped == ["References"]
+
+
+def test_a_caption_after_the_reference_list_is_not_dropped_with_it():
+    """Manuscripts put their figure captions after the references: a caption the model keeps there opens a body
+    section of its own, while a reference entry the model kept is still dropped with its list."""
+    from corpus.formats.pdf.assemble import decide, paper_of
+    from corpus.papers.model import SectionPolicy
+
+    blocks = [block(50, 50, 550, 80, "Pressure effects in a layered nickelate", size=16),
+              block(50, 100, 550, 300, "We report superconductivity at 15 K under pressure."),
+              block(50, 410, 200, 425, "References"),
+              block(50, 430, 550, 500, "[1] A. Author, Phys. Rev. B 1, 2 (2000)."),
+              block(50, 100, 550, 200, "FIG. 1. Resistance against temperature at 2, 4 and 6 GPa.", page=1),
+              block(50, 210, 550, 260, "The onset of the transition moves up with pressure.", page=1)]
+    decisions = decide(blocks, [0.9, 0.95, 0.1, 0.6, 0.9, 0.9])
+    text, spans, dropped = SectionPolicy().render(paper_of(decisions))
+    assert "Resistance against temperature" in text and "onset of the transition" in text
+    assert "Phys. Rev. B" not in text and dropped == ["References"]

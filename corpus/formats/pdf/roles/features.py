@@ -14,7 +14,9 @@ import numpy as np
 from corpus.formats.pdf.order import is_band
 from corpus.formats.pdf.page import PageBlock
 
-_CAPTION = re.compile(r"^(fig\.?|figure|table|tab\.|scheme|chart)\s*([0-9]+|[ivxlc]+|s[0-9]+)", re.IGNORECASE)
+# a caption's label ("Fig. 3", "Table IV", "Figure S2"), or the heading of a manuscript's list of them
+CAPTION = re.compile(r"^(?:(?:fig\.?|figure|table|tab\.|scheme|chart)\s*(?:[0-9]+|[ivxlc]+|s[0-9]+)\b|(?:figure|table) (?:captions|legends)\b)",
+                     re.IGNORECASE)
 _HEADING_NUMBER = re.compile(r"^(?:[0-9]+(?:\.[0-9]+)*\.?|[IVXLC]+\.|[A-H]\.)\s+\S")
 _REF_ENTRY = re.compile(r"^\s*(?:\[\d{1,3}\]|\(\d{1,3}\)|\d{1,3}[.)]?\s+[A-Z][a-z]*\.?,?\s)")
 _REFERENCES = re.compile(r"^\W{0,3}(?:[0-9IVX]+\.?\s*)?(references|bibliography|references and notes|literature cited)\W{0,3}$", re.IGNORECASE)
@@ -99,7 +101,7 @@ def block_features(blocks: list[PageBlock]) -> np.ndarray:
             "long_words": sum(len(x) >= 4 for x in words) / max(1, len(words)),
             "sentence_ends": len(_SENTENCE_END.findall(text)) / max(1, len(b.lines)),
             "ends_with_stop": text.rstrip()[-1:] in ".!?", "starts_lower": first.islower(), "starts_digit": first.isdigit(),
-            "starts_bracket": first in "([", "caption_start": bool(_CAPTION.match(text)),
+            "starts_bracket": first in "([", "caption_start": bool(CAPTION.match(text)),
             "heading_number": bool(_HEADING_NUMBER.match(text)) and len(text) < 100, "ref_entry": bool(_REF_ENTRY.match(text)),
             "references_heading": headings["references"], "abstract_heading": headings["abstract"],
             "introduction_heading": headings["introduction"], "back_heading": headings["back"],
@@ -115,7 +117,7 @@ def block_features(blocks: list[PageBlock]) -> np.ndarray:
             "prev_size_ratio": prev.size / body if prev is not None else 0.0,
             "next_size_ratio": nxt.size / body if nxt is not None else 0.0,
             "prev_band": prev is not None and is_band(prev), "next_band": nxt is not None and is_band(nxt),
-            "prev_caption": prev is not None and bool(_CAPTION.match(prev.text)),
+            "prev_caption": prev is not None and bool(CAPTION.match(prev.text)),
             "same_size_as_prev": prev is not None and abs(prev.size - b.size) < 0.25, "page_blocks": per_page[b.page],
         }
         rows[i] = [float(values[name]) for name in FEATURES]
