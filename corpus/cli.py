@@ -3,6 +3,7 @@
   corpus build MANIFEST [--output DIR] [--dry-run] [--force] [--verbose]
   corpus check SHARDS_DIR [--quick] [--eos-id N] [--vocab-size N]
   corpus retokenize BUILD --tokenizer PATH -o OUT [--eos-token T] [--megatron] [--workers N]
+  corpus export BUILD -o DIR [--licence redistributable|commercial] [--include-restricted]
   corpus extract PATH... [--reader R] [--option K=V] [-o OUT.jsonl] [--explain]
   corpus train-classifier --positive ... --negative ... -o MODEL.bin
   corpus report OUT
@@ -249,6 +250,23 @@ def cmd_retokenize(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    from corpus.export import ExportError, export
+
+    started = time.perf_counter()
+    try:
+        report = export(args.build, args.output, licence=args.licence, include_restricted=args.include_restricted,
+                        rows_per_file=args.rows_per_file)
+    except ExportError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    left = sum(report.left_out.values())
+    print(f"exported {report.rows:,} documents in {report.files} parquet file(s), {report.bytes / 1e6:.1f} MB, "
+          f"{time.perf_counter() - started:.1f} s; left out {left:,} by licence (README.md says which and why)")
+    print(f"card {os.path.join(args.output, 'README.md')}; load: datasets.load_dataset(\"parquet\", data_dir={args.output!r})")
+    return EXIT_OK
+
+
 def cmd_extract(args: argparse.Namespace) -> int:
     import orjson
 
@@ -404,6 +422,25 @@ def make_parser() -> argparse.ArgumentParser:
     rt.add_argument("--megatron", action="store_true", help="also write Megatron's .bin + .idx and megatron_data_path.txt")
     rt.add_argument("--workers", type=int, default=1, help="shards written at once (processes)")
     rt.set_defaults(func=cmd_retokenize)
+
+    ex = sub.add_parser(
+        "export",
+        help="the kept documents as parquet with a dataset card",
+        description="Write the documents a finished build's shards hold (id, text, component, source, licence, "
+        "licence_class, DOI, title, year, journal, sections, quality signals) as parquet files of bounded size under "
+        "DIR/data, a dataset card DIR/README.md (counts, licences, sources, what the build dropped) and DIR/.export.json, "
+        "loadable with datasets.load_dataset('parquet', data_dir=DIR). Licences: by default only documents whose licence "
+        "allows redistribution (open and non-commercial Creative Commons, CC0, public domain) are written; the rest are "
+        "counted in the card with the reason.",
+    )
+    ex.add_argument("build", help="a finished build folder")
+    ex.add_argument("--output", "-o", required=True, help="folder to write (outside BUILD)")
+    ex.add_argument("--licence", choices=["redistributable", "commercial"], default="redistributable",
+                    help="commercial: open licences only (no NC)")
+    ex.add_argument("--include-restricted", action="store_true",
+                    help="also documents whose licence forbids redistribution or derivatives, or is unknown (for private use)")
+    ex.add_argument("--rows-per-file", type=int, default=50_000, help="rows per parquet file")
+    ex.set_defaults(func=cmd_export)
 
     x = sub.add_parser(
         "extract",

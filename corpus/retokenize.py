@@ -16,11 +16,13 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 
 import pyarrow.parquet as pq
 import yaml
+from datatrove.data import Document
 from datatrove.utils.tokenization import load_tokenizer
 
 from corpus.layout import OutputLayout
@@ -88,6 +90,15 @@ def build_tasks(build: str) -> list[tuple[str, int]]:
     return tasks
 
 
+def shard_documents(build: str, component: str, rank: int) -> tuple[set[str], Iterator[Document]]:
+    """The records one shard of the build holds and its documents with their text and metadata, in the order the
+    shard writer read them: the build's kept documents of that task, narrowed to the shard's provenance records."""
+    layout = OutputLayout(build)
+    table = pq.read_table(provenance_path(os.path.join(layout.component_shards(component), shard_name(rank))), columns=["record"])
+    wanted = set(table.column("record").to_pylist())
+    return wanted, (doc for doc in RankFileReader(layout.kept_component(component)).run(rank=rank) if doc.metadata.get("record") in wanted)
+
+
 def _task(build: str, out: str, component: str, rank: int, tokenizer: str, eos_token: str, metadata_name: str,
           megatron: bool) -> TaskResult:
     source, target = OutputLayout(build), OutputLayout(out)
@@ -98,12 +109,10 @@ def _task(build: str, out: str, component: str, rank: int, tokenizer: str, eos_t
             record = json.load(f)
         return TaskResult(component, rank, record["documents"], record["tokens"], skipped=True)
     original = os.path.join(source.component_shards(component), shard_name(rank))
-    table = pq.read_table(provenance_path(original), columns=["record"])
-    wanted = set(table.column("record").to_pylist())
+    wanted, documents = shard_documents(build, component, rank)
     info = json.loads((pq.read_schema(provenance_path(original)).metadata or {}).get(b"matcorpus", b"{}"))
     writer = ShardWriter(target.component_shards(component), tokenizer, eos_token=eos_token, seed=int(info.get("seed", 0)),
                          component=component, work_folder=target.tmp, metadata_name=metadata_name, megatron=megatron)
-    documents = (doc for doc in RankFileReader(source.kept_component(component)).run(rank=rank) if doc.metadata.get("record") in wanted)
     writer.run(documents, rank=rank)
     n = pq.read_metadata(provenance_path(ds)).num_rows if os.path.isfile(ds) else 0
     if n != len(wanted):
