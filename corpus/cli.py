@@ -4,6 +4,7 @@
   corpus check SHARDS_DIR [--quick] [--eos-id N] [--vocab-size N]
   corpus retokenize BUILD --tokenizer PATH -o OUT [--eos-token T] [--megatron] [--workers N]
   corpus export BUILD -o DIR [--licence redistributable|commercial] [--include-restricted]
+  corpus lineage PATH      (a scores.json, a training run folder, a train_data.yaml or a build folder)
   corpus extract PATH... [--reader R] [--option K=V] [-o OUT.jsonl] [--explain]
   corpus train-classifier --positive ... --negative ... -o MODEL.bin
   corpus report OUT
@@ -267,6 +268,17 @@ def cmd_export(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_lineage(args: argparse.Namespace) -> int:
+    from corpus.lineage import chain
+
+    links = chain(args.path)
+    for link in links:
+        print(link.line())
+    broken = [link for link in links if link.status in ("changed", "missing")]
+    print(f"{len(links)} link(s); " + (f"{len(broken)} changed or missing" if broken else "every recorded link holds"))
+    return EXIT_FAILED if broken else EXIT_OK
+
+
 def cmd_extract(args: argparse.Namespace) -> int:
     import orjson
 
@@ -441,6 +453,18 @@ def make_parser() -> argparse.ArgumentParser:
                     help="also documents whose licence forbids redistribution or derivatives, or is unknown (for private use)")
     ex.add_argument("--rows-per-file", type=int, default=50_000, help="rows per parquet file")
     ex.set_defaults(func=cmd_export)
+
+    ln = sub.add_parser(
+        "lineage",
+        help="from a score back to the fetched files, each link checked",
+        description="Print the chain from PATH (a mateval scores.json, a training run folder, a train_data.yaml or a "
+        "build folder) back to the fetch ledgers: the evaluated model, the training run and its train_data.yaml, the "
+        "base checkpoint, the build's shards (content fingerprint), its manifest fingerprint and the fetch ledgers above "
+        "its sources; for every link whether the file is still there and still has the digest recorded. Exit 1 when a "
+        "link changed or is missing.",
+    )
+    ln.add_argument("path")
+    ln.set_defaults(func=cmd_lineage)
 
     x = sub.add_parser(
         "extract",

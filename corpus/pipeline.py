@@ -273,6 +273,9 @@ def prepare_output(manifest: Manifest, inputs: dict[str, list[str]], force: bool
             )
     for folder in (layout.root, layout.shards, layout.rejected, layout.failed, layout.stats):
         os.makedirs(folder, exist_ok=True)
-    with open(layout.build_record, "w") as f:
-        json.dump({"made_by": BUILD_MARKER, "name": manifest.name, "fingerprint": fingerprint}, f, indent=2, sort_keys=True)
+    from corpus.lineage import fetch_ledgers, source_paths
+
+    with open(layout.build_record, "w") as f:  # the fetch ledgers above the sources: the first links of the lineage
+        json.dump({"made_by": BUILD_MARKER, "name": manifest.name, "fingerprint": fingerprint,
+                   "fetch_ledgers": fetch_ledgers(source_paths(manifest))}, f, indent=2, sort_keys=True)
     return layout

@@ -33,6 +33,7 @@ from corpus.layout import OutputLayout
 from corpus.manifest import Manifest
 from corpus.outcomes import DROPPED, FAILED, KEPT, PASSED, LEDGER_SCHEMA
 from corpus.shards.check import ShardError, check_shards
+from corpus.lineage import content_fingerprint
 from corpus.shards.checksums import write_checksums
 from corpus.shards.format import PROVENANCE_SCHEMA, provenance_path, shard_files
 
@@ -219,6 +220,8 @@ def build_summary(manifest: Manifest, root: str, led: _Ledgers, record_problems:
         "components": by_component,
         "sources": by_source,
         "shard_check": check_result,
+        # the shards' identity (corpus/lineage.py): what a training run records and `corpus lineage` checks again
+        "lineage": {"content_fingerprint": content_fingerprint(layout.shards)},
         **step_summaries(manifest, layout),
         "reconciled": not problems,
         "problems": problems,

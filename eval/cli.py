@@ -152,9 +152,14 @@ def run(args) -> int:
             f.write(json.dumps({"id": i.id, "task": i.task, "prediction": predictions.get(i.id), "reference": i.reference},
                                ensure_ascii=False) + "\n")
     scores = score(items, predictions)
+    record = {"backend": getattr(backend, "name", "?"), "items": len(items), "without_prediction": missing, "scores": scores,
+              "seconds": {k: round(v, 2) for k, v in timings.items()}}
+    if args.model:  # which checkpoint, and the data it was trained on (`corpus lineage scores.json` checks the chain)
+        from corpus.lineage import model_record
+
+        record["lineage"] = model_record(args.model)
     with open(os.path.join(args.out, "scores.json"), "w") as f:
-        json.dump({"backend": getattr(backend, "name", "?"), "items": len(items), "without_prediction": missing, "scores": scores,
-                   "seconds": {k: round(v, 2) for k, v in timings.items()}}, f, indent=2)
+        json.dump(record, f, indent=2)
     write_report(args.out, scores, getattr(backend, "name", "?"), os.path.join(args.data, "reference"), timings)
     print(f"[mateval] {len(items)} items, {missing} without a prediction -> {args.out}/report.md", file=sys.stderr)
     return 0

@@ -28,6 +28,7 @@ import torch.nn.functional as F
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from corpus.lineage import RUN_RECORD, run_record
 from corpus.shards.format import read_train_data
 from train.data import BlendedSampler, batch, load_stages
 
@@ -202,6 +203,9 @@ def main(argv: list[str]) -> int:
 
     # ---- resume
     os.makedirs(cfg["out_dir"], exist_ok=True)
+    if rank == 0:  # which data and which base this run trains on (corpus/lineage.py; `corpus lineage OUT_DIR`)
+        with open(os.path.join(cfg["out_dir"], RUN_RECORD), "w") as f:
+            json.dump(run_record(cfg["data"], cfg, cfg["init_from"]), f, indent=1)
     ckpt_path = os.path.join(cfg["out_dir"], f"checkpoint-rank{rank}.pt")
     step, history, validation = 0, [], []
     if os.path.exists(ckpt_path):
