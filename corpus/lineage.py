@@ -9,7 +9,8 @@ The chain, each record written by the step that made the thing:
   digest of every 4 MiB of every shard file, so equal fingerprints mean equal shards;
 - a training run (`train/run.sh`) writes `OUT_DIR/lineage.json`: the `train_data.yaml` it read and its digest, the
   build's content fingerprint, the resolved training config and its digest, the base checkpoint and a digest of its
-  files;
+  files (and where that checkpoint was trained here, its own run record is followed: SFT -> CPT -> corpus);
+- `qa-synth build` records its shards' content fingerprint in its summary.json like a corpus build;
 - `mateval run --model PATH` puts the checkpoint's lineage (and a digest of the evaluated model's files) into
   `scores.json`.
 
@@ -164,12 +165,19 @@ def chain(path: str) -> list[Link]:
     return [Link("input", path, "missing", "not a scores.json, training run, train_data.yaml or build folder")]
 
 
-def _run_links(path: str, run: dict) -> list[Link]:
-    links = [Link("training run", path, "ok"),
-             _check_file("train_data.yaml", run.get("train_data"), run.get("train_data_sha256"))]
-    if run.get("base_checkpoint"):
-        links.append(_check_file("base checkpoint", run["base_checkpoint"], run.get("base_checkpoint_xxh3"), folder_digest))
-    return links + _build_links(run.get("build"), run.get("build_content_fingerprint"))
+def _run_links(path: str, run: dict, depth: int = 0) -> list[Link]:
+    """A training run's links; where its base checkpoint was itself trained here (SFT on a CPT model), that run's
+    links follow, so the chain names every dataset the checkpoint saw."""
+    what = "training run" if depth == 0 else "base checkpoint's training run"
+    links = [Link(what, path, "ok"), _check_file("train_data.yaml", run.get("train_data"), run.get("train_data_sha256"))]
+    links += _build_links(run.get("build"), run.get("build_content_fingerprint"))
+    base = run.get("base_checkpoint")
+    if base:
+        links.append(_check_file("base checkpoint", base, run.get("base_checkpoint_xxh3"), folder_digest))
+        record = model_record(base)["run"] if os.path.isdir(base) and depth < 8 else None
+        if record:
+            links += _run_links(record["path"], record, depth + 1)
+    return links
 
 
 def _build_links(build: str | None, expected_fingerprint: str | None) -> list[Link]:
@@ -184,15 +192,15 @@ def _build_links(build: str | None, expected_fingerprint: str | None) -> list[Li
     now = content_fingerprint(os.path.join(build, "shards"))
     want = expected_fingerprint or recorded
     if now is None:
-        links.append(Link("build shards", os.path.join(build, "shards"), "missing", "no checksum record"))
+        links.append(Link("build shards", os.path.join(build, "shards"), "missing" if want else "unrecorded", "no checksum record"))
     elif want is None:
         links.append(Link("build shards", os.path.join(build, "shards"), "unrecorded", f"content {now[:12]}, nothing recorded to compare"))
     else:
         links.append(Link("build shards", os.path.join(build, "shards"), "ok" if now == want else "changed",
                           f"content {now[:12]}" if now == want else f"recorded {want[:12]}, now {now[:12]}"))
     record_path = os.path.join(build, "build.json")
-    if not os.path.isfile(record_path):
-        return links + [Link("build record", record_path, "missing")]
+    if not os.path.isfile(record_path):  # qa-synth's instruction sets have a summary and checksums, no build record
+        return links + [Link("build manifest", record_path, "unrecorded", "no build.json: not made by corpus build")]
     with open(record_path) as f:
         record = json.load(f)
     links.append(Link("build manifest", record_path, "ok", f"manifest and inputs fingerprint {str(record.get('fingerprint'))[:12]}"))

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import time
@@ -126,6 +127,10 @@ def write_report(out: Path, stages: list[tuple[str, float, str]]) -> None:
     lines += ["", "## Adaptation rigidity", "", (out / "rigidity" / "rigidity.md").read_text().replace("](rigidity.svg)", "](rigidity/rigidity.svg)")]
     if (out / "probe" / "probe.md").exists():
         lines += ["", (out / "probe" / "probe.md").read_text().replace("# Adaptation-rigidity probe", "## Adaptation-rigidity probe: which base adapts")]
+    from corpus.lineage import chain
+
+    lines += ["", "## Lineage of the CPT + SFT scores", "", "Every link checked again now (`corpus lineage cpt/mateval/scores.json`):",
+              "", "```", *[link.line().replace(str(out) + os.sep, "") for link in chain(str(out / "cpt" / "mateval" / "scores.json"))], "```"]
     (out / "report.md").write_text("\n".join(lines) + "\n")
 
 

@@ -52,6 +52,7 @@ from collections import Counter
 
 import yaml
 
+from corpus.lineage import content_fingerprint
 from corpus.shards.checksums import write_checksums
 from corpus.shards.format import TrainData, TrainStage, write_train_data
 
@@ -361,6 +362,7 @@ def build(manifest_path: str, output: str | None = None) -> dict:
     duplicated = len(pairs) - len({p.id for p in pairs})
     if duplicated:
         raise ValueError(f"{duplicated} pair ids are not unique: two sources or tasks name their pairs alike")
+    summary["lineage"] = {"content_fingerprint": content_fingerprint(os.path.join(out, "shards"))}  # corpus/lineage.py
     with open(os.path.join(out, "summary.json"), "w") as f:
         json.dump(summary, f, indent=2, ensure_ascii=False)
     write_summary(summary, os.path.join(out, "summary.md"))

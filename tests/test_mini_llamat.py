@@ -29,6 +29,12 @@ def test_the_chain_runs_end_to_end_and_reports(tmp_path):
     report = (out / "report.md").read_text()
     assert "| continued pretraining |" in report and "| mini |" in report and "CPT + SFT" in report
     assert "| pretrained 6 steps | 2 |" in report  # the probe's table, with its seeds
+    # the lineage of the scores: the SFT run, its instruction set, the CPT run it started from, the corpus build
+    lineage = report[report.index("## Lineage"):]
+    for link in ("ok      model: sft/hf", "ok      training run: sft/lineage.json", "ok      base checkpoint: cpt/hf",
+                 "ok      base checkpoint's training run: cpt/lineage.json", "ok      build shards: corpus/shards"):
+        assert link in lineage, (link, lineage)
+    assert "CHANGED" not in lineage and "MISSING" not in lineage
 
 
 @pytest.mark.slow
