@@ -20,6 +20,8 @@ import pyarrow.parquet as pq
 from datatrove.data import Document
 from datatrove.pipeline.writers.jsonl import JsonlWriter
 
+from corpus.publishers import normalise_publisher
+
 # the signals (corpus.text.annotate) the report plots for kept against dropped documents
 REPORTED_SIGNALS = ("words", "letter_ratio", "stopword_ratio", "numeric_line_ratio", "duplicate_line_char_ratio",
                     "latex_commands", "cid_runs")
@@ -103,7 +105,7 @@ def ledger_row(document: Document, status: str) -> dict:
         "reason": reason,
         "chars": len(document.text),
         "file_path": md.get("file_path"),
-        "publisher": _text(md.get("publisher")),
+        "publisher": normalise_publisher(_text(md.get("publisher"))),  # one name per house (corpus/publishers.py)
         "journal": _text(md.get("journal")),
         "year": year_of(md),
         "licence": licence_of(document),
