@@ -110,6 +110,13 @@ def test_tiny_llama_loss_falls_resumes_exactly_and_exports(shards, tmp_path):
     assert len(part) == 10
     resumed = _run(shards, tmp_path / "resumed", "max_steps=24", "save_every=100")
     assert resumed == pytest.approx(full, abs=1e-4)  # the same curve as the uninterrupted run
+    # the curves: metrics.jsonl has each logged step once (the resumed run dropped nothing and repeated nothing), and
+    # loss.svg draws the training loss, the held-out curves, the learning rate and the throughput
+    for run in ("full", "resumed"):
+        metrics = [json.loads(line) for line in (tmp_path / run / "metrics.jsonl").read_text().splitlines()]
+        assert [m["step"] for m in metrics] == [1, 24] and all(m["tokens_per_s"] > 0 and m["lr"] >= 0 for m in metrics)
+        svg = (tmp_path / run / "loss.svg").read_text()
+        assert svg.lstrip().startswith("<?xml") and "<svg" in svg and "tokens / s" in svg and "held-out" in svg
     from transformers import LlamaForCausalLM
 
     model = LlamaForCausalLM.from_pretrained(tmp_path / "full" / "hf")

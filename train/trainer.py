@@ -31,6 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from corpus.lineage import RUN_RECORD, run_record
 from corpus.shards.format import read_train_data
 from train.data import BlendedSampler, batch, load_stages
+from train.plots import read_metrics, write_loss_plot
 
 class TrainConfig(BaseModel):
     """The training config: every key, its type and default. A misspelt or unknown key, a wrong type or a bad value
@@ -228,6 +229,13 @@ def main(argv: list[str]) -> int:
         if val:
             validation.append({"step": 0, "tokens": 0, **val})
 
+    # ---- metrics.jsonl: one line per logged step; a resumed run drops the lines past its checkpoint and goes on
+    metrics_path = os.path.join(cfg["out_dir"], "metrics.jsonl")
+    if master:
+        kept = [m for m in read_metrics(cfg["out_dir"]) if m["step"] <= step]
+        with open(metrics_path, "w") as f:
+            f.writelines(json.dumps(m) + "\n" for m in kept)
+
     # ---- the loop
     t0, first = time.perf_counter(), step
     while step < max_steps:
@@ -261,6 +269,9 @@ def main(argv: list[str]) -> int:
             rate = global_batch * seq_len * (step - first) / max(dt, 1e-9)
             mfu = f" | MFU {model_flops * rate / (peak * world):.1%}" if peak else ""
             print(f"step {step:>6} | loss {history[-1]:.4f} | lr {lr:.2e} | grad norm {float(norm):.3f} | {rate:,.0f} tokens/s{mfu}", flush=True)
+            with open(metrics_path, "a") as f:
+                f.write(json.dumps({"step": step, "loss": history[-1], "lr": lr, "grad_norm": round(float(norm), 6),
+                                    "tokens_per_s": round(rate, 1)}) + "\n")
         if cfg["eval_every"] and (step % cfg["eval_every"] == 0 or step == max_steps):
             val = validation_loss(model, components, cfg["eval_windows"], micro, device, autocast)
             if val:
@@ -282,6 +293,7 @@ def main(argv: list[str]) -> int:
             json.dump(history, f)
         with open(os.path.join(cfg["out_dir"], "validation.json"), "w") as f:
             json.dump(validation, f)
+        print(f"curves: {write_loss_plot(cfg['out_dir'])} (python -m train.plots {cfg['out_dir']} redraws them)")
     if master and step == max_steps and cfg["export"] and world == 1:
         raw.save_pretrained(os.path.join(cfg["out_dir"], "hf"))
         _save_tokenizer(data_cfg.shards, os.path.join(cfg["out_dir"], "hf"))
