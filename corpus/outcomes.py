@@ -151,14 +151,16 @@ class OutcomeWriter(JsonlWriter):
         output_filename: datatrove template, may use ${rank} and metadata fields such as ${component}
         status: kept | dropped | failed
         ledger_path: template of the ledger file, with {rank}
+        progress: counts each outcome (and its reason, and the characters) for the live statistics
     """
 
     name = "📒 Outcome"
 
-    def __init__(self, output_folder: str, output_filename: str, status: str, ledger_path: str):
+    def __init__(self, output_folder: str, output_filename: str, status: str, ledger_path: str, progress=None):
         super().__init__(output_folder, output_filename=output_filename, compression="zstd")
         self.status = status
         self.ledger_path = ledger_path
+        self.progress = progress  # a corpus.progress.ProgressBeacon: outcomes and reasons counted live
         self._rows: list[dict] = []
         self._rank: int | None = None
         self._ledger: pq.ParquetWriter | None = None
@@ -166,7 +168,11 @@ class OutcomeWriter(JsonlWriter):
 
     def write(self, document: Document, rank: int = 0, **kwargs):
         self._rank = rank
-        self._rows.append(ledger_row(document, self.status))
+        row = ledger_row(document, self.status)
+        self._rows.append(row)
+        if self.progress is not None:
+            reason = {f"{self.status}:{row['reason']}": 1} if row["reason"] else {}
+            self.progress.add(rank, **{self.status: 1, "chars": row["chars"]}, **reason)
         if len(self._rows) >= self.flush_rows:
             self._flush()
         super().write(document, rank, **kwargs)
@@ -183,6 +189,8 @@ class OutcomeWriter(JsonlWriter):
 
     def close(self):
         super().close()
+        if self.progress is not None:
+            self.progress.flush()
         if self._rows:
             self._flush()
         if self._ledger is not None:

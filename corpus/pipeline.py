@@ -115,9 +115,9 @@ def build_pipelines(manifest: Manifest, inputs: dict[str, list[str]], layout: Ou
     has_crystals = any(issubclass(known_readers[s.reader], CrystalReader) for s in manifest.sources)
     ordered = [registry[name] for name in manifest.steps.names()]
 
-    def context(spec) -> StepContext:
+    def context(spec, progress: ProgressBeacon | None = None) -> StepContext:
         settings = spec.settings.model_validate(manifest.steps.plugins.get(spec.name, {}))
-        return StepContext(manifest, layout, has_crystals, settings)
+        return StepContext(manifest, layout, has_crystals, settings, progress)
 
     # ---- process: read, identify, then the steps in order, then route what passed to OUT/work/kept/
     def crystal_options(reader: type) -> dict:
@@ -132,7 +132,8 @@ def build_pipelines(manifest: Manifest, inputs: dict[str, list[str]], layout: Ou
             component=manifest.component_of(src.name),
             data_folder=roots[src.name],
             paths_file=layout.paths_file(src.name),
-            failed_writer=OutcomeWriter(layout.failed, layout.failed_name(src.name), FAILED, layout.failed_ledger(src.name)),
+            failed_writer=OutcomeWriter(layout.failed, layout.failed_name(src.name), FAILED, layout.failed_ledger(src.name),
+                                        progress=process_progress),
             inputs_folder=layout.inputs,
             options=src.options,
             default_metadata=src.metadata,
@@ -142,8 +143,8 @@ def build_pipelines(manifest: Manifest, inputs: dict[str, list[str]], layout: Ou
         )
         for src in manifest.sources
     ]
-    process_steps = [step for spec in ordered if spec.process and (step := spec.process(context(spec))) is not None]
-    keep = OutcomeWriter(layout.kept, "${component}/${rank}.jsonl", PASSED, layout.passed_ledger())
+    process_steps = [step for spec in ordered if spec.process and (step := spec.process(context(spec, process_progress))) is not None]
+    keep = OutcomeWriter(layout.kept, "${component}/${rank}.jsonl", PASSED, layout.passed_ledger(), progress=process_progress)
     clear_process = ClearTaskOutputs(layout.task_outputs() + [g for spec in ordered if spec.cleanup for g in spec.cleanup(layout)])
     pipelines = [BuildPipeline(
         "process",
@@ -171,7 +172,7 @@ def build_pipelines(manifest: Manifest, inputs: dict[str, list[str]], layout: Ou
     for comp in manifest.components:
         shard_steps += [
             RankFileReader(layout.kept_component(comp.name)),
-            *[step for spec in per_component for step in spec.per_component(context(spec), comp.name)],
+            *[step for spec in per_component for step in spec.per_component(context(spec, shard_progress), comp.name)],
             ShardWriter(
                 layout.component_shards(comp.name),
                 tokenizer_source(manifest.tokenizer),

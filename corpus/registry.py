@@ -48,12 +48,14 @@ class StepContext:
     layout: "OutputLayout"
     has_crystals: bool
     settings: BaseModel
+    progress: Any = None  # the pipeline's corpus.progress.ProgressBeacon: drops are counted live
 
     def rejected(self, step: str) -> "OutcomeWriter":
         """The writer a dropping step gives its BaseFilter: records to rejected/<step>-<task>, rows to the ledger."""
         from corpus.outcomes import DROPPED, OutcomeWriter
 
-        return OutcomeWriter(self.layout.rejected, self.layout.rejected_name(step), DROPPED, self.layout.dropped_ledger(step))
+        return OutcomeWriter(self.layout.rejected, self.layout.rejected_name(step), DROPPED, self.layout.dropped_ledger(step),
+                             progress=self.progress)
 
 
 @dataclass(frozen=True)

@@ -205,6 +205,7 @@ def test_bad_inputs_are_accounted_and_never_stop_the_run(tmp_path):
     rejected = [json.loads(line) for f in sorted((tmp_path / "out" / "rejected").iterdir()) for line in _zstd_lines(f)]
     assert {r["metadata"]["filter_reason"] for r in rejected} == {"empty", "too_short"}
     assert run_cli("check", tmp_path / "out" / "shards") == 0
+    _live_statistics_match_the_summary(tmp_path / "out")  # drops and failures counted live as the ledgers count them
 
 
 def _zstd_lines(path: Path) -> list[str]:
@@ -324,3 +325,25 @@ def test_a_build_of_nothing_but_bad_files_completes_and_reconciles(tmp_path):
     s = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert s["reconciled"] and s["kept"] == 0 and s["failed"] == 2 and s["tokens"] == 0
     assert s["failed_by_reason"] == {"invalid_json": 1, "missing_text_field": 1}
+
+
+def _live_statistics_match_the_summary(out: Path) -> None:
+    """OUT/logs/progress.json, renewed during the build and at each pipeline's end, counts what the ledgers count."""
+    live = json.loads((out / "logs" / "progress.json").read_text())["pipelines"]
+    summary = json.loads((out / "summary.json").read_text())
+    process, shards = live["process"], live["shards"]
+    assert process["state"] == shards["state"] == "finished"
+    assert process["passed"] + process["dropped"] + process["failed"] == summary["inputs"]
+    assert process["failed"] == summary["failed"] and shards["tokens"] == summary["tokens"]
+    by_status = {"dropped": {}, "failed": {}}
+    for stats in (process, shards):
+        for key, n in stats["reasons"].items():
+            status, reason = key.split(":", 1)
+            if status in by_status:
+                by_status[status][reason] = by_status[status].get(reason, 0) + n
+    assert by_status["dropped"] == summary["dropped_by_reason"] and by_status["failed"] == summary["failed_by_reason"]
+
+
+def test_live_statistics_reconcile_with_the_summary(demo_build):
+    _live_statistics_match_the_summary(demo_build)
+    assert json.loads((demo_build / "logs" / "progress.json").read_text())["pipelines"]["process"]["mb_per_s"] > 0
