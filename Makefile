@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test test-fast bench clean chromium slurm tesseract poppler mini-llamat
+.PHONY: demo test test-fast lint bench clean chromium slurm tesseract poppler mini-llamat
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -32,6 +32,10 @@ mini-llamat: $(STAMP) tesseract
 # the inner loop: everything but the tests marked slow (full builds, Ray, Slurm, training); CI runs `make test`
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not slow"
+
+# ruff with pyproject's rules (tests/test_lint.py runs the same)
+lint: $(STAMP)
+	$(BIN)/ruff check corpus qa_synth train eval tests benchmarks
 
 # the report test renders OUT/report/index.html in headless Chromium (Debian's package); without root or
 # network the install fails quietly and that one test says it skipped

@@ -110,7 +110,7 @@ def table(authors: dict, runs: dict[str, dict]) -> str:
             cells.append("-" if value is None else f"{value / 100 if ours in PERCENT else value:.4f}")
         lines.append(f"| {theirs} | {authors[theirs]:.4f} | " + " | ".join(cells) + " |")
     first = runs[names[0]]
-    lines.append(f"| generations | 9,046 | " + " | ".join(f"{runs[n]['generations']:,}" for n in names) + " |")
+    lines.append("| generations | 9,046 | " + " | ".join(f"{runs[n]['generations']:,}" for n in names) + " |")
     lines.append(f"| constructed | {authors['constructed']:,.0f} | " + " | ".join(f"{runs[n]['parsed']:,}" for n in names) + " |")
     lines.append("| reference crystals | 9,046 | " + " | ".join(f"{runs[n]['reference_crystals']:,}" for n in names) + " |")
     outcomes = ", ".join(f"{k[len('outcome_'):]} {v:,}" for k, v in first.items() if k.startswith("outcome_") and v)
@@ -119,7 +119,7 @@ def table(authors: dict, runs: dict[str, dict]) -> str:
     lines += ["", f"wdist_density without the {first['valid_denser_than_reference']} valid generations denser than any "
               f"reference crystal (under {first['reference_least_volume_per_atom']} Å³ per atom: near-flat cells whose atoms "
               f"are still 0.5 Å apart): {first['wdist_density_without_them']:.4f} (reference {names[0]}).",
-              f"", f"Outcomes of the {first['generations']:,} rows: {outcomes}.",
+              "", f"Outcomes of the {first['generations']:,} rows: {outcomes}.",
               f"Coverage fingerprints (reference {names[0]}): {statuses}; {first['coverage_seconds']:.1f} s on the "
               f"generations, {first['seconds']:.1f} s for the whole scoring."]
     return "\n".join(lines)

@@ -40,7 +40,6 @@ from __future__ import annotations
 import ast
 import csv
 import itertools
-import json
 import math
 import os
 import re

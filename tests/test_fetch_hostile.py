@@ -55,7 +55,6 @@ class Hostile(BaseHTTPRequestHandler):
         mode = state["mode"]
         if state.get("recorder"):  # the other origin: records and refuses
             return self._send(404, b"")
-        base = f"http://127.0.0.1:{self.server.server_address[1]}"
         if mode == "trickle_body":
             self.send_response(200)
             self.send_header("Content-Length", "100000")

@@ -25,7 +25,6 @@ import functools
 import re
 import statistics
 import subprocess
-import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
 

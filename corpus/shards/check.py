@@ -19,7 +19,6 @@ exception reaches the caller unnamed.
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass, field
 
