@@ -125,6 +125,10 @@ def write_report(out: str, scores: dict, backend: str, reference: str, timings: 
         paper = " | ".join(f"{r[m]:.2f}" if r[m] != "" else "" for m in MODELS)
         metric = r["metric"].replace("|", "\\|")  # the MOF links' head|||field names inside a Markdown table
         lines.append(f"| {r['task']} | {metric} | {r['items']} | {r['score']:.2f} | {paper} | {timings.get(r['task'], 0):.1f} |")
+    from eval.plots import write_scores_plot
+
+    if write_scores_plot(out, rows, MODELS, f"mateval: {backend} beside the paper's models"):
+        lines += ["", "![this model's scores beside the paper's](scores.svg)"]
     with open(os.path.join(out, "report.md"), "w", encoding="utf-8") as f:
         f.write("\n".join(lines) + "\n")
 

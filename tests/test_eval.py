@@ -105,6 +105,10 @@ def test_the_report_sets_the_papers_mof_table_beside_ours(tmp_path):
     write_report(str(tmp_path), {"sie_mof1": {"items": 1, **s}}, "test", str(SHARED / "reference"), {})
     line = next(x for x in (tmp_path / "report.md").read_text().splitlines() if "| link_f1:formula\\|\\|\\|applications |" in x)
     assert "| 0.67 | 0.43 |" in line  # ours (gold {her, electrocatalyst}, got {her}), then LLaMat3-chat's 0.435 from mof1_all.csv
+    # and drawn: this model beside the paper's models, one row per metric the paper reports
+    svg = (tmp_path / "scores.svg").read_text()
+    assert "<svg" in svg and "this model" in svg and "LLaMat3-chat" in svg and "link_f1:formula|||applications" in svg
+    assert "![this model's scores beside the paper's](scores.svg)" in (tmp_path / "report.md").read_text()
 
 
 def test_mascqa_key_hand_computed():
