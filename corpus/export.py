@@ -29,6 +29,7 @@ import pyarrow.parquet as pq
 
 from corpus.layout import OutputLayout
 from corpus.outcomes import licence_of
+from corpus.papers.xml import year_of
 from corpus.retokenize import RetokenizeError, build_tasks, shard_documents
 
 ROWS_PER_FILE = 50_000
@@ -69,15 +70,10 @@ class ExportReport:
     licences: Counter = field(default_factory=Counter)  # exported, by licence
 
 
-def _year(value) -> int | None:
-    m = re.search(r"\b(1[89]\d\d|20\d\d)\b", str(value or ""))
-    return int(m.group(1)) if m else None
-
-
-def _row(doc, component: str, cls: str) -> dict:
+def _row(doc, component: str, licence: str | None, cls: str) -> dict:
     md = doc.metadata
-    return {"id": doc.id, "text": doc.text, "component": component, "source": md.get("source"), "licence": licence_of(doc),
-            "licence_class": cls, "doi": md.get("doi"), "title": md.get("title"), "year": _year(md.get("year")),
+    return {"id": doc.id, "text": doc.text, "component": component, "source": md.get("source"), "licence": licence,
+            "licence_class": cls, "doi": md.get("doi"), "title": md.get("title"), "year": year_of(str(md["year"])) if md.get("year") is not None else None,
             "journal": md.get("journal"), "sections": json.dumps(md["sections"]) if md.get("sections") else None,
             "signals": json.dumps(md["signals"], sort_keys=True, default=str) if md.get("signals") else None}
 
@@ -113,14 +109,15 @@ def export(build: str, out: str, licence: str = "redistributable", include_restr
             rows, part = [], part + 1
 
         for doc in shard_documents(build, component, rank)[1]:
-            cls = licence_class(licence_of(doc))
+            doc_licence = licence_of(doc)
+            cls = licence_class(doc_licence)
             if cls not in allowed:
-                report.left_out[(cls, licence_of(doc) or "(none)")] += 1
+                report.left_out[(cls, doc_licence or "(none)")] += 1
                 continue
-            rows.append(_row(doc, component, cls))
+            rows.append(_row(doc, component, doc_licence, cls))
             report.rows += 1
             report.exported[(component, cls)] += 1
-            report.licences[licence_of(doc) or "(none)"] += 1
+            report.licences[doc_licence or "(none)"] += 1
             if len(rows) >= rows_per_file:
                 flush()
         flush()

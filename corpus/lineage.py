@@ -27,18 +27,11 @@ from dataclasses import dataclass
 
 import xxhash
 
+from corpus.fetch.ledger import sha256_of as file_digest  # sha256 of a file, as the fetch ledger records it
+
 LEDGER = "fetch_ledger.jsonl"
 RUN_RECORD = "lineage.json"
 _LEDGER_LEVELS = 6  # folders above a source path searched for a fetch ledger
-
-
-def file_digest(path: str) -> str:
-    """sha256 of a file's bytes, read in blocks."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(4 * 2**20):
-            h.update(block)
-    return h.hexdigest()
 
 
 def folder_digest(folder: str) -> str:

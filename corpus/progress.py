@@ -136,12 +136,11 @@ class ProgressDisplay:
             parts.append(f"{c['chars'] / 1e6 / elapsed:.1f} MB/s")
         return ", ".join(parts or ["starting"])
 
-    def _line(self) -> str:
-        return f"{self.description}: {self._counts()}  [{time.monotonic() - self._started:.0f}s]"
+    def _line(self, c: Counter | None = None) -> str:
+        return f"{self.description}: {self._counts(c)}  [{time.monotonic() - self._started:.0f}s]"
 
-    def _record(self, final: bool = False) -> None:
+    def _record(self, c: Counter, final: bool = False) -> None:
         """OUT/logs/progress.json: what every pipeline has counted so far (or in all, once it ended)."""
-        c = read_progress(self.folder, self.pipeline)
         elapsed = time.monotonic() - self._started
         write_live_stats(self.folder, self.pipeline, {
             "state": "finished" if final else "running", "seconds": round(elapsed, 1),
@@ -153,8 +152,9 @@ class ProgressDisplay:
 
     def _run(self) -> None:
         while not self._stop.wait(LIVE_SECONDS):
-            self._record()
-            self.stream.write(self._line() + "\n")
+            c = read_progress(self.folder, self.pipeline)  # one read of the beacons for the file and the line
+            self._record(c)
+            self.stream.write(self._line(c) + "\n")
             self.stream.flush()
 
     def _refresh(self, live: Progress, task) -> None:
@@ -163,7 +163,7 @@ class ProgressDisplay:
             c = read_progress(self.folder, self.pipeline)  # one read of the beacons per refresh
             live.update(task, completed=c.get("files", 0), counts=self._counts(c))
             if time.monotonic() - last >= LIVE_SECONDS:
-                self._record()
+                self._record(c)
                 last = time.monotonic()
 
     def __enter__(self) -> "ProgressDisplay":
@@ -185,6 +185,7 @@ class ProgressDisplay:
             self._thread.join()
         if self._live is not None:
             self._live.stop()
-        self._record(final=True)
-        self.stream.write(self._line() + "\n")
+        c = read_progress(self.folder, self.pipeline)
+        self._record(c, final=True)
+        self.stream.write(self._line(c) + "\n")
         self.stream.flush()

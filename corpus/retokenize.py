@@ -28,8 +28,8 @@ from datatrove.utils.tokenization import load_tokenizer
 from corpus.layout import OutputLayout
 from corpus.pipeline import BUILD_MARKER, RankFileReader, is_build_folder
 from corpus.shards.checksums import write_checksums
-from corpus.shards.format import (TrainData, provenance_path, read_metadata, read_train_data, shard_files, shard_name,
-                                  write_train_data)
+from corpus.shards.format import (TrainData, provenance_path, read_metadata, read_provenance_info, read_train_data,
+                                  shard_files, shard_name, write_train_data)
 from corpus.shards.megatron import write_data_paths
 from corpus.shards.writer import ShardWriter
 
@@ -110,7 +110,7 @@ def _task(build: str, out: str, component: str, rank: int, tokenizer: str, eos_t
         return TaskResult(component, rank, record["documents"], record["tokens"], skipped=True)
     original = os.path.join(source.component_shards(component), shard_name(rank))
     wanted, documents = shard_documents(build, component, rank)
-    info = json.loads((pq.read_schema(provenance_path(original)).metadata or {}).get(b"matcorpus", b"{}"))
+    info = read_provenance_info(provenance_path(original))
     writer = ShardWriter(target.component_shards(component), tokenizer, eos_token=eos_token, seed=int(info.get("seed", 0)),
                          component=component, work_folder=target.tmp, metadata_name=metadata_name, megatron=megatron)
     writer.run(documents, rank=rank)
