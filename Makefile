@@ -51,7 +51,7 @@ slurm:
 	  || (apt-get update -q >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q slurm-wlm munge >/dev/null 2>&1)) \
 	  || echo "note: could not install slurm-wlm and munge; the real-Slurm test will be skipped"
 
-# scanned PDF pages are read by Tesseract (Debian's tesseract-ocr with its English model; corpus/papers/ocr.py);
+# scanned PDF pages are read by Tesseract (Debian's tesseract-ocr with its English model; corpus/formats/pdf/ocr.py);
 # without root or network the install fails quietly: scanned pages then stay no_text_pages and the OCR test skips
 tesseract:
 	@command -v tesseract >/dev/null 2>&1 || (DEBIAN_FRONTEND=noninteractive apt-get install -y -q tesseract-ocr >/dev/null 2>&1 \

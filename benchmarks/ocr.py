@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 from paper_readers import score  # noqa: E402
 
-from corpus.papers.pdf import PdfExtractor  # noqa: E402
+from corpus.formats.pdf.reader import PdfExtractor  # noqa: E402
 
 SUPERMAT = ROOT.parent / "shared" / "data" / "papers" / "pdf_supermat"
 

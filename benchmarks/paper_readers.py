@@ -34,7 +34,7 @@ from rapidfuzz.distance import Levenshtein  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from corpus.papers.pdf import PdfExtractor  # noqa: E402
+from corpus.formats.pdf.reader import PdfExtractor  # noqa: E402
 
 TOKEN = re.compile(r"[a-z]+|[0-9]+")
 

@@ -15,8 +15,8 @@ reader's pages per second on one core over all papers.
     .venv/bin/python benchmarks/pdf_collections.py [--json benchmarks/results/pdf_collections.json] [--only jose] [--before REF]
         [--caption-placement after_paragraph]
 
-`--before REF` also scores the PDF reader as it was at git commit REF (its corpus/papers/pdf.py, with today's
-shared modules), on the same truths in the same run: the "before" column of BENCHMARKS.md (REF 973b691).
+`--before REF` also scores the rule reader as it was at git commit REF (its corpus/papers/pdf.py, deleted since
+9535902, with today's shared modules), on the same truths in the same run: the "before" column of BENCHMARKS.md (REF 973b691).
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ from paper_readers import score  # noqa: E402
 from pylatexenc.latex2text import LatexNodes2Text  # noqa: E402
 
 from corpus.extract import extract  # noqa: E402
-from corpus.papers.pdf import PdfExtractor  # noqa: E402
+from corpus.formats.pdf.reader import PdfExtractor  # noqa: E402
 
 PAPERS = ROOT.parent / "shared" / "data" / "papers"
 _MATH = re.compile(r"\$\$(.+?)\$\$|\$([^$]+)\$", re.DOTALL)
@@ -115,8 +115,10 @@ def ours(pdf: Path) -> str:
 
 
 def extractor_at(ref: str):
-    """The PdfExtractor class of corpus/papers/pdf.py at commit `ref`."""
+    """The PdfExtractor class of the rule reader, corpus/papers/pdf.py, at commit `ref` (the module is gone after
+    9535902; its OCR and table helpers moved to corpus/formats/pdf/, where its imports are pointed)."""
     source = subprocess.run(["git", "-C", str(ROOT), "show", f"{ref}:corpus/papers/pdf.py"], capture_output=True, text=True, check=True).stdout
+    source = source.replace("corpus.papers.ocr", "corpus.formats.pdf.ocr").replace("corpus.papers.pdf_tables", "corpus.formats.pdf.tables")
     module = types.ModuleType(f"pdf_at_{ref}")
     sys.modules[module.__name__] = module  # dataclasses look their module up there
     exec(compile(source, f"{ref}:corpus/papers/pdf.py", "exec"), module.__dict__)  # noqa: S102 - our own file at a commit

@@ -1,6 +1,6 @@
-"""The learned PDF reader (corpus/formats/pdf: page blocks -> reading order -> block roles from a model trained on
-aligned ground truth) measured for generalisation, beside the rule reader (corpus/papers/pdf.py) and plain PyMuPDF
-in the same run (issue 33).
+"""The PDF reader (corpus/formats/pdf: page blocks -> reading order -> block roles from a model trained on aligned
+ground truth -> assembly) measured for generalisation, beside the rule reader it replaced (corpus/papers/pdf.py as
+it was at `--rules-at`, default 9535902, its last commit) and plain PyMuPDF in the same run (issue 33).
 
 Development collections (benchmarks/pdf_collections.py loads them and their truths): SuperMat (74 papers, expert
 truth) and jose, juliacon_proc, livecoms, papers_in_repo (67 papers; truths through our JATS and LaTeX readers).
@@ -15,7 +15,7 @@ The learned columns are the reader's output as a user gets it: roles from the mo
 (corpus/formats/pdf/assemble.py) and rendered by the section policy; the oracle is the text-labelled blocks joined.
 
     .venv/bin/python benchmarks/pdf_learned.py [--json benchmarks/results/pdf_learned.json] [--no-rules]
-        [--save-model corpus/formats/pdf/roles/role_model.pkl]
+        [--rules-at 9535902] [--save-model corpus/formats/pdf/roles/role_model.json.gz]
 """
 
 from __future__ import annotations
@@ -32,23 +32,22 @@ import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
-import pymupdf  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 from paper_readers import joined_f1, score as token_score  # noqa: E402
-from pdf_collections import collections, ours as rule_reader, plain_pymupdf  # noqa: E402
+from pdf_collections import collections, extractor_at, plain_pymupdf  # noqa: E402
 
-from corpus.formats.pdf.assemble import decide, paper_of  # noqa: E402
-from corpus.formats.pdf.order import reading_order  # noqa: E402
-from corpus.formats.pdf.page import document_blocks  # noqa: E402
+from corpus.formats.pdf.reader import PdfExtractor  # noqa: E402
 from corpus.formats.pdf.roles.features import block_features  # noqa: E402
 from corpus.formats.pdf.roles.model import RoleModel, save  # noqa: E402
-from corpus.papers.model import SectionPolicy  # noqa: E402
 from corpus.formats.pdf.training.align import Truth, alignment_coverage, labels, tokens  # noqa: E402
 
-THRESHOLD = 0.5
+RULES_AT = "9535902"  # the rule reader's last commit
+# the reader with its defaults, OCR off: the development PDFs have text layers, and the model is what is measured
+READER = PdfExtractor(ocr="off")
+
 
 
 def score(truth: str, text: str) -> dict:
@@ -62,9 +61,8 @@ class Paper:
     def __init__(self, collection: str, pdf: Path, truth: str):
         self.collection, self.name, self.truth_text, self.pdf = collection, pdf.stem, truth, pdf
         started = time.perf_counter()
-        with pymupdf.open(pdf) as doc:
-            self.pages = doc.page_count
-            self.blocks = reading_order(document_blocks(doc))
+        self.layout = READER.layout(pdf.read_bytes())
+        self.pages, self.blocks = self.layout.pages, self.layout.blocks
         self.features = block_features(self.blocks)
         self.seconds = time.perf_counter() - started
         self.texts = [b.text for b in self.blocks]
@@ -90,7 +88,7 @@ def scored(model: RoleModel, paper: Paper) -> dict:
     started = time.perf_counter()
     probabilities = model.probabilities(paper.features)
     model_s = time.perf_counter() - started
-    text = SectionPolicy().render(paper_of(decide(paper.blocks, probabilities, THRESHOLD)))[0]
+    text = READER.assemble(paper.layout, probabilities).text
     assemble_s = time.perf_counter() - started - model_s  # the reader's time only, not the metric's
     return {**score(paper.truth_text, text), "model_s": model_s, "assemble_s": assemble_s}
 
@@ -107,8 +105,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--json", type=Path)
     ap.add_argument("--no-rules", action="store_true", help="leave the rule reader out (it is the slow column)")
+    ap.add_argument("--rules-at", default=RULES_AT, help="the commit whose corpus/papers/pdf.py is the rule reader scored")
     ap.add_argument("--save-model", type=Path, help="write the model trained on every paper here (after the held-out "
-                                                     "figures; corpus/formats/pdf/roles/role_model.pkl is the shipped one)")
+                                                     "figures; corpus/formats/pdf/roles/role_model.json.gz is the shipped one)")
     args = ap.parse_args()
     papers = [Paper(name, pdf, truth) for name, pairs in collections(None).items() for pdf, truth in pairs]
     by = {}
@@ -118,8 +117,9 @@ def main() -> None:
                      "oracle": score(p.truth_text, p.text_of(p.labels)), "pymupdf": score(p.truth_text, plain_pymupdf(p.pdf))}
             for p in papers}
     if not args.no_rules:
+        rules = extractor_at(args.rules_at)()
         for p in papers:
-            rows[p.name]["rules"] = score(p.truth_text, rule_reader(p.pdf))
+            rows[p.name]["rules"] = score(p.truth_text, rules.extract(p.pdf.read_bytes()).text)
     # (a) leave one collection out
     for held in by:
         model = train([p for p in papers if p.collection != held])

@@ -39,7 +39,7 @@ sys.path.insert(0, str(ROOT))
 
 from corpus.extract import extract  # noqa: E402
 from corpus.papers.model import markdown_tables  # noqa: E402
-from corpus.papers.pdf import PdfExtractor  # noqa: E402
+from corpus.formats.pdf.reader import PdfExtractor  # noqa: E402
 
 TRUTH = ROOT.parent / "shared" / "data" / "papers" / "pdf_groundtruth"
 _WORD = re.compile(r"[a-z]+|[0-9]+")

@@ -40,7 +40,7 @@ def bomb() -> dict:
 def pdfs() -> dict:
     import pymupdf
 
-    from corpus.papers.pdf import PdfExtractor
+    from corpus.formats.pdf.reader import PdfExtractor
 
     files = sorted({*(ROOT.parent / "shared" / "data" / "papers").rglob("*.pdf"), *(ROOT / "samples").rglob("*.pdf")})
     repaired_whole = [str(f) for f in files if pymupdf.open(f).is_repaired]

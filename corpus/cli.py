@@ -286,15 +286,16 @@ def cmd_extract(args: argparse.Namespace) -> int:
     from corpus.readers import Failure, reader_options_error
     from corpus.registry import readers
 
-    if args.explain:
-        return _explain(args.paths)
     options = {}
     for opt in args.option or []:
         key, _, value = opt.partition("=")
         options[key] = {"true": True, "false": False}.get(value.lower(), value)
-    if args.reader != "auto" and (err := reader_options_error(readers()[args.reader], options, "--option")):
+    reader = "pdf" if args.explain else args.reader
+    if reader != "auto" and (err := reader_options_error(readers()[reader], options, "--option")):
         print(f"error: {err}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    if args.explain:
+        return _explain(args.paths, options)
     out = open(args.output, "wb") if args.output else sys.stdout.buffer
     documents = failed = 0
     try:
@@ -312,15 +313,14 @@ def cmd_extract(args: argparse.Namespace) -> int:
     return EXIT_OK if documents or not failed else EXIT_FAILED
 
 
-def _explain(paths: list[str]) -> int:
-    """Every block of each PDF with the learned reader's decision: page, box, role, probability, text."""
-    from corpus.formats.pdf.reader import LearnedPdf
+def _explain(paths: list[str], options: dict) -> int:
+    """Every block of each PDF with the reader's decision: page, box, role, probability, text."""
+    from corpus.readers.bounded import TooLarge, read_limited
+    from corpus.readers.pdf import PdfOptions
     from corpus.records import Failure
 
-    from corpus.papers.reader import PaperOptions
-    from corpus.readers.bounded import TooLarge, read_limited
-
-    reader, failed, limit = LearnedPdf(), 0, PaperOptions().max_bytes  # the cap every paper reader reads within
+    o = PdfOptions(**options)
+    reader, failed, limit = o.extractor(), 0, o.max_bytes  # the cap every paper reader reads within
     for path in paths:
         try:
             with open(path, "rb") as f:
@@ -478,8 +478,8 @@ def make_parser() -> argparse.ArgumentParser:
     x.add_argument("--option", action="append", metavar="KEY=VALUE", help="reader option, e.g. markers=llamat or keep_tables=true")
     x.add_argument("--output", "-o", help="JSONL file to write (default: standard output)")
     x.add_argument("--explain", action="store_true",
-                   help="for PDFs: print every block with the learned reader's role, its probability and its place on the "
-                        "page (why text was kept or dropped) instead of the documents")
+                   help="for PDFs: print every block with the role the reader gave it, the model's probability and its "
+                        "place on the page (why text was kept or dropped) instead of the documents; --option applies")
     x.set_defaults(func=cmd_extract)
 
     t = sub.add_parser(

@@ -7,6 +7,8 @@ import textwrap
 
 import pytest
 from datatrove.data import Document
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from conftest import SAMPLES, SHARED, base_manifest
 from garbage import KINDS  # test tooling: tests/garbage.py
@@ -122,3 +124,12 @@ def test_signals_are_computed_once_and_shared():
     next(Annotator().run(iter([doc])))
     doc.metadata["signals"].update(words=10, chars=50)  # a filter must read the stored values, not recompute them
     assert ScienceQualityFilter().filter(doc) == (False, "too_short")
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=300))
+def test_character_classes_count_what_str_methods_say(text):
+    from corpus.text.annotate import character_classes
+
+    assert character_classes(text) == (sum(c.isalpha() for c in text), sum(c.isdigit() for c in text),
+                                       sum(c.isspace() for c in text))

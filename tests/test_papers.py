@@ -255,10 +255,11 @@ def test_pdf_repository_cover_sheet_is_dropped_and_its_metadata_kept():
 def test_pdf_cover_sheet_title_field_is_the_fallback_title():
     # a scan whose own title page is not in larger type (PHC1480411's) takes its title from the cover's "Title" field;
     # the field's block has its lines joined, so the title runs on from the label up to the next field
-    from corpus.papers.pdf import _COVER_TITLE, PdfExtractor
+    from corpus.formats.pdf.page import page_blocks
+    from corpus.formats.pdf.reader import COVER_TITLE as _COVER_TITLE
 
     with pymupdf.open(SAMPLES / "papers" / "pdf" / "PHC1580183-CC.pdf") as doc:
-        cover = "\n".join(b.text for b in PdfExtractor()._page_blocks(doc[0], 0))
+        cover = "\n".join(b.text for b in page_blocks(doc[0], 0))
     title = _COVER_TITLE.search(cover)
     assert title and " ".join(title.group(1).split()) == "THE CRYSTAL-STRUCTURE OF SUPERCONDUCTING LA2CUO4.032 BY NEUTRON- DIFFRACTION"  # as the cover prints it
     assert _COVER_TITLE.search("Title\nA Paper on Oxides\nPermalink https://x").group(1) == "A Paper on Oxides"

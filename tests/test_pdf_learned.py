@@ -4,7 +4,7 @@ layout alone). The generalisation figures are benchmarks/pdf_learned.py's (BENCH
 
 from __future__ import annotations
 
-import pickle
+import gzip
 
 import numpy as np
 import pymupdf
@@ -16,7 +16,7 @@ from conftest import SAMPLES
 from corpus.formats.pdf.order import is_band, page_order, reading_order
 from corpus.formats.pdf.page import PageBlock, document_blocks, join_lines
 from corpus.formats.pdf.roles.features import FEATURES, block_features
-from corpus.formats.pdf.roles.model import RoleModel
+from corpus.formats.pdf.roles.model import RoleModel, load, save
 from corpus.formats.pdf.training.align import Truth, alignment_coverage, labels
 
 PDF = SAMPLES / "papers" / "pdf" / "PhysRevX.8.041024-CC.pdf"
@@ -80,9 +80,10 @@ def test_features_are_finite_and_deterministic(sample_blocks):
     assert block_features([]).shape == (0, len(FEATURES))
 
 
-def test_the_model_learns_a_role_from_layout_and_is_deterministic(sample_blocks):
+def test_the_model_learns_a_role_from_layout_and_is_deterministic(sample_blocks, tmp_path):
     """Running lines in the page margins are a role the features show: a model trained on one half of the blocks
-    finds them on the other half; trained twice on the same data it is the same bytes."""
+    finds them on the other half; trained twice on the same data it is the same bytes; saved and loaded, it gives
+    the same probabilities."""
     x = block_features(sample_blocks)
     margin = (x[:, FEATURES.index("in_top_margin")] + x[:, FEATURES.index("in_bottom_margin")]) > 0
     y = (~margin).astype(int)
@@ -91,17 +92,47 @@ def test_the_model_learns_a_role_from_layout_and_is_deterministic(sample_blocks)
     train = np.arange(len(y)) % 2 == 0
     first = RoleModel.train(x[train], y[train], documents[train])
     second = RoleModel.train(x[train], y[train], documents[train])
-    assert pickle.dumps(first) == pickle.dumps(second)
+    save(first, tmp_path / "a.json.gz")
+    save(second, tmp_path / "b.json.gz")
+    assert (tmp_path / "a.json.gz").read_bytes() == (tmp_path / "b.json.gz").read_bytes()
     predicted = first.probabilities(x[~train]) >= 0.5
     assert (predicted == y[~train].astype(bool)).mean() > 0.95
+    assert np.array_equal(load(tmp_path / "a.json.gz").probabilities(x), first.probabilities(x))
+
+
+def test_the_shipped_trees_predict_what_scikit_learn_predicts(sample_blocks):
+    """The array form of the trees (roles/trees.py) against scikit-learn's own predictor, on real features, on
+    random ones and on missing values."""
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    from corpus.formats.pdf.roles.trees import Forest
+
+    x = block_features(sample_blocks)
+    y = (x[:, FEATURES.index("size_ratio")] > 1.0).astype(int) ^ (x[:, FEATURES.index("y0")] > 0.5).astype(int)
+    rng = np.random.default_rng(0)
+    noisy = x.copy()
+    noisy[rng.random(x.shape) < 0.05] = np.nan
+    fitted = HistGradientBoostingClassifier(max_iter=50, random_state=0, early_stopping=False).fit(noisy, y)
+    forest = Forest.of(fitted)
+    for rows in (x, noisy, rng.normal(size=(200, x.shape[1])) * 3):
+        assert np.allclose(forest.probabilities(rows), fitted.predict_proba(rows)[:, 1], rtol=0, atol=1e-12)
+
+
+def test_a_damaged_model_file_is_named_not_run(tmp_path):
+    bad = tmp_path / "model.json.gz"
+    for body in (b"not gzip", gzip.compress(b"[1, 2]"), gzip.compress(b'{"format": "corpus.pdf.role_model/1", "features": []}')):
+        bad.write_bytes(body)
+        load.cache_clear()
+        with pytest.raises(RuntimeError, match="role model"):
+            load(bad)
 
 
 def test_the_shipped_model_reads_a_paper_into_title_abstract_and_sections():
-    from corpus.formats.pdf.reader import LearnedPdf
+    from corpus.formats.pdf.reader import PdfExtractor
     from corpus.formats.pdf.roles.model import MODEL_FILE
 
     assert MODEL_FILE.stat().st_size < 5_000_000  # shipped inside the package
-    reading = LearnedPdf().read(PDF.read_bytes())
+    reading = PdfExtractor().extract(PDF.read_bytes())
     paper = reading.paper
     assert paper.title  # a title was found
     assert paper.abstract and paper.sections
@@ -110,32 +141,35 @@ def test_the_shipped_model_reads_a_paper_into_title_abstract_and_sections():
     assert reading.pages == paper.metadata["pages"] > 1
 
 
-def test_the_learned_engine_names_every_failure():
-    from corpus.formats.pdf.reader import LearnedPdf
+def test_the_reader_names_every_failure():
+    from corpus.formats.pdf.reader import PdfExtractor
     from corpus.records import Failure
 
-    reader = LearnedPdf()
-    assert reader.read(b"<html>not a pdf</html>").kind == "not_a_pdf"
+    reader = PdfExtractor()
+    assert reader.extract(b"<html>not a pdf</html>").kind == "not_a_pdf"
     cut = PDF.read_bytes()[: len(PDF.read_bytes()) // 2]
-    assert isinstance(reader.read(cut), Failure) and reader.read(cut).kind in ("damaged_pdf", "no_pages")  # as the rule engine
+    assert isinstance(reader.extract(cut), Failure) and reader.extract(cut).kind in ("damaged_pdf", "no_pages")
     blank = pymupdf.open()
     blank.new_page()
-    assert reader.read(blank.tobytes()).kind == "no_text_layer"
+    assert reader.extract(blank.tobytes()).kind == "no_text_layer"
 
 
-def test_corpus_extract_explain_and_the_engine_option(capsys, tmp_path):
+def test_corpus_extract_explain_shows_every_block_and_agrees_with_the_text(capsys, tmp_path):
     from corpus.cli import main
 
-    assert main(["extract", str(PDF), "--explain"]) == 0
+    assert main(["extract", str(PDF), "--explain", "--option", "ocr=off"]) == 0
     out = capsys.readouterr().out
     assert "role" in out and "title" in out and "dropped" in out
     out_file = tmp_path / "doc.jsonl"
-    assert main(["extract", str(PDF), "--reader", "pdf", "--option", "engine=learned", "-o", str(out_file)]) == 0
+    assert main(["extract", str(PDF), "--reader", "pdf", "-o", str(out_file)]) == 0
     import json
 
     doc = json.loads(out_file.read_text().splitlines()[0])
-    assert doc["metadata"]["extracted_by"] == "learned" and len(doc["text"]) > 5000
+    assert len(doc["text"]) > 5000
+    kept = [line.split(None, 5)[5][:40] for line in out.splitlines()[2:] if line.split()[3:4] == ["body"]]
+    assert kept and all(" ".join(k.rstrip("…").split()) in " ".join(doc["text"].split()) for k in kept[:20])
     assert main(["extract", str(tmp_path / "missing.pdf"), "--explain"]) != 0
+    assert main(["extract", str(PDF), "--explain", "--option", "ocr=sometimes"]) != 0  # a bad option is named
 
 
 def test_assembly_opens_sections_at_headings_even_where_the_model_dropped_them():

@@ -1,13 +1,16 @@
-"""The PDF reader's layout rules on any input (hypothesis): none raises, and the ones that drop text never drop prose.
-They run on text and span dicts, so they need no PDF and no ../shared/data."""
+"""The PDF reader's named rules (the ones a block-role model cannot learn) on any input (hypothesis): none raises,
+and the ones that take text out of the body never take prose. They run on text, blocks and span dicts, so they need
+no PDF and no ../shared/data."""
 
 from __future__ import annotations
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from corpus.papers.pdf import (Block, Line, _display_equations, _fixed_pitch, _is_glyph_noise, _is_real_title, _keyword_list,
-                               _keywords_run_in)
+from corpus.formats.pdf.assemble import Decision, _continues, keyword_list, paper_of
+from corpus.formats.pdf.page import PageBlock, drop_line_numbers, join_lines
+from corpus.formats.pdf.reader import is_real_title
+from corpus.papers.model import SectionPolicy
 
 PROSE = [
     "The superconducting transition temperature is depressed by Zn substitution at a rate of 19 K per at.%.",
@@ -16,141 +19,99 @@ PROSE = [
 ]
 
 
+def block(text: str, page: int = 0, y: float = 100.0, mono: float = 0.0, table: str = "") -> PageBlock:
+    lines = text.split("\n")
+    return PageBlock(page=page, bbox=(50.0, y, 550.0, y + 12 * len(lines)), lines=lines, size=10.0, max_size=10.0,
+                     bold=0.0, italic=0.0, mono=mono, page_width=600.0, page_height=800.0, table=table)
+
+
 @settings(max_examples=300, deadline=None)
-@given(st.text(max_size=400))
-def test_the_text_rules_never_raise(text):
-    _is_glyph_noise(text)
-    _is_real_title(text)
-    _keyword_list(text)
-    _keywords_run_in(text)
+@given(st.text(max_size=400), st.text(max_size=200))
+def test_the_text_rules_never_raise(text, other):
+    is_real_title(text)
+    keyword_list(text)
+    _continues(text, other)
+    join_lines(text.split("\n"))
 
 
 @given(st.sampled_from(PROSE), st.integers(1, 4))
-def test_prose_is_never_glyph_noise(sentence, times):
-    assert not _is_glyph_noise(" ".join([sentence] * times))
+def test_prose_is_never_a_keyword_list(sentence, times):
+    assert keyword_list(" ".join([sentence] * times)) is None
 
 
-def test_a_scans_plot_text_is_glyph_noise():
-    assert _is_glyph_noise("~ ])i 9 o12 K~kb., ,! ....... ;Z:o i ; ~ u a2 CUo.~ nool )a x")
-    assert not _is_glyph_noise("ρ[... + ρ[ inf xT ∈XT (xT −1,ωT )fT (xT , ωT )]...]]")  # an equation's text layer stays
+def test_keyword_lists_in_their_three_settings():
+    assert keyword_list("Keywords: Julia, machine learning; optimisation") == ["Julia", "machine learning", "optimisation"]
+    assert keyword_list("Keywords landscape ecology, computational ecology") == ["landscape ecology", "computational ecology"]
+    assert keyword_list("Keywords") == []  # a heading: the list is the next block
+    assert keyword_list("Keywords are often chosen badly. We chose none.") is None
 
 
-def test_keywords_run_in_only_as_a_list():
-    assert _keyword_list(_keywords_run_in("Keywords landscape ecology, computational ecology").group(2)) == [
-        "landscape ecology", "computational ecology"]
-    assert _keywords_run_in("Keywords are chosen by the authors. They help indexing, too.") is None
+def test_metadata_titles_that_are_identifiers_or_file_names_are_not_titles():
+    for title in ("PII: 0378-4363(87)90248-8", "Microsoft Word - paper.docx", "main.dvi", "untitled", "doi:10.1103/x"):
+        assert not is_real_title(title), title
+    assert is_real_title("Nematic superconductivity in CuxBi2Se3")
 
 
-_span = st.fixed_dictionaries({
-    "font": st.sampled_from(["F75", "F18", "T1", "NimbusRomNo9L-Regu"]),
-    "size": st.floats(0.0, 30.0),
-    "chars": st.lists(st.fixed_dictionaries({"c": st.characters(codec="utf-8"),
-                                             "origin": st.tuples(st.floats(-1e4, 1e4), st.floats(-1e4, 1e4))}), max_size=30),
-})
+def test_a_paragraph_cut_by_a_column_break_is_one_paragraph_and_a_caption_is_never_joined():
+    decisions = [Decision(block("1. Introduction"), 0.99, "heading"),
+                 Decision(block("The films were grown on SrTiO3 substrates at", y=200), 0.99, "body"),
+                 Decision(block("running header of the journal", y=10), 0.01, "dropped"),
+                 Decision(block("a temperature of 700 C. They were then annealed.", page=1), 0.99, "body"),
+                 Decision(block("Fig. 1. The resistance of the films against temperature", page=1, y=300), 0.99, "body"),
+                 Decision(block("and the transition is sharp.", page=1, y=400), 0.99, "body")]
+    paper = paper_of(decisions)
+    assert paper.sections[0].paragraphs == [
+        "The films were grown on SrTiO3 substrates at a temperature of 700 C. They were then annealed.",
+        "Fig. 1. The resistance of the films against temperature", "and the transition is sharp."]
 
 
-@settings(max_examples=200, deadline=None)
-@given(st.lists(_span, max_size=20))
-def test_the_pitch_test_never_raises_and_answers_only_fonts_asked(spans):
-    pitch = _fixed_pitch(spans, {"F75", "T1"})
-    assert set(pitch) <= {"F75", "T1"} and all(isinstance(v, bool) for v in pitch.values())
+def test_an_unheaded_acknowledgement_and_what_follows_it_leave_the_text_until_a_caption():
+    decisions = [Decision(block("We observe a sharp transition at 92 K in every sample."), 0.99, "body"),
+                 Decision(block("We thank the staff of the beamline for their help.", y=200), 0.99, "body"),
+                 Decision(block("This work was supported by a national grant.", y=250), 0.99, "body"),
+                 Decision(block("Figure 3. Specific heat of the crystals.", page=1), 0.99, "body")]
+    text = SectionPolicy().render(paper_of(decisions))[0]
+    assert "We observe" in text and "Figure 3." in text and "thank" not in text and "grant" not in text
 
 
-def test_equal_steps_are_fixed_pitch_and_text_steps_are_not():
-    mono = {"font": "F75", "size": 7.0, "chars": [{"c": c, "origin": (4.6 * i, 0.0)} for i, c in enumerate("function MSTBcast(x, root)")]}
-    widths = {"i": 2.2, "l": 2.2, "m": 7.0, "w": 6.5, "a": 4.0, "e": 4.0, "n": 4.5, "t": 2.5, "r": 3.0, "o": 4.5, "s": 3.5, "h": 4.5}
-    xs, chars = 0.0, []
-    for c in "the iron films were annealed in a stream of oxygen then slowly warmed":
-        chars.append({"c": c, "origin": (xs, 0.0)})
-        xs += widths.get(c, 4.0) if c != " " else 2.5
-    prop = {"font": "T1", "size": 9.0, "chars": chars}
-    assert _fixed_pitch([mono, prop], {"F75", "T1"}) == {"F75": True, "T1": False}
+def test_after_paragraph_holds_a_caption_until_the_paragraph_ends_and_a_table_follows_its_caption():
+    decisions = [Decision(block("The lattice parameters in"), 0.99, "body"),
+                 Decision(block("Table 1. Lattice parameters of the samples.", y=200), 0.99, "body"),
+                 Decision(block("", y=220, table="| x | a |\n|---|---|\n| 0.1 | 3.8 |"), 0.5, "table"),
+                 Decision(block("the films grow with x.", y=300), 0.99, "body")]
+    inline = paper_of(decisions).sections[0].paragraphs
+    assert inline[1] == "Table 1. Lattice parameters of the samples.\n| x | a |\n|---|---|\n| 0.1 | 3.8 |"
+    held = paper_of(decisions, "after_paragraph").sections[0].paragraphs
+    assert held[0] == "The lattice parameters in the films grow with x." and held[1].startswith("Table 1. Lattice")
 
 
-_line = st.builds(lambda t, y, x, h: Line(t, 10.0, False, (x, y, x + 5 * max(len(t), 1), y + h)),
-                  st.text(max_size=30), st.floats(0, 800), st.floats(0, 600), st.floats(0.0, 20.0))
-_block = st.builds(lambda page, y, lines, bold: Block(page, (0.1, y, 0.5, min(1.0, y + 0.02)),
-                                                     [Line(ln.text, ln.size, bold, ln.bbox) for ln in lines]),
-                   st.integers(0, 2), st.floats(0, 0.98), st.lists(_line, min_size=1, max_size=3), st.booleans())
-
-
-@settings(max_examples=200, deadline=None)
-@given(st.lists(_block, max_size=12))
-def test_equation_assembly_never_raises_and_loses_no_block_it_does_not_assemble(blocks):
-    out = _display_equations(blocks, 10.0)
-    assembled = [b for b in out if b.equation]
-    kept = [b for b in out if not b.equation]
-    # what it does not assemble passes through untouched (the same objects: two blocks may be equal), in order
-    assert all(any(b is x for x in blocks) for b in kept)
-    assert [b for b in blocks if any(b is k for k in kept)] == kept
-    assert all(len(b.lines) == 1 for b in assembled)
-
-
-@settings(max_examples=60, deadline=None)
-@given(st.lists(st.tuples(st.integers(1, 6), st.integers(200, 330), st.booleans()), min_size=1, max_size=12))
-def test_paragraphs_set_line_under_line_are_never_a_table_of_words(shapes):
-    """Blocks whose lines stand one under another (any number, any width, indented first line or not) are no table
-    row, so no run of them is taken for a table's body."""
-    from corpus.papers.pdf import _word_table_runs
-
-    blocks, y = [], 50.0
-    for n, width, indent in shapes:
-        lines = []
-        for k in range(n):
-            x0 = 72 + (12 if indent and k == 0 else 0)
-            lines.append(Line("words of a sentence that goes on", 10.0, False, (x0, y, x0 + width, y + 11)))
-            y += 12
-        blocks.append(Block(0, (0.1, y / 800, 0.5, (y + 12) / 800), lines))
-        y += 6
-    assert _word_table_runs(blocks) == []
-
-
-@settings(max_examples=60, deadline=None)
-@given(st.lists(st.tuples(st.integers(1, 4), st.integers(1, 4)), min_size=3, max_size=10), st.integers(150, 260))
-def test_rows_of_cells_side_by_side_are_one_table(rows, second_column):
-    """Rows whose cells stand side by side, each cell wrapped over any number of lines under its own left edge: one
-    run, every row in it, and each cell's lines in their column of the Markdown table."""
-    from corpus.papers.pdf import _word_table, _word_table_runs
-
-    blocks, y = [], 50.0
-    for r, (left, right) in enumerate(rows):
-        lines = [Line(f"name{r}x{k}", 10.0, False, (72, y + 12 * k, 130, y + 12 * k + 11)) for k in range(left)]
-        lines += [Line(f"about{r}x{k}", 10.0, False, (second_column, y + 12 * k, second_column + 150, y + 12 * k + 11))
-                  for k in range(right)]
-        blocks.append(Block(0, (0.1, y / 800, 0.6, (y + 12 * max(left, right)) / 800), lines))
-        y += 12 * max(left, right) + 8
-    assert _word_table_runs(blocks) == [list(range(len(rows)))]
-    table = _word_table(blocks).split("\n")
-    assert len(table) == len(rows) + 1
-    for r, (left, right) in enumerate(rows):
-        row = table[r + 1 if r else 0]
-        assert row == "| " + " ".join(f"name{r}x{k}" for k in range(left)) + " | " + " ".join(f"about{r}x{k}" for k in range(right)) + " |"
-
-
-def test_numbered_points_are_prose_and_numbered_entries_with_authors_are_not():
-    from corpus.papers.pdf import _is_prose
-
-    point = ("2) Reconciliation of the heat capacity data puts tight constraints on an acceptable model. At the lowest "
-             "temperatures we can probe there remains a linear term in the specific heat with a finite intercept.")
-    assert _is_prose(point)
-    entry = ("12. J. L. Tallon, C. Bernhard, H. Shaked, R. L. Hitterman and J. D. Jorgensen, Generic superconducting "
-             "phase behavior in high-Tc cuprates: Tc variation with hole concentration in YBa2Cu3O7, Phys. Rev. B 51 (1995).")
-    bracketed = ("[7] Jeff Bezanson, Alan Edelman, Stefan Karpinski and Viral Shah. Julia: a fresh approach to numerical "
-                 "computing. SIAM Review, volume fifty-nine, issue one, pages sixty-five to ninety-eight, in the year 2017.")
-    assert not _is_prose(entry) and not _is_prose(bracketed)
+def test_a_listing_keeps_its_lines_and_loses_its_frame():
+    assert block("\ufffd \ufffd\nx = 1\ny = f(x)\n\ufffd", mono=1.0).text == "x = 1\ny = f(x)"
+    assert block("the super-\nconductor", mono=0.0).text == "the superconductor"
 
 
 @settings(max_examples=100, deadline=None)
-@given(st.lists(st.tuples(st.integers(0, 40), st.text(alphabet="abcdefgh ←∗()", min_size=1, max_size=20)), min_size=2, max_size=8))
-def test_numbered_steps_are_an_algorithm_only_when_they_count_up(steps):
-    """Rows "N: text": read as an algorithm's steps (numbers gone, a step a line) exactly when the numbers count up
-    by one; any other block of rows is left to the other rules."""
-    from corpus.papers.pdf import _algorithm_steps
+@given(st.lists(st.lists(st.tuples(st.sampled_from(["12", "7", "word", "The text", " ", "3.5"]), st.floats(0, 500)),
+                         max_size=6), max_size=30))
+def test_line_number_removal_never_raises_and_removes_only_bare_numbers(lines):
+    raw = [{"type": 0, "lines": [{"spans": [{"text": t, "bbox": (x, 0, x + 10, 10), "size": 10.0} for t, x in spans]}
+                                 for spans in lines]}]
+    before = [s["text"] for ln in raw[0]["lines"] for s in ln["spans"]]
+    drop_line_numbers(raw)
+    after = [s["text"] for ln in raw[0]["lines"] for s in ln["spans"]]
+    removed = list(before)
+    for t in after:
+        removed.remove(t)
+    assert all(t.strip().isdigit() for t in removed)
 
-    lines = [Line(f"{n}: x{t}", 10.0, False, (72, 100 + 12 * k, 300, 110 + 12 * k)) for k, (n, t) in enumerate(steps)]
-    out = _algorithm_steps(Block(0, (0.1, 0.1, 0.5, 0.3), lines))
-    numbers = [n for n, _ in steps]
-    if all(b == a + 1 for a, b in zip(numbers, numbers[1:])):
-        assert out is not None and out.split("\n") == [f"x{t}".strip() for _, t in steps]
-    else:
-        assert out is None
+
+def test_manuscript_line_numbers_counting_up_are_removed_and_a_lone_number_stays():
+    def line(n, words):
+        return {"spans": [{"text": str(n), "bbox": (20, 0, 30, 10), "size": 10.0},
+                          {"text": words, "bbox": (60, 0, 400, 10), "size": 10.0}]}
+    raw = [{"type": 0, "lines": [line(n, f"sentence {n} of the text") for n in range(1, 13)]}]
+    drop_line_numbers(raw)
+    assert all(len(ln["spans"]) == 1 for ln in raw[0]["lines"])
+    raw = [{"type": 0, "lines": [line(42, "a table row with one number")]}]
+    drop_line_numbers(raw)
+    assert len(raw[0]["lines"][0]["spans"]) == 2

@@ -9,8 +9,8 @@ from hypothesis import strategies as st
 
 from conftest import SAMPLES, SHARED
 from corpus.papers.model import inline_text, markdown_table, markdown_tables
-from corpus.papers.pdf import PdfExtractor
-from corpus.papers.pdf_tables import _is_table, _merge_wrapped_rows
+from corpus.formats.pdf.reader import PdfExtractor
+from corpus.formats.pdf.tables import _is_table, _merge_wrapped_rows
 
 SCAN_1989 = SAMPLES / "papers" / "pdf" / "PHC1580183-CC.pdf"  # a 1989 scan with a text layer and one table
 JOSE = SHARED / "papers" / "pdf_groundtruth" / "jose" / "pdf"

@@ -1,6 +1,8 @@
-"""PDF papers: PyMuPDF by default (no GPU, no server), or a GROBID server when `grobid_url` is set.
+"""PDF papers: PyMuPDF and a learned block-role model by default (no GPU, no server), or a GROBID server when
+`grobid_url` is set.
 
-PyMuPDF path: see corpus/papers/pdf.py for the layout rules. GROBID path: each PDF is posted to
+Default path: corpus/formats/pdf (page blocks -> reading order -> block roles from a model trained on aligned ground
+truth -> assembly; README "PDF reader"). GROBID path: each PDF is posted to
 `{grobid_url}/api/processFulltextDocument` through grobid-client-python and the TEI it returns
 goes through the TEI reader, so both paths give the same Paper shape and section policy. The
 server is checked before any work (`/api/isalive`); a PDF that GROBID cannot process fails as
@@ -10,7 +12,7 @@ Bad input ends as a failure with its own reason: `not_a_pdf` (a file named .pdf 
 one), `encrypted_pdf`, `no_pages` (truncated or damaged), `damaged_pdf` (MuPDF had to repair it: a truncated or
 corrupt file; `keep_damaged: true` keeps what it recovered, marked `repaired`), `no_text_layer`
 (no page has text, and OCR is off, unavailable or read nothing). Scanned pages (no text layer, or a layer of
-unmapped glyphs) are read by Tesseract (`ocr: auto`, the default; corpus/papers/ocr.py) and listed in
+unmapped glyphs) are read by Tesseract (`ocr: auto`, the default; corpus/formats/pdf/ocr.py) and listed in
 `ocr_pages`; pages that still have no text are counted in `no_text_pages` rather than emitted as garbage.
 """
 
@@ -21,18 +23,13 @@ from typing import Literal
 
 from pydantic import Field
 
-from corpus.papers.pdf import PdfExtractor
+from corpus.formats.pdf.reader import PdfExtractor
 from corpus.papers.reader import PaperOptions, PaperReader
 from corpus.readers.base import Failure
 from corpus.readers.tei import TeiParser
 
 
 class PdfOptions(PaperOptions):
-    engine: Literal["rules", "learned"] = Field(
-        "rules", description="rules: the layout-rule reader (corpus/papers/pdf.py; OCR, tables); learned: the reader whose "
-        "block roles come from a model trained on aligned ground truth (corpus/formats/pdf; no OCR or table structure "
-        "yet; BENCHMARKS.md \"Learned PDF reader\" has both on held-out papers)"
-    )
     caption_placement: Literal["inline", "after_paragraph"] = Field(
         "inline", description="inline: where the figure sits in the reading order; after_paragraph: never inside a paragraph"
     )
@@ -48,6 +45,11 @@ class PdfOptions(PaperOptions):
     grobid_url: str | None = Field(None, description="a GROBID server, e.g. http://localhost:8070; default: PyMuPDF")
     grobid_timeout: int = Field(180, gt=0, description="seconds per PDF")
     grobid_consolidate_header: bool = Field(False, description="let GROBID look the header up online (the server needs network)")
+
+    def extractor(self) -> PdfExtractor:
+        """The PyMuPDF path's reader with these options."""
+        return PdfExtractor(keep_tables=self.keep_tables, caption_placement=self.caption_placement,
+                            keep_damaged=self.keep_damaged, ocr=self.ocr, ocr_dpi=self.ocr_dpi, ocr_max_pages=self.ocr_max_pages)
 
 
 def _grobid_client(url: str, timeout: int):
@@ -75,27 +77,17 @@ class PdfReader(PaperReader):
         return [] if alive else [f"grobid_url: no GROBID server answers at {options.grobid_url} ({status}); start one or remove grobid_url"]
 
     @cached_property
+    def _extractor(self) -> PdfExtractor:
+        return self.options.extractor()
+
+    @cached_property
     def _grobid(self):
         return _grobid_client(self.options.grobid_url, self.options.grobid_timeout)
 
     def read_paper(self, data: bytes, filepath: str):
         if self.options.grobid_url:
             return self._read_with_grobid(data, filepath)
-        if self.options.engine == "learned":
-            return self._read_learned(data)
-        result = PdfExtractor(keep_tables=self.options.keep_tables, caption_placement=self.options.caption_placement,
-                              keep_damaged=self.options.keep_damaged, ocr=self.options.ocr, ocr_dpi=self.options.ocr_dpi,
-                              ocr_max_pages=self.options.ocr_max_pages).extract(data)
-        if isinstance(result, Failure):
-            return result
-        if result.no_text_pages:
-            self.stat_update("pages_without_text", value=len(result.no_text_pages))
-        return result.paper
-
-    def _read_learned(self, data: bytes):
-        from corpus.formats.pdf.reader import LearnedPdf
-
-        result = LearnedPdf(keep_damaged=self.options.keep_damaged).read(data)
+        result = self._extractor.extract(data)
         if isinstance(result, Failure):
             return result
         if result.no_text_pages:

@@ -1,8 +1,10 @@
 """Stage 1 of the learned PDF reader: PyMuPDF's text layer -> page blocks with the layout facts the later stages read.
 
 A `PageBlock` is one of PyMuPDF's text blocks (lines it groups by proximity), its text with line-end hyphens and
-ligatures repaired, and what its spans say: font sizes, bold/italic/monospace shares, box on the page. Nothing is
-decided here; the role model (roles/) and the reading order (order.py) decide.
+ligatures repaired, and what its spans say: font sizes, bold/italic/monospace shares, box on the page. What a page's
+text needs before any role is decided is done here, each a named rule: a manuscript's line numbers go
+(`drop_line_numbers`), a listing in a monospaced font keeps its lines. Which blocks are text is decided later: the
+role model (roles/) and the reading order (order.py).
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ LIGATURES = str.maketrans({"ﬀ": "ff", "ﬁ": "fi", "ﬂ": "fl", "ﬃ": "ffi", 
 # PyMuPDF span flags (TEXT_FONT_*): bit 1 italic, bit 3 monospaced, bit 4 bold
 _ITALIC, _MONO, _BOLD = 2, 8, 16
 _MONO_FONT = re.compile(r"mono|courier|consol|menlo|inconsolata", re.IGNORECASE)
+_LINE_NUMBER = re.compile(r"^\s*\d{1,5}\s*$")
+CODE_SHARE = 0.7  # a block with this share of its characters in a monospaced font is a listing: its lines stay lines
 
 
 def clean(text: str) -> str:
@@ -56,9 +60,15 @@ class PageBlock:
     page_width: float
     page_height: float
     line_boxes: list[tuple[float, float, float, float]] = field(default_factory=list)
+    table: str = ""  # a table body the table finder structured, as Markdown (keep_tables); such a block has no lines
 
     @cached_property
     def text(self) -> str:  # read by every stage: joined once
+        if self.table:
+            return self.table
+        if self.mono >= CODE_SHARE and len(self.lines) > 1:  # a code listing: a line is a statement
+            # (a listing's frame is drawn in glyphs without a Unicode mapping: lines of U+FFFD only)
+            return "\n".join(line.rstrip() for line in self.lines if line.replace("\ufffd", "").strip())
         return join_lines(self.lines)
 
 
@@ -81,11 +91,49 @@ def _style(flags: int, font: str) -> tuple[bool, bool, bool]:
             bool(flags & _MONO or _MONO_FONT.search(font)))
 
 
+def drop_line_numbers(raw_blocks: list[dict]) -> None:
+    """Remove a manuscript's line numbers (lineno, review copies): bare integers at the start or end of text lines,
+    set off from the words by a gap, or lines of their own inside a text block, that together count up on the page
+    (most values of their range are there, at least 8).
+    A lone number in a table row or a citation joined to its word is not set off, or not part of such a run."""
+    found: list[tuple[dict, dict, int]] = []  # (line, span, value)
+    for raw in raw_blocks:
+        for rl in raw.get("lines", ()):
+            spans = [sp for sp in rl["spans"] if sp["text"].strip()]
+            if len(spans) == 1 and _LINE_NUMBER.match(spans[0]["text"]):
+                # a number set as a line of its own, inside a text block or as a block of its own beside one
+                found.append((rl, spans[0], int(spans[0]["text"])))
+                continue
+            if len(spans) < 2:
+                continue
+            for sp, neighbour, gap in ((spans[0], spans[1], spans[1]["bbox"][0] - spans[0]["bbox"][2]),
+                                       (spans[-1], spans[-2], spans[-1]["bbox"][0] - spans[-2]["bbox"][2])):
+                if _LINE_NUMBER.match(sp["text"]) and gap > 0.8 * max(sp["size"], 1):
+                    found.append((rl, sp, int(sp["text"])))
+    # the densest run of values (consecutive ones at most 3 apart): figure ticks or a page number beside it do not count
+    values = sorted({v for _, _, v in found})
+    best: list[int] = []
+    run: list[int] = []
+    for v in values:
+        run = run + [v] if run and v - run[-1] <= 3 else [v]
+        if len(run) > len(best):
+            best = run
+    if len(best) < 8 or best[-1] - best[0] + 1 > 1.6 * len(best):
+        return
+    numbers = set(best)
+    for rl, sp, v in found:
+        if v in numbers and sp in rl["spans"]:
+            rl["spans"].remove(sp)
+
+
+
 def page_blocks(page: pymupdf.Page, number: int) -> list[PageBlock]:
     """The text blocks of one page, in PyMuPDF's order (reading order is a later stage)."""
     out = []
     width, height = page.rect.width or 1.0, page.rect.height or 1.0
-    for raw in page.get_text("dict", flags=pymupdf.TEXT_PRESERVE_WHITESPACE | pymupdf.TEXT_MEDIABOX_CLIP)["blocks"]:
+    raw_blocks = page.get_text("dict", flags=pymupdf.TEXT_PRESERVE_WHITESPACE | pymupdf.TEXT_MEDIABOX_CLIP)["blocks"]
+    drop_line_numbers(raw_blocks)
+    for raw in raw_blocks:
         if raw.get("type") != 0:
             continue
         lines, boxes, sizes = [], [], []

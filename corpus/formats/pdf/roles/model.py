@@ -14,17 +14,21 @@ out-of-sample errors.
 
 from __future__ import annotations
 
-import pickle
+import functools
+import gzip
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from corpus.formats.pdf.roles.features import FEATURES
+from corpus.formats.pdf.roles.trees import Forest
 
 # the shipped model: trained on every development paper by `benchmarks/pdf_learned.py --save-model` after the
-# held-out figures were reported (BENCHMARKS.md, "Learned PDF reader")
-MODEL_FILE = Path(__file__).with_name("role_model.pkl")
+# held-out figures were reported (BENCHMARKS.md, "PDF reader"); its trees as arrays (roles/trees.py), not a pickle
+MODEL_FILE = Path(__file__).with_name("role_model.json.gz")
+FORMAT = "corpus.pdf.role_model/1"
 
 SEED = 0
 FOLDS = 4  # cross-fitting folds for the second pass's training probabilities
@@ -52,8 +56,8 @@ def context(probabilities: np.ndarray, documents: np.ndarray) -> np.ndarray:
 
 @dataclass
 class RoleModel:
-    first: object
-    second: object
+    first: Forest
+    second: Forest
 
     @classmethod
     def train(cls, features: np.ndarray, labels: np.ndarray, documents: np.ndarray, weights: np.ndarray | None = None) -> "RoleModel":
@@ -72,32 +76,40 @@ class RoleModel:
             model = _trees().fit(features[~held], labels[~held], sample_weight=None if weights is None else weights[~held])
             crossed[held] = model.predict_proba(features[held])[:, 1]
         second = _trees().fit(np.hstack([features, crossed[:, None], context(crossed, documents)]), labels, sample_weight=weights)
-        return cls(first, second)
+        return cls(Forest.of(first), Forest.of(second))
 
     def probabilities(self, features: np.ndarray) -> np.ndarray:
         """The probability that each block (one document's, in reading order) is text of the paper."""
         if not len(features):
             return np.zeros(0)
-        p = self.first.predict_proba(features)[:, 1]
+        p = self.first.probabilities(features)
         documents = np.zeros(len(features), dtype=int)
-        return self.second.predict_proba(np.hstack([features, p[:, None], context(p, documents)]))[:, 1]
+        return self.second.probabilities(np.hstack([features, p[:, None], context(p, documents)]))
 
 
 def save(model: RoleModel, path: Path) -> None:
-    """The model with the feature names it was trained on (a model for other features is refused on loading)."""
-    import sklearn
+    """The model with the feature names it was trained on (a model for other features is refused on loading), as
+    gzip'd JSON without a timestamp: the same model gives the same bytes."""
+    body = json.dumps({"format": FORMAT, "features": list(FEATURES), "first": model.first.to_json(),
+                       "second": model.second.to_json()}, separators=(",", ":")).encode()
+    path.write_bytes(gzip.compress(body, mtime=0))
 
-    path.write_bytes(pickle.dumps({"features": list(FEATURES), "sklearn": sklearn.__version__, "model": model}, protocol=5))
 
-
+@functools.lru_cache(maxsize=4)
 def load(path: Path = MODEL_FILE) -> RoleModel:
-    """A saved model. Only the package's own file or one the user trained is loaded (pickle runs code: never a
-    downloaded file)."""
+    """A saved model (read once per process: every PDF reader shares it; it is never changed after training)."""
     try:
-        saved = pickle.loads(path.read_bytes())  # noqa: S301 - our own model file, see above
+        saved = json.loads(gzip.decompress(path.read_bytes()))
     except FileNotFoundError:
         raise RuntimeError(f"no role model at {path}: train one with benchmarks/pdf_learned.py --save-model {path}") from None
+    except (OSError, ValueError) as e:
+        raise RuntimeError(f"{path} is not a role model ({e})") from None
+    if not isinstance(saved, dict) or saved.get("format") != FORMAT:
+        raise RuntimeError(f"{path} is not a role model of format {FORMAT}")
     if saved.get("features") != list(FEATURES):
         raise RuntimeError(f"the role model at {path} was trained on other features: retrain it "
                            f"(benchmarks/pdf_learned.py --save-model {path})")
-    return saved["model"]
+    try:
+        return RoleModel(Forest.from_json(saved["first"]), Forest.from_json(saved["second"]))
+    except (KeyError, TypeError, ValueError) as e:
+        raise RuntimeError(f"{path} is a damaged role model ({e})") from None

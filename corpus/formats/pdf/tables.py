@@ -8,8 +8,9 @@ the geometry. What is added here is what a paper needs on top of it:
   drops the spaces between words set with kerning: "Mainlanguage");
 - a found grid is kept only when it is a table: at least 2 rows and 2 columns, most rows filled in more than one
   cell, no control glyphs (code listings and algorithm boxes have ruling lines too), cells short next to prose.
-A caption whose table the finder cannot structure is counted (`tables_unstructured`), and the reader keeps that
-body as plain lines, never as a garbled Markdown table.
+A caption whose table the finder cannot structure is counted (`tables_unstructured`), and the role model decides on
+that body's blocks as on any other, never as a garbled Markdown table. `with_tables` puts each structured table in
+place of the page blocks inside it, as one block holding the Markdown table that the assembly keeps after its caption.
 """
 
 from __future__ import annotations
@@ -19,6 +20,9 @@ import statistics
 from dataclasses import dataclass
 
 import pymupdf
+
+from corpus.formats.pdf.page import PageBlock
+from corpus.papers.model import markdown_table
 
 TABLE_CAPTION = re.compile(r"^\s*(table|tab\.)\s*([0-9]+|[ivxlc]+|s[0-9]+)\b", re.IGNORECASE)
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
@@ -90,3 +94,30 @@ def page_tables(page: pymupdf.Page) -> list[FoundTable]:
         if _is_table(rows):
             found.append(FoundTable(tuple(table.bbox), rows))
     return sorted(found, key=lambda t: (t.bbox[1], t.bbox[0]))
+
+
+def _inside(b: PageBlock, box: tuple[float, float, float, float], slack: float = 2.0) -> bool:
+    cx, cy = (b.bbox[0] + b.bbox[2]) / 2, (b.bbox[1] + b.bbox[3]) / 2
+    return box[0] - slack <= cx <= box[2] + slack and box[1] - slack <= cy <= box[3] + slack
+
+
+def with_tables(page: pymupdf.Page, blocks: list[PageBlock]) -> tuple[list[PageBlock], int, int]:
+    """(the page's blocks with each structured table in place of the blocks inside it, tables structured, table
+    captions on the page). The finder runs only where a caption names a table or the page draws rules (it is slow)."""
+    captions = sum(1 for b in blocks if TABLE_CAPTION.match(b.text))
+    try:
+        if not captions and not ruled(page):
+            return blocks, 0, 0
+        found = page_tables(page)
+    except Exception:  # noqa: BLE001 - the finder failing on a hostile page leaves the page as text
+        return blocks, 0, captions
+    for table in found:
+        inside = [b for b in blocks if not b.table and _inside(b, table.bbox)]
+        body = markdown_table(table.rows)
+        if not body:
+            continue
+        sizes = sorted(b.size for b in inside) or [0.0]
+        blocks = [b for b in blocks if b not in inside] + [PageBlock(
+            page=page.number, bbox=table.bbox, lines=[], size=sizes[len(sizes) // 2], max_size=sizes[-1], bold=0.0,
+            italic=0.0, mono=0.0, page_width=page.rect.width or 1.0, page_height=page.rect.height or 1.0, table=body)]
+    return blocks, len(found), captions
