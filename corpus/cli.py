@@ -23,10 +23,15 @@ import json
 import os
 import sys
 import time
+from typing import TYPE_CHECKING
 
 import humanize
 
-from corpus.manifest import Manifest, ManifestError, expand_inputs, load_manifest, tokenizer_source
+if TYPE_CHECKING:
+    from corpus.manifest import Manifest
+
+# Heavy modules (the manifest and through it every step, pymatgen, datatrove's filters; PyMuPDF) are imported inside
+# the command that runs them: `corpus --help` and `corpus extract paper.pdf` start without them.
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 EXIT_QUOTA = 3  # corpus fetch: a service's quota stopped a job; rerunning later resumes it
@@ -53,6 +58,8 @@ def _stderr_to(path: str | None):
 
 def _load_tokenizer_info(manifest: Manifest) -> tuple[int, int]:
     """(vocab size, EOS id), loading the tokenizer the shards will use; ManifestError when it cannot."""
+    from corpus.manifest import ManifestError, tokenizer_source
+
     from datatrove.utils.tokenization import load_tokenizer
 
     try:
@@ -66,6 +73,8 @@ def _load_tokenizer_info(manifest: Manifest) -> tuple[int, int]:
 
 
 def print_plan(manifest: Manifest, manifest_path: str, inputs: dict[str, list[str]], pipelines, vocab: int, eos: int) -> None:
+    from corpus.manifest import tokenizer_source
+
     from corpus.shards.format import token_size_for
 
     ex = manifest.executor
@@ -117,6 +126,8 @@ def print_summary(summary: dict, root: str) -> None:
 
 
 def cmd_build(args: argparse.Namespace) -> int:
+    from corpus.manifest import ManifestError, expand_inputs, load_manifest
+
     from corpus.pipeline import OutputLayout, build_pipelines, prepare_output
 
     try:
@@ -224,7 +235,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_retokenize(args: argparse.Namespace) -> int:
-    from corpus.manifest import TokenizerConfig
+    from corpus.manifest import ManifestError, TokenizerConfig, tokenizer_source
     from corpus.retokenize import RetokenizeError, retokenize
 
     try:
@@ -284,14 +295,22 @@ def cmd_extract(args: argparse.Namespace) -> int:
 
     from corpus.extract import extract
     from corpus.readers import Failure, reader_options_error
-    from corpus.registry import readers
+    from corpus.registry import PluginError, reader
 
     options = {}
     for opt in args.option or []:
         key, _, value = opt.partition("=")
         options[key] = {"true": True, "false": False}.get(value.lower(), value)
-    reader = "pdf" if args.explain else args.reader
-    if reader != "auto" and (err := reader_options_error(readers()[reader], options, "--option")):
+    name = "pdf" if args.explain else args.reader
+    try:
+        chosen = None if name == "auto" else reader(name)
+    except PluginError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if name != "auto" and chosen is None:
+        print(f"error: --reader: {name!r} is not a reader; readers: auto, {', '.join(_reader_names())}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if chosen is not None and (err := reader_options_error(chosen, options, "--option")):
         print(f"error: {err}", file=sys.stderr)
         return EXIT_BAD_INPUT
     if args.explain:
@@ -344,6 +363,8 @@ def _explain(paths: list[str], options: dict) -> int:
 
 
 def cmd_train_classifier(args: argparse.Namespace) -> int:
+    from corpus.manifest import ManifestError
+
     import glob
 
     from corpus.filters.domain import read_examples, train_classifier
@@ -474,7 +495,8 @@ def make_parser() -> argparse.ArgumentParser:
         "their reason. The format is detected from the file name and, for .xml, from its first bytes.",
     )
     x.add_argument("paths", nargs="+", help="files or folders")
-    x.add_argument("--reader", default="auto", choices=["auto", *sorted(_reader_names())], help="format (default: detect)")
+    x.add_argument("--reader", default="auto", help="format: auto (detect from the file name and first bytes; the "
+                   "default) or a reader's name: " + ", ".join(_reader_names()))
     x.add_argument("--option", action="append", metavar="KEY=VALUE", help="reader option, e.g. markers=llamat or keep_tables=true")
     x.add_argument("--output", "-o", help="JSONL file to write (default: standard output)")
     x.add_argument("--explain", action="store_true",
@@ -634,14 +656,10 @@ def cmd_diff(args: argparse.Namespace) -> int:
 
 
 def _reader_names() -> list[str]:
-    from corpus.registry import PluginError, readers
+    """The readers' names, without importing any reader (the parser is built for every command)."""
+    from corpus.registry import reader_names
 
-    try:
-        return list(readers())
-    except PluginError:  # a broken plugin must not break --help or the parser; a build names it from its manifest check
-        from corpus.readers import READERS
-
-        return list(READERS)
+    return reader_names()
 
 
 def _run_isolated(executor) -> None:

@@ -15,7 +15,7 @@ from datatrove.data import Document
 
 from corpus.identity import stable_id
 from corpus.readers import Failure
-from corpus.registry import readers
+from corpus.registry import reader as reader_named
 from corpus.readers.bounded import TooLarge
 from corpus.readers.paths import link_problem, source_files
 from corpus.records import ReaderOptions
@@ -54,7 +54,8 @@ def extract(paths: list[str], reader: str = "auto", options: dict | None = None)
     cache: dict[str, object] = {}
     policy = ReaderOptions.model_validate({k: v for k, v in (options or {}).items() if k == "follow_symlinks"}).follow_symlinks
     # a named reader takes a folder's files by its own globs (a LaTeX folder's figures are not inputs); auto takes all
-    globs = readers()[reader].default_globs if reader != "auto" and reader in readers() else None
+    named = reader_named(reader) if reader != "auto" else None
+    globs = named.default_globs if named is not None else None
     listed = source_files([os.path.abspath(p) for p in paths], globs, policy)
     for given, files in listed.items():
         for path in files or ([] if os.path.isdir(given) else [given]):
@@ -69,7 +70,8 @@ def _extract_file(path: str, given: str, listed: dict, reader: str, options: dic
         yield path, Failure("not_found", "no such file")
         return
     name = reader if reader != "auto" else detect_reader(path)
-    if name not in readers():
+    cls = reader_named(name) if name else None
+    if cls is None:
         yield path, Failure("unknown_format", f"cannot tell the format of {os.path.basename(path)}; pass --reader")
         return
     # the folder the user named is the reader's data folder, as a build's source path is: what an included
@@ -78,7 +80,7 @@ def _extract_file(path: str, given: str, listed: dict, reader: str, options: dic
     rel = os.path.relpath(path, folder)
     key = f"{name}:{folder}"
     if key not in cache:
-        cache[key] = readers()[name](
+        cache[key] = cls(
             source="extract", component="", data_folder=folder, paths_file=None, failed_writer=None,
             inputs_folder="", options=options or {},
         )

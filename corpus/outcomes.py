@@ -48,6 +48,8 @@ LEDGER_SCHEMA = pa.schema(
         ("garbled_chars", pa.int64()),  # (cid:NN) runs + U+FFFD + mojibake pairs: extraction garble
         ("pages", pa.int32()),
         ("no_text_pages", pa.int32()),
+        ("ocr_pages", pa.int32()),  # pages read by OCR (scans)
+        ("layout_dropped_chars", pa.int64()),  # characters of page blocks the PDF reader left out (figure text, front matter, ...)
         ("sections", pa.int32()),
         ("formula", pa.string()),
         ("spacegroup", pa.int32()),
@@ -116,6 +118,8 @@ def ledger_row(document: Document, status: str) -> dict:
         "garbled_chars": int(signals.get("cid_runs", 0) + signals.get("replacement_chars", 0) + signals.get("mojibake", 0)) if signals else None,
         "pages": md.get("pages") if isinstance(md.get("pages"), int) else None,
         "no_text_pages": len(no_text) if isinstance(no_text, list) else no_text if isinstance(no_text, int) else None,
+        "ocr_pages": len(md["ocr_pages"]) if isinstance(md.get("ocr_pages"), list) else None,
+        "layout_dropped_chars": md.get("layout_dropped_chars") if isinstance(md.get("layout_dropped_chars"), int) else None,
         "sections": len(md["sections"]) if isinstance(md.get("sections"), list) else None,
         "formula": md.get("formula"),
         "spacegroup": md.get("spacegroup_number"),

@@ -154,9 +154,28 @@ def default_order() -> list[str]:
 
 
 def readers() -> dict[str, type]:
-    """Every reader by manifest name: built-in and from plugins."""
+    """Every reader by manifest name: built-in and from plugins (imports them all, and every step)."""
     _load()
     return dict(_READERS)
+
+
+def reader(name: str) -> type | None:
+    """One reader by manifest name, importing only it when it is a built-in one (a command that reads one format
+    starts without the others); a plugin's name loads the plugins. None for an unknown name."""
+    from corpus.readers import BUILTIN, builtin_reader
+
+    if name in BUILTIN:
+        return builtin_reader(name)
+    return readers().get(name)
+
+
+def reader_names() -> list[str]:
+    """The built-in readers' names and the plugins' entry-point names, without importing any of them (an entry point
+    that turns out to be a step is named as an unknown reader when it is used)."""
+    from corpus.readers.names import BUILTIN
+
+    plugins = sorted(ep.name for ep in entry_points(group=ENTRY_POINT_GROUP) if ep.name not in BUILTIN)
+    return [*BUILTIN, *plugins]
 
 
 def order_problems(order: list[str], where: str = "steps.order") -> list[str]:

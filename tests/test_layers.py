@@ -43,3 +43,37 @@ def test_no_underscore_name_crosses_a_package():
             wrong.append(f"{f}:{line}: {module} {', '.join(private)}")
     assert not wrong, "\n".join(wrong)
 
+
+
+def _modules_after(code: str) -> set[str]:
+    import subprocess
+    import sys
+
+    probe = code + "\nimport sys, json\nprint(json.dumps(sorted(sys.modules)))"
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    import json
+
+    return set(json.loads(done.stdout.strip().splitlines()[-1]))
+
+
+HEAVY = ("pymatgen", "datatrove.pipeline.filters", "corpus.manifest", "polars", "torch", "pypandoc")
+
+
+def test_commands_start_without_what_they_do_not_run():
+    """`corpus --help` imports no reader and no step; `corpus extract paper.pdf` imports the PDF reader only (issue 35:
+    a command imports what it runs; it used to import every step, pymatgen and datatrove's filters first)."""
+    helped = _modules_after("import contextlib, io\nfrom corpus.cli import main\n"
+                            "with contextlib.redirect_stdout(io.StringIO()):\n"
+                            "    try:\n        main(['--help'])\n    except SystemExit:\n        pass")
+    assert not [m for m in helped if m.startswith(HEAVY + ("pymupdf", "corpus.readers.base"))]
+    pdf = ROOT / "samples" / "papers" / "pdf" / "PhysRevX.8.041024-CC.pdf"
+    extracted = _modules_after(f"from corpus.cli import main\nassert main(['extract', {str(pdf)!r}, '-o', '/dev/null']) == 0")
+    assert "corpus.readers.pdf" in extracted
+    assert not [m for m in extracted if m.startswith(HEAVY + ("corpus.readers.latex", "corpus.readers.crystals"))]
+
+
+def test_a_reader_module_imported_alone_knows_its_manifest_name():
+    """A spawned worker imports one reader module: its documents still carry the reader's manifest name."""
+    names = _modules_after("from corpus.readers.text import TextFolderReader\nassert TextFolderReader.key == 'text', TextFolderReader.key")
+    assert "corpus.readers.text" in names

@@ -3,33 +3,52 @@ another package, through the `matcorpus.steps` entry point (corpus/registry.py).
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
+from importlib import import_module
+from typing import TYPE_CHECKING
+
 from pydantic import ValidationError
 
-from corpus.readers.base import Failure, SourceReader
-from corpus.readers.crystals import CifReader, CrystalCsvReader, CrystalJsonReader, CrystalReader
-from corpus.readers.elsevier import ElsevierReader
-from corpus.readers.jats import JatsReader
-from corpus.readers.jsonl import JsonlSourceReader
-from corpus.readers.latex import LatexReader
-from corpus.readers.pdf import PdfReader
-from corpus.readers.tei import TeiReader
-from corpus.readers.text import TextFolderReader
+from corpus.readers.names import BUILTIN
 
-READERS: dict[str, type[SourceReader]] = {
-    "jsonl": JsonlSourceReader,
-    "text": TextFolderReader,
-    "jats": JatsReader,
-    "elsevier": ElsevierReader,
-    "tei": TeiReader,
-    "pdf": PdfReader,
-    "latex": LatexReader,
-    "cif": CifReader,
-    "crystal_csv": CrystalCsvReader,
-    "crystal_json": CrystalJsonReader,
-}
+if TYPE_CHECKING:
+    from corpus.readers.base import Failure, SourceReader
 
-for _name, _cls in READERS.items():
-    _cls.key = _name  # the manifest's name for the reader, recorded on every document
+
+def builtin_reader(name: str) -> type[SourceReader]:
+    """The built-in reader of that manifest name, imported now (KeyError for another name)."""
+    module, cls_name = BUILTIN[name]
+    return getattr(import_module(module), cls_name)  # its `key` is this name (corpus/readers/base.py)
+
+
+class _BuiltinReaders(Mapping):
+    """The built-in readers by name, each imported when it is first looked up."""
+
+    def __getitem__(self, name: str) -> type[SourceReader]:
+        return builtin_reader(name)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(BUILTIN)
+
+    def __len__(self) -> int:
+        return len(BUILTIN)
+
+
+READERS: Mapping[str, type[SourceReader]] = _BuiltinReaders()
+
+
+def __getattr__(name: str):
+    """The readers' shared names, imported when asked for: the package itself stays light (its `names` are read by
+    the command line's help, which must not load datatrove's readers)."""
+    if name in ("Failure", "SourceReader"):
+        from corpus.readers import base
+
+        return getattr(base, name)
+    if name == "CrystalReader":  # the crystal readers' base, for the pipeline
+        from corpus.readers.crystals import CrystalReader
+
+        return CrystalReader
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def reader_options_error(reader: type[SourceReader], options: dict, where: str) -> str | None:

@@ -29,13 +29,24 @@ from corpus.records import Failure, ReaderOptions, sidecar_metadata
 __all__ = ["Failure", "ReaderOptions", "SourceReader"]
 
 
+class _BuiltinKey:
+    """A built-in reader's manifest name, found from its module and class in the table of built-in readers: a
+    worker process that imports one reader module (datatrove's spawned tasks do) gets the same name as the parent."""
+
+    def __get__(self, obj, cls) -> str:
+        from corpus.readers.names import BUILTIN
+
+        return next((name for name, (module, cls_name) in BUILTIN.items()
+                     if cls.__module__ == module and cls.__name__ == cls_name), "")
+
+
 class SourceReader(BaseDiskReader):
     """Base of all readers: accounting, metadata and failure handling around `read_records`."""
 
     type = "📖 - READER"
     Options: ClassVar[type[ReaderOptions]] = ReaderOptions
     default_globs: ClassVar[tuple[str, ...]] = ("*",)  # files taken when a source path is a folder
-    key: ClassVar[str] = ""  # the manifest's name for this reader (set where readers are registered)
+    key: ClassVar[str] = _BuiltinKey()  # the manifest's name for this reader (a plugin's is set where it is registered)
 
     def __init__(
         self,

@@ -115,8 +115,24 @@ def render(data: ReportData) -> str:
     parts.append("<h2>Duplicate groups</h2>")
     parts.append(_table(data.clusters, left=("reason",)))
 
-    parts.append("<h2>Extraction quality per reader</h2>")
-    parts.append(_table(data.extraction, key_column="reader", left=("reader",)))
+    parts.append("<h2>Extraction quality</h2>")
+    parts.append('<p class="muted">Shares: failed files of the documents; pages read by OCR and pages without text of the '
+                 "pages; documents with garbled characters; the pages' text the PDF reader left out (figure text, front "
+                 "matter, running heads) of that and the kept text.</p>")
+    for key, frame in data.extraction.items():
+        parts.append(f"<h3>Per {key}</h3>")
+        parts.append(_table(frame, key_column=key, left=(key,)))
+    if data.worst.height:
+        parts.append("<h3>Extractions worth a look</h3>")
+        parts.append('<p class="muted">Failed first, then the most garbled, then the most text left out. '
+                     "<code>corpus extract --explain FILE.pdf</code> shows every block of a PDF with the role the reader "
+                     "gave it; <code>corpus inspect OUT --reason R</code> shows a reason's documents.</p>")
+        rows = [f"<li><code>{html.escape(str(r['id']))}</code> {html.escape(str(r['status']))}"
+                f"{' (' + html.escape(str(r['reason'])) + ')' if r['reason'] else ''} · {html.escape(str(r['reader']))} · "
+                f"left out {_num(r['layout_dropped_share'])} · garbled {_num(r['garbled_chars'])} · sections "
+                f"{_num(r['sections'])}<br><code>corpus extract --explain {html.escape(str(r['file_path']))}</code></li>"
+                for r in data.worst.iter_rows(named=True)]
+        parts.append("<ul>" + "".join(rows) + "</ul>")
 
     cr = data.crystals
     if cr["outcomes"].height:

@@ -31,7 +31,8 @@ class ReportData:
     components: pl.DataFrame
     distributions: dict[str, "Histogram"]
     clusters: pl.DataFrame
-    extraction: pl.DataFrame
+    extraction: dict[str, pl.DataFrame]  # per reader, publisher and journal
+    worst: pl.DataFrame  # the paper extractions most worth a look
     crystals: dict[str, pl.DataFrame]
     samples: dict[str, list[dict]] = field(default_factory=dict)
 
@@ -52,7 +53,8 @@ def load(root: str, sample_count: int = 3) -> ReportData:
         components=components(docs, summary),
         distributions=distributions(docs),
         clusters=clusters(docs),
-        extraction=extraction(docs),
+        extraction={key: extraction(docs, key) for key in EXTRACTION_GROUPS},
+        worst=worst_extractions(docs),
         crystals=crystals(docs),
         samples=samples(root, set(docs.filter(pl.col("status") != "kept").select(pl.col("reason").fill_null("?").unique()).collect()["reason"]), sample_count),
     )
@@ -182,18 +184,54 @@ def clusters(docs: pl.LazyFrame) -> pl.DataFrame:
     )
 
 
-def extraction(docs: pl.LazyFrame) -> pl.DataFrame:
-    """Per reader: documents, failures, pages and pages without a text layer, garbled documents, sections found."""
+EXTRACTION_GROUPS = ("reader", "publisher", "journal")
+PAPER_READERS = ("pdf", "jats", "elsevier", "tei", "latex")
+TOP_GROUPS = 25  # publishers or journals shown, by documents (a long tail is summed into "(other)")
+
+
+def extraction(docs: pl.LazyFrame, key: str = "reader") -> pl.DataFrame:
+    """Per reader, publisher or journal (papers only for the latter two): documents, the share that failed, pages, the
+    shares of pages read by OCR and without text, the share of documents with garbled text, the share of the pages'
+    text the PDF reader left out (figure text, front matter, running heads), mean sections. Rates, so that groups of
+    any size compare; the TOP_GROUPS largest, the rest as "(other)"."""
+    if key != "reader":
+        docs = docs.filter(pl.col("reader").is_in(PAPER_READERS))
+    grouped = docs.with_columns(pl.col(key).fill_null("(unknown)").alias(key))
+    if key != "reader":
+        top = (grouped.group_by(key).agg(pl.len().alias("n")).sort(["n", key], descending=[True, False]).head(TOP_GROUPS)
+               .collect()[key].to_list())
+        grouped = grouped.with_columns(pl.when(pl.col(key).is_in(top)).then(pl.col(key)).otherwise(pl.lit("(other)")).alias(key))
+    kept_text = pl.when(pl.col("status") == "kept").then(pl.col("chars")).otherwise(None)
     return (
-        docs.group_by("reader").agg(
+        grouped.group_by(key).agg(
             pl.len().alias("documents"),
-            (pl.col("status") == "failed").sum().alias("failed"),
+            ((pl.col("status") == "failed").sum() / pl.len()).alias("failed_share"),
             pl.col("pages").sum().alias("pages"),
-            pl.col("no_text_pages").sum().alias("pages_without_text"),
-            (pl.col("garbled_chars") > 0).sum().alias("garbled_documents"),
-            pl.col("garbled_chars").sum().alias("garbled_chars"),
+            (pl.col("ocr_pages").sum() / pl.col("pages").sum()).alias("ocr_page_share"),
+            (pl.col("no_text_pages").sum() / pl.col("pages").sum()).alias("no_text_page_share"),
+            ((pl.col("garbled_chars") > 0).sum() / pl.len()).alias("garbled_share"),
+            (pl.col("layout_dropped_chars").sum() / (pl.col("layout_dropped_chars").sum() + kept_text.sum()))
+            .alias("layout_dropped_share"),
             pl.col("sections").mean().alias("mean_sections"),
-        ).sort("documents", descending=True).collect()
+        ).sort(["documents", key], descending=[True, False]).collect()
+    )
+
+
+def worst_extractions(docs: pl.LazyFrame, top: int = 10) -> pl.DataFrame:
+    """The paper extractions most worth a look: failed files, then the most garbled, then those whose reader left
+    out the largest share of their pages' text, then the fewest sections for their pages; with the file, for
+    `corpus extract --explain` (a PDF) or `corpus inspect`."""
+    papers = docs.filter(pl.col("reader").is_in(PAPER_READERS))
+    share = pl.col("layout_dropped_chars") / (pl.col("layout_dropped_chars") + pl.col("chars"))
+    return (
+        papers.select(
+            "id", "source", "reader", "file_path", "status", "reason", "publisher", "pages", "sections", "garbled_chars",
+            share.alias("layout_dropped_share"),
+            (pl.col("status") == "failed").cast(pl.Int8).alias("_failed"),
+        )
+        .sort(["_failed", "garbled_chars", "layout_dropped_share", "sections", "id"],
+              descending=[True, True, True, False, False], nulls_last=True)
+        .head(top).drop("_failed").collect()
     )
 
 

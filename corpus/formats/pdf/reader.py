@@ -167,7 +167,9 @@ class PdfExtractor:
         decisions = decide(layout.blocks, probabilities, self.threshold)
         paper = paper_of(decisions, self.caption_placement)
         document_metadata(paper, layout.info, layout.first_page)
-        paper.metadata.update({"pages": layout.pages, "no_text_pages": layout.no_text_pages})
+        paper.metadata.update({"pages": layout.pages, "no_text_pages": layout.no_text_pages,
+                               # what the report's extraction quality reads: text the page had and the paper did not take
+                               "layout_dropped_chars": sum(len(d.block.text) for d in decisions if d.role == "dropped")})
         if layout.repaired:
             paper.metadata["repaired"] = True  # keep_damaged: the pages above are the ones MuPDF recovered
         if layout.ocr_pages:
