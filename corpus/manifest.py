@@ -179,6 +179,27 @@ class StepSettings(StrictModel):
 
         return list(self.order) if self.order is not None else default_order()
 
+    def thresholds(self) -> list[dict]:
+        """Each threshold a running step applies to a column of stats/documents.parquet, the side a document must be
+        on to stay, and the reason it is dropped for otherwise: what the report draws on that column's histogram."""
+        f, q, running = self.filters, self.filters.quality, set(self.names())
+        out = []
+        if "min_chars" in running:
+            out.append({"column": "chars", "value": f.min_chars, "keep": "above", "reason": "too_short"})
+        if "quality" in running and f.quality_enabled:
+            out += [{"column": "signal_words", "value": q.min_words, "keep": "above", "reason": "too_short"},
+                    {"column": "signal_letter_ratio", "value": q.min_letter_ratio, "keep": "above", "reason": "number_dump"},
+                    {"column": "signal_numeric_line_ratio", "value": q.max_numeric_line_ratio, "keep": "below", "reason": "number_dump"},
+                    {"column": "signal_duplicate_line_char_ratio", "value": q.max_duplicate_line_ratio, "keep": "below",
+                     "reason": "repeated_lines"}]
+        if "prose" in running and f.quality_enabled and f.language.enabled and f.language.keep == ["en"]:
+            out.append({"column": "signal_stopword_ratio", "value": q.min_stopword_ratio, "keep": "above", "reason": "not_prose"})
+        if "language" in running and f.language.enabled:
+            out.append({"column": "language_score", "value": f.language.min_score, "keep": "above", "reason": "wrong_language"})
+        if "domain" in running and f.domain.model:
+            out.append({"column": "domain_score", "value": f.domain.threshold, "keep": "above", "reason": "off_domain"})
+        return out
+
 
 class ComponentConfig(StrictModel):
     """A mixture component: the sources whose documents go into one shard folder."""

@@ -223,6 +223,7 @@ def build_summary(manifest: Manifest, root: str, led: _Ledgers, record_problems:
         # the shards' identity (corpus/lineage.py): what a training run records and `corpus lineage` checks again
         "lineage": {"content_fingerprint": content_fingerprint(layout.shards)},
         **step_summaries(manifest, layout),
+        "thresholds": manifest.steps.thresholds(),  # drawn on the report's histograms
         "reconciled": not problems,
         "problems": problems,
         "outputs": {

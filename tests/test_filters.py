@@ -133,3 +133,21 @@ def test_character_classes_count_what_str_methods_say(text):
 
     assert character_classes(text) == (sum(c.isalpha() for c in text), sum(c.isdigit() for c in text),
                                        sum(c.isspace() for c in text))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=300))
+def test_the_markup_prefilters_skip_only_texts_their_patterns_cannot_match(text):
+    """The language step and the annotator skip their LaTeX scans where none of the characters a match starts with
+    occurs: on such a text the scan would have found nothing."""
+    from corpus.filters.language import _LATEX, _LATEX_STARTS
+    from corpus.text import annotate
+
+    if not any(c in text for c in _LATEX_STARTS):
+        assert _LATEX.sub(" ", text) == text
+    if "\\" not in text and "$" not in text:
+        assert annotate._LATEX.findall(text) == []
+    if "(cid:" not in text:
+        assert annotate._CID.findall(text) == []
+    if not any(c in text for c in "ÃÂâ"):
+        assert annotate._MOJIBAKE.findall(text) == []

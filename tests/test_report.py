@@ -83,6 +83,15 @@ def test_report_figures_equal_the_summary_and_the_table(built):
         assert _int(keys[f"reason:{reason}:documents"]) == n
     assert "<svg" in page and "<script" not in page and "http://" not in page.replace("http://www.w3.org", "")
     assert "too_short" in page and "Crystal records" in page and "journal" in page
+    # examples: every drop reason and every source with kept documents has its expandable group of snippets
+    kept_sources = set(docs.filter(pl.col("status") == "kept")["source"])
+    for group in [*s["dropped_by_reason"], *kept_sources]:
+        assert f"<details><summary>{group} " in page, group
+    assert "Per publisher" in page and "Per journal" in page
+    # thresholds on their columns' histograms, with the share of inputs their reason dropped
+    assert {t["column"] for t in s["thresholds"]} >= {"chars", "signal_words", "language_score"}
+    share = 100 * s["dropped_by_reason"]["too_short"] / s["inputs"]
+    assert f"too_short &lt; 40, {share:.1f}% of inputs" in page
     md = (built / "report" / "summary.md").read_text()
     assert f"{s['kept']:,} kept" in md
 

@@ -39,12 +39,20 @@ def bars(labels: list[str], values: list[float], title: str, xlabel: str = "", c
     return _svg(fig)
 
 
-def histogram(h, title: str) -> str:
-    """Kept and dropped documents' counts per bin (a `corpus.report.tables.Histogram`), overlaid."""
+def histogram(h, title: str, thresholds: list[dict] | None = None) -> str:
+    """Kept and dropped documents' counts per bin (a `corpus.report.tables.Histogram`), overlaid; each threshold a
+    filter applies to this column as a vertical line, labelled with its reason and the share of inputs it dropped
+    (`removed`, when the summary has it)."""
     fig, ax = plt.subplots(figsize=(4.2, 2.6))
     for counts, n, color, label in ((h.kept, h.kept_n, KEPT, "kept"), (h.dropped, h.dropped_n, DROPPED, "dropped")):
         if counts.sum():
             ax.stairs(counts, h.edges, fill=True, color=color, alpha=0.6, label=f"{label} ({n:,})")
+    for t in thresholds or []:
+        if h.log and t["value"] <= 0:
+            continue
+        removed = f", {100 * t['removed']:.1f}% of inputs" if t.get("removed") is not None else ""
+        ax.axvline(t["value"], color="black", linestyle="--", linewidth=1,
+                   label=f"{t['reason']} {'<' if t['keep'] == 'above' else '>'} {t['value']:g}{removed}")
     if h.log:
         ax.set_xscale("log")
     ax.set_title(title, loc="left")

@@ -108,8 +108,15 @@ def render(data: ReportData) -> str:
         parts.append(_table(pl.DataFrame([{"benchmark": k, **v} for k, v in contamination.items()]), key_column="benchmark", left=("benchmark",)))
 
     parts.append("<h2>Distributions: kept against dropped</h2>")
+    parts.append('<p class="muted">Dashed lines: the thresholds the build applied to a column, with the reason a document on '
+                 "the wrong side is dropped for and the share of input documents dropped for that reason (by any rule "
+                 "that gives it).</p>")
+    inputs = max(1, s.get("inputs") or 0)
+    reasons = s.get("dropped_by_reason", {})
+    drawn = {name: [{**t, "removed": reasons.get(t["reason"], 0) / inputs} for t in s.get("thresholds", []) if t["column"] == name]
+             for name in data.distributions}
     parts.append('<div class="grid">' + "".join(
-        charts.histogram(v, name.removeprefix("signal_"))
+        charts.histogram(v, name.removeprefix("signal_"), drawn[name])
         for name, v in data.distributions.items()) + "</div>")
 
     parts.append("<h2>Duplicate groups</h2>")
@@ -149,15 +156,21 @@ def render(data: ReportData) -> str:
             parts.append(charts.bars(cr["systems"]["crystal_system"].to_list(), cr["systems"]["records"].to_list(), "crystal systems"))
         parts.append("</div>")
 
-    parts.append("<h2>Samples per reason</h2>")
-    parts.append('<p class="muted">More with <code>corpus inspect OUT --reason REASON</code>.</p>')
-    for reason, docs in data.samples.items():
-        parts.append(f"<h3>{html.escape(reason)}</h3>")
-        for d in docs:
-            extra = f" · duplicate of {html.escape(str(d['duplicate_of']))}" if d.get("duplicate_of") else ""
-            extra += f" · contains {html.escape(', '.join(map(str, d['contamination'])))}" if d.get("contamination") else ""
-            parts.append(f'<p class="muted">{html.escape(str(d["id"]))} ({html.escape(str(d["source"]))}){extra}</p>'
-                         f"<pre>{html.escape(d['text'])}</pre>")
+    parts.append("<h2>Examples</h2>")
+    parts.append('<p class="muted">A few documents per drop or failure reason and per source of kept documents, the start of '
+                 "each (click to open). More with <code>corpus inspect OUT --reason REASON</code> or "
+                 "<code>corpus inspect OUT --status kept --source SOURCE</code>.</p>")
+    for title, groups in (("Dropped and failed, per reason", data.samples), ("Kept, per source", data.kept_samples)):
+        parts.append(f"<h3>{title}</h3>")
+        for group, docs in groups.items():
+            items = []
+            for d in docs:
+                extra = f" · duplicate of {html.escape(str(d['duplicate_of']))}" if d.get("duplicate_of") else ""
+                extra += f" · contains {html.escape(', '.join(map(str, d['contamination'])))}" if d.get("contamination") else ""
+                items.append(f'<p class="muted">{html.escape(str(d["id"]))} ({html.escape(str(d["source"]))}){extra}</p>'
+                             f"<pre>{html.escape(d['text'])}</pre>")
+            parts.append(f'<details><summary>{html.escape(str(group))} <span class="muted">({len(docs)})</span></summary>'
+                         + "".join(items) + "</details>")
     body = "\n".join(parts)
     return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>Corpus report: {html.escape(s.get("name", ""))}</title>'
             f"<style>{CSS}</style></head><body><main>{body}</main></body></html>\n")

@@ -3,7 +3,8 @@
 Every figure in the report comes from this table (and the shard counts in summary.json, which
 the summary step derived from the same ledgers), aggregated lazily so that millions of rows
 never become Python objects and no document text is read. Sample snippets are the exception:
-`samples()` streams the rejected files and stops as soon as it has a few per reason.
+`samples()` streams the rejected files and stops as soon as it has a few per reason; `kept_samples()` does the same
+with the kept records, a few per source.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ class ReportData:
     worst: pl.DataFrame  # the paper extractions most worth a look
     crystals: dict[str, pl.DataFrame]
     samples: dict[str, list[dict]] = field(default_factory=dict)
+    kept_samples: dict[str, list[dict]] = field(default_factory=dict)  # per source
 
 
 def load(root: str, sample_count: int = 3) -> ReportData:
@@ -57,6 +59,7 @@ def load(root: str, sample_count: int = 3) -> ReportData:
         worst=worst_extractions(docs),
         crystals=crystals(docs),
         samples=samples(root, set(docs.filter(pl.col("status") != "kept").select(pl.col("reason").fill_null("?").unique()).collect()["reason"]), sample_count),
+        kept_samples=kept_samples(root, docs, sample_count),
     )
 
 
@@ -263,6 +266,24 @@ def samples(root: str, reasons: set[str], per_reason: int = 3, chars: int = 400)
                 bucket.append({"id": doc.get("id"), "source": md.get("source"), "text": (doc.get("text") or md.get("error") or "")[:chars],
                                "duplicate_of": md.get("duplicate_of"), "contamination": md.get("contamination")})
     return dict(sorted(found.items()))
+
+
+def kept_samples(root: str, docs: pl.LazyFrame, per_source: int = 3, chars: int = 400) -> dict[str, list[dict]]:
+    """A few kept documents per source, read from the build's kept records until every source has enough; only
+    documents the ledger calls kept (a record the dedup later dropped is not shown as kept)."""
+    wanted = set(docs.filter(pl.col("status") == "kept").select(pl.col("source").unique()).collect()["source"].drop_nulls())
+    found: dict[str, list[dict]] = {}
+    for path in OutputLayout(root).stored_documents("kept"):
+        if all(len(found.get(source, ())) >= 2 * per_source for source in wanted):
+            break
+        for doc in read_documents(path):
+            source = doc.get("metadata", {}).get("source")
+            bucket = found.setdefault(source, [])
+            if source in wanted and len(bucket) < 2 * per_source:  # twice as many: some may have gone in the dedup
+                bucket.append({"id": doc.get("id"), "source": source, "text": (doc.get("text") or "")[:chars]})
+    ids = [d["id"] for bucket in found.values() for d in bucket]
+    kept = set(docs.filter(pl.col("id").is_in(ids) & (pl.col("status") == "kept")).select("id").collect()["id"])
+    return {source: [d for d in found[source] if d["id"] in kept][:per_source] for source in sorted(found) if source in wanted}
 
 
 def markdown_table(headers: list[str], rows: list[list[str]]) -> list[str]:
