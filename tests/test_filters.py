@@ -151,3 +151,19 @@ def test_the_markup_prefilters_skip_only_texts_their_patterns_cannot_match(text)
         assert annotate._CID.findall(text) == []
     if not any(c in text for c in "ÃÂâ"):
         assert annotate._MOJIBAKE.findall(text) == []
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.sampled_from(["the", "superconducting", "film", "of", "YBa2Cu3O7", "was", "grown", "at", "1073 K", ".",
+                                 "\n", "  ", "Tc", "ÉTÉ"]), max_size=9000))
+def test_language_samples_are_pieces_of_the_cleaned_prose(words):
+    """The language step cleans only raw windows of a long text: on text without markup each sample is a piece of the
+    whole text's cleaned prose, and there are three of a third of SAMPLE_CHARS each (one sample for a short text)."""
+    from corpus.filters.language import SAMPLE_CHARS, _prose, _windows
+
+    text = " ".join(words)
+    samples, prose = _windows(text), _prose(text)
+    assert all(sample in prose for sample in samples)
+    assert len(samples) in (1, 3) and all(len(sample) <= SAMPLE_CHARS for sample in samples)
+    if len(prose) > SAMPLE_CHARS:
+        assert len(samples) == 3 and all(len(sample) == SAMPLE_CHARS // 3 for sample in samples)
