@@ -110,6 +110,14 @@ def test_llama3_shards_hold_the_builds_documents_in_llama3_tokens(build, llama3,
     assert summary["source_fingerprint"] == json.loads((build / "build.json").read_text())["fingerprint"]
     assert (out / "train_data.yaml").is_file() and (out / "megatron_data_path.txt").is_file()
     assert str(out / "shards") in (out / "nanotron_data.yaml").read_text()
+    # the report's token tables for the new tokenizer, beside the source build's
+    assert run_cli("report", out) == 0
+    page = (out / "report" / "index.html").read_text()
+    for component, c in summary["components"].items():
+        before = built["components"][component]["tokens"]
+        assert f'data-key="component:{component}:tokens">{c["tokens"]:,}<' in page
+        assert f'data-key="component:{component}:source_tokens">{before:,}<' in page
+    assert f"{summary['tokens']:,} tokens" in (out / "report" / "summary.md").read_text()
 
 
 def test_retokenize_refuses_what_it_cannot_do_before_writing(build, tmp_path, capsys):

@@ -10,6 +10,7 @@ carry `data-key` attributes so tests (and scripts) can read them back.
 from __future__ import annotations
 
 import html
+import json
 import os
 
 import polars as pl
@@ -192,9 +193,78 @@ def markdown(data: ReportData) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _retokenized_summary(path: str) -> dict | None:
+    """The summary of a `corpus retokenize` folder, or None for anything else (a build's, or none)."""
+    from corpus.retokenize import MADE_BY
+
+    try:
+        with open(path) as f:
+            summary = json.load(f)
+    except (OSError, ValueError):
+        return None
+    return summary if isinstance(summary, dict) and summary.get("made_by") == MADE_BY else None
+
+
+def retokenized_tokens(summary: dict) -> pl.DataFrame:
+    """Per component of a `corpus retokenize` folder: documents, the source build's tokens, this tokenizer's, their
+    ratio, and each component's share of the tokens under both (a mixture's shares move with the tokenizer)."""
+    try:  # the source build may have moved since: its columns are then empty
+        with open(os.path.join(summary["source_build"], "summary.json")) as f:
+            source = json.load(f)
+    except (OSError, ValueError):
+        source = {}
+    before = {c: v.get("tokens", 0) for c, v in (source.get("components") or {}).items()}
+    after = {c: v["tokens"] for c, v in summary["components"].items()}
+    total_before, total_after = max(1, sum(before.values())), max(1, sum(after.values()))
+    return pl.DataFrame([
+        {"component": c, "documents": summary["components"][c]["documents"], "source_tokens": before.get(c),
+         "tokens": after[c], "ratio": after[c] / before[c] if before.get(c) else None,
+         "source_share": before[c] / total_before if c in before else None, "share": after[c] / total_after}
+        for c in sorted(after)
+    ], schema={"component": pl.String, "documents": pl.Int64, "source_tokens": pl.Int64, "tokens": pl.Int64,
+               "ratio": pl.Float64, "source_share": pl.Float64, "share": pl.Float64})
+
+
+def render_retokenized(summary: dict) -> tuple[str, str]:
+    """(HTML, Markdown) of a `corpus retokenize` folder: its token tables beside the source build's. The documents,
+    drops and distributions are the source build's: its own report has them."""
+    frame = retokenized_tokens(summary)
+    title = f"Retokenized: {html.escape(str(summary['tokenizer']))}"
+    parts = [f"<h1>{title}</h1>",
+             f'<p class="muted">the kept documents of <code>{html.escape(summary["source_build"])}</code> in another tokenizer '
+             f"({summary['token_size'] * 8}-bit tokens); for what was read, dropped and why, see that build's report</p>",
+             '<div class="cards">' + "".join(
+                 f'<div class="card">{label}<b data-key="{key}">{_num(value)}</b></div>'
+                 for label, key, value in [("documents", "documents", summary["documents"]), ("tokens", "tokens", summary["tokens"]),
+                                           ("source build's tokens", "source_tokens", frame["source_tokens"].sum() if frame["source_tokens"].null_count() < frame.height else None)]) + "</div>",
+             "<h2>Tokens per component</h2>", _table(frame, key_column="component", left=("component",))]
+    if frame.height:
+        parts.append(charts.bars(frame["component"].to_list(), frame["share"].to_list(), "share of tokens (marks: the source build's)",
+                                 "share", targets=frame["source_share"].to_list()))
+    page = (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{title}</title><style>{CSS}</style></head>'
+            f"<body><main>{''.join(parts)}</main></body></html>\n")
+    md = [f"# Retokenized: {summary['tokenizer']}", "", f"{summary['documents']:,} documents, {summary['tokens']:,} tokens "
+          f"(source build: {_num(frame['source_tokens'].sum())}).", "",
+          "| component | documents | source tokens | tokens | ratio |", "|---|---:|---:|---:|---:|"]
+    md += [f"| {r['component']} | {r['documents']:,} | {_num(r['source_tokens'])} | {r['tokens']:,} | {_num(r['ratio'])} |"
+           for r in frame.iter_rows(named=True)]
+    return page, "\n".join(md) + "\n"
+
+
 def write_report(root: str) -> str:
-    """Writes OUT/report/index.html and summary.md; returns the HTML path."""
-    data, layout = load(root), OutputLayout(root)
+    """Writes OUT/report/index.html and summary.md; returns the HTML path. For a `corpus retokenize` folder, its
+    token tables beside the source build's."""
+    layout = OutputLayout(root)
+    retokenized = _retokenized_summary(layout.summary)
+    if retokenized is not None:
+        page, md = render_retokenized(retokenized)
+        os.makedirs(layout.report, exist_ok=True)
+        with open(layout.report_html, "w", encoding="utf-8") as f:
+            f.write(page)
+        with open(layout.report_markdown, "w", encoding="utf-8") as f:
+            f.write(md)
+        return layout.report_html
+    data = load(root)
     os.makedirs(layout.report, exist_ok=True)
     with open(layout.report_html, "w", encoding="utf-8") as f:
         f.write(render(data))
