@@ -88,6 +88,13 @@ def test_report_figures_equal_the_summary_and_the_table(built):
     for group in [*s["dropped_by_reason"], *kept_sources]:
         assert f"<details><summary>{group} " in page, group
     assert "Per publisher" in page and "Per journal" in page
+    # what the corpus holds per year, licence and journal: each table's tokens are the ledger's
+    kept = docs.filter(pl.col("status") == "kept")
+    per_year = kept.group_by("year").agg(pl.col("tokens").sum()).drop_nulls("year").rows()
+    assert per_year
+    for year, tokens in per_year:
+        assert _int(keys[f"year:{year}:tokens"]) == tokens
+    assert "tokens per year" in page and "tokens per licence" in page and "tokens per journal" in page
     # thresholds on their columns' histograms, with the share of inputs their reason dropped
     assert {t["column"] for t in s["thresholds"]} >= {"chars", "signal_words", "language_score"}
     share = 100 * s["dropped_by_reason"]["too_short"] / s["inputs"]

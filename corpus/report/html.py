@@ -87,6 +87,21 @@ def render(data: ReportData) -> str:
         parts.append(f"<h3>By {key}</h3>")
         parts.append(_table(frame, key_column=key, left=(key,)))
 
+    parts.append("<h2>What the corpus holds: per year, licence and journal</h2>")
+    parts.append('<p class="muted">Kept documents and their tokens in the shards; journals and licences ranked by tokens '
+                 "(the long tail summed as \"(other)\").</p>")
+    parts.append('<div class="grid">')
+    for key, frame in data.volumes.items():
+        if frame.height:
+            parts.append(charts.bars([str(v) for v in frame[key].to_list()], frame["tokens"].to_list(), f"tokens per {key}", "tokens"))
+    parts.append("</div>")
+    for key, frame in data.volumes.items():
+        parts.append(f"<details><summary>table: per {key}</summary>{_table(frame, key_column=key, left=(key,))}</details>")
+    if data.clusters.height:
+        sizes = data.clusters.group_by("size").agg(pl.col("groups").sum()).sort("size")
+        parts.append(charts.bars([str(v) for v in sizes["size"].to_list()], sizes["groups"].to_list(),
+                                 "duplicate groups per size (documents in the group)", "groups"))
+
     parts.append("<h2>Mixture: tokens per component against the target</h2>")
     mix = s.get("mixture") or {}
     if mix.get("total_steps"):

@@ -37,6 +37,7 @@ class ReportData:
     crystals: dict[str, pl.DataFrame]
     samples: dict[str, list[dict]] = field(default_factory=dict)
     kept_samples: dict[str, list[dict]] = field(default_factory=dict)  # per source
+    volumes: dict[str, pl.DataFrame] = field(default_factory=dict)  # kept documents and tokens per year, licence, journal
 
 
 def load(root: str, sample_count: int = 3) -> ReportData:
@@ -60,6 +61,7 @@ def load(root: str, sample_count: int = 3) -> ReportData:
         crystals=crystals(docs),
         samples=samples(root, set(docs.filter(pl.col("status") != "kept").select(pl.col("reason").fill_null("?").unique()).collect()["reason"]), sample_count),
         kept_samples=kept_samples(root, docs, sample_count),
+        volumes={key: volume_by(docs, key) for key in VOLUME_GROUPS},
     )
 
 
@@ -107,6 +109,26 @@ def drops_by(docs: pl.LazyFrame, key: str, top: int = 25) -> pl.DataFrame:
     table = totals_.join(wide, on=key, how="left")
     ordered = [key, "inputs"] + (["kept"] if "kept" in table.columns else []) + sorted(c for c in table.columns if ":" in c)
     return table.select(ordered)
+
+
+VOLUME_GROUPS = ("year", "licence", "journal")
+
+
+def volume_by(docs: pl.LazyFrame, key: str, top: int = 30) -> pl.DataFrame:
+    """What the corpus holds per `key`: kept documents and the tokens they have in the shards. Years in order (all of
+    them); licences and journals ranked by tokens, the `top` first and the rest summed as "(other)", so the table
+    stays the same size whatever the corpus."""
+    kept = docs.filter(pl.col("status") == "kept").with_columns(pl.col(key).cast(pl.String).fill_null("(none)").alias(key))
+    table = kept.group_by(key).agg(pl.len().alias("documents"), pl.col("tokens").sum().alias("tokens")).collect()
+    if key == "year":
+        return table.sort(key)
+    table = table.sort(["tokens", key], descending=[True, False])
+    if table.height <= top:
+        return table
+    rest = table.slice(top)
+    other = pl.DataFrame({key: ["(other)"], "documents": [int(rest["documents"].sum())], "tokens": [int(rest["tokens"].sum())]},
+                         schema=table.schema)
+    return pl.concat([table.head(top), other])
 
 
 def components(docs: pl.LazyFrame, summary: dict) -> pl.DataFrame:
