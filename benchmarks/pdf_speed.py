@@ -37,6 +37,7 @@ from pdf_collections import extractor_at  # noqa: E402
 
 from corpus.formats.pdf.reader import PdfExtractor  # noqa: E402
 from corpus.formats.pdf.roles.features import block_features  # noqa: E402
+from corpus.formats.pdf.roles.model import load  # noqa: E402
 
 FOLDER = ROOT.parent / "shared" / "data" / "papers" / "pdf_supermat" / "pdf"
 
@@ -64,7 +65,7 @@ def end_to_end(folder: Path, repeat: int) -> dict:
 def in_process(pdfs: list[Path], rules_at: str) -> dict:
     reader = PdfExtractor()
     rules = extractor_at(rules_at)()
-    model = reader._model()
+    model = load()
     shares = {"page_blocks_s": 0.0, "features_s": 0.0, "model_s": 0.0, "assembly_s": 0.0, "rules_s": 0.0}
     for pdf in pdfs:
         data = pdf.read_bytes()

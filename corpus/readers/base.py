@@ -12,6 +12,7 @@ changes.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from collections import Counter
@@ -34,10 +35,15 @@ class _BuiltinKey:
     worker process that imports one reader module (datatrove's spawned tasks do) gets the same name as the parent."""
 
     def __get__(self, obj, cls) -> str:
-        from corpus.readers.names import BUILTIN
+        return _builtin_names().get((cls.__module__, cls.__name__), "")
 
-        return next((name for name, (module, cls_name) in BUILTIN.items()
-                     if cls.__module__ == module and cls.__name__ == cls_name), "")
+
+@functools.lru_cache(maxsize=1)
+def _builtin_names() -> dict[tuple[str, str], str]:
+    """(module, class) -> manifest name of every built-in reader (read per document: built once)."""
+    from corpus.readers.names import BUILTIN
+
+    return {where: name for name, where in BUILTIN.items()}
 
 
 class SourceReader(BaseDiskReader):
